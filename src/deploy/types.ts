@@ -1,0 +1,69 @@
+// Contracts between the release engine and the world: the engine never imports web code or Prisma.
+import type { Readable } from 'node:stream';
+
+export interface ExecOptions {
+  /** Data written to the command's stdin (then stdin is closed). */
+  stdin?: Buffer | string | Readable;
+  /** Kill the command and fail after this many milliseconds. */
+  timeoutMs?: number;
+  /** Extra environment, exported by a shell prefix (sshd usually refuses AcceptEnv). Values are shell-quoted. */
+  env?: Record<string, string>;
+  /** Live output, for progress views. */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** One open SSH connection to a target (possibly through jump hosts). */
+export interface RemoteSession {
+  readonly hostName: string;
+  /** Run a shell command on the target. Never rejects for a non-zero exit; rejects on connection loss/timeout. */
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Stream a local file to the target path (over SFTP), creating/overwriting it. */
+  upload(localPath: string, remotePath: string, opts?: { mode?: number; onProgress?: (sent: number, total: number) => void }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Everything needed to reach one host. Secrets are already decrypted; never log this object. */
+export interface HostTarget {
+  name: string;
+  address: string;
+  port: number;
+  username: string;
+  privateKey?: string;
+  passphrase?: string;
+  password?: string;
+  /** Pinned host key as "type base64" (OpenSSH known_hosts style, without the host name). */
+  hostKey?: string | null;
+  jump?: HostTarget | null;
+}
+
+export interface ConnectOptions {
+  connectTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+  /** Called when a host without a pinned key presented one and the connection succeeded: pin it. */
+  onNewHostKey?: (hostName: string, hostKey: string, fingerprint: string) => void | Promise<void>;
+}
+
+export interface Transport {
+  connect(target: HostTarget, opts?: ConnectOptions): Promise<RemoteSession>;
+}
+
+/** Progress events of a job, sent to the job's event sink (persisted and streamed by the services). */
+export type JobEvent =
+  | { type: 'job'; status: string; message?: string }
+  | { type: 'host'; host: string; status: string; phase: string; error?: string; snapshotTaken?: boolean; exitCode?: number }
+  | { type: 'output'; host: string; text: string };
+
+export type EventSink = (event: JobEvent) => void;
+
+export interface EngineLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
