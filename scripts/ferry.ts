@@ -1,0 +1,87 @@
+// Operator CLI: npm run ferry -- <command>. Runs against the same ./data (FERRY_DATA_DIR) as the server.
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/lib/logger.ts';
+import { createDb } from '../src/lib/db.ts';
+import { applyMigrations } from '../src/lib/migrate.ts';
+import { AppError } from '../src/lib/errors.ts';
+import { cliActor, ROLES, type Ctx, type Role, type Services } from '../src/services/context.ts';
+import { createToken, createUser, setPassword } from '../src/services/users.ts';
+import { applyImport, parseImportFile } from '../src/services/import.ts';
+
+const USAGE = `Usage: npm run ferry -- <command>
+  import FILE [--dry-run]            import credentials/hosts/projects/users from YAML, JSON or hosts CSV
+  user add NAME --role ROLE          create a user (admin|member|auditor); password from stdin or generated
+  user reset-password NAME           set a new password (from stdin, or generated and printed)
+  token create NAME [--label TEXT]   print a new API token for user NAME (use as Authorization: Bearer ...)`;
+
+async function readStdinPassword(): Promise<string | undefined> {
+  if (process.stdin.isTTY) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0]?.trim();
+  return text || undefined;
+}
+
+function printPlan(plan: Awaited<ReturnType<typeof applyImport>>, dryRun: boolean) {
+  for (const item of plan.items) {
+    if (item.action === 'unchanged') continue;
+    process.stdout.write(`  ${item.action.padEnd(7)} ${item.kind.padEnd(10)} ${item.name}${item.changes.length ? `  (${item.changes.join(', ')})` : ''}\n`);
+  }
+  const count = (a: string) => plan.items.filter((i) => i.action === a).length;
+  process.stdout.write(`${dryRun ? 'Dry run, nothing changed: would create' : 'Imported: created'} ${count('create')}, ${dryRun ? 'update' : 'updated'} ${count('update')}, unchanged ${count('unchanged')}.\n`);
+}
+
+async function run(argv: string[], svc: Services, ctx: Ctx): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { 'dry-run': { type: 'boolean' }, role: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [cmd, sub, arg] = positionals;
+  if (values.help || !cmd) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (cmd === 'import' && sub) {
+    const text = fs.readFileSync(sub, 'utf8');
+    const doc = parseImportFile(text, 'auto', sub);
+    printPlan(await applyImport(svc, ctx, doc, { dryRun: Boolean(values['dry-run']) }), Boolean(values['dry-run']));
+    return;
+  }
+  if (cmd === 'user' && sub === 'add' && arg) {
+    const role = values.role as Role;
+    if (!ROLES.includes(role)) throw new AppError(400, `--role must be one of ${ROLES.join(', ')}.`);
+    const created = await createUser(svc, ctx, { name: arg, role, password: await readStdinPassword() });
+    process.stdout.write(created.generated ? `Created ${role} "${arg}" with password: ${created.password}\n` : `Created ${role} "${arg}".\n`);
+    return;
+  }
+  if (cmd === 'user' && sub === 'reset-password' && arg) {
+    const result = await setPassword(svc, ctx, arg, await readStdinPassword());
+    process.stdout.write(result.generated ? `New password for "${arg}": ${result.password}\n` : `Password of "${arg}" changed.\n`);
+    return;
+  }
+  if (cmd === 'token' && sub === 'create' && arg) {
+    process.stdout.write(`${await createToken(svc, ctx, arg, values.label ?? 'cli')}\n`);
+    return;
+  }
+  throw new AppError(400, `Unknown command.\n${USAGE}`);
+}
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  applyMigrations(config.dbFile, config.migrationsDir);
+  const db = createDb(config.dbFile);
+  try {
+    await run(process.argv.slice(2), { db, logger, secretKey: config.secretKey }, { actor: cliActor(), ip: 'cli' });
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+main().catch((err) => {
+  const fields = err instanceof AppError && err.fields ? Object.entries(err.fields).map(([k, v]) => `\n  ${k}: ${v}`).join('') : '';
+  process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}${fields}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,119 @@
+// createApp wires middleware, routers and error pages; it never listens (server.ts does, tests use supertest).
+import path from 'node:path';
+import express from 'express';
+import session from 'express-session';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { csrfSync } from 'csrf-sync';
+import crypto from 'node:crypto';
+import type { Config } from './config.ts';
+import type { Db } from './lib/db.ts';
+import type { Logger } from './lib/logger.ts';
+import type { Services } from './services/context.ts';
+import { PrismaSessionStore } from './web/session-store.ts';
+import { configurePassport } from './web/auth/passport.ts';
+import { LoginThrottle, type ThrottleOptions } from './web/auth/throttle.ts';
+import { bearerToken, requireLogin } from './web/middleware/auth.ts';
+import { takeFlash } from './web/middleware/flash.ts';
+import { errorHandler, notFoundHandler } from './web/middleware/errors.ts';
+import { viewHelpers } from './web/view-helpers.ts';
+import { authRouter } from './web/routes/auth.ts';
+import { homeRouter } from './web/routes/home.ts';
+import { oplogRouter } from './web/routes/oplog.ts';
+import { adminRouter } from './web/routes/admin/index.ts';
+import { apiRouter } from './web/routes/api/index.ts';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  throttle?: ThrottleOptions;
+  // Job runner (release engine) is attached by server.ts; tests may pass their own.
+  jobs?: unknown;
+}
+
+const root = path.resolve(import.meta.dirname, '..');
+const vendor = (pkg: string) => path.join(root, 'node_modules', pkg);
+
+export function createApp(deps: AppDeps) {
+  const { config, db, logger } = deps;
+  const svc: Services = { db, logger, secretKey: config.secretKey };
+  const app = express();
+  app.set('views', path.join(root, 'views'));
+  app.set('view engine', 'ejs');
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+
+  app.use(pinoHttp({
+    logger,
+    genReqId: (req, res) => {
+      const id = crypto.randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/static/') || (req.url ?? '').startsWith('/vendor/') },
+  }));
+  app.use(helmet({
+    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'], 'upgrade-insecure-requests': null } },
+    strictTransportSecurity: config.cookieSecure,
+  }));
+
+  // Front-end assets come from node_modules or public/, never a CDN: Ferry runs offline.
+  const statics = { maxAge: '1d', index: false } as const;
+  app.use('/static', express.static(path.join(root, 'public'), statics));
+  app.use('/vendor/bootstrap', express.static(vendor('bootstrap/dist'), statics));
+  app.use('/vendor/bootstrap-icons', express.static(vendor('bootstrap-icons/font'), statics));
+  app.use('/vendor/jquery', express.static(vendor('jquery/dist'), statics));
+  app.use('/vendor/datatables', express.static(vendor('datatables.net/js'), statics));
+  app.use('/vendor/datatables-bs5', express.static(vendor('datatables.net-bs5'), statics));
+  app.use('/vendor/jstree', express.static(vendor('jstree/dist'), statics));
+
+  app.use(express.urlencoded({ extended: true, limit: '2mb' }));
+  app.use(express.json({ limit: '5mb' }));
+
+  const sessionStore = new PrismaSessionStore(db, config.sessionMaxAgeHours * 3600_000);
+  app.use(session({
+    name: 'ferry.sid',
+    secret: config.sessionSecret,
+    store: sessionStore,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    cookie: { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, maxAge: config.sessionMaxAgeHours * 3600_000 },
+  }));
+  const passport = configurePassport(svc);
+  app.use(passport.initialize());
+  app.use(passport.session());
+  app.use(bearerToken(svc));
+
+  const csrf = csrfSync({
+    getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? req.get('x-csrf-token'),
+  });
+  // Token-authenticated API calls carry no cookie, so cross-site forgery cannot ride on them.
+  // Multipart forms are checked by their route after the upload is parsed (see admin import).
+  app.use((req, res, next) => {
+    if (req.viaToken || req.is('multipart/form-data')) return next();
+    csrf.csrfSynchronisedProtection(req, res, next);
+  });
+  app.use((req, res, next) => {
+    res.locals.user = req.user ?? null;
+    res.locals.csrfToken = req.session ? csrf.generateToken(req) : '';
+    res.locals.flash = takeFlash(req);
+    res.locals.path = req.path;
+    Object.assign(res.locals, viewHelpers);
+    next();
+  });
+
+  const throttle = new LoginThrottle(deps.throttle);
+  app.use(authRouter(svc, passport, throttle));
+  app.use('/api', apiRouter(svc, deps));
+  app.use(requireLogin);
+  app.use(homeRouter(svc));
+  app.use('/oplog', oplogRouter(svc));
+  app.use('/admin', adminRouter(svc, { csrfProtection: csrf.csrfSynchronisedProtection }));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  app.locals.close = () => sessionStore.close();
+  return app;
+}

@@ -1,0 +1,96 @@
+// One typed configuration object, read from the environment and validated at start-up (not on import).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  dbFile: string;
+  migrationsDir: string;
+  /** 32-byte AES key for secrets at rest. */
+  secretKey: Buffer;
+  /** Where the key came from, for the start-up log (never the key itself). */
+  secretKeySource: 'env' | 'file' | 'new-file';
+  sessionSecret: string;
+  adminPassword?: string;
+  logLevel: string;
+  /** Set the Secure flag on cookies (enable behind HTTPS). */
+  cookieSecure: boolean;
+  trustProxy: boolean;
+  sessionMaxAgeHours: number;
+}
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  FERRY_DATA_DIR: z.string().default('data'),
+  FERRY_SECRET_KEY: z.string().optional(),
+  FERRY_ADMIN_PASSWORD: z.string().min(8, 'FERRY_ADMIN_PASSWORD must have at least 8 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  FERRY_COOKIE_SECURE: z.enum(['0', '1', 'true', 'false']).default('0'),
+  FERRY_TRUST_PROXY: z.enum(['0', '1', 'true', 'false']).default('0'),
+  FERRY_SESSION_HOURS: z.coerce.number().positive().default(12),
+});
+
+const truthy = (v: string) => v === '1' || v === 'true';
+
+/** Accepts 64 hex characters or base64 of 32 bytes; anything else is stretched with SHA-256 (a passphrase). */
+function keyFromEnv(value: string): Buffer {
+  if (/^[0-9a-f]{64}$/i.test(value)) return Buffer.from(value, 'hex');
+  const b64 = Buffer.from(value, 'base64');
+  if (b64.length === 32) return b64;
+  return crypto.createHash('sha256').update(value, 'utf8').digest();
+}
+
+function loadOrCreateKeyFile(file: string): { key: Buffer; created: boolean } {
+  if (fs.existsSync(file)) {
+    const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
+    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
+    return { key, created: false };
+  }
+  const key = crypto.randomBytes(32);
+  // 'wx' refuses to overwrite a key that appeared meanwhile; 0600 keeps it private to the service user.
+  fs.writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  return { key, created: true };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.FERRY_DATA_DIR);
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+  let secretKey: Buffer;
+  let secretKeySource: Config['secretKeySource'];
+  if (e.FERRY_SECRET_KEY) {
+    secretKey = keyFromEnv(e.FERRY_SECRET_KEY);
+    secretKeySource = 'env';
+  } else {
+    const { key, created } = loadOrCreateKeyFile(path.join(dataDir, 'secret.key'));
+    secretKey = key;
+    secretKeySource = created ? 'new-file' : 'file';
+  }
+
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    dbFile: path.join(dataDir, 'ferry.db'),
+    migrationsDir: path.resolve(import.meta.dirname, '..', 'prisma', 'migrations'),
+    secretKey,
+    secretKeySource,
+    sessionSecret: crypto.createHmac('sha256', secretKey).update('ferry-session-cookie').digest('base64'),
+    adminPassword: e.FERRY_ADMIN_PASSWORD,
+    logLevel: e.LOG_LEVEL,
+    cookieSecure: truthy(e.FERRY_COOKIE_SECURE),
+    trustProxy: truthy(e.FERRY_TRUST_PROXY),
+    sessionMaxAgeHours: e.FERRY_SESSION_HOURS,
+  };
+}

@@ -1,0 +1,70 @@
+// Validates the files/directories a user picked for a release: paths relative to the project's SVN URL.
+// Anything that could escape the project (or the export directory built from it) is refused here, once.
+
+/** The whole project, as a selection entry. */
+export const PROJECT_ROOT = '.';
+
+export class SelectionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SelectionError';
+  }
+}
+
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+const DRIVE_LETTER = /^[a-z]:(\/|$)/i;
+
+function quote(path: string): string {
+  return JSON.stringify(path);
+}
+
+/**
+ * Checks one project-relative path and returns it in canonical form: no leading './', no trailing '/',
+ * no empty or '.' segments. The project root itself ('.', './') is returned as PROJECT_ROOT.
+ */
+export function normalizeProjectPath(path: string): string {
+  if (typeof path !== 'string') throw new SelectionError('A selected path is not text');
+  if (path === '') throw new SelectionError('A selected path is empty');
+  if (CONTROL_CHARS.test(path)) throw new SelectionError(`${quote(path)} contains control characters`);
+  if (path.includes('\\')) throw new SelectionError(`${quote(path)} contains a backslash; use "/" between folders`);
+  if (path.startsWith('/') || DRIVE_LETTER.test(path) || URL_SCHEME.test(path)) {
+    throw new SelectionError(`${quote(path)} is an absolute path; give it relative to the project`);
+  }
+  const segments = path.split('/').filter((segment) => segment !== '' && segment !== '.');
+  if (segments.includes('..')) throw new SelectionError(`${quote(path)} is outside the project`);
+  return segments.length === 0 ? PROJECT_ROOT : segments.join('/');
+}
+
+/** True if `ancestor` is `path` itself or one of its parent directories. */
+function covers(ancestor: string, path: string): boolean {
+  return ancestor === PROJECT_ROOT || ancestor === path || path.startsWith(`${ancestor}/`);
+}
+
+/**
+ * Validates and canonicalizes a release selection: dedupes, drops entries inside another selected
+ * directory, and sorts. Throws SelectionError naming the offending path.
+ */
+export function normalizeSelection(paths: readonly string[]): string[] {
+  if (!Array.isArray(paths) || paths.length === 0) throw new SelectionError('Nothing is selected');
+  const unique = [...new Set(paths.map(normalizeProjectPath))];
+  // In segment order everything under a directory directly follows it, so only the last kept entry can cover.
+  unique.sort(comparePaths);
+  const kept: string[] = [];
+  for (const path of unique) {
+    const last = kept[kept.length - 1];
+    if (last === undefined || !covers(last, path)) kept.push(path);
+  }
+  return kept;
+}
+
+/** Orders by path segments, so 'a/b' sorts right after 'a' (before 'a-b'), independent of locale. */
+export function comparePaths(a: string, b: string): number {
+  if (a === PROJECT_ROOT || b === PROJECT_ROOT) return a === b ? 0 : a === PROJECT_ROOT ? -1 : 1;
+  const as = a.split('/');
+  const bs = b.split('/');
+  for (let i = 0; i < Math.min(as.length, bs.length); i++) {
+    if (as[i] !== bs[i]) return as[i] < bs[i] ? -1 : 1;
+  }
+  return as.length - bs.length;
+}

@@ -1,0 +1,534 @@
+// Reads a project's Subversion repository (list, log, info) and exports a selection at one revision.
+// We call the `svn` CLI through an injected RunFile rather than node-svn-ultimate, because that wrapper can only
+// pass a password as `--password ARG`, which anyone can read in `ps`; here the password goes to
+// `--password-from-stdin` (svn >= 1.10) and never appears on a command line, in a log or in a config dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import pLimit from 'p-limit';
+import { ExecError, type RunFile } from '../lib/exec.ts';
+import { normalizeProjectPath, normalizeSelection, PROJECT_ROOT } from './selection.ts';
+import type { EngineLogger } from './types.ts';
+
+/** Where a project lives in Subversion. Never log this object: it holds the password. */
+export interface SvnRepository {
+  url: string;
+  username?: string | null;
+  password?: string | null;
+}
+
+export interface SvnClientOptions {
+  /** The svn binary; default `svn` from PATH. */
+  svnBinary?: string;
+  /** svn's --config-dir; default a private temp directory, so ~/.subversion is never read or written. */
+  configDir?: string;
+  /** Timeout for info/list/log, default 60 s. */
+  timeoutMs?: number;
+  /** Timeout for each exported path, default 1 h. */
+  exportTimeoutMs?: number;
+  /** How many paths of a selection are exported at once, default 4. */
+  exportConcurrency?: number;
+  logger?: EngineLogger;
+}
+
+/** A revision number, or 'HEAD' for the latest. */
+export type SvnRevision = number | 'HEAD';
+
+export interface SvnDirEntry {
+  name: string;
+  /** Relative to the project URL, e.g. 'conf/app.ini'. */
+  path: string;
+  kind: 'file' | 'dir';
+  /** Bytes; null for directories. */
+  size: number | null;
+  /** Revision that last changed this entry. */
+  rev: number;
+  author: string | null;
+  /** ISO 8601, UTC. */
+  date: string | null;
+}
+
+export interface SvnChangedPath {
+  /** A (added), M (modified), D (deleted), R (replaced). */
+  action: string;
+  /** Relative to the project URL ('' for the project directory itself); starts with '/' (repository root) when outside it. */
+  path: string;
+  kind: 'file' | 'dir' | 'unknown';
+  copyFromPath?: string;
+  copyFromRev?: number;
+}
+
+export interface SvnLogEntry {
+  revision: number;
+  author: string | null;
+  date: string | null;
+  message: string;
+  paths: SvnChangedPath[];
+}
+
+export interface SvnInfo {
+  url: string;
+  repositoryRoot: string;
+  repositoryUuid: string | null;
+  /** The project's path inside the repository, e.g. '/trunk' ('' for the repository root). */
+  pathInRepository: string;
+  /** The revision asked about (HEAD resolved to its number). */
+  revision: number;
+  lastChangedRev: number;
+  lastChangedAuthor: string | null;
+  lastChangedDate: string | null;
+}
+
+export type SvnErrorKind =
+  | 'auth'
+  | 'access-denied'
+  | 'certificate'
+  | 'no-such-revision'
+  | 'not-found'
+  | 'unreachable'
+  | 'timeout'
+  | 'local-disk'
+  | 'not-installed'
+  | 'bad-input'
+  | 'unknown';
+
+export class SvnError extends Error {
+  readonly kind: SvnErrorKind;
+  /** svn's own words (trimmed stderr), for the log and a "details" section; never contains the password. */
+  readonly detail: string;
+  /** Error codes svn printed, e.g. ['E170013', 'E170001']. */
+  readonly svnCodes: string[];
+
+  constructor(kind: SvnErrorKind, message: string, detail = '', svnCodes: string[] = []) {
+    super(message);
+    this.name = 'SvnError';
+    this.kind = kind;
+    this.detail = detail;
+    this.svnCodes = svnCodes;
+  }
+}
+
+// svn error codes (svn_error_codes.h, plus APR/OS errno as E000xxx and resolver errors as E670xxx), most specific first:
+// svn wraps the cause in generic ones such as E170013 "Unable to connect".
+const ERROR_CODES: [SvnErrorKind, RegExp][] = [
+  ['auth', /^E(170001|215004|215000|170006)$/],
+  ['access-denied', /^E(220001|175013|000013)$/],
+  ['certificate', /^E(230001|170008)$/],
+  ['no-such-revision', /^E160006$/],
+  ['not-found', /^[EW](170000|160013|195012|200009|210005|175007|160005)$/],
+  ['unreachable', /^E(000111|000110|000113|000101|000104|000032|210002|210003|175012|120108|120171|670\d{3}|170013)$/],
+  ['local-disk', /^E(000028|000030)$/],
+];
+
+interface ErrorContext {
+  /** What we were doing, e.g. 'list' or 'export'. */
+  action: string;
+  /** Project-relative path involved, if any. */
+  path?: string;
+  revision?: SvnRevision;
+}
+
+const MAX_DETAIL = 2000;
+
+function describePath(ctx: ErrorContext): string {
+  return ctx.path === undefined || ctx.path === PROJECT_ROOT ? 'The project directory' : `"${ctx.path}"`;
+}
+
+function plainMessage(kind: SvnErrorKind, ctx: ErrorContext, url: string, detail: string): string {
+  switch (kind) {
+    case 'auth':
+      return 'SVN rejected the login: check the username and password.';
+    case 'access-denied':
+      return `SVN refused access to ${describePath(ctx).replace(/^The/, 'the')}: this user may not read it.`;
+    case 'certificate':
+      return `The SVN server's TLS certificate is not trusted (${url}).`;
+    case 'no-such-revision':
+      return ctx.revision !== undefined
+        ? `Revision ${ctx.revision} does not exist in the repository.`
+        : 'That revision does not exist in the repository.';
+    case 'not-found':
+      if (/E210005/.test(detail)) return `There is no SVN repository at ${url}.`;
+      if (ctx.revision !== undefined && ctx.revision !== 'HEAD') return `${describePath(ctx)} does not exist in revision ${ctx.revision}.`;
+      return ctx.path === undefined || ctx.path === PROJECT_ROOT
+        ? `The project URL ${url} does not exist in the repository.`
+        : `"${ctx.path}" does not exist in the repository.`;
+    case 'unreachable':
+      if (/E670\d{3}/.test(detail)) return `Cannot find the SVN server's host name (${url}).`;
+      return `Cannot reach the SVN server (${url}): it refused or dropped the connection, or is down.`;
+    case 'local-disk':
+      return `SVN could not write the exported files on the Ferry server (disk full or read-only) while trying to ${ctx.action}.`;
+    default:
+      return `SVN failed to ${ctx.action}${ctx.path && ctx.path !== PROJECT_ROOT ? ` "${ctx.path}"` : ''}.`;
+  }
+}
+
+/** Turns svn's stderr into an SvnError an operator can act on. Exported for tests. */
+export function svnErrorFromStderr(stderr: string, ctx: ErrorContext, url: string): SvnError {
+  const detail = stderr.trim().slice(0, MAX_DETAIL);
+  const codes = [...detail.matchAll(/\b([EW]\d{6})\b/g)].map((m) => m[1]);
+  const match = ERROR_CODES.find(([, pattern]) => codes.some((code) => pattern.test(code)));
+  const kind = match ? match[0] : 'unknown';
+  return new SvnError(kind, plainMessage(kind, ctx, url, detail), detail, codes);
+}
+
+// ---- A small XML reader for svn's --xml output (regular, no DTD), fast enough for 20,000-entry listings.
+
+interface XmlNode {
+  name: string;
+  attrs: Record<string, string>;
+  children: XmlNode[];
+  text: string;
+}
+
+const XML_TOKEN = /<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|([^<]+)/y;
+const XML_ATTR = /([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+const XML_ENTITY = /&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g;
+const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function decodeEntities(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(XML_ENTITY, (_, entity: string) => {
+    if (entity[0] !== '#') return NAMED_ENTITIES[entity];
+    const codePoint = entity[1] === 'x' ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1), 10);
+    return String.fromCodePoint(codePoint);
+  });
+}
+
+/** Parses svn's XML into a tree. Throws on anything that is not well-formed enough to trust. */
+export function parseXml(xml: string): XmlNode {
+  const root: XmlNode = { name: '#document', attrs: {}, children: [], text: '' };
+  const stack: XmlNode[] = [root];
+  XML_TOKEN.lastIndex = 0;
+  while (XML_TOKEN.lastIndex < xml.length) {
+    const at = XML_TOKEN.lastIndex;
+    const token = XML_TOKEN.exec(xml);
+    if (!token) throw new Error(`unreadable XML at offset ${at}`);
+    const [whole, cdata, closing, name, rawAttrs, selfClosing, text] = token;
+    const current = stack[stack.length - 1];
+    if (text !== undefined) {
+      current.text += decodeEntities(text);
+    } else if (cdata !== undefined) {
+      current.text += cdata;
+    } else if (name !== undefined) {
+      if (closing) {
+        if (current.name !== name || stack.length === 1) throw new Error(`unexpected </${name}> at offset ${at}`);
+        stack.pop();
+      } else {
+        const attrs: Record<string, string> = {};
+        if (rawAttrs) {
+          for (const attr of rawAttrs.matchAll(XML_ATTR)) attrs[attr[1]] = decodeEntities(attr[2] ?? attr[3] ?? '');
+        }
+        const node: XmlNode = { name, attrs, children: [], text: '' };
+        current.children.push(node);
+        if (!selfClosing) stack.push(node);
+      }
+    } else if (!whole.startsWith('<?') && !whole.startsWith('<!--')) {
+      throw new Error(`unreadable XML at offset ${at}`);
+    }
+  }
+  if (stack.length !== 1) throw new Error(`XML ends inside <${stack[stack.length - 1].name}>`);
+  return root;
+}
+
+function child(node: XmlNode | undefined, name: string): XmlNode | undefined {
+  return node?.children.find((c) => c.name === name);
+}
+
+function childrenNamed(node: XmlNode | undefined, name: string): XmlNode[] {
+  return node ? node.children.filter((c) => c.name === name) : [];
+}
+
+function textOf(node: XmlNode | undefined, name: string): string | null {
+  const found = child(node, name);
+  return found ? found.text : null;
+}
+
+function toInt(value: string | null | undefined, what: string): number {
+  const n = Number(value);
+  if (value == null || value === '' || !Number.isSafeInteger(n)) throw new Error(`svn output has no valid ${what}`);
+  return n;
+}
+
+/** Parses `svn list --xml` for one directory. Exported for tests. */
+export function parseListXml(xml: string, parentPath: string): SvnDirEntry[] {
+  const list = child(child(parseXml(xml), 'lists'), 'list');
+  if (!list) throw new Error('svn list output has no <list>');
+  const prefix = parentPath === PROJECT_ROOT ? '' : `${parentPath}/`;
+  const entries: SvnDirEntry[] = [];
+  for (const entry of list.children) {
+    if (entry.name !== 'entry') continue;
+    const name = textOf(entry, 'name') ?? '';
+    const commit = child(entry, 'commit');
+    const kind = entry.attrs.kind === 'dir' ? 'dir' : 'file';
+    const size = textOf(entry, 'size');
+    entries.push({
+      name,
+      path: prefix + name,
+      kind,
+      size: kind === 'file' && size !== null ? toInt(size, 'size') : null,
+      rev: toInt(commit?.attrs.revision, 'revision'),
+      author: textOf(commit, 'author'),
+      date: textOf(commit, 'date'),
+    });
+  }
+  return entries;
+}
+
+/** Makes a repository-root path ('/trunk/a.txt') relative to the project ('a.txt'), when it is inside it. */
+export function projectRelative(repoPath: string, projectPathInRepo: string): string {
+  if (projectPathInRepo === '') return repoPath.replace(/^\/+/, '');
+  if (repoPath === projectPathInRepo) return '';
+  if (repoPath.startsWith(`${projectPathInRepo}/`)) return repoPath.slice(projectPathInRepo.length + 1);
+  return repoPath;
+}
+
+/** Parses `svn log --xml -v`. Exported for tests. */
+export function parseLogXml(xml: string, projectPathInRepo: string): SvnLogEntry[] {
+  const log = child(parseXml(xml), 'log');
+  if (!log) throw new Error('svn log output has no <log>');
+  return childrenNamed(log, 'logentry').map((entry) => ({
+    revision: toInt(entry.attrs.revision, 'revision'),
+    author: textOf(entry, 'author'),
+    date: textOf(entry, 'date'),
+    message: textOf(entry, 'msg') ?? '',
+    paths: childrenNamed(child(entry, 'paths'), 'path').map((p) => {
+      const changed: SvnChangedPath = {
+        action: p.attrs.action ?? '',
+        path: projectRelative(p.text, projectPathInRepo),
+        kind: p.attrs.kind === 'file' || p.attrs.kind === 'dir' ? p.attrs.kind : 'unknown',
+      };
+      if (p.attrs['copyfrom-path'] !== undefined) {
+        changed.copyFromPath = projectRelative(p.attrs['copyfrom-path'], projectPathInRepo);
+        changed.copyFromRev = toInt(p.attrs['copyfrom-rev'], 'copy-from revision');
+      }
+      return changed;
+    }),
+  }));
+}
+
+/** Parses `svn info --xml` for one URL. Exported for tests. */
+export function parseInfoXml(xml: string): SvnInfo {
+  const entry = child(child(parseXml(xml), 'info'), 'entry');
+  if (!entry) throw new Error('svn info output has no <entry>');
+  const repository = child(entry, 'repository');
+  const commit = child(entry, 'commit');
+  const relativeUrl = textOf(entry, 'relative-url') ?? '^/';
+  return {
+    url: textOf(entry, 'url') ?? '',
+    repositoryRoot: textOf(repository, 'root') ?? '',
+    repositoryUuid: textOf(repository, 'uuid'),
+    pathInRepository: decodeURIComponent(relativeUrl.replace(/^\^/, '')).replace(/\/+$/, ''),
+    revision: toInt(entry.attrs.revision, 'revision'),
+    lastChangedRev: toInt(commit?.attrs.revision, 'last changed revision'),
+    lastChangedAuthor: textOf(commit, 'author'),
+    lastChangedDate: textOf(commit, 'date'),
+  };
+}
+
+// ---- The client.
+
+const SUPPORTED_SCHEMES = new Set(['svn:', 'svn+ssh:', 'http:', 'https:', 'file:']);
+// svn must read and print UTF-8 (non-ASCII paths and messages); C.UTF-8 also keeps its messages in English.
+const SVN_ENV = { LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' };
+const BIG_OUTPUT = 256 * 1024 * 1024;
+
+let sharedConfigDir: string | null = null;
+
+/** One private, empty svn config dir per process, removed at exit. */
+function defaultConfigDir(): string {
+  if (!sharedConfigDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-svn-config-'));
+    sharedConfigDir = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return sharedConfigDir;
+}
+
+function checkRevision(rev: SvnRevision): string {
+  if (rev === 'HEAD') return 'HEAD';
+  if (!Number.isSafeInteger(rev) || rev < 0) throw new SvnError('bad-input', `"${String(rev)}" is not a revision number.`);
+  return String(rev);
+}
+
+export class SvnClient {
+  private readonly url: string;
+  private readonly username: string | null;
+  private readonly password: string | null;
+  private readonly opts: Required<Omit<SvnClientOptions, 'configDir' | 'logger'>> & Pick<SvnClientOptions, 'configDir' | 'logger'>;
+  private projectPathCache: Promise<string> | null = null;
+
+  constructor(
+    repo: SvnRepository,
+    private readonly runFile: RunFile,
+    opts: SvnClientOptions = {},
+  ) {
+    let parsed: URL;
+    try {
+      parsed = new URL(repo.url);
+    } catch {
+      throw new SvnError('bad-input', `"${repo.url}" is not a valid SVN URL.`);
+    }
+    if (!SUPPORTED_SCHEMES.has(parsed.protocol)) {
+      throw new SvnError('bad-input', `"${repo.url}" is not an SVN URL (use svn://, svn+ssh://, http://, https:// or file://).`);
+    }
+    if (parsed.password) throw new SvnError('bad-input', 'Put the SVN password in the password field, not in the URL.');
+    if (repo.password != null && /[\r\n]/.test(repo.password)) {
+      throw new SvnError('bad-input', 'The SVN password cannot contain line breaks.');
+    }
+    this.url = repo.url.replace(/\/+$/, '');
+    this.username = repo.username || null;
+    this.password = repo.password ?? null;
+    this.opts = {
+      svnBinary: opts.svnBinary ?? 'svn',
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      exportTimeoutMs: opts.exportTimeoutMs ?? 60 * 60_000,
+      exportConcurrency: opts.exportConcurrency ?? 4,
+      configDir: opts.configDir,
+      logger: opts.logger,
+    };
+  }
+
+  /** URL of a project-relative path with each segment percent-encoded, plus a peg revision. */
+  private urlOf(path: string, rev: SvnRevision): string {
+    const suffix = path === PROJECT_ROOT ? '' : `/${path.split('/').map(encodeURIComponent).join('/')}`;
+    return `${this.url}${suffix}@${checkRevision(rev)}`;
+  }
+
+  /** Runs svn with credentials on stdin; returns stdout or throws SvnError. */
+  private async svn(args: string[], ctx: ErrorContext, limits: { timeoutMs?: number; maxBuffer?: number } = {}): Promise<string> {
+    const auth: string[] = [];
+    if (this.username) auth.push('--username', this.username);
+    if (this.password !== null) auth.push('--password-from-stdin');
+    const fullArgs = [
+      '--non-interactive',
+      '--no-auth-cache',
+      '--config-dir',
+      this.opts.configDir ?? defaultConfigDir(),
+      '--config-option',
+      'servers:global:store-passwords=no',
+      '--config-option',
+      'servers:global:store-auth-creds=no',
+      '--config-option',
+      'config:auth:password-stores=',
+      ...auth,
+      ...args,
+    ];
+    this.opts.logger?.debug({ args: fullArgs }, 'svn');
+    let result;
+    try {
+      result = await this.runFile(this.opts.svnBinary, fullArgs, {
+        env: SVN_ENV,
+        input: this.password !== null ? `${this.password}\n` : undefined,
+        timeoutMs: limits.timeoutMs ?? this.opts.timeoutMs,
+        maxBuffer: limits.maxBuffer ?? BIG_OUTPUT,
+      });
+    } catch (error) {
+      throw this.execFailure(error, ctx);
+    }
+    if (result.code !== 0) {
+      const error = svnErrorFromStderr(result.stderr, ctx, this.url);
+      this.opts.logger?.warn({ action: ctx.action, path: ctx.path, kind: error.kind, detail: error.detail }, 'svn failed');
+      throw error;
+    }
+    return result.stdout;
+  }
+
+  private execFailure(error: unknown, ctx: ErrorContext): SvnError {
+    if (error instanceof ExecError) {
+      if (error.reason === 'timeout') return new SvnError('timeout', `SVN did not answer in time while trying to ${ctx.action}.`, error.message);
+      if (error.reason === 'spawn' && error.errno === 'ENOENT') {
+        return new SvnError('not-installed', 'The svn command-line client is not installed on the Ferry server.', error.message);
+      }
+      return new SvnError('unknown', `SVN failed to ${ctx.action}.`, error.message);
+    }
+    return new SvnError('unknown', `SVN failed to ${ctx.action}.`, error instanceof Error ? error.message : String(error));
+  }
+
+  private parse<T>(parse: () => T, ctx: ErrorContext): T {
+    try {
+      return parse();
+    } catch (error) {
+      throw new SvnError('unknown', `SVN gave an answer Ferry cannot read while trying to ${ctx.action}.`, (error as Error).message);
+    }
+  }
+
+  /** The project URL's repository and last change; also what a "Test SVN" button calls. */
+  async info(rev: SvnRevision = 'HEAD'): Promise<SvnInfo> {
+    const ctx: ErrorContext = { action: 'read the project information', path: PROJECT_ROOT, revision: rev };
+    const xml = await this.svn(['info', '--xml', '--', this.urlOf(PROJECT_ROOT, rev)], ctx);
+    const info = this.parse(() => parseInfoXml(xml), ctx);
+    this.projectPathCache ??= Promise.resolve(info.pathInRepository);
+    return info;
+  }
+
+  async headRevision(): Promise<number> {
+    return (await this.info('HEAD')).revision;
+  }
+
+  /** One directory level, directories first, for a lazily loaded tree. `path` is project-relative ('' or '.' = root). */
+  async listDir(path = PROJECT_ROOT, rev: SvnRevision = 'HEAD'): Promise<SvnDirEntry[]> {
+    const dir = path === '' ? PROJECT_ROOT : normalizeProjectPath(path);
+    const ctx: ErrorContext = { action: 'list a directory', path: dir, revision: rev };
+    const xml = await this.svn(['list', '--xml', '--', this.urlOf(dir, rev)], ctx);
+    const entries = this.parse(() => parseListXml(xml, dir), ctx);
+    const dirs = entries.filter((e) => e.kind === 'dir');
+    return dirs.length === 0 || dirs.length === entries.length ? entries : [...dirs, ...entries.filter((e) => e.kind !== 'dir')];
+  }
+
+  /** The newest `limit` commits touching the project, at or before `rev`, newest first. */
+  async log(limit: number, rev: SvnRevision = 'HEAD'): Promise<SvnLogEntry[]> {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new SvnError('bad-input', `"${String(limit)}" is not a valid number of log entries.`);
+    const ctx: ErrorContext = { action: 'read the history', path: PROJECT_ROOT, revision: rev };
+    const target = this.urlOf(PROJECT_ROOT, rev);
+    const [projectPath, xml] = await Promise.all([
+      this.projectPath(rev),
+      this.svn(['log', '--xml', '-v', '-l', String(limit), '-r', `${checkRevision(rev)}:1`, '--', target], ctx),
+    ]);
+    return this.parse(() => parseLogXml(xml, projectPath), ctx);
+  }
+
+  /**
+   * Exports each selected path at one revision into destDir, keeping project-relative paths (a selected
+   * 'a/b.txt' lands in destDir/a/b.txt). 'HEAD' is resolved first so every path comes from the same
+   * revision, which is returned.
+   */
+  async exportSelection(selection: readonly string[], rev: SvnRevision, destDir: string): Promise<number> {
+    const paths = normalizeSelection(selection);
+    const revision = rev === 'HEAD' ? await this.headRevision() : Number(checkRevision(rev));
+    const root = resolve(destDir);
+    await mkdir(root, { recursive: true });
+    const limit = pLimit(this.opts.exportConcurrency);
+    let firstError: unknown = null;
+    const exportOne = async (path: string): Promise<void> => {
+      if (firstError) return;
+      const dest = path === PROJECT_ROOT ? root : join(root, ...path.split('/'));
+      await mkdir(dirname(dest), { recursive: true });
+      const ctx: ErrorContext = { action: 'export', path, revision };
+      const args = ['export', '--force', '--quiet', '-r', String(revision), '--', this.urlOf(path, revision), dest];
+      await this.svn(args, ctx, { timeoutMs: this.opts.exportTimeoutMs });
+    };
+    // Let running exports finish before failing, so the caller can safely clean destDir up.
+    await Promise.all(
+      paths.map((path) =>
+        limit(() => exportOne(path)).catch((error: unknown) => {
+          firstError ??= error;
+        }),
+      ),
+    );
+    if (firstError) throw firstError;
+    this.opts.logger?.info({ revision, paths: paths.length }, 'svn export done');
+    return revision;
+  }
+
+  private async projectPath(rev: SvnRevision): Promise<string> {
+    if (!this.projectPathCache) {
+      const pending = this.info(rev).then((info) => info.pathInRepository);
+      this.projectPathCache = pending;
+      pending.catch(() => {
+        if (this.projectPathCache === pending) this.projectPathCache = null;
+      });
+    }
+    return this.projectPathCache;
+  }
+}

@@ -1,0 +1,526 @@
+// SSH transport on ssh2: reaches a target directly or through a chain of jump hosts, pins host keys,
+// runs shell commands (environment, timeout, live output) and streams uploads over SFTP.
+import { constants as osConstants } from 'node:os';
+import { basename } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import type { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { Client as SshClient, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import { fingerprintOf, hostKeyFromBlob, sameHostKey } from './hostkey.ts';
+import { envPrefix } from './remote.ts';
+import type { ConnectOptions, ExecOptions, ExecResult, HostTarget, RemoteSession, Transport } from './types.ts';
+
+const { Client, utils } = ssh2;
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
+const DEFAULT_KEEPALIVE_MS = 15_000;
+/** After a command exits, wait this long for its channel to close (a stray background job may hold stdout). */
+const CLOSE_GRACE_MS = 2_000;
+/** Captured stdout/stderr per command; beyond this only the tail is kept. */
+const MAX_CAPTURE_CHARS = 32 * 1024 * 1024;
+/** First stderr line of every command: the remote shell's pid, which is also its process group (sshd calls setsid). */
+const PID_MARK = 'FERRYPID:';
+
+export type TransportErrorCode =
+  | 'refused'
+  | 'timeout'
+  | 'dns'
+  | 'unreachable'
+  | 'auth'
+  | 'bad-key'
+  | 'host-key-changed'
+  | 'handshake'
+  | 'jump-forward'
+  | 'connection-lost'
+  | 'command-timeout'
+  | 'upload'
+  | 'failed';
+
+/** A failure to reach or use a host, in plain words. `host` names the host at fault (a jump host if it failed). */
+export class TransportError extends Error {
+  override name = 'TransportError';
+  readonly host: string;
+  readonly code: TransportErrorCode;
+  /** Set when a jump host failed while Ferry was on its way to this target. */
+  readonly jumpFor?: string;
+
+  constructor(message: string, host: string, code: TransportErrorCode, options: { cause?: unknown; jumpFor?: string } = {}) {
+    super(message, { cause: options.cause });
+    this.host = host;
+    this.code = code;
+    this.jumpFor = options.jumpFor;
+  }
+}
+
+/** A command ran longer than its timeout; it was killed (its whole process group) and this is what it printed. */
+export class CommandTimeoutError extends TransportError {
+  override name = 'CommandTimeoutError';
+  constructor(
+    host: string,
+    readonly timeoutMs: number,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(`command timed out after ${formatSeconds(timeoutMs)} on ${host} and was stopped`, host, 'command-timeout');
+  }
+}
+
+export function createSshTransport(): Transport {
+  return {
+    async connect(target: HostTarget, opts: ConnectOptions = {}): Promise<RemoteSession> {
+      return new SshSession(target.name, await connectChain(target, opts));
+    },
+  };
+}
+
+/** One open ssh2 connection and a promise that settles when it has closed. */
+interface Connection {
+  client: SshClient;
+  closed: Promise<void>;
+}
+
+/** Connections from the first jump host to the target (the last one). */
+async function connectChain(target: HostTarget, opts: ConnectOptions): Promise<Connection[]> {
+  const jump = target.jump;
+  if (!jump) return [await connectHop(target, opts)];
+
+  let chain: Connection[];
+  try {
+    chain = await connectChain(jump, opts);
+  } catch (err) {
+    throw throughJump(err, jump, target);
+  }
+  try {
+    const sock = await forwardThrough(chain[chain.length - 1].client, jump, target, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    chain.push(await connectHop(target, opts, sock));
+    return chain;
+  } catch (err) {
+    await closeConnections(chain);
+    throw err;
+  }
+}
+
+function throughJump(err: unknown, jump: HostTarget, target: HostTarget): unknown {
+  if (!(err instanceof TransportError) || err.jumpFor) return err;
+  return new TransportError(`cannot reach ${target.name} through jump host ${jump.name}: ${err.message}`, err.host, err.code, {
+    cause: err,
+    jumpFor: target.name,
+  });
+}
+
+/** Asks the jump host to open a TCP connection to the target (direct-tcpip); the channel becomes the target's socket. */
+function forwardThrough(jumpClient: SshClient, jump: HostTarget, target: HostTarget, timeoutMs: number): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new TransportError(`jump host ${jump.name} did not open a connection to ${where(target)} within ${formatSeconds(timeoutMs)}`, jump.name, 'timeout', { jumpFor: target.name }));
+    }, timeoutMs);
+    jumpClient.forwardOut('127.0.0.1', 0, target.address, target.port, (err, channel) => {
+      clearTimeout(timer);
+      if (!err) return resolve(channel);
+      const reason = err.message.replace(/^\(SSH\) Channel open failure:\s*/i, '');
+      const code: TransportErrorCode = /refused/i.test(reason) ? 'refused' : 'jump-forward';
+      reject(new TransportError(`jump host ${jump.name} could not open a connection to ${where(target)}: ${reason}`, jump.name, code, { cause: err, jumpFor: target.name }));
+    });
+  });
+}
+
+/** Connects and logs in to one host, then pins its key through onNewHostKey when none was pinned. */
+async function connectHop(target: HostTarget, opts: ConnectOptions, sock?: Duplex): Promise<Connection> {
+  const { connection, presentedKey } = await login(target, opts, sock);
+  if (!target.hostKey && opts.onNewHostKey) {
+    try {
+      await opts.onNewHostKey(target.name, presentedKey, fingerprintOf(presentedKey));
+    } catch (err) {
+      await closeConnections([connection]);
+      throw err;
+    }
+  }
+  return connection;
+}
+
+function login(target: HostTarget, opts: ConnectOptions, sock?: Duplex): Promise<{ connection: Connection; presentedKey: string }> {
+  const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    const closed = new Promise<void>((done) => client.once('close', () => done()));
+    let presentedKey = '';
+    let keyRefusal: TransportError | undefined;
+    let settled = false;
+    const fail = (err: TransportError) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(err);
+    };
+
+    client.on('error', (err) => fail(keyRefusal ?? describeConnectError(err, target, timeoutMs)));
+    client.on('close', () => fail(keyRefusal ?? new TransportError(`${where(target)} closed the connection during login`, target.name, 'failed')));
+    client.on('keyboard-interactive', (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => target.password ?? '')));
+    client.on('ready', () => {
+      if (settled) return;
+      settled = true;
+      resolve({ connection: { client, closed }, presentedKey });
+    });
+
+    const hostVerifier = (blob: Buffer): boolean => {
+      try {
+        presentedKey = hostKeyFromBlob(blob);
+      } catch {
+        keyRefusal = new TransportError(`${target.name} presented an unreadable host key`, target.name, 'handshake');
+        return false;
+      }
+      if (target.hostKey && !sameHostKey(target.hostKey, presentedKey)) {
+        keyRefusal = new TransportError(
+          `host key changed for ${target.name} (expected ${safeFingerprint(target.hostKey)}, got ${fingerprintOf(blob)})` +
+            ' — if the server was reinstalled, clear the pinned key in the host settings',
+          target.name,
+          'host-key-changed',
+        );
+        return false;
+      }
+      return true;
+    };
+
+    try {
+      const config: ConnectConfig = {
+        username: target.username,
+        readyTimeout: timeoutMs,
+        keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
+        keepaliveCountMax: 3,
+        hostVerifier,
+        ...authConfig(target),
+        ...(sock ? { sock } : { host: target.address, port: target.port }),
+      };
+      client.connect(config);
+    } catch (err) {
+      fail(err instanceof TransportError ? err : describeConnectError(err, target, timeoutMs));
+    }
+  });
+}
+
+function authConfig(target: HostTarget): Partial<ConnectConfig> {
+  const config: Partial<ConnectConfig> = {};
+  if (target.privateKey) {
+    const parsed = utils.parseKey(target.privateKey, target.passphrase || undefined);
+    if (parsed instanceof Error) {
+      const message = /no passphrase given/i.test(parsed.message)
+        ? `the private key for ${target.name} is encrypted but no passphrase is set`
+        : /passphrase|integrity|decrypt/i.test(parsed.message)
+          ? `wrong passphrase for the private key of ${target.name}`
+          : `cannot read the private key for ${target.name}: ${parsed.message}`;
+      throw new TransportError(message, target.name, 'bad-key', { cause: parsed });
+    }
+    config.privateKey = target.privateKey;
+    if (target.passphrase) config.passphrase = target.passphrase;
+  }
+  if (target.password) {
+    config.password = target.password;
+    config.tryKeyboard = true;
+  }
+  if (!config.privateKey && !config.password) {
+    throw new TransportError(`no private key or password is set for ${target.name}`, target.name, 'auth');
+  }
+  return config;
+}
+
+/** Turns ssh2 and socket errors into sentences a person can act on. */
+export function describeConnectError(err: unknown, target: HostTarget, timeoutMs: number): TransportError {
+  const e = (err ?? {}) as { message?: string; level?: string; code?: string };
+  const message = e.message ?? String(err);
+  const make = (text: string, code: TransportErrorCode) => new TransportError(text, target.name, code, { cause: err });
+  if (e.level === 'client-authentication') {
+    return make(`authentication failed for ${target.username}@${target.name}: all configured authentication methods failed — check the user name, key and password`, 'auth');
+  }
+  if (e.level === 'client-timeout' || e.code === 'ETIMEDOUT') {
+    return make(`timed out connecting to ${where(target)} after ${formatSeconds(timeoutMs)} — is the host up and the port open?`, 'timeout');
+  }
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return make(`connection refused by ${where(target)} — is sshd running and is the port right?`, 'refused');
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+      return make(`host name "${target.address}" of ${target.name} was not found (DNS)`, 'dns');
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return make(`no network route to ${where(target)}`, 'unreachable');
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return make(`${where(target)} dropped the connection during login`, 'failed');
+  }
+  if (/handshake|no matching|kex/i.test(message)) return make(`SSH handshake with ${where(target)} failed: ${message}`, 'handshake');
+  return make(`could not connect to ${where(target)}: ${message}`, 'failed');
+}
+
+class SshSession implements RemoteSession {
+  private lost: TransportError | null = null;
+  private closing = false;
+  /** Rejecters of running commands and uploads, called when the connection drops. */
+  private readonly aborters = new Set<(err: TransportError) => void>();
+  private sftp: Promise<SFTPWrapper> | null = null;
+
+  constructor(
+    readonly hostName: string,
+    private readonly chain: Connection[],
+  ) {
+    const onLost = (err?: Error) => {
+      if (this.lost) return;
+      const why = this.closing ? `the session to ${hostName} is closed` : `connection to ${hostName} was lost${err ? `: ${err.message}` : ''}`;
+      this.lost = new TransportError(why, hostName, 'connection-lost', { cause: err });
+      for (const abort of [...this.aborters]) abort(this.lost);
+    };
+    this.client.on('error', onLost);
+    this.client.on('close', () => onLost());
+  }
+
+  private get client(): SshClient {
+    return this.chain[this.chain.length - 1].client;
+  }
+
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.lost) return Promise.reject(this.lost);
+    let script: string;
+    try {
+      script = `printf '${PID_MARK}%s\\n' "$$" >&2; ${envPrefix(opts.env)}${command}`;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<ExecResult>((resolve, reject) => {
+      const stdout = new Capture();
+      const stderr = new Capture();
+      const stdoutText = new StringDecoder('utf8');
+      const stderrText = new StringDecoder('utf8');
+      const pidLine = new PidLineFilter();
+      let exitCode: number | null = null;
+      let timedOut = false;
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      let graceTimer: NodeJS.Timeout | undefined;
+
+      const emitStdout = (text: string) => {
+        if (!text) return;
+        stdout.push(text);
+        opts.onOutput?.(text, 'stdout');
+      };
+      const emitStderr = (text: string) => {
+        if (!text) return;
+        stderr.push(text);
+        opts.onOutput?.(text, 'stderr');
+      };
+      const flush = () => {
+        emitStdout(stdoutText.end());
+        emitStderr(pidLine.push(stderrText.end()));
+        emitStderr(pidLine.end());
+      };
+      const settle = (finish: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        this.aborters.delete(abort);
+        finish();
+      };
+      const abort = (err: TransportError) => settle(() => reject(err));
+      this.aborters.add(abort);
+
+      this.client.exec(script, (err, channel) => {
+        if (err) return abort(new TransportError(`could not start a command on ${this.hostName}: ${err.message}`, this.hostName, 'failed', { cause: err }));
+        if (settled) return channel.close();
+
+        const completed = () => {
+          if (timedOut) return;
+          flush();
+          if (exitCode === null) {
+            // No exit status: the channel was torn down, usually because the connection is going away.
+            setImmediate(() => abort(this.lost ?? new TransportError(`a command on ${this.hostName} ended without an exit status`, this.hostName, 'connection-lost')));
+            return;
+          }
+          const code = exitCode;
+          settle(() => resolve({ code, stdout: stdout.text(), stderr: stderr.text() }));
+        };
+
+        channel.on('data', (chunk: Buffer) => emitStdout(stdoutText.write(chunk)));
+        channel.stderr.on('data', (chunk: Buffer) => emitStderr(pidLine.push(stderrText.write(chunk))));
+        channel.on('exit', (code: number | null, signal?: string) => {
+          exitCode = code ?? exitCodeOfSignal(signal);
+          graceTimer = setTimeout(() => {
+            channel.close();
+            completed();
+          }, CLOSE_GRACE_MS);
+        });
+        channel.on('close', completed);
+        channel.on('error', () => undefined);
+
+        if (opts.timeoutMs && opts.timeoutMs > 0) {
+          const timeoutMs = opts.timeoutMs;
+          timer = setTimeout(() => {
+            if (settled) return;
+            timedOut = true;
+            flush();
+            void this.stopCommand(channel, pidLine.pid).finally(() =>
+              settle(() => reject(new CommandTimeoutError(this.hostName, timeoutMs, stdout.text(), stderr.text()))),
+            );
+          }, timeoutMs);
+        }
+
+        const input = opts.stdin;
+        if (input === undefined) channel.end();
+        else if (typeof input === 'string' || Buffer.isBuffer(input)) channel.end(input);
+        else {
+          input.once('error', (inputErr) => {
+            channel.close();
+            abort(new TransportError(`reading the input of a command for ${this.hostName} failed: ${inputErr.message}`, this.hostName, 'failed', { cause: inputErr }));
+          });
+          input.pipe(channel);
+        }
+      });
+    });
+  }
+
+  /** Stops a command that ran too long: TERM to its whole process group, KILL a second later, then close the channel. */
+  private async stopCommand(channel: ClientChannel, pid: number | null): Promise<void> {
+    try {
+      channel.signal('TERM');
+    } catch {
+      // Old servers do not support signals; killing the process group below does the work.
+    }
+    if (pid !== null && !this.lost) {
+      const group = `-${pid}`;
+      await this.exec(`kill -s TERM -- ${group} 2>/dev/null || exit 0; sleep 1; kill -s KILL -- ${group} 2>/dev/null; exit 0`, { timeoutMs: 10_000 }).catch(() => undefined);
+    }
+    channel.close();
+  }
+
+  async upload(localPath: string, remotePath: string, opts: { mode?: number; onProgress?: (sent: number, total: number) => void } = {}): Promise<void> {
+    if (this.lost) throw this.lost;
+    const total = (await stat(localPath)).size;
+    const sftp = await this.openSftp();
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const abort = (err: TransportError) => {
+        if (settled) return;
+        settled = true;
+        this.aborters.delete(abort);
+        reject(err);
+      };
+      this.aborters.add(abort);
+      // fastPut reads the local file in 32 KiB chunks with a bounded window: memory stays small for any size.
+      sftp.fastPut(localPath, remotePath, { mode: opts.mode, step: (sent) => opts.onProgress?.(sent, total) }, (err) => {
+        if (err) {
+          const reason = err.message || 'unknown SFTP error';
+          return abort(this.lost ?? new TransportError(`upload of ${basename(localPath)} to ${remotePath} on ${this.hostName} failed: ${reason}`, this.hostName, 'upload', { cause: err }));
+        }
+        if (settled) return;
+        settled = true;
+        this.aborters.delete(abort);
+        opts.onProgress?.(total, total);
+        resolve();
+      });
+    });
+  }
+
+  private openSftp(): Promise<SFTPWrapper> {
+    this.sftp ??= new Promise<SFTPWrapper>((resolve, reject) => {
+      this.client.sftp((err, sftp) => {
+        if (!err) return resolve(sftp);
+        this.sftp = null;
+        reject(new TransportError(`could not start SFTP on ${this.hostName}: ${err.message}`, this.hostName, 'upload', { cause: err }));
+      });
+    });
+    return this.sftp;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.sftp) {
+      const sftp = await this.sftp.catch(() => null);
+      sftp?.end();
+    }
+    await closeConnections(this.chain);
+  }
+}
+
+/** Ends connections from the target back to the first jump host, waiting briefly for each to close. */
+async function closeConnections(chain: Connection[]): Promise<void> {
+  for (const { client, closed } of [...chain].reverse()) {
+    client.end();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 2_000)));
+    if ((await Promise.race([closed, late])) === 'late') client.destroy();
+    clearTimeout(timer);
+  }
+}
+
+/** Keeps the tail of a command's output once it grows past MAX_CAPTURE_CHARS. */
+class Capture {
+  private parts: string[] = [];
+  private length = 0;
+  private truncated = false;
+
+  push(text: string): void {
+    this.parts.push(text);
+    this.length += text.length;
+    if (this.length > MAX_CAPTURE_CHARS) {
+      const tail = this.parts.join('').slice(-MAX_CAPTURE_CHARS / 2);
+      this.parts = [tail];
+      this.length = tail.length;
+      this.truncated = true;
+    }
+  }
+
+  text(): string {
+    const body = this.parts.join('');
+    return this.truncated ? `[…output truncated…]\n${body}` : body;
+  }
+}
+
+/** Takes the FERRYPID line out of stderr (it may arrive split, or after a login-shell warning). */
+class PidLineFilter {
+  pid: number | null = null;
+  private head: string | null = '';
+
+  push(text: string): string {
+    if (this.head === null) return text;
+    this.head += text;
+    const match = /(^|\n)FERRYPID:(\d+)\n/.exec(this.head);
+    if (match) {
+      this.pid = Number(match[2]);
+      const rest = this.head.slice(0, match.index + match[1].length) + this.head.slice(match.index + match[0].length);
+      this.head = null;
+      return rest;
+    }
+    if (this.head.length > 4096) return this.end();
+    return '';
+  }
+
+  end(): string {
+    const rest = this.head ?? '';
+    this.head = null;
+    return rest;
+  }
+}
+
+function exitCodeOfSignal(signal: string | undefined): number {
+  if (!signal) return 255;
+  const name = (signal.startsWith('SIG') ? signal : `SIG${signal}`) as keyof typeof osConstants.signals;
+  const number = osConstants.signals[name];
+  return typeof number === 'number' ? 128 + number : 255;
+}
+
+function safeFingerprint(key: string): string {
+  try {
+    return fingerprintOf(key);
+  } catch {
+    return 'an unreadable pinned key';
+  }
+}
+
+function where(target: HostTarget): string {
+  return `${target.name} (${target.address}:${target.port})`;
+}
+
+function formatSeconds(ms: number): string {
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`;
+}

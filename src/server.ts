@@ -1,0 +1,54 @@
+// Start-up: config -> database (migrated) -> first admin -> app -> listen; graceful shutdown on SIGTERM/SIGINT.
+import type { Server } from 'node:http';
+import { loadConfig } from './config.ts';
+import { createLogger } from './lib/logger.ts';
+import { createDb } from './lib/db.ts';
+import { applyMigrations } from './lib/migrate.ts';
+import { ensureFirstAdmin } from './services/users.ts';
+import { createApp } from './app.ts';
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const { applied } = applyMigrations(config.dbFile, config.migrationsDir, logger);
+  logger.info({ dbFile: config.dbFile, migrationsApplied: applied.length, secretKey: config.secretKeySource }, 'database ready');
+  if (config.secretKeySource === 'new-file') {
+    logger.warn({ keyFile: `${config.dataDir}/secret.key` }, 'created a new secret key file: back it up with the database, secrets cannot be read without it');
+  }
+  const db = createDb(config.dbFile);
+  const svc = { db, logger, secretKey: config.secretKey };
+
+  const admin = await ensureFirstAdmin(svc, config.adminPassword);
+  if (admin.created && admin.generated) {
+    // Printed once, on the very first start only; it is not stored anywhere in clear text.
+    process.stdout.write(`\n  Ferry first start: created user "admin" with password: ${admin.password}\n  Sign in and change it under Configuration > Users.\n\n`);
+  } else if (admin.created) {
+    logger.info('created user "admin" with the password from FERRY_ADMIN_PASSWORD');
+  }
+
+  const app = createApp({ config, db, logger });
+  const server: Server = app.listen(config.port, config.host, () => {
+    logger.info({ url: `http://localhost:${config.port}` }, 'Ferry is listening');
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server.close();
+    server.closeAllConnections?.();
+    void Promise.resolve(app.locals.close?.()).finally(async () => {
+      await db.$disconnect();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  // Configuration and migration problems are operator errors: one clear line, no stack trace noise.
+  process.stderr.write(`Ferry could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

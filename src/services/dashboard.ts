@@ -1,0 +1,30 @@
+// What the dashboard shows: projects the user may see, each with its last publish and running job.
+import type { Ctx, Services } from './context.ts';
+
+export async function visibleProjectIds(svc: Pick<Services, 'db'>, ctx: Ctx): Promise<number[] | undefined> {
+  return ctx.actor.role === 'member' ? [...ctx.actor.grants.keys()] : undefined;
+}
+
+export async function dashboard(svc: Pick<Services, 'db'>, ctx: Ctx) {
+  const ids = await visibleProjectIds(svc, ctx);
+  const projects = await svc.db.project.findMany({
+    where: ids ? { id: { in: ids } } : {},
+    orderBy: { name: 'asc' },
+    select: {
+      id: true, name: true, description: true, svnUrl: true,
+      jobs: {
+        where: { OR: [{ kind: 'publish' }, { status: { in: ['running', 'queued'] } }] },
+        orderBy: { id: 'desc' }, take: 5,
+        select: { id: true, kind: true, status: true, revision: true, userName: true, createdAt: true, finishedAt: true },
+      },
+    },
+  });
+  return projects.map((p) => ({
+    ...p,
+    lastPublish: p.jobs.find((j) => j.kind === 'publish' && j.status !== 'running' && j.status !== 'queued') ?? null,
+    running: p.jobs.find((j) => j.status === 'running' || j.status === 'queued') ?? null,
+    grant: ctx.actor.role === 'admin'
+      ? { publish: true, rollback: true, process: true }
+      : ctx.actor.grants.get(p.id) ?? { publish: false, rollback: false, process: false },
+  }));
+}

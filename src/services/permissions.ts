@@ -1,0 +1,46 @@
+// Role and grant checks. Every refusal is written to the operation log before the 403 is raised.
+import { forbidden } from '../lib/errors.ts';
+import type { Actor, Ctx, Permission, Services } from './context.ts';
+import { recordOp } from './oplog.ts';
+
+export function isAdmin(actor: Actor): boolean {
+  return actor.role === 'admin';
+}
+
+/** Admins and auditors see everything; members see projects they hold any grant on. */
+export function canSeeProject(actor: Actor, projectId: number): boolean {
+  return actor.role !== 'member' || actor.grants.has(projectId);
+}
+
+export function can(actor: Actor, permission: Permission, projectId: number): boolean {
+  if (actor.role === 'admin') return true;
+  if (actor.role !== 'member') return false;
+  return actor.grants.get(projectId)?.[permission] ?? false;
+}
+
+const PERMISSION_WORDS: Record<Permission, string> = {
+  publish: 'publish to',
+  rollback: 'roll back releases of',
+  process: 'control processes of',
+};
+
+/** Throws 403 (and logs the refusal) unless the actor holds `permission` on the project. */
+export async function assertCan(
+  svc: Pick<Services, 'db'>, ctx: Ctx, permission: Permission, project: { id: number; name: string }, action: string,
+): Promise<void> {
+  if (can(ctx.actor, permission, project.id)) return;
+  await recordOp(svc, ctx, { action, result: 'denied', project: project.name, detail: `missing "${permission}" permission` });
+  throw forbidden(`You do not have permission to ${PERMISSION_WORDS[permission]} project "${project.name}".`);
+}
+
+export async function assertAdmin(svc: Pick<Services, 'db'>, ctx: Ctx, action: string, target = ''): Promise<void> {
+  if (isAdmin(ctx.actor)) return;
+  await recordOp(svc, ctx, { action, result: 'denied', target, detail: 'admin role required' });
+  throw forbidden('Only administrators can change the configuration.');
+}
+
+export async function assertCanSee(svc: Pick<Services, 'db'>, ctx: Ctx, project: { id: number; name: string }, action: string): Promise<void> {
+  if (canSeeProject(ctx.actor, project.id)) return;
+  await recordOp(svc, ctx, { action, result: 'denied', project: project.name, detail: 'no grant on this project' });
+  throw forbidden(`You have no access to project "${project.name}".`);
+}

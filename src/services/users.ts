@@ -1,0 +1,91 @@
+// Users, their grants, API tokens and the first-start admin account.
+import { hashPassword, verifyPassword, generatePassword, generateToken, hashToken } from '../lib/crypto.ts';
+import { AppError, badRequest } from '../lib/errors.ts';
+import type { Actor, Ctx, ProjectGrant, Role, Services } from './context.ts';
+import { ROLES } from './context.ts';
+import { recordOp } from './oplog.ts';
+
+type UserWithGrants = { id: number; name: string; role: string; grants: { projectId: number; canPublish: boolean; canRollback: boolean; canProcess: boolean }[] };
+
+export function toActor(user: UserWithGrants): Actor {
+  const grants = new Map<number, ProjectGrant>();
+  for (const g of user.grants) grants.set(g.projectId, { publish: g.canPublish, rollback: g.canRollback, process: g.canProcess });
+  return { id: user.id, name: user.name, role: (ROLES as string[]).includes(user.role) ? (user.role as Role) : 'auditor', grants };
+}
+
+/** Loads the acting user fresh from the database on every request, so grant changes apply at once. */
+export async function loadActor(svc: Pick<Services, 'db'>, userId: number): Promise<Actor | null> {
+  const user = await svc.db.user.findUnique({ where: { id: userId }, include: { grants: true } });
+  if (!user || user.disabled) return null;
+  return toActor(user);
+}
+
+/** Checks a name/password pair. Returns the user id or null; never says which half was wrong. */
+export async function checkPassword(svc: Pick<Services, 'db'>, name: string, password: string): Promise<number | null> {
+  const user = await svc.db.user.findUnique({ where: { name } });
+  if (!user || user.disabled) {
+    // Spend the same time as a real check so response timing does not reveal which user names exist.
+    await verifyPassword(password, DUMMY_HASH);
+    return null;
+  }
+  return (await verifyPassword(password, user.passwordHash)) ? user.id : null;
+}
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + 'A'.repeat(86) + '==';
+
+export async function actorForToken(svc: Pick<Services, 'db'>, token: string): Promise<Actor | null> {
+  const row = await svc.db.apiToken.findUnique({ where: { tokenHash: hashToken(token) }, include: { user: { include: { grants: true } } } });
+  if (!row || row.user.disabled) return null;
+  await svc.db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
+  return toActor(row.user);
+}
+
+/**
+ * On the very first start (no admin ever created) makes the `admin` account. Remembered in Setting,
+ * so later starts never recreate or reset it, even if it was renamed or deleted.
+ */
+export async function ensureFirstAdmin(svc: Services, presetPassword?: string): Promise<{ created: boolean; password?: string; generated: boolean }> {
+  const done = await svc.db.setting.findUnique({ where: { key: 'bootstrap.adminCreated' } });
+  if (done) return { created: false, generated: false };
+  const password = presetPassword ?? generatePassword();
+  const passwordHash = await hashPassword(password);
+  await svc.db.$transaction([
+    svc.db.user.upsert({ where: { name: 'admin' }, create: { name: 'admin', role: 'admin', passwordHash }, update: {} }),
+    svc.db.setting.create({ data: { key: 'bootstrap.adminCreated', value: new Date().toISOString() } }),
+  ]);
+  await recordOp(svc, { actor: null, ip: '', userName: 'system' }, { action: 'user.create', result: 'ok', target: 'admin', detail: 'first-start admin account' });
+  return { created: true, password: presetPassword ? undefined : password, generated: !presetPassword };
+}
+
+export function validatePassword(password: string): void {
+  if (password.length < 8) throw badRequest('The password must have at least 8 characters.', { password: 'at least 8 characters' });
+}
+
+export async function createUser(svc: Services, ctx: Ctx, input: { name: string; role: Role; password?: string }): Promise<{ id: number; password: string; generated: boolean }> {
+  const password = input.password || generatePassword();
+  validatePassword(password);
+  if (await svc.db.user.findUnique({ where: { name: input.name } })) throw new AppError(409, `A user named "${input.name}" already exists.`, { name: 'already exists' });
+  const user = await svc.db.user.create({ data: { name: input.name, role: input.role, passwordHash: await hashPassword(password) } });
+  await recordOp(svc, ctx, { action: 'user.create', result: 'ok', target: input.name, detail: `role ${input.role}` });
+  return { id: user.id, password, generated: !input.password };
+}
+
+export async function setPassword(svc: Services, ctx: Ctx, name: string, password?: string): Promise<{ password: string; generated: boolean }> {
+  const user = await svc.db.user.findUnique({ where: { name } });
+  if (!user) throw new AppError(404, `There is no user named "${name}".`);
+  const pw = password || generatePassword();
+  validatePassword(pw);
+  await svc.db.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(pw) } });
+  // A new password ends every session of that user.
+  await svc.db.session.deleteMany({ where: { data: { contains: `"passport":{"user":${user.id}}` } } });
+  await recordOp(svc, ctx, { action: 'user.password', result: 'ok', target: name, detail: 'password reset' });
+  return { password: pw, generated: !password };
+}
+
+export async function createToken(svc: Services, ctx: Ctx, userName: string, label = 'cli'): Promise<string> {
+  const user = await svc.db.user.findUnique({ where: { name: userName } });
+  if (!user) throw new AppError(404, `There is no user named "${userName}".`);
+  const token = generateToken();
+  await svc.db.apiToken.create({ data: { userId: user.id, name: label, tokenHash: hashToken(token) } });
+  await recordOp(svc, ctx, { action: 'token.create', result: 'ok', target: userName, detail: `token "${label}"` });
+  return token;
+}

@@ -1,0 +1,35 @@
+// The one error handler: plain message to the user (JSON under /api), details to the log, never a stack trace.
+import type { NextFunction, Request, Response } from 'express';
+import { AppError } from '../../lib/errors.ts';
+import { isApi } from './auth.ts';
+
+export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
+  next(new AppError(404, isApi(req) ? 'No such API endpoint.' : 'That page does not exist.'));
+}
+
+export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction) {
+  let status = 500;
+  let message = 'Something went wrong on the server. The error was logged; please try again or tell an administrator.';
+  let fields: Record<string, string> | undefined;
+  if (err instanceof AppError) {
+    ({ status, message, fields } = { status: err.status, message: err.message, fields: err.fields });
+  } else if ((err as { code?: string }).code === 'EBADCSRFTOKEN') {
+    status = 403;
+    message = 'Your form expired or did not come from Ferry. Reload the page and try again.';
+  } else if ((err as { type?: string }).type === 'entity.too.large' || (err as { code?: string }).code === 'LIMIT_FILE_SIZE') {
+    status = 413;
+    message = 'The upload is too large.';
+  } else if ((err as { type?: string }).type === 'entity.parse.failed') {
+    status = 400;
+    message = 'The request body is not valid JSON.';
+  }
+  if (status >= 500) req.log?.error({ err }, 'request failed');
+  else req.log?.info({ status, reason: message }, 'request refused');
+  if (res.headersSent) return;
+  res.status(status);
+  if (isApi(req) || req.accepts(['html', 'json']) === 'json') {
+    res.json(fields ? { error: message, fields } : { error: message });
+    return;
+  }
+  res.render('errors/error', { title: status === 404 ? 'Not found' : 'Error', status, message });
+}

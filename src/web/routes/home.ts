@@ -1,0 +1,16 @@
+// Dashboard.
+import { Router } from 'express';
+import type { Services } from '../../services/context.ts';
+import { dashboard } from '../../services/dashboard.ts';
+import { ctxOf } from '../middleware/auth.ts';
+
+export function homeRouter(svc: Services) {
+  const router = Router();
+
+  // GET /
+  router.get('/', async function getDashboard(req, res) {
+    res.render('pages/home/dashboard', { title: 'Dashboard', projects: await dashboard(svc, ctxOf(req)) });
+  });
+
+  return router;
+}

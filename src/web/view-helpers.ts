@@ -1,0 +1,21 @@
+// Small formatting helpers available in every EJS view.
+export const viewHelpers = {
+  fmtDate(d: Date | string | null | undefined): string {
+    if (!d) return '';
+    const date = typeof d === 'string' ? new Date(d) : d;
+    return date.toISOString().replace('T', ' ').slice(0, 19);
+  },
+  fmtDuration(ms: number | null | undefined): string {
+    if (ms == null) return '';
+    if (ms < 1000) return `${ms} ms`;
+    const s = Math.round(ms / 1000);
+    return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+  },
+  statusBadge(status: string): string {
+    const map: Record<string, string> = {
+      succeeded: 'success', ok: 'success', running: 'primary', queued: 'secondary', failed: 'danger',
+      denied: 'warning', partial: 'warning', interrupted: 'dark',
+    };
+    return `text-bg-${map[status] ?? 'secondary'}`;
+  },
+};
