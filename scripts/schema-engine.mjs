@@ -5,10 +5,10 @@
 // unreachable in air-gapped networks. When PRISMA_SCHEMA_ENGINE_BINARY points at an executable, the CLI
 // skips the download and runs that executable instead; scripts/prisma.mjs points it here. This script
 // speaks the native engine's protocol and forwards every call to @prisma/schema-engine-wasm, which reaches
-// SQLite through the @prisma/adapter-better-sqlite3 driver adapter. See docs in /work/shared/notes/prisma.md.
+// SQLite through the @prisma/adapter-better-sqlite3 driver adapter. Usage: `node scripts/prisma.mjs <args>`.
 //
 // Protocol (what the Prisma CLI expects from the native binary):
-//   schema-engine --version                       -> prints "schema-engine-wasm <version>", exit 0
+//   schema-engine --version      -> prints "schema-engine-wasm <version> (<engine git hash>)", exit 0
 //   schema-engine [--datamodels F]... [--datasource JSON] cli <command>
 //       one-shot; <command> is can-connect-to-database | create-database | drop-database; exit 0 = ok,
 //       exit 1 = failure, reported as an ERROR log line {fields:{message,error_code}} on stderr (the CLI
@@ -23,15 +23,16 @@
 // Gaps between the Wasm engine + better-sqlite3 adapter and the native engine, bridged below (1-4 are in the
 // notes, 5 was found later):
 //   1. Fresh DB: the engine reads `_prisma_migrations` and turns "no such table" into a hard P1014. We answer
-//      that read with an empty result instead; applyMigrations then creates the table itself.
+//      that read with an empty result instead; applyMigrations then creates the table itself, and for
+//      markMigrationApplied (`migrate resolve --applied`) we create it first.
 //   2. Migration scripts replayed on the shadow DB arrive as ONE multi-statement (or empty) `executeRaw`,
 //      which better-sqlite3's prepare() rejects. Those go through `executeScript` (db.exec) instead.
 //   3. `reset` in the Wasm engine leaves SQLite tables in place: we close the connection, delete the file
 //      (and its -journal/-wal/-shm companions) and reconnect, as the native engine does.
 //   4. `diff` output: the Wasm engine returns it as result.stdout; the native engine instead sends the CLI
 //      a JSON-RPC `print` request {id, method:"print", params:{content}} before answering. We do the same.
-//
-//   5. `evaluateDataLoss`/`createMigration` on a database that was behind need a warmed cache (see below).
+//   5. `evaluateDataLoss`/`createMigration` fail on a database that was fresh or behind when `migrate dev`
+//      started: they get no shadow database. We warm the engine's cache and retry (see withWarmMigrationCache).
 //
 // This relies on Prisma-internal interfaces: keep prisma, @prisma/* and @prisma/schema-engine-wasm at
 // exactly matching versions. test/integration/prisma-migrations.test.ts fails if an upgrade breaks it.
@@ -134,10 +135,23 @@ const MIGRATIONS_TABLE_COLUMNS = [
   ['applied_steps_count', ColumnTypeEnum.Int64],
 ];
 
+// The DDL of the native SQLite connector for its bookkeeping table (src/lib/migrate.ts uses the same).
+const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    TEXT PRIMARY KEY NOT NULL,
+    "checksum"              TEXT NOT NULL,
+    "finished_at"           DATETIME,
+    "migration_name"        TEXT NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        DATETIME,
+    "started_at"            DATETIME NOT NULL DEFAULT current_timestamp,
+    "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
+)`;
+
 function isMissingMigrationsTable(error, sql) {
   if (!/\bFROM\s+[`"[]?_prisma_migrations\b/i.test(sql)) return false;
   const cause = error?.cause ?? {};
-  return cause.kind === 'TableDoesNotExist' || /no such table/i.test(`${cause.originalMessage ?? ''} ${error?.message ?? ''}`);
+  const text = `${cause.originalMessage ?? ''} ${error?.message ?? ''}`;
+  return cause.kind === 'TableDoesNotExist' || /no such table/i.test(text);
 }
 
 function isMultiOrEmptyStatementError(error) {
@@ -152,6 +166,8 @@ class BridgedAdapter {
     this.reconnect = reconnect;
     this.provider = inner.provider;
     this.adapterName = inner.adapterName;
+    // Optional in the adapter interface: offer it only when the real connection does.
+    if (inner.getConnectionInfo) this.getConnectionInfo = () => this.inner.getConnectionInfo();
   }
 
   async queryRaw(query) {
@@ -192,10 +208,6 @@ class BridgedAdapter {
     return this.inner.startTransaction(isolationLevel);
   }
 
-  getConnectionInfo() {
-    return this.inner.getConnectionInfo?.() ?? { supportsRelationJoins: false };
-  }
-
   dispose() {
     return this.inner.dispose();
   }
@@ -234,7 +246,7 @@ function createAdapterFactory(datasource) {
 
 function runCliCommand(command, datasource) {
   const file = sqlitePath(datasource?.url);
-  log('INFO', `Running schema-engine-wasm stand-in cli ${command}`, {}, 'schema_engine::main'); // skipped by the CLI
+  log('INFO', `Running schema-engine-wasm stand-in cli ${command}`, {}, 'schema_engine::main'); // CLI skips line 1
   try {
     switch (command) {
       case 'can-connect-to-database':
@@ -265,12 +277,12 @@ function runCliCommand(command, datasource) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Gap 5: `evaluateDataLoss` and `createMigration` in the Wasm engine get no
-// shadow-database factory. They only work when the schema of the migration history is already in the engine's
-// migration-schema cache, which `devDiagnostic` fills for the migrations *applied before it ran*. On a fresh or
-// behind database (fresh clone, colleague's new migration) the cache is cold and they fail with "SQLite shadow
-// DB must be provided through an external factory". `migrate dev` has applied every migration by the time it
-// calls them, so a `diagnoseMigrationHistory` with the shadow database (which does get the factory) computes
+// Gap 5: `evaluateDataLoss` and `createMigration` in the Wasm engine get no shadow-database factory. They
+// only work when the schema of the migration history is already in the engine's migration-schema cache,
+// which `devDiagnostic` fills for the migrations that were *applied when it ran*. On a fresh or behind
+// database (fresh clone, a colleague's new migration) the cache is cold and they fail with "SQLite shadow DB
+// must be provided through an external factory". `migrate dev` has applied every migration by the time it
+// calls them, so `diagnoseMigrationHistory` with the shadow database (which does get the factory) computes
 // and caches exactly the entry they need; then we retry once.
 
 const COLD_CACHE_ERROR = /shadow DB must be provided through an external factory/i;
@@ -331,16 +343,26 @@ async function serve(args) {
   const special = {
     async reset(params) {
       await engine.reset(params);
-      if (mainFile !== ':memory:') for (const connection of mainConnections) await connection.recreateDatabaseFile(mainFile);
+      if (mainFile === ':memory:') return {};
+      for (const connection of mainConnections) await connection.recreateDatabaseFile(mainFile);
       return {};
     },
     async diff(params) {
       const result = await engine.diff(params);
       if (result.stdout) {
         // The CLI writes params.content + "\n" itself, so drop one trailing newline.
-        send({ id: `print-${++printRequestId}`, method: 'print', params: { content: result.stdout.replace(/\n$/, '') } });
+        const content = result.stdout.replace(/\n$/, '');
+        send({ id: `print-${++printRequestId}`, method: 'print', params: { content } });
       }
       return { exitCode: result.exitCode };
+    },
+    // Gap 1, second half: `migrate resolve --applied` on a database without `_prisma_migrations` (baselining a
+    // database made with `db push`) relies on the engine noticing the missing table, which gap 1 hides from it.
+    // Create the table the way the native engine's baseline_initialize does, then forward.
+    async markMigrationApplied(params) {
+      const known = params.migrationsList?.migrationDirectories?.some((dir) => dir.path === params.migrationName);
+      if (known && mainConnections[0]) await mainConnections[0].executeScript(CREATE_MIGRATIONS_TABLE);
+      return engine.markMigrationApplied(params);
     },
     // Gap 5: see withWarmMigrationCache.
     evaluateDataLoss: (params) => withWarmMigrationCache(engine, params, () => engine.evaluateDataLoss(params)),

@@ -22,14 +22,15 @@ import { homeRouter } from './web/routes/home.ts';
 import { oplogRouter } from './web/routes/oplog.ts';
 import { adminRouter } from './web/routes/admin/index.ts';
 import { apiRouter } from './web/routes/api/index.ts';
+import type { JobRunner } from './services/jobs.ts';
 
 export interface AppDeps {
   config: Config;
   db: Db;
   logger: Logger;
   throttle?: ThrottleOptions;
-  // Job runner (release engine) is attached by server.ts; tests may pass their own.
-  jobs?: unknown;
+  /** The job runner (release engine); without it the job routes are absent (configuration-only tests). */
+  jobs?: JobRunner;
 }
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -43,6 +44,10 @@ export function createApp(deps: AppDeps) {
   app.set('view engine', 'ejs');
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
+  // DataTables sends nested parameters (order[0][column], search[value]).
+  app.set('query parser', 'extended');
+  // Defaults so error pages render even when a request fails before the locals middleware ran.
+  Object.assign(app.locals, { user: null, csrfToken: '', flash: [], path: '', ...viewHelpers });
 
   app.use(pinoHttp({
     logger,
@@ -92,16 +97,16 @@ export function createApp(deps: AppDeps) {
   // Token-authenticated API calls carry no cookie, so cross-site forgery cannot ride on them.
   // Multipart forms are checked by their route after the upload is parsed (see admin import).
   app.use((req, res, next) => {
-    if (req.viaToken || req.is('multipart/form-data')) return next();
-    csrf.csrfSynchronisedProtection(req, res, next);
-  });
-  app.use((req, res, next) => {
     res.locals.user = req.user ?? null;
-    res.locals.csrfToken = req.session ? csrf.generateToken(req) : '';
+    // generateToken keeps the session's existing token, so this does not invalidate open forms.
+    res.locals.csrfToken = req.session && !req.viaToken ? csrf.generateToken(req) : '';
     res.locals.flash = takeFlash(req);
     res.locals.path = req.path;
-    Object.assign(res.locals, viewHelpers);
     next();
+  });
+  app.use((req, res, next) => {
+    if (req.viaToken || req.is('multipart/form-data')) return next();
+    csrf.csrfSynchronisedProtection(req, res, next);
   });
 
   const throttle = new LoginThrottle(deps.throttle);

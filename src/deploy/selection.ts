@@ -11,9 +11,16 @@ export class SelectionError extends Error {
   }
 }
 
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 const DRIVE_LETTER = /^[a-z]:(\/|$)/i;
+
+function hasControlChars(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const code = path.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
 
 function quote(path: string): string {
   return JSON.stringify(path);
@@ -26,7 +33,7 @@ function quote(path: string): string {
 export function normalizeProjectPath(path: string): string {
   if (typeof path !== 'string') throw new SelectionError('A selected path is not text');
   if (path === '') throw new SelectionError('A selected path is empty');
-  if (CONTROL_CHARS.test(path)) throw new SelectionError(`${quote(path)} contains control characters`);
+  if (hasControlChars(path)) throw new SelectionError(`${quote(path)} contains control characters`);
   if (path.includes('\\')) throw new SelectionError(`${quote(path)} contains a backslash; use "/" between folders`);
   if (path.startsWith('/') || DRIVE_LETTER.test(path) || URL_SCHEME.test(path)) {
     throw new SelectionError(`${quote(path)} is an absolute path; give it relative to the project`);

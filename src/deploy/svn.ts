@@ -181,10 +181,10 @@ interface XmlNode {
   text: string;
 }
 
-const XML_TOKEN = /<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|([^<]+)/y;
 const XML_ATTR = /([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 const XML_ENTITY = /&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g;
 const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const TAG_NAME_END = /[\s/>]/g;
 
 function decodeEntities(text: string): string {
   if (!text.includes('&')) return text;
@@ -195,40 +195,117 @@ function decodeEntities(text: string): string {
   });
 }
 
-/** Parses svn's XML into a tree. Throws on anything that is not well-formed enough to trust. */
+function isBlank(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
+    if (code !== 0x20 && code !== 0x0a && code !== 0x0d && code !== 0x09) return false;
+  }
+  return true;
+}
+
+function countQuotes(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = text.indexOf('"', from); i !== -1 && i < to; i = text.indexOf('"', i + 1)) n++;
+  return n;
+}
+
+interface XmlHandler {
+  /** `attrs` parses the attributes only when called. Self-closing elements get open() then close(). */
+  open(name: string, attrs: () => Record<string, string>): void;
+  close(name: string): void;
+  /** Entity-decoded text; whitespace between child elements is left out. */
+  text(text: string): void;
+}
+
+function parseAttrs(raw: string): Record<string, string> {
+  const attrs: Record<string, string> = {};
+  for (const attr of raw.matchAll(XML_ATTR)) attrs[attr[1]] = decodeEntities(attr[2] ?? attr[3] ?? '');
+  return attrs;
+}
+
+/** An indexOf-based event scanner: no tree, so a 20,000-entry listing allocates little. */
+function scanXml(xml: string, handler: XmlHandler): void {
+  const open: string[] = [];
+  let hadChild = false;
+  let i = 0;
+  while (i < xml.length) {
+    const lt = xml.indexOf('<', i);
+    if (lt !== i) {
+      const end = lt === -1 ? xml.length : lt;
+      if (!isBlank(xml, i, end)) {
+        if (open.length === 0) throw new Error(`text outside the document element at offset ${i}`);
+        handler.text(decodeEntities(xml.slice(i, end)));
+      } else if (!hadChild && open.length > 0) {
+        handler.text(xml.slice(i, end));
+      }
+      if (lt === -1) break;
+    }
+    if (xml.startsWith('<?', lt)) {
+      i = skipPast(xml, '?>', lt);
+      continue;
+    }
+    if (xml.startsWith('<!--', lt)) {
+      i = skipPast(xml, '-->', lt);
+      continue;
+    }
+    if (xml.startsWith('<![CDATA[', lt)) {
+      i = skipPast(xml, ']]>', lt);
+      handler.text(xml.slice(lt + 9, i - 3));
+      continue;
+    }
+    let gt = xml.indexOf('>', lt);
+    while (gt !== -1 && countQuotes(xml, lt, gt) % 2 === 1) gt = xml.indexOf('>', gt + 1);
+    if (gt === -1) throw new Error(`unterminated tag at offset ${lt}`);
+    i = gt + 1;
+    if (xml.charCodeAt(lt + 1) === 0x2f /* / */) {
+      const name = xml.slice(lt + 2, gt).trim();
+      if (open.pop() !== name) throw new Error(`unexpected </${name}> at offset ${lt}`);
+      hadChild = true;
+      handler.close(name);
+      continue;
+    }
+    const selfClosing = xml.charCodeAt(gt - 1) === 0x2f;
+    TAG_NAME_END.lastIndex = lt + 1;
+    const nameEnd = Math.min(TAG_NAME_END.exec(xml)?.index ?? gt, gt);
+    const name = xml.slice(lt + 1, nameEnd);
+    if (name === '') throw new Error(`unreadable tag at offset ${lt}`);
+    const rawAttrs = xml.slice(nameEnd, selfClosing ? gt - 1 : gt);
+    handler.open(name, () => parseAttrs(rawAttrs));
+    if (selfClosing) {
+      hadChild = true;
+      handler.close(name);
+    } else {
+      open.push(name);
+      hadChild = false;
+    }
+  }
+  if (open.length > 0) throw new Error(`XML ends inside <${open[open.length - 1]}>`);
+}
+
+/** Parses svn's (small) XML answers into a tree. */
 export function parseXml(xml: string): XmlNode {
   const root: XmlNode = { name: '#document', attrs: {}, children: [], text: '' };
   const stack: XmlNode[] = [root];
-  XML_TOKEN.lastIndex = 0;
-  while (XML_TOKEN.lastIndex < xml.length) {
-    const at = XML_TOKEN.lastIndex;
-    const token = XML_TOKEN.exec(xml);
-    if (!token) throw new Error(`unreadable XML at offset ${at}`);
-    const [whole, cdata, closing, name, rawAttrs, selfClosing, text] = token;
-    const current = stack[stack.length - 1];
-    if (text !== undefined) {
-      current.text += decodeEntities(text);
-    } else if (cdata !== undefined) {
-      current.text += cdata;
-    } else if (name !== undefined) {
-      if (closing) {
-        if (current.name !== name || stack.length === 1) throw new Error(`unexpected </${name}> at offset ${at}`);
-        stack.pop();
-      } else {
-        const attrs: Record<string, string> = {};
-        if (rawAttrs) {
-          for (const attr of rawAttrs.matchAll(XML_ATTR)) attrs[attr[1]] = decodeEntities(attr[2] ?? attr[3] ?? '');
-        }
-        const node: XmlNode = { name, attrs, children: [], text: '' };
-        current.children.push(node);
-        if (!selfClosing) stack.push(node);
-      }
-    } else if (!whole.startsWith('<?') && !whole.startsWith('<!--')) {
-      throw new Error(`unreadable XML at offset ${at}`);
-    }
-  }
-  if (stack.length !== 1) throw new Error(`XML ends inside <${stack[stack.length - 1].name}>`);
+  scanXml(xml, {
+    open(name, attrs) {
+      const node: XmlNode = { name, attrs: attrs(), children: [], text: '' };
+      stack[stack.length - 1].children.push(node);
+      stack.push(node);
+    },
+    close() {
+      stack.pop();
+    },
+    text(text) {
+      stack[stack.length - 1].text += text;
+    },
+  });
   return root;
+}
+
+function skipPast(xml: string, terminator: string, from: number): number {
+  const at = xml.indexOf(terminator, from);
+  if (at === -1) throw new Error(`unterminated markup at offset ${from}`);
+  return at + terminator.length;
 }
 
 function child(node: XmlNode | undefined, name: string): XmlNode | undefined {
@@ -250,28 +327,51 @@ function toInt(value: string | null | undefined, what: string): number {
   return n;
 }
 
-/** Parses `svn list --xml` for one directory. Exported for tests. */
+type ListField = 'name' | 'size' | 'author' | 'date';
+const LIST_FIELDS = new Set<string>(['name', 'size', 'author', 'date']);
+
+/** Parses `svn list --xml` for one directory, streaming (listings can have tens of thousands of entries). */
 export function parseListXml(xml: string, parentPath: string): SvnDirEntry[] {
-  const list = child(child(parseXml(xml), 'lists'), 'list');
-  if (!list) throw new Error('svn list output has no <list>');
   const prefix = parentPath === PROJECT_ROOT ? '' : `${parentPath}/`;
   const entries: SvnDirEntry[] = [];
-  for (const entry of list.children) {
-    if (entry.name !== 'entry') continue;
-    const name = textOf(entry, 'name') ?? '';
-    const commit = child(entry, 'commit');
-    const kind = entry.attrs.kind === 'dir' ? 'dir' : 'file';
-    const size = textOf(entry, 'size');
-    entries.push({
-      name,
-      path: prefix + name,
-      kind,
-      size: kind === 'file' && size !== null ? toInt(size, 'size') : null,
-      rev: toInt(commit?.attrs.revision, 'revision'),
-      author: textOf(commit, 'author'),
-      date: textOf(commit, 'date'),
-    });
-  }
+  let sawList = false;
+  let kind: 'file' | 'dir' = 'file';
+  let rev = '';
+  let fields: Record<ListField, string | null> | null = null;
+  let field: ListField | null = null;
+  scanXml(xml, {
+    open(name, attrs) {
+      if (name === 'list') sawList = true;
+      else if (name === 'entry') {
+        kind = attrs().kind === 'dir' ? 'dir' : 'file';
+        rev = '';
+        fields = { name: null, size: null, author: null, date: null };
+      } else if (name === 'commit' && fields) rev = attrs().revision ?? '';
+      else if (fields && LIST_FIELDS.has(name)) {
+        field = name as ListField;
+        fields[field] = '';
+      }
+    },
+    text(text) {
+      if (fields && field) fields[field] += text;
+    },
+    close(name) {
+      if (name === field) field = null;
+      if (name !== 'entry' || !fields) return;
+      const entryName = fields.name ?? '';
+      entries.push({
+        name: entryName,
+        path: prefix + entryName,
+        kind,
+        size: kind === 'file' && fields.size !== null ? toInt(fields.size, 'size') : null,
+        rev: toInt(rev, 'revision'),
+        author: fields.author,
+        date: fields.date,
+      });
+      fields = null;
+    },
+  });
+  if (!sawList) throw new Error('svn list output has no <list>');
   return entries;
 }
 
@@ -427,11 +527,19 @@ export class SvnClient {
       throw this.execFailure(error, ctx);
     }
     if (result.code !== 0) {
-      const error = svnErrorFromStderr(result.stderr, ctx, this.url);
+      const error = await this.explainFutureRevision(svnErrorFromStderr(result.stderr, ctx, this.url), ctx);
       this.opts.logger?.warn({ action: ctx.action, path: ctx.path, kind: error.kind, detail: error.detail }, 'svn failed');
       throw error;
     }
     return result.stdout;
+  }
+
+  /** svnserve answers `list URL@REV` with "Malformed network data" when REV is past HEAD; say what it means. */
+  private async explainFutureRevision(error: SvnError, ctx: ErrorContext): Promise<SvnError> {
+    if (error.kind !== 'unknown' || typeof ctx.revision !== 'number') return error;
+    const head = await this.headRevision().catch(() => null);
+    if (head === null || ctx.revision <= head) return error;
+    return new SvnError('no-such-revision', plainMessage('no-such-revision', ctx, this.url, error.detail), error.detail, error.svnCodes);
   }
 
   private execFailure(error: unknown, ctx: ErrorContext): SvnError {

@@ -1,7 +1,7 @@
 // Reads an import file (YAML, JSON or a CSV of hosts) into a checked ImportDocument, or throws one 400 listing every problem.
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { utils as sshUtils } from 'ssh2';
+import ssh2 from 'ssh2';
 import YAML from 'yaml';
 import { normalizeHostKey } from '../../deploy/hostkey.ts';
 import { badRequest } from '../../lib/errors.ts';
@@ -9,6 +9,8 @@ import { addZodIssues, issueMessage, Problems } from './problems.ts';
 import { checkReferences } from './references.ts';
 import type { HookEntry, ImportDocument, ImportFileInput, ProjectEntry } from './schema.ts';
 import { importFileSchema, runOnForStage } from './schema.ts';
+
+const sshUtils = ssh2.utils;
 
 export type ImportFormat = 'yaml' | 'json' | 'csv' | 'auto';
 
@@ -59,7 +61,8 @@ function readStructured(text: string, format: 'yaml' | 'json'): unknown {
     try {
       return JSON.parse(text.replace(/^\uFEFF/, ''));
     } catch (err) {
-      const msg = (err as Error).message;
+      // Node quotes the start of the text in some messages; the text may hold secrets.
+      const msg = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '');
       throw badRequest(`The file is not valid JSON: ${msg}`, { file: `not valid JSON: ${msg}` });
     }
   }
@@ -192,6 +195,7 @@ function normalizePrivateKey(key: string): string {
 }
 
 /** "SHA256:..." of the key's public half, as ssh-keygen -l prints it; null if unreadable or the passphrase is wrong. */
+
 export function privateKeyFingerprint(privateKey: string, passphrase?: string): string | null {
   let parsed: ReturnType<typeof sshUtils.parseKey>;
   try {

@@ -1,7 +1,150 @@
-// Placeholder: configuration pages for projects are being written.
-import { Router } from 'express';
+// Project configuration pages: list, create, edit, delete, "Test SVN", and the project's host groups,
+// processes and hooks. Admins change, auditors read (writes are refused in the admin router and the services).
+import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../../services/context.ts';
+import { echoValues, formFailure, idParam, refusal } from '../../../services/config/form.ts';
+import {
+  createProject, deleteProject, listProjects, newProjectValues, projectDetail, testProjectSvn, updateProject, PROJECT_SECRET_INPUTS,
+} from '../../../services/config/projects.ts';
+import { HOOK_STAGES, newPartValues, parts, type PartKind } from '../../../services/config/project-parts.ts';
+import { ctxOf } from '../../middleware/auth.ts';
+import { flash } from '../../middleware/flash.ts';
 
-export function projectsRouter(_svc: Services) {
-  return Router();
+const PART_PATHS: Record<string, PartKind> = { groups: 'group', processes: 'process', hooks: 'hook' };
+const PART_WORDS: Record<PartKind, string> = { group: 'Host group', process: 'Process', hook: 'Hook' };
+const SCRIPTS = ['/static/js/admin-project.js'];
+
+type PartError = { kind: PartKind; values: Record<string, unknown>; errors: Record<string, string> } | null;
+
+export function projectsRouter(svc: Services) {
+  const router = Router();
+  const projectId = (req: Request) => idParam(req.params.id, 'That project');
+
+  /** The project page; after a failed save it shows what was typed and the problems. */
+  async function renderProjectPage(res: Response, id: number, status = 200, opts: { values?: Record<string, unknown>; errors?: Record<string, string>; part?: PartError } = {}) {
+    const detail = await projectDetail(svc, id);
+    res.status(status).render('pages/admin/projects/edit', {
+      title: `Project ${detail.project.name}`, ...detail, hookStages: HOOK_STAGES, newPart: newPartValues,
+      values: opts.values ?? detail.project, errors: opts.errors ?? {}, part: opts.part ?? null, scripts: SCRIPTS,
+    });
+  }
+
+  // GET /admin/projects
+  router.get('/', async function getProjects(_req, res) {
+    res.render('pages/admin/projects/index', { title: 'Projects', projects: await listProjects(svc) });
+  });
+
+  // GET /admin/projects/new
+  router.get('/new', function getNewProject(_req, res) {
+    res.render('pages/admin/projects/new', { title: 'New project', values: newProjectValues(), errors: {} });
+  });
+
+  // POST /admin/projects
+  router.post('/', async function postProject(req, res) {
+    try {
+      const project = await createProject(svc, ctxOf(req), req.body);
+      flash(req, 'success', `Project "${project.name}" created. Add its host groups, processes and hooks below.`);
+      res.redirect(`/admin/projects/${project.id}`);
+    } catch (err) {
+      const failure = formFailure(err);
+      res.status(failure.status).render('pages/admin/projects/new', { title: 'New project', values: echoValues(req.body, PROJECT_SECRET_INPUTS), errors: failure.fields });
+    }
+  });
+
+  // GET /admin/projects/:id
+  router.get('/:id', async function getProject(req, res) {
+    await renderProjectPage(res, projectId(req));
+  });
+
+  // POST /admin/projects/:id
+  router.post('/:id', async function postProjectUpdate(req, res) {
+    const id = projectId(req);
+    try {
+      const result = await updateProject(svc, ctxOf(req), id, req.body);
+      flash(req, 'success', result.changed.length ? `Project "${result.name}" saved (${result.changed.join(', ')}).` : 'Nothing changed.');
+      res.redirect(`/admin/projects/${id}`);
+    } catch (err) {
+      const failure = formFailure(err);
+      await renderProjectPage(res, id, failure.status, { values: { id, ...echoValues(req.body, PROJECT_SECRET_INPUTS) }, errors: failure.fields });
+    }
+  });
+
+  // POST /admin/projects/:id/delete
+  router.post('/:id/delete', async function postProjectDelete(req, res) {
+    const id = projectId(req);
+    try {
+      const { name } = await deleteProject(svc, ctxOf(req), id);
+      flash(req, 'success', `Project "${name}" deleted.`);
+      res.redirect('/admin/projects');
+    } catch (err) {
+      flash(req, 'danger', refusal(err).message);
+      res.redirect(`/admin/projects/${id}`);
+    }
+  });
+
+  // POST /admin/projects/:id/test-svn — JSON for the "Test SVN" button
+  router.post('/:id/test-svn', async function postTestSvn(req, res) {
+    res.json(await testProjectSvn(svc, ctxOf(req), projectId(req)));
+  });
+
+  for (const [path, kind] of Object.entries(PART_PATHS)) {
+    const service = parts[kind];
+    const partId = (req: Request) => idParam(req.params.partId, `That ${kind}`);
+    const backTo = (id: number) => `/admin/projects/${id}#${path}`;
+    const choicesOf = async (id: number) => {
+      const detail = await projectDetail(svc, id);
+      return { project: detail.project, hosts: detail.hosts, groups: detail.groups };
+    };
+    const renderPart = async (res: Response, id: number, pid: number, status: number, values: Record<string, unknown>, errors: Record<string, string>) => {
+      const choices = await choicesOf(id);
+      res.status(status).render('pages/admin/projects/part', {
+        title: `${PART_WORDS[kind]} ${String(values.name ?? '')} · ${choices.project.name}`,
+        kind, path, word: PART_WORDS[kind], partId: pid, values, errors, hookStages: HOOK_STAGES, ...choices,
+      });
+    };
+
+    // POST /admin/projects/:id/{groups,processes,hooks}
+    router.post(`/:id/${path}`, async function postPartCreate(req, res) {
+      const id = projectId(req);
+      try {
+        const created = await service.create(svc, ctxOf(req), id, req.body);
+        flash(req, 'success', `${PART_WORDS[kind]} "${created.name}" added.`);
+        res.redirect(backTo(id));
+      } catch (err) {
+        const failure = formFailure(err);
+        await renderProjectPage(res, id, failure.status, { part: { kind, values: echoValues(req.body, []), errors: failure.fields } });
+      }
+    });
+
+    // GET /admin/projects/:id/{groups,processes,hooks}/:partId
+    router.get(`/:id/${path}/:partId`, async function getPart(req, res) {
+      const id = projectId(req);
+      const pid = partId(req);
+      await renderPart(res, id, pid, 200, await service.get(svc, id, pid), {});
+    });
+
+    // POST /admin/projects/:id/{groups,processes,hooks}/:partId
+    router.post(`/:id/${path}/:partId`, async function postPartUpdate(req, res) {
+      const id = projectId(req);
+      const pid = partId(req);
+      try {
+        const updated = await service.update(svc, ctxOf(req), id, pid, req.body);
+        flash(req, 'success', `${PART_WORDS[kind]} "${updated.name}" saved.`);
+        res.redirect(backTo(id));
+      } catch (err) {
+        const failure = formFailure(err);
+        await renderPart(res, id, pid, failure.status, echoValues(req.body, []), failure.fields);
+      }
+    });
+
+    // POST /admin/projects/:id/{groups,processes,hooks}/:partId/delete
+    router.post(`/:id/${path}/:partId/delete`, async function postPartDelete(req, res) {
+      const id = projectId(req);
+      const removed = await service.remove(svc, ctxOf(req), id, partId(req));
+      flash(req, 'success', `${PART_WORDS[kind]} "${removed.name}" deleted.`);
+      res.redirect(backTo(id));
+    });
+  }
+
+  return router;
 }

@@ -8,12 +8,14 @@ import { filterFromQuery } from '../oplog.ts';
 import { applyImport, parseImportFile } from '../../../services/import.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { projectsApi } from './projects.ts';
+import { jobsApi } from './jobs.ts';
 
 export function apiRouter(svc: Services, deps: AppDeps) {
   const router = Router();
   router.use(requireLogin);
 
   router.use(projectsApi(svc, deps));
+  if (deps.jobs) router.use(jobsApi(svc, deps.jobs));
 
   // GET /api/logs?user=&project=&action=&result=&from=&to=&search=&offset=&limit=&sort=&dir=
   router.get('/logs', requireRole(svc, 'admin', 'auditor'), async function getLogs(req, res) {

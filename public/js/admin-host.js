@@ -1,0 +1,41 @@
+// Host page: the "Test connection" button logs in over SSH (through jump hosts) and pins an unknown host key.
+(function () {
+  'use strict';
+  const button = document.getElementById('test-host');
+  const out = document.getElementById('host-test-result');
+  if (!button || !out) return;
+
+  function show(kind, lines) {
+    const alert = document.createElement('div');
+    alert.className = 'alert alert-' + kind + ' alert-dismissible fade show';
+    alert.setAttribute('role', 'alert');
+    lines.filter(Boolean).forEach(function (line, i) {
+      const p = document.createElement('div');
+      if (i > 0) p.className = 'small font-monospace mt-1';
+      p.textContent = line;
+      alert.appendChild(p);
+    });
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'btn-close';
+    close.setAttribute('data-bs-dismiss', 'alert');
+    close.setAttribute('aria-label', 'Close');
+    alert.appendChild(close);
+    out.replaceChildren(alert);
+  }
+
+  button.addEventListener('click', async function () {
+    button.disabled = true;
+    show('info', ['Connecting…']);
+    try {
+      const result = await ferryFetch(button.getAttribute('data-url'), { method: 'POST', body: {} });
+      show(result.ok ? 'success' : 'danger', [result.message, result.fingerprint ? 'Host key: ' + result.fingerprint : '']);
+      const label = document.getElementById('pinned-fingerprint');
+      if (label && result.pinned && result.pinned.length && result.fingerprint) label.textContent = result.fingerprint + ' (just pinned; reload to edit)';
+    } catch (err) {
+      show('danger', [err.message]);
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();

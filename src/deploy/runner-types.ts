@@ -1,0 +1,68 @@
+// Requests the services hand to the release engine. Everything is already resolved and decrypted:
+// the engine never reads the database. Never log these objects (they hold credentials).
+import type { HookSpec } from './hooks.ts';
+import type { SvnRepository } from './svn.ts';
+import type { EventSink, HostTarget } from './types.ts';
+
+export interface HostPlan {
+  name: string;
+  target: HostTarget;
+}
+
+export interface PublishRequest {
+  jobId: number;
+  project: string;
+  user: string;
+  deployDir: string;
+  keepSnapshots: number;
+  concurrency: number;
+  svn: SvnRepository;
+  /** Undefined: HEAD at the time of export. */
+  revision?: number;
+  files: string[];
+  hosts: (HostPlan & { /** Snapshot of this job must survive pruning (newest successful publish). */ protectJobId?: number })[];
+  hooks: { beforePublish: HookSpec[]; afterPublish: HookSpec[] };
+}
+
+export interface PublishOutcome {
+  revision: number;
+  fileCount: number;
+  bytes: number;
+}
+
+export interface RollbackRequest {
+  jobId: number;
+  project: string;
+  user: string;
+  deployDir: string;
+  concurrency: number;
+  /** Per host: the publish jobs to undo, newest first. */
+  hosts: (HostPlan & { jobIds: number[] })[];
+}
+
+export type ProcessAction = 'start' | 'stop' | 'restart' | 'status';
+
+export interface ProcessSpec {
+  name: string;
+  startCmd: string;
+  stopCmd: string;
+  statusCmd: string;
+}
+
+export interface ProcessRequest {
+  jobId: number;
+  project: string;
+  user: string;
+  deployDir: string;
+  concurrency: number;
+  action: ProcessAction;
+  hosts: (HostPlan & { processes: ProcessSpec[] })[];
+  hooks: { beforeRestart: HookSpec[]; afterRestart: HookSpec[] };
+}
+
+/** The release engine as the services see it; per-host results arrive as 'host' events on the sink. */
+export interface Engine {
+  publish(req: PublishRequest, emit: EventSink): Promise<PublishOutcome>;
+  rollback(req: RollbackRequest, emit: EventSink): Promise<void>;
+  processAction(req: ProcessRequest, emit: EventSink): Promise<void>;
+}

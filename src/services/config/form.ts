@@ -1,0 +1,114 @@
+// Shared pieces of the configuration services: form field schemas (HTML forms send only strings),
+// turning zod issues into per-field messages, and naming which fields an edit changed.
+import { z } from 'zod';
+import { AppError, badRequest } from '../../lib/errors.ts';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
+
+/** Names of projects, hosts, credentials, users, groups, processes and hooks (the same rule as the import file). */
+export const nameField = z.string({ error: 'required' }).trim().min(1, 'required').max(64, 'at most 64 characters')
+  .regex(NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_", "-" or "@"');
+
+/** Free text; a missing field counts as empty. */
+export const textField = (max = 1000) => z.preprocess((v) => v ?? '', z.string().trim().max(max, `at most ${max} characters`));
+
+/** Required text. */
+export const requiredText = (max = 1000) => z.preprocess((v) => v ?? '', z.string().trim().min(1, 'required').max(max, `at most ${max} characters`));
+
+/** A whole number typed into a form: "" is missing, anything but digits is refused with a plain message. */
+export const intField = (min: number, max: number) => z.preprocess(
+  (v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : /^\s*-?\d+\s*$/.test(v) ? Number(v) : v) : v),
+  z.number({ error: (issue) => (issue.input === undefined ? 'required' : 'must be a whole number') })
+    .int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+);
+
+/** A checkbox: present ("on", "1", "true") or absent. */
+export const checkbox = z.preprocess((v) => v === true || v === 'on' || v === '1' || v === 'true', z.boolean());
+
+/** A multi-select of record ids: absent, one value or several. */
+export const idList = z.preprocess(
+  (v) => (v === undefined || v === null || v === '' ? [] : Array.isArray(v) ? v : [v]),
+  z.array(z.preprocess((x) => (typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x), z.number({ error: 'unknown choice' }).int().positive())),
+).transform((ids) => [...new Set(ids)]);
+
+/** An optional record id from a select ("" means none). */
+export const optionalId = z.preprocess(
+  (v) => (v === undefined || v === null || v === '' ? null : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+  z.number({ error: 'unknown choice' }).int().positive().nullable(),
+);
+
+/** A required record id from a select. */
+export const requiredId = (message: string) => z.preprocess(
+  (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+  z.number({ error: message }).int().positive(message),
+);
+
+/** A secret input: never trimmed (spaces may be part of a password); "" means "not given". */
+export const secretField = z.preprocess((v) => (typeof v === 'string' && v !== '' ? v : undefined), z.string().max(20_000).optional());
+
+/** Parses form input or throws a 400 whose fields map each form field to its first problem. */
+export function parseForm<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input ?? {});
+  if (parsed.success) return parsed.data;
+  const fields: Record<string, string> = {};
+  for (const issue of parsed.error.issues) {
+    const key = String(issue.path[0] ?? '_form');
+    fields[key] ??= issue.message;
+  }
+  throw invalid(fields);
+}
+
+/** The standard 400 for a form with problems. */
+export function invalid(fields: Record<string, string>): AppError {
+  return badRequest('Please correct the marked fields.', fields);
+}
+
+/** Field errors of a failed save (400/409 with fields), to re-render the form; anything else is rethrown. */
+export function formFailure(err: unknown): AppError & { fields: Record<string, string> } {
+  if (err instanceof AppError && err.fields && (err.status === 400 || err.status === 409)) {
+    return err as AppError & { fields: Record<string, string> };
+  }
+  throw err;
+}
+
+/** A refusal to show as a flash message (409 conflict, or 400 without field errors); anything else is rethrown. */
+export function refusal(err: unknown): AppError {
+  if (err instanceof AppError && (err.status === 409 || (err.status === 400 && !err.fields))) return err;
+  throw err;
+}
+
+/** What the user typed, for re-rendering a failed form: secret inputs are never echoed back. */
+export function echoValues(body: unknown, secretNames: readonly string[]): Record<string, unknown> {
+  const values: Record<string, unknown> = { ...(body && typeof body === 'object' ? body : {}) };
+  delete values._csrf;
+  for (const name of secretNames) delete values[name];
+  return values;
+}
+
+/** Names of the keys whose values differ (arrays compared as sets). */
+export function changedFields(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  const same = (a: unknown, b: unknown) => {
+    if (Array.isArray(a) && Array.isArray(b)) {
+      const sa = new Set(a.map(String));
+      return sa.size === new Set(b.map(String)).size && b.every((x) => sa.has(String(x)));
+    }
+    return a === b;
+  };
+  return Object.keys(after).filter((key) => !same(before[key], after[key]));
+}
+
+/** "changed: a, b" or "no changes" for the operation log. */
+export const changeDetail = (fields: string[]) => (fields.length ? `changed: ${fields.join(', ')}` : 'no changes');
+
+/** Parses a route's numeric id; anything else is a 404. */
+export function idParam(value: unknown, what: string): number {
+  const id = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(id) || id <= 0) throw new AppError(404, `${what} does not exist.`);
+  return id;
+}
+
+export function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const key of keys) out[key] = obj[key];
+  return out;
+}

@@ -1,0 +1,256 @@
+// Hosts: where releases go, how to log in (a credential), which jump host leads there and which host key
+// is pinned. Also builds the decrypted HostTarget the transport needs, and the "Test connection" check.
+import { z } from 'zod';
+import { decryptSecret } from '../../lib/crypto.ts';
+import { AppError, conflict, notFound } from '../../lib/errors.ts';
+import { fingerprintOf, normalizeHostKey } from '../../deploy/hostkey.ts';
+import { createSshTransport, TransportError } from '../../deploy/transport.ts';
+import type { HostTarget, RemoteSession, Transport } from '../../deploy/types.ts';
+import type { Ctx, Services } from '../context.ts';
+import { assertAdmin } from '../permissions.ts';
+import { recordOp } from '../oplog.ts';
+import { changeDetail, changedFields, intField, invalid, nameField, optionalId, parseForm, pick, requiredId, requiredText, textField } from './form.ts';
+
+export const RELAY_MODES = ['auto', 'tunnel', 'store-forward'] as const;
+export type RelayMode = (typeof RELAY_MODES)[number];
+
+const hostSchema = z.object({
+  name: nameField,
+  address: requiredText(255).refine((a) => !/\s/.test(a), 'must not contain spaces'),
+  port: intField(1, 65_535),
+  credentialId: requiredId('choose a credential'),
+  jumpHostId: optionalId,
+  hostKey: textField(20_000),
+  relayMode: z.enum(RELAY_MODES, { error: `must be one of ${RELAY_MODES.join(', ')}` }),
+});
+
+const HOST_FIELDS = ['name', 'address', 'port', 'credentialId', 'jumpHostId', 'hostKey', 'relayMode'] as const;
+
+export const newHostValues = () => ({ name: '', address: '', port: 22, credentialId: '', jumpHostId: '', hostKey: '', relayMode: 'auto' });
+
+/** Fingerprint of a stored key for display; never throws. */
+export function safeFingerprint(key: string | null | undefined): string {
+  if (!key) return '';
+  try {
+    return fingerprintOf(key);
+  } catch {
+    return 'unreadable key';
+  }
+}
+
+export async function listHosts(svc: Pick<Services, 'db'>) {
+  const rows = await svc.db.host.findMany({
+    orderBy: { name: 'asc' },
+    include: {
+      credential: { select: { id: true, name: true } },
+      jumpHost: { select: { id: true, name: true } },
+      groups: { select: { name: true, project: { select: { id: true, name: true } } }, orderBy: { name: 'asc' } },
+    },
+  });
+  return rows.map((h) => ({
+    id: h.id, name: h.name, address: h.address, port: h.port, relayMode: h.relayMode,
+    credential: h.credential, jumpHost: h.jumpHost, fingerprint: safeFingerprint(h.hostKey),
+    groups: h.groups.map((g) => ({ name: g.name, projectId: g.project.id, project: g.project.name })),
+  }));
+}
+
+/** The host page: its settings, groups, hosts that jump through it, and the choices for the selects. */
+export async function hostDetail(svc: Pick<Services, 'db'>, id: number) {
+  const h = await svc.db.host.findUnique({
+    where: { id },
+    include: {
+      groups: { select: { name: true, project: { select: { id: true, name: true } } } },
+      jumpedHosts: { select: { id: true, name: true } },
+    },
+  });
+  if (!h) throw notFound('That host');
+  return {
+    host: {
+      ...pick(h, ['id', 'name', 'address', 'port', 'credentialId', 'jumpHostId', 'relayMode']),
+      pinnedKey: h.hostKey ?? '', fingerprint: safeFingerprint(h.hostKey),
+    },
+    groups: h.groups.map((g) => ({ name: g.name, projectId: g.project.id, project: g.project.name })),
+    jumpedHosts: h.jumpedHosts,
+    ...(await hostChoices(svc, id)),
+  };
+}
+
+/** Credentials and possible jump hosts (never the host itself) for the form's selects. */
+export async function hostChoices(svc: Pick<Services, 'db'>, exceptHostId?: number) {
+  const [credentials, hosts] = await Promise.all([
+    svc.db.credential.findMany({ select: { id: true, name: true, username: true }, orderBy: { name: 'asc' } }),
+    svc.db.host.findMany({ where: exceptHostId ? { id: { not: exceptHostId } } : {}, select: { id: true, name: true, address: true }, orderBy: { name: 'asc' } }),
+  ]);
+  return { credentials, jumpHosts: hosts };
+}
+
+async function loadHost(svc: Pick<Services, 'db'>, id: number) {
+  const host = await svc.db.host.findUnique({ where: { id } });
+  if (!host) throw notFound('That host');
+  return host;
+}
+
+/** Validates the form and the references it makes (credential, jump host, no jump cycle, a readable key). */
+async function checkedInput(svc: Pick<Services, 'db'>, input: unknown, selfId?: number) {
+  const data = parseForm(hostSchema, input);
+  const other = await svc.db.host.findUnique({ where: { name: data.name }, select: { id: true } });
+  if (other && other.id !== selfId) throw new AppError(409, `A host named "${data.name}" already exists.`, { name: 'already exists' });
+  if (!(await svc.db.credential.findUnique({ where: { id: data.credentialId }, select: { id: true } }))) {
+    throw invalid({ credentialId: 'that credential no longer exists; reload the page' });
+  }
+  let hostKey: string | null = null;
+  if (data.hostKey) {
+    try {
+      hostKey = normalizeHostKey(data.hostKey);
+    } catch (err) {
+      throw invalid({ hostKey: (err as Error).message });
+    }
+  }
+  if (data.jumpHostId !== null) await checkJumpChain(svc, data.jumpHostId, selfId);
+  return { ...data, hostKey };
+}
+
+/** Refuses a jump host that is missing, the host itself, or leads back to it. */
+async function checkJumpChain(svc: Pick<Services, 'db'>, jumpHostId: number, selfId?: number) {
+  if (jumpHostId === selfId) throw invalid({ jumpHostId: 'a host cannot be its own jump host' });
+  const seen = new Set<number>();
+  let current: number | null = jumpHostId;
+  const names: string[] = [];
+  while (current !== null) {
+    if (current === selfId) throw invalid({ jumpHostId: `that would make a loop: ${names.join(' → ')} → this host` });
+    if (seen.has(current)) throw invalid({ jumpHostId: `the jump hosts of that host already form a loop (${names.join(' → ')})` });
+    seen.add(current);
+    const row: { name: string; jumpHostId: number | null } | null = await svc.db.host.findUnique({ where: { id: current }, select: { name: true, jumpHostId: true } });
+    if (!row) throw invalid({ jumpHostId: 'that host no longer exists; reload the page' });
+    names.push(row.name);
+    current = row.jumpHostId;
+  }
+}
+
+export async function createHost(svc: Services, ctx: Ctx, input: unknown): Promise<{ id: number; name: string }> {
+  await assertAdmin(svc, ctx, 'host.create', String((input as { name?: unknown } | undefined)?.name ?? ''));
+  const data = await checkedInput(svc, input);
+  const host = await svc.db.host.create({ data: pick(data, HOST_FIELDS) });
+  const detail = [`${data.address}:${data.port}`, data.hostKey ? `pinned key ${fingerprintOf(data.hostKey)}` : ''].filter(Boolean).join('; ');
+  await recordOp(svc, ctx, { action: 'host.create', result: 'ok', target: host.name, detail });
+  return { id: host.id, name: host.name };
+}
+
+export async function updateHost(svc: Services, ctx: Ctx, id: number, input: unknown): Promise<{ id: number; name: string; changed: string[] }> {
+  const before = await loadHost(svc, id);
+  await assertAdmin(svc, ctx, 'host.update', before.name);
+  const data = await checkedInput(svc, input, id);
+  // An empty key field keeps the pinned key (a test may have pinned one since the form was loaded); "Clear pinned key" removes it.
+  const after = { ...pick(data, HOST_FIELDS), hostKey: data.hostKey ?? before.hostKey };
+  const changed = changedFields(pick(before, HOST_FIELDS), after);
+  if (changed.length) await svc.db.host.update({ where: { id }, data: after });
+  const renamed = data.name !== before.name ? ` (renamed from ${before.name})` : '';
+  await recordOp(svc, ctx, { action: 'host.update', result: 'ok', target: data.name, detail: changeDetail(changed) + renamed });
+  return { id, name: data.name, changed };
+}
+
+export async function deleteHost(svc: Services, ctx: Ctx, id: number): Promise<{ name: string }> {
+  const host = await loadHost(svc, id);
+  await assertAdmin(svc, ctx, 'host.delete', host.name);
+  const jumped = await svc.db.host.findMany({ where: { jumpHostId: id }, select: { name: true } });
+  if (jumped.length) {
+    throw conflict(`Host "${host.name}" is the jump host of ${jumped.map((h) => h.name).join(', ')}; change those hosts first.`);
+  }
+  await svc.db.host.delete({ where: { id } });
+  await recordOp(svc, ctx, { action: 'host.delete', result: 'ok', target: host.name });
+  return { name: host.name };
+}
+
+/** Forgets the pinned key: the next successful connection pins whatever the server presents. */
+export async function clearHostKey(svc: Services, ctx: Ctx, id: number): Promise<{ name: string; hadKey: boolean }> {
+  const host = await loadHost(svc, id);
+  await assertAdmin(svc, ctx, 'host.clear-key', host.name);
+  if (host.hostKey) await svc.db.host.update({ where: { id }, data: { hostKey: null } });
+  await recordOp(svc, ctx, { action: 'host.clear-key', result: 'ok', target: host.name, detail: host.hostKey ? `was ${safeFingerprint(host.hostKey)}` : 'no key was pinned' });
+  return { name: host.name, hadKey: Boolean(host.hostKey) };
+}
+
+/** A HostTarget plus what only the release engine needs to know about the host. */
+export interface ConfiguredTarget extends HostTarget {
+  hostId: number;
+  relayMode: RelayMode;
+  jump?: ConfiguredTarget | null;
+}
+
+/**
+ * Everything needed to reach a host, jump hosts resolved recursively with decrypted credentials.
+ * Throws a plain 400 on a jump loop, a 404 for a missing host. Never log the result: it holds secrets.
+ */
+export async function hostTarget(svc: Pick<Services, 'db' | 'secretKey'>, hostId: number, seen: number[] = []): Promise<ConfiguredTarget> {
+  const host = await svc.db.host.findUnique({ where: { id: hostId }, include: { credential: true } });
+  if (!host) throw notFound(seen.length ? 'A jump host' : 'That host');
+  if (seen.includes(hostId)) throw new AppError(400, `The jump hosts of "${host.name}" form a loop; fix the jump host settings.`);
+  const c = host.credential;
+  const open = (stored: string | null) => (stored ? decryptSecret(svc.secretKey, stored) : undefined);
+  return {
+    hostId: host.id,
+    name: host.name,
+    address: host.address,
+    port: host.port,
+    username: c.username,
+    privateKey: open(c.privateKeyEnc),
+    passphrase: open(c.passphraseEnc),
+    password: open(c.passwordEnc),
+    hostKey: host.hostKey,
+    relayMode: (RELAY_MODES as readonly string[]).includes(host.relayMode) ? (host.relayMode as RelayMode) : 'auto',
+    jump: host.jumpHostId === null ? null : await hostTarget(svc, host.jumpHostId, [...seen, hostId]),
+  };
+}
+
+/** Pins a key presented on first contact, unless someone pinned one meanwhile. */
+export async function pinHostKey(svc: Pick<Services, 'db'>, ctx: Ctx, hostName: string, hostKey: string, fingerprint: string): Promise<boolean> {
+  const { count } = await svc.db.host.updateMany({ where: { name: hostName, hostKey: null }, data: { hostKey } });
+  if (count) await recordOp(svc, ctx, { action: 'host.pin-key', result: 'ok', target: hostName, detail: fingerprint });
+  return count > 0;
+}
+
+export interface HostTestResult {
+  ok: boolean;
+  message: string;
+  /** SHA256 fingerprint of the host's key, when known. */
+  fingerprint?: string;
+  /** Hosts (the target and/or jump hosts) whose key was pinned by this test. */
+  pinned: string[];
+}
+
+/** Logs in (through the jump hosts), runs `uname -n`, pins unknown keys; a changed key is a failure in plain words. */
+export async function testHost(svc: Services, ctx: Ctx, id: number, transport: Transport = createSshTransport()): Promise<HostTestResult> {
+  const host = await loadHost(svc, id);
+  await assertAdmin(svc, ctx, 'host.test', host.name);
+  const pinned: string[] = [];
+  let fingerprint = host.hostKey ? safeFingerprint(host.hostKey) : undefined;
+  let result: HostTestResult;
+  let session: RemoteSession | undefined;
+  try {
+    const target = await hostTarget(svc, id);
+    session = await transport.connect(target, {
+      connectTimeoutMs: 15_000,
+      onNewHostKey: async (hostName, key, fp) => {
+        if (await pinHostKey(svc, ctx, hostName, key, fp)) pinned.push(hostName);
+        if (hostName === host.name) fingerprint = fp;
+      },
+    });
+    const run = await session.exec('uname -n', { timeoutMs: 15_000 });
+    if (run.code !== 0) {
+      result = { ok: false, fingerprint, pinned, message: `Logged in to ${host.name}, but "uname -n" exited with code ${run.code}: ${run.stderr.trim().slice(0, 300)}` };
+    } else {
+      const pinNote = pinned.length ? ` Pinned the host key of ${pinned.join(', ')}.` : '';
+      result = { ok: true, fingerprint, pinned, message: `Connected to ${host.name} (${run.stdout.trim() || 'no name'}).${pinNote}` };
+    }
+  } catch (err) {
+    if (!(err instanceof TransportError) && !(err instanceof AppError)) throw err;
+    const message = err instanceof TransportError && err.code === 'host-key-changed'
+      ? `Refused to log in: ${err.message}. If nobody reinstalled ${err.host}, someone may be intercepting the connection.`
+      : `Connection failed: ${err.message}`;
+    result = { ok: false, fingerprint, pinned, message };
+  } finally {
+    await session?.close().catch(() => undefined);
+  }
+  await recordOp(svc, ctx, { action: 'host.test', result: result.ok ? 'ok' : 'failed', target: host.name, detail: result.message });
+  return result;
+}

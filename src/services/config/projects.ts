@@ -1,0 +1,177 @@
+// Projects as configured by administrators: read models for the pages (secrets only as labels),
+// create/update/delete with the operation log, and the "Test SVN" check.
+import { z } from 'zod';
+import { decryptSecret, encryptSecret, secretLabel } from '../../lib/crypto.ts';
+import { AppError, conflict, notFound } from '../../lib/errors.ts';
+import { runFile as defaultRunFile, type RunFile } from '../../lib/exec.ts';
+import { SvnClient, SvnError } from '../../deploy/svn.ts';
+import type { Ctx, Services } from '../context.ts';
+import { assertAdmin } from '../permissions.ts';
+import { recordOp } from '../oplog.ts';
+import { changeDetail, changedFields, checkbox, intField, invalid, nameField, parseForm, pick, requiredText, secretField, textField } from './form.ts';
+
+export const PROJECT_SECRET_INPUTS = ['svnPassword'] as const;
+
+const SVN_URL = /^(svn|svn\+ssh|https?|file):\/\/\S+$/;
+
+const projectSchema = z.object({
+  name: nameField,
+  description: textField(500),
+  svnUrl: requiredText(1000)
+    .refine((u) => SVN_URL.test(u), 'must start with svn://, svn+ssh://, http://, https:// or file://')
+    .refine((u) => !passwordInUrl(u), 'put the password in the SVN password field, not in the URL'),
+  svnUsername: textField(200),
+  svnPassword: secretField.refine((p) => p === undefined || !/[\r\n]/.test(p), 'must not contain line breaks'),
+  clearSvnPassword: checkbox,
+  deployDir: requiredText(500)
+    .refine((p) => p.startsWith('/'), 'must be an absolute path (starting with /)')
+    .refine((p) => !p.startsWith('/') || (p.replace(/\/+$/, '') !== '' && !p.split('/').includes('..')), 'must not be "/" or contain ".."'),
+  keepSnapshots: intField(1, 100),
+  concurrency: intField(1, 100),
+});
+export type ProjectInput = z.input<typeof projectSchema>;
+
+/** The editable, non-secret fields, as they are stored. */
+const PLAIN_FIELDS = ['name', 'description', 'svnUrl', 'svnUsername', 'deployDir', 'keepSnapshots', 'concurrency'] as const;
+
+/** Values for a new project form. */
+export const newProjectValues = () => ({ name: '', description: '', svnUrl: '', svnUsername: '', deployDir: '', keepSnapshots: 10, concurrency: 10 });
+
+export async function listProjects(svc: Pick<Services, 'db'>) {
+  const rows = await svc.db.project.findMany({
+    orderBy: { name: 'asc' },
+    include: {
+      groups: { select: { hosts: { select: { id: true } } } },
+      _count: { select: { groups: true, processes: true, hooks: true } },
+    },
+  });
+  return rows.map((p) => ({
+    id: p.id, name: p.name, description: p.description, svnUrl: p.svnUrl, deployDir: p.deployDir,
+    svnPasswordLabel: secretLabel(p.svnPasswordEnc),
+    groupCount: p._count.groups, processCount: p._count.processes, hookCount: p._count.hooks,
+    hostCount: new Set(p.groups.flatMap((g) => g.hosts.map((h) => h.id))).size,
+  }));
+}
+
+async function loadProject(svc: Pick<Services, 'db'>, id: number) {
+  const project = await svc.db.project.findUnique({ where: { id } });
+  if (!project) throw notFound('That project');
+  return project;
+}
+
+/** Everything the project page shows: settings (secret as a label), groups, processes, hooks, and choices for the selects. */
+export async function projectDetail(svc: Pick<Services, 'db'>, id: number) {
+  const p = await svc.db.project.findUnique({
+    where: { id },
+    include: {
+      groups: { include: { hosts: { select: { id: true, name: true }, orderBy: { name: 'asc' } } }, orderBy: { name: 'asc' } },
+      processes: { include: { groups: { select: { id: true, name: true }, orderBy: { name: 'asc' } } }, orderBy: { name: 'asc' } },
+      hooks: { orderBy: [{ stage: 'asc' }, { position: 'asc' }, { name: 'asc' }] },
+    },
+  });
+  if (!p) throw notFound('That project');
+  const hosts = await svc.db.host.findMany({ select: { id: true, name: true, address: true }, orderBy: { name: 'asc' } });
+  return {
+    project: {
+      id: p.id, name: p.name, description: p.description, svnUrl: p.svnUrl, svnUsername: p.svnUsername,
+      deployDir: p.deployDir, keepSnapshots: p.keepSnapshots, concurrency: p.concurrency,
+      svnPasswordLabel: secretLabel(p.svnPasswordEnc), createdAt: p.createdAt, updatedAt: p.updatedAt,
+    },
+    groups: p.groups.map((g) => ({ id: g.id, name: g.name, hosts: g.hosts })),
+    processes: p.processes.map((pr) => ({ id: pr.id, name: pr.name, startCmd: pr.startCmd, stopCmd: pr.stopCmd, statusCmd: pr.statusCmd, groups: pr.groups })),
+    hooks: p.hooks.map((h) => ({ id: h.id, name: h.name, stage: h.stage, runOn: h.runOn, script: h.script, timeoutSec: h.timeoutSec, position: h.position })),
+    hosts,
+  };
+}
+
+async function assertNameFree(svc: Pick<Services, 'db'>, name: string, exceptId?: number) {
+  const other = await svc.db.project.findUnique({ where: { name }, select: { id: true } });
+  if (other && other.id !== exceptId) throw new AppError(409, `A project named "${name}" already exists.`, { name: 'already exists' });
+}
+
+export async function createProject(svc: Services, ctx: Ctx, input: unknown): Promise<{ id: number; name: string }> {
+  await assertAdmin(svc, ctx, 'project.create', String((input as ProjectInput | undefined)?.name ?? ''));
+  const data = parseForm(projectSchema, input);
+  await assertNameFree(svc, data.name);
+  const project = await svc.db.project.create({
+    data: {
+      ...pick(data, PLAIN_FIELDS),
+      svnPasswordEnc: data.svnPassword ? encryptSecret(svc.secretKey, data.svnPassword) : null,
+    },
+  });
+  await recordOp(svc, ctx, { action: 'project.create', result: 'ok', project: project.name, target: project.name, detail: data.svnPassword ? 'created; svnPassword set' : 'created' });
+  return { id: project.id, name: project.name };
+}
+
+export async function updateProject(svc: Services, ctx: Ctx, id: number, input: unknown): Promise<{ id: number; name: string; changed: string[] }> {
+  const before = await loadProject(svc, id);
+  await assertAdmin(svc, ctx, 'project.update', before.name);
+  const data = parseForm(projectSchema, input);
+  if (data.svnPassword && data.clearSvnPassword) throw invalid({ svnPassword: 'type a new password or tick "clear", not both' });
+  if (data.name !== before.name) await assertNameFree(svc, data.name, id);
+
+  const after = pick(data, PLAIN_FIELDS);
+  const changed = changedFields(pick(before, PLAIN_FIELDS), after);
+  let svnPasswordEnc: string | null | undefined;
+  if (data.clearSvnPassword && before.svnPasswordEnc) svnPasswordEnc = null;
+  else if (data.svnPassword && !sameSecret(svc, before.svnPasswordEnc, data.svnPassword)) svnPasswordEnc = encryptSecret(svc.secretKey, data.svnPassword);
+  if (svnPasswordEnc !== undefined) changed.push('svnPassword');
+
+  if (changed.length) await svc.db.project.update({ where: { id }, data: { ...after, ...(svnPasswordEnc !== undefined ? { svnPasswordEnc } : {}) } });
+  const renamed = data.name !== before.name ? ` (renamed from ${before.name})` : '';
+  await recordOp(svc, ctx, { action: 'project.update', result: 'ok', project: data.name, target: data.name, detail: changeDetail(changed) + renamed });
+  return { id, name: data.name, changed };
+}
+
+export async function deleteProject(svc: Services, ctx: Ctx, id: number): Promise<{ name: string }> {
+  const project = await loadProject(svc, id);
+  await assertAdmin(svc, ctx, 'project.delete', project.name);
+  const active = await svc.db.job.count({ where: { projectId: id, status: { in: ['queued', 'running'] } } });
+  if (active) throw conflict(`Project "${project.name}" has ${active} job(s) queued or running; wait for them to finish before deleting it.`);
+  await svc.db.project.delete({ where: { id } });
+  await recordOp(svc, ctx, { action: 'project.delete', result: 'ok', project: project.name, target: project.name });
+  return { name: project.name };
+}
+
+export interface SvnTestResult {
+  ok: boolean;
+  message: string;
+  revision?: number;
+}
+
+/** Reads the saved SVN settings and asks the repository for its head revision; the outcome is logged either way. */
+export async function testProjectSvn(svc: Services, ctx: Ctx, id: number, run: RunFile = defaultRunFile): Promise<SvnTestResult> {
+  const project = await loadProject(svc, id);
+  await assertAdmin(svc, ctx, 'project.test-svn', project.name);
+  let result: SvnTestResult;
+  try {
+    const password = project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null;
+    const client = new SvnClient({ url: project.svnUrl, username: project.svnUsername, password }, run, { timeoutMs: 30_000 });
+    const info = await client.info();
+    const last = info.lastChangedAuthor ? ` (last change r${info.lastChangedRev} by ${info.lastChangedAuthor})` : '';
+    result = { ok: true, revision: info.revision, message: `Connected to ${project.svnUrl}: head revision ${info.revision}${last}.` };
+  } catch (err) {
+    if (!(err instanceof SvnError)) throw err;
+    svc.logger.info({ project: project.name, kind: err.kind, detail: err.detail }, 'svn test failed');
+    result = { ok: false, message: err.message };
+  }
+  await recordOp(svc, ctx, { action: 'project.test-svn', result: result.ok ? 'ok' : 'failed', project: project.name, target: project.svnUrl, detail: result.message });
+  return result;
+}
+
+function sameSecret(svc: Pick<Services, 'secretKey'>, stored: string | null, plain: string): boolean {
+  if (!stored) return false;
+  try {
+    return decryptSecret(svc.secretKey, stored) === plain;
+  } catch {
+    return false;
+  }
+}
+
+function passwordInUrl(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,53 @@
+// Browsing a project's SVN tree and log for the publish page and the API (read access to the project is enough).
+import { SvnClient, SvnError, type SvnRevision } from '../deploy/svn.ts';
+import { normalizeProjectPath, SelectionError } from '../deploy/selection.ts';
+import { decryptSecret } from '../lib/crypto.ts';
+import { AppError, badRequest, notFound } from '../lib/errors.ts';
+import { runFile, type RunFile } from '../lib/exec.ts';
+import type { Ctx, Services } from './context.ts';
+import { assertCanSee } from './permissions.ts';
+
+async function clientFor(svc: Services, ctx: Ctx, projectName: string, run: RunFile) {
+  const project = await svc.db.project.findUnique({ where: { name: projectName } });
+  if (!project) throw notFound(`Project "${projectName}"`);
+  await assertCanSee(svc, ctx, project, 'svn.browse');
+  const password = project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null;
+  return new SvnClient({ url: project.svnUrl, username: project.svnUsername, password }, run, { logger: svc.logger });
+}
+
+function parseRev(rev: unknown): SvnRevision {
+  if (rev === undefined || rev === '' || rev === 'HEAD' || rev === null) return 'HEAD';
+  const n = Number(rev);
+  if (!Number.isInteger(n) || n < 0) throw badRequest('The revision must be a whole number or HEAD.');
+  return n;
+}
+
+/** SVN failures keep SvnError's plain message: 404 for a missing path/revision, 502 when the SVN server is the problem. */
+function asAppError(err: unknown): never {
+  if (err instanceof SvnError) {
+    const status = err.kind === 'bad-input' ? 400 : err.kind === 'not-found' || err.kind === 'no-such-revision' ? 404 : 502;
+    throw new AppError(status, err.message);
+  }
+  if (err instanceof SelectionError) throw badRequest(err.message);
+  throw err;
+}
+
+export async function svnTree(svc: Services, ctx: Ctx, projectName: string, path: unknown, rev: unknown, run: RunFile = runFile) {
+  const client = await clientFor(svc, ctx, projectName, run);
+  try {
+    const dir = typeof path === 'string' && path !== '' && path !== '/' ? normalizeProjectPath(path) : '.';
+    return await client.listDir(dir, parseRev(rev));
+  } catch (err) {
+    asAppError(err);
+  }
+}
+
+export async function svnLog(svc: Services, ctx: Ctx, projectName: string, limit: unknown, rev: unknown, run: RunFile = runFile) {
+  const client = await clientFor(svc, ctx, projectName, run);
+  const n = Math.min(Math.max(1, Number(limit) || 30), 200);
+  try {
+    return await client.log(n, parseRev(rev));
+  } catch (err) {
+    asAppError(err);
+  }
+}

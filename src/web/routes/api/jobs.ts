@@ -1,0 +1,80 @@
+// API: SVN browsing, publish, rollback, process control, job status and live job events (SSE).
+import { Router, type Request, type Response } from 'express';
+import type { Services } from '../../../services/context.ts';
+import type { JobRunner } from '../../../services/jobs.ts';
+import { svnLog, svnTree } from '../../../services/svn-browse.ts';
+import { AppError } from '../../../lib/errors.ts';
+import { ctxOf } from '../../middleware/auth.ts';
+
+const jobIdOf = (req: Request) => {
+  const id = Number(req.params.id);
+  if (!Number.isInteger(id) || id <= 0) throw new AppError(404, 'No such job.');
+  return id;
+};
+
+/** Streams a job as Server-Sent Events: a snapshot first, then live events until it ends. */
+export async function streamJobEvents(jobs: JobRunner, req: Request, res: Response, jobId: number) {
+  const ctx = ctxOf(req);
+  const snapshot = await jobs.getJob(ctx, jobId);
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  send('snapshot', snapshot);
+  const finish = async () => {
+    send('end', await jobs.getJob(ctx, jobId).catch(() => snapshot));
+    res.end();
+  };
+  const unsubscribe = jobs.subscribe(jobId, (e) => send('progress', e), () => void finish());
+  if (!unsubscribe) return void (await finish());
+  const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+  req.on('close', () => {
+    clearInterval(ping);
+    unsubscribe();
+  });
+}
+
+export function jobsApi(svc: Services, jobs: JobRunner) {
+  const router = Router();
+
+  // GET /api/projects/:name/tree?path=&rev=
+  router.get('/projects/:name/tree', async function getTree(req, res) {
+    res.json(await svnTree(svc, ctxOf(req), req.params.name, req.query.path, req.query.rev));
+  });
+
+  // GET /api/projects/:name/log?limit=&rev=
+  router.get('/projects/:name/log', async function getSvnLog(req, res) {
+    res.json(await svnLog(svc, ctxOf(req), req.params.name, req.query.limit, req.query.rev));
+  });
+
+  // POST /api/projects/:name/publish { files, revision?, hosts?, groups?, note? }
+  router.post('/projects/:name/publish', async function postPublish(req, res) {
+    res.status(201).json(await jobs.startPublish(ctxOf(req), req.params.name, req.body ?? {}));
+  });
+
+  // POST /api/projects/:name/processes { action, processes?, hosts?, groups? }
+  router.post('/projects/:name/processes', async function postProcessAction(req, res) {
+    res.status(201).json(await jobs.startProcessAction(ctxOf(req), req.params.name, req.body ?? {}));
+  });
+
+  // GET /api/jobs/:id
+  router.get('/jobs/:id', async function getJob(req, res) {
+    res.json(await jobs.getJob(ctxOf(req), jobIdOf(req)));
+  });
+
+  // GET /api/jobs/:id/rollback-plan — what a rollback of this publish would undo
+  router.get('/jobs/:id/rollback-plan', async function getRollbackPlan(req, res) {
+    const { hosts, undoes } = await jobs.rollbackPlan(ctxOf(req), jobIdOf(req));
+    res.json({ undoes, hosts: hosts.map((h) => ({ host: h.hostName, jobIds: h.jobIds })) });
+  });
+
+  // POST /api/jobs/:id/rollback
+  router.post('/jobs/:id/rollback', async function postRollback(req, res) {
+    res.status(201).json(await jobs.startRollback(ctxOf(req), jobIdOf(req)));
+  });
+
+  // GET /api/jobs/:id/events — Server-Sent Events
+  router.get('/jobs/:id/events', async function getJobEvents(req, res) {
+    await streamJobEvents(jobs, req, res, jobIdOf(req));
+  });
+
+  return router;
+}

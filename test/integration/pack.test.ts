@@ -1,0 +1,160 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { extract } from 'tar';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listTarEntries, packDirectory, PackError } from '../../src/deploy/pack.ts';
+import { runFile } from '../../src/lib/exec.ts';
+
+let work: string;
+let src: string;
+const longName = `${'deep/'.repeat(25)}${'n'.repeat(120)}.txt`;
+
+const files: Record<string, { content: Buffer | string; mode: number }> = {
+  'a.txt': { content: 'hello\n', mode: 0o644 },
+  'bin/run.sh': { content: '#!/bin/sh\necho run\n', mode: 0o755 },
+  'with space/read me.txt': { content: 'spaces\n', mode: 0o644 },
+  '配置/服务器.txt': { content: '服务器 = 127.0.0.1\n', mode: 0o600 },
+  'shared/group.txt': { content: 'group writable\n', mode: 0o664 },
+  'empty.txt': { content: '', mode: 0o644 },
+  'data/random.bin': { content: randomBytes(1024 * 1024 + 7), mode: 0o640 },
+  [longName]: { content: 'long path\n', mode: 0o644 },
+};
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'ferry-pack-test-'));
+  src = join(work, 'src');
+  for (const [path, file] of Object.entries(files)) {
+    await mkdir(join(src, path, '..'), { recursive: true });
+    await writeFile(join(src, path), file.content);
+    await chmod(join(src, path), file.mode);
+  }
+  await mkdir(join(src, 'empty-dir'));
+  await chmod(join(src, 'bin'), 0o750);
+  await symlink('a.txt', join(src, 'link-to-a'));
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('packDirectory', () => {
+  it('returns a manifest whose size, mode and sha256 match the files', async () => {
+    const out = join(work, 'release.tar.gz');
+    const result = await packDirectory(src, out, { revision: 42 });
+
+    const expected = [...Object.keys(files), 'link-to-a'].sort();
+    expect(result.manifest.map((m) => m.path).sort()).toEqual(expected);
+    expect(result.fileCount).toBe(expected.length);
+    expect(result.revision).toBe(42);
+    for (const [path, file] of Object.entries(files)) {
+      const entry = result.manifest.find((m) => m.path === path);
+      expect(entry).toEqual({ path, size: Buffer.byteLength(file.content), mode: file.mode, sha256: sha256(file.content) });
+    }
+    expect(result.manifest.find((m) => m.path === 'link-to-a')).toMatchObject({ link: 'a.txt', size: 0, sha256: sha256('a.txt') });
+
+    const archive = await readFile(out);
+    expect(result.bytes).toBe(archive.length);
+    expect(result.sha256).toBe(sha256(archive));
+
+    expect(result.manifestFile).toBe(`${out}.manifest.json`);
+    const written = JSON.parse(await readFile(`${out}.manifest.json`, 'utf8'));
+    expect(written).toMatchObject({ revision: 42, archiveSha256: result.sha256, archiveBytes: result.bytes, fileCount: result.fileCount });
+    expect(written.files).toEqual(result.manifest);
+  });
+
+  it('writes sorted, relative entries without owner information', async () => {
+    const out = join(work, 'listed.tar.gz');
+    await packDirectory(src, out, { revision: 1, manifestFile: false });
+    const entries = await listTarEntries(out);
+    const paths = entries.map((e) => e.path);
+    expect(paths).toContain('bin/');
+    expect(paths).toContain('empty-dir/');
+    expect(paths).toContain('配置/服务器.txt');
+    expect(paths).toContain(longName);
+    for (const entry of entries) {
+      expect(entry.path).not.toMatch(/^(\.\/|\/)/);
+      expect(entry.uname).toBeNull();
+      expect(entry.gname).toBeNull();
+      expect(entry.uid ?? 0).toBe(0);
+      expect(entry.gid ?? 0).toBe(0);
+    }
+    // A directory comes right before its contents, and siblings are in name order.
+    expect(paths.indexOf('bin/')).toBe(paths.indexOf('bin/run.sh') - 1);
+    expect(paths.slice(0, 3)).toEqual(['a.txt', 'bin/', 'bin/run.sh']);
+    expect(entries.find((e) => e.path === 'bin/')?.mode).toBe(0o750);
+    expect(entries.find((e) => e.path === 'shared/group.txt')?.mode).toBe(0o664);
+    expect(entries.find((e) => e.path === 'link-to-a')).toMatchObject({ type: 'SymbolicLink', linkpath: 'a.txt' });
+  });
+
+  it('extracts (with node tar and GNU tar) to identical bytes and modes', async () => {
+    const out = join(work, 'roundtrip.tar.gz');
+    await packDirectory(src, out, { revision: 7 });
+    const byNode = join(work, 'x-node');
+    const byGnu = join(work, 'x-gnu');
+    await mkdir(byNode);
+    await mkdir(byGnu);
+    await extract({ file: out, cwd: byNode });
+    const gnu = await runFile('tar', ['-xzf', out, '-C', byGnu, '--no-same-owner', '--same-permissions']);
+    expect(gnu.stderr).toBe('');
+    expect(gnu.code).toBe(0);
+
+    // node tar lets the process umask apply to new files, so modes are checked on GNU tar's result (what targets run).
+    for (const [path, file] of Object.entries(files)) {
+      expect(sha256(await readFile(join(byNode, path)))).toBe(sha256(file.content));
+      expect(sha256(await readFile(join(byGnu, path)))).toBe(sha256(file.content));
+      expect((await stat(join(byGnu, path))).mode & 0o7777).toBe(file.mode);
+    }
+    expect((await stat(join(byGnu, 'bin'))).mode & 0o7777).toBe(0o750);
+    for (const dir of [byNode, byGnu]) {
+      expect((await stat(join(dir, 'empty-dir'))).isDirectory()).toBe(true);
+      expect((await lstat(join(dir, 'link-to-a'))).isSymbolicLink()).toBe(true);
+      expect(await readlink(join(dir, 'link-to-a'))).toBe('a.txt');
+    }
+  });
+
+  it('produces the same archive when packing the same tree twice', async () => {
+    const first = await packDirectory(src, join(work, 'same-1.tar.gz'), { revision: 3, manifestFile: false });
+    const second = await packDirectory(src, join(work, 'same-2.tar.gz'), { revision: 3, manifestFile: false });
+    expect(second.sha256).toBe(first.sha256);
+  });
+
+  it('packs an empty directory into a valid, empty archive', async () => {
+    const empty = join(work, 'nothing');
+    await mkdir(empty);
+    const result = await packDirectory(empty, join(work, 'nothing.tar.gz'), { revision: 1, manifestFile: false });
+    expect(result.fileCount).toBe(0);
+    expect(await listTarEntries(join(work, 'nothing.tar.gz'))).toEqual([]);
+  });
+
+  it('refuses special files such as FIFOs', async () => {
+    const odd = join(work, 'odd');
+    await mkdir(odd);
+    const made = await runFile('mkfifo', [join(odd, 'pipe')]);
+    expect(made.code).toBe(0);
+    await expect(packDirectory(odd, join(work, 'odd.tar.gz'), { revision: 1 })).rejects.toBeInstanceOf(PackError);
+  });
+
+  it('streams a large file without holding it in memory', async () => {
+    const big = join(work, 'big');
+    await mkdir(big);
+    const size = 512 * 1024 * 1024;
+    await writeFile(join(big, 'huge.bin'), '');
+    await truncate(join(big, 'huge.bin'), size);
+    const before = process.memoryUsage.rss();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+    try {
+      const result = await packDirectory(big, join(work, 'big.tar.gz'), { revision: 1, manifestFile: false, gzipLevel: 1 });
+      expect(result.manifest[0]).toMatchObject({ path: 'huge.bin', size });
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(peak - before).toBeLessThan(128 * 1024 * 1024);
+  });
+});
