@@ -207,7 +207,17 @@ export async function extractPackage(
   const files = jobFiles(deployDir, jobId);
   const result = await session.exec(`tar -x -z -p --no-same-owner -f ${shq(files.package)} -C ${shq(deployDir)}`, opts);
   if (result.code === 0) return { ok: true };
-  return { ok: false, reason: reasonFrom(result.stderr) || `tar exited with code ${result.code}` };
+  const reason = reasonFrom(result.stderr) || `tar exited with code ${result.code}`;
+  // GNU tar reports a full disk only as a short write; say it plainly when the file system is indeed full.
+  if (/Wrote only \d+ of \d+ bytes/.test(reason) && (await isDiskFull(session, deployDir))) return { ok: false, reason: `No space left on device (${reason})` };
+  return { ok: false, reason };
+}
+
+/** True when the file system holding `dir` has (almost) no space left, per `df -P`. Unknown counts as no. */
+async function isDiskFull(session: RemoteSession, dir: string): Promise<boolean> {
+  const result = await session.exec(`df -P -k -- ${shq(dir)}`).catch(() => null);
+  const available = Number(result?.stdout.trim().split('\n')[1]?.trim().split(/\s+/)[3]);
+  return result?.code === 0 && Number.isFinite(available) && available < 64;
 }
 
 /** Step 4: after-publish hooks, in deployDir, with FERRY_FILES naming the list of published paths on the target. */

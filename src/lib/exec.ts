@@ -86,17 +86,21 @@ export const runFile: RunFile = (file, args, opts = {}) => {
     let failure: ExecError | null = null;
     let killTimer: NodeJS.Timeout | undefined;
 
+    // Fail at once (a grandchild may hold the pipes open long after), and make sure the program dies.
     const stop = (error: ExecError): void => {
       if (failure) return;
       failure = error;
+      clearTimeout(timer);
       child.kill('SIGTERM');
       killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
       killTimer.unref();
+      child.stdout.destroy();
+      child.stderr.destroy();
+      reject(new ExecError(error.message, error.reason, stderr.text()));
     };
 
-    const timer = setTimeout(() => {
-      stop(new ExecError(`${file} did not finish within ${Math.round(timeoutMs / 1000)} s`, 'timeout'));
-    }, timeoutMs);
+    const limit = timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`;
+    const timer = setTimeout(() => stop(new ExecError(`${file} did not finish within ${limit}`, 'timeout')), timeoutMs);
 
     child.stdout.on('data', (chunk: Buffer) => {
       stdout.push(chunk);
@@ -114,18 +118,18 @@ export const runFile: RunFile = (file, args, opts = {}) => {
 
     child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
+      if (failure) return;
       const message = err.code === 'ENOENT' ? `${file} is not installed or not on PATH` : `could not run ${file}: ${err.message}`;
       reject(new ExecError(message, 'spawn', stderr.text(), err.code));
     });
 
+    child.on('exit', () => {
+      if (killTimer) clearTimeout(killTimer);
+    });
+
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
-      if (failure) {
-        reject(new ExecError(failure.message, failure.reason, stderr.text()));
-        return;
-      }
+      if (failure) return;
       const exitCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
       resolve({ code: exitCode, stdout: stdout.text(), stderr: stderr.text() });
     });

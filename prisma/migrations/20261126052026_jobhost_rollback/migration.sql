@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "JobHost" ADD COLUMN "rolledBackByJobId" INTEGER;
