@@ -20,6 +20,8 @@ import { viewHelpers } from './web/view-helpers.ts';
 import { authRouter } from './web/routes/auth.ts';
 import { homeRouter } from './web/routes/home.ts';
 import { oplogRouter } from './web/routes/oplog.ts';
+import { projectsPagesRouter } from './web/routes/projects.ts';
+import { jobsPagesRouter } from './web/routes/jobs.ts';
 import { adminRouter } from './web/routes/admin/index.ts';
 import { apiRouter } from './web/routes/api/index.ts';
 import type { JobRunner } from './services/jobs.ts';
@@ -115,6 +117,8 @@ export function createApp(deps: AppDeps) {
   app.use(requireLogin);
   app.use(homeRouter(svc));
   app.use('/oplog', oplogRouter(svc));
+  app.use('/projects', projectsPagesRouter(svc, deps.jobs));
+  app.use('/jobs', jobsPagesRouter(svc, deps.jobs));
   app.use('/admin', adminRouter(svc, { csrfProtection: csrf.csrfSynchronisedProtection }));
 
   app.use(notFoundHandler);

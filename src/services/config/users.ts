@@ -63,9 +63,11 @@ async function loadUser(svc: Pick<Services, 'db'>, id: number) {
 }
 
 /** Refuses a change that would leave no enabled administrator. */
-async function assertAnotherAdmin(svc: Pick<Services, 'db'>, user: { id: number; name: string }) {
+async function assertAnotherAdmin(svc: Pick<Services, 'db'>, user: { id: number; name: string }, field?: string) {
   const others = await svc.db.user.count({ where: { role: 'admin', disabled: false, id: { not: user.id } } });
-  if (!others) throw conflict(`"${user.name}" is the last active administrator; make someone else an administrator first.`);
+  if (others) return;
+  const message = `"${user.name}" is the last active administrator; make someone else an administrator first.`;
+  throw new AppError(409, message, field ? { [field]: message } : undefined);
 }
 
 export async function createUserAccount(svc: Services, ctx: Ctx, input: unknown): Promise<{ id: number; name: string; password: string; generated: boolean }> {
@@ -84,7 +86,7 @@ export async function updateUser(svc: Services, ctx: Ctx, id: number, input: unk
   if (losesAdmin && before.id === ctx.actor.id) {
     throw new AppError(400, 'You cannot take away your own administrator role or disable yourself; ask another administrator.', { [data.disabled ? 'disabled' : 'role']: 'not for your own account' });
   }
-  if (losesAdmin) await assertAnotherAdmin(svc, before);
+  if (losesAdmin) await assertAnotherAdmin(svc, before, data.disabled ? 'disabled' : 'role');
   if (changed.length) {
     await svc.db.user.update({ where: { id }, data });
     // A disabled user is signed out at once (their sessions stop resolving); also drop the session rows.

@@ -1,7 +1,110 @@
-// Placeholder: configuration pages for users are being written.
-import { Router } from 'express';
-import type { Services } from '../../../services/context.ts';
+// User administration pages: list, create (a generated password is shown once), role/disabled, password
+// reset, delete, and the per-project grants of members.
+import { Router, type Request, type Response } from 'express';
+import { ROLES, type Services } from '../../../services/context.ts';
+import { echoValues, formFailure, idParam, refusal } from '../../../services/config/form.ts';
+import {
+  createUserAccount, deleteUser, listUsers, newUserValues, resetUserPassword, setGrants, updateUser, userDetail, USER_SECRET_INPUTS,
+} from '../../../services/config/users.ts';
+import { ctxOf } from '../../middleware/auth.ts';
+import { flash } from '../../middleware/flash.ts';
 
-export function usersRouter(_svc: Services) {
-  return Router();
+type FormState = { form: 'account' | 'password'; values?: Record<string, unknown>; errors: Record<string, string> };
+
+export function usersRouter(svc: Services) {
+  const router = Router();
+  const userId = (req: Request) => idParam(req.params.id, 'That user');
+
+  async function renderEdit(res: Response, id: number, status = 200, state?: FormState) {
+    const detail = await userDetail(svc, id);
+    res.status(status).render('pages/admin/users/edit', {
+      title: `User ${detail.user.name}`, ...detail, roles: ROLES,
+      values: state?.form === 'account' && state.values ? state.values : { role: detail.user.role, disabled: detail.user.disabled },
+      errors: state?.errors ?? {}, failedForm: state?.form ?? null,
+    });
+  }
+
+  // GET /admin/users
+  router.get('/', async function getUsers(_req, res) {
+    res.render('pages/admin/users/index', { title: 'Users', users: await listUsers(svc) });
+  });
+
+  // GET /admin/users/new
+  router.get('/new', function getNewUser(_req, res) {
+    res.render('pages/admin/users/new', { title: 'New user', values: newUserValues(), errors: {}, roles: ROLES });
+  });
+
+  // POST /admin/users
+  router.post('/', async function postUser(req, res) {
+    try {
+      const created = await createUserAccount(svc, ctxOf(req), req.body);
+      flash(req, 'success', created.generated
+        ? `User "${created.name}" created. Their password, shown only this once: ${created.password}`
+        : `User "${created.name}" created with the password you typed.`);
+      res.redirect(`/admin/users/${created.id}`);
+    } catch (err) {
+      const failure = formFailure(err);
+      res.status(failure.status).render('pages/admin/users/new', { title: 'New user', values: echoValues(req.body, USER_SECRET_INPUTS), errors: failure.fields, roles: ROLES });
+    }
+  });
+
+  // GET /admin/users/:id
+  router.get('/:id', async function getUser(req, res) {
+    await renderEdit(res, userId(req));
+  });
+
+  // POST /admin/users/:id — role and disabled
+  router.post('/:id', async function postUserUpdate(req, res) {
+    const id = userId(req);
+    try {
+      const result = await updateUser(svc, ctxOf(req), id, req.body);
+      flash(req, 'success', result.changed.length ? `User "${result.name}" saved (${result.changed.join(', ')}).` : 'Nothing changed.');
+      res.redirect(`/admin/users/${id}`);
+    } catch (err) {
+      const failure = formFailure(err);
+      await renderEdit(res, id, failure.status, { form: 'account', values: echoValues(req.body, []), errors: failure.fields });
+    }
+  });
+
+  // POST /admin/users/:id/password — typed, or generated and shown once
+  router.post('/:id/password', async function postUserPassword(req, res) {
+    const id = userId(req);
+    try {
+      const result = await resetUserPassword(svc, ctxOf(req), id, req.body);
+      flash(req, 'success', result.generated
+        ? `New password for "${result.name}", shown only this once: ${result.password} (their sessions were ended).`
+        : `Password of "${result.name}" changed; their sessions were ended.`);
+      res.redirect(`/admin/users/${id}`);
+    } catch (err) {
+      const failure = formFailure(err);
+      await renderEdit(res, id, failure.status, { form: 'password', errors: failure.fields });
+    }
+  });
+
+  // POST /admin/users/:id/grants
+  router.post('/:id/grants', async function postUserGrants(req, res) {
+    const id = userId(req);
+    try {
+      const result = await setGrants(svc, ctxOf(req), id, req.body);
+      flash(req, 'success', result.changed.length ? `Grants of "${result.name}" saved.` : 'Nothing changed.');
+    } catch (err) {
+      flash(req, 'danger', refusal(err).message);
+    }
+    res.redirect(`/admin/users/${id}#grants`);
+  });
+
+  // POST /admin/users/:id/delete
+  router.post('/:id/delete', async function postUserDelete(req, res) {
+    const id = userId(req);
+    try {
+      const { name } = await deleteUser(svc, ctxOf(req), id);
+      flash(req, 'success', `User "${name}" deleted.`);
+      res.redirect('/admin/users');
+    } catch (err) {
+      flash(req, 'danger', refusal(err).message);
+      res.redirect(`/admin/users/${id}`);
+    }
+  });
+
+  return router;
 }

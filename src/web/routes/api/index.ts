@@ -5,7 +5,7 @@ import type { AppDeps } from '../../../app.ts';
 import { requireLogin, requireRole, ctxOf } from '../../middleware/auth.ts';
 import { queryOpLog, OPLOG_COLUMNS, type OpLogColumn } from '../../../services/oplog-query.ts';
 import { filterFromQuery } from '../oplog.ts';
-import { applyImport, parseImportFile } from '../../../services/import.ts';
+import { applyImport, parseImportData, parseImportFile } from '../../../services/import.ts';
 import { badRequest } from '../../../lib/errors.ts';
 import { projectsApi } from './projects.ts';
 import { jobsApi } from './jobs.ts';
@@ -32,7 +32,7 @@ export function apiRouter(svc: Services, deps: AppDeps) {
     if (!body || typeof body !== 'object') throw badRequest('Send the import document as JSON, or { "format": "yaml", "content": "..." }.');
     const doc = typeof body.content === 'string'
       ? parseImportFile(body.content, (body.format as 'yaml' | 'json' | 'csv' | undefined) ?? 'auto')
-      : parseImportFile(JSON.stringify(body), 'json');
+      : parseImportData(body);
     const dryRun = req.query.dryRun === '1' || req.query.dryRun === 'true';
     const plan = await applyImport(svc, ctxOf(req), doc, { dryRun });
     res.status(dryRun ? 200 : 201).json({ dryRun, plan });
