@@ -6,6 +6,12 @@ import { createDb } from './lib/db.ts';
 import { applyMigrations } from './lib/migrate.ts';
 import { ensureFirstAdmin } from './services/users.ts';
 import { createApp } from './app.ts';
+import { createEngine } from './deploy/runner.ts';
+import { createSshTransport } from './deploy/transport.ts';
+import { runFile } from './lib/exec.ts';
+import { JobRunner } from './services/jobs.ts';
+import { pinHostKey } from './services/targets.ts';
+import { recordOp } from './services/oplog.ts';
 
 async function main() {
   const config = loadConfig();
@@ -26,7 +32,19 @@ async function main() {
     logger.info('created user "admin" with the password from FERRY_ADMIN_PASSWORD');
   }
 
-  const app = createApp({ config, db, logger });
+  const engine = createEngine({
+    transport: createSshTransport(), runFile, logger,
+    onNewHostKey: async (hostName, hostKey, fingerprint) => {
+      if (await pinHostKey(svc, hostName, hostKey)) {
+        await recordOp(svc, { actor: null, ip: '', userName: 'system' }, { action: 'host.pin-key', result: 'ok', target: hostName, detail: `pinned ${fingerprint} on first connect` });
+      }
+    },
+  });
+  const jobs = new JobRunner(svc, engine);
+  const interrupted = await jobs.markInterrupted();
+  if (interrupted) logger.warn({ interrupted }, 'jobs left running by the previous run were marked interrupted');
+
+  const app = createApp({ config, db, logger, jobs });
   const server: Server = app.listen(config.port, config.host, () => {
     logger.info({ url: `http://localhost:${config.port}` }, 'Ferry is listening');
   });
@@ -39,6 +57,8 @@ async function main() {
     server.close();
     server.closeAllConnections?.();
     void Promise.resolve(app.locals.close?.()).finally(async () => {
+      // Jobs cannot finish without this process: record them as interrupted now (start-up would do it otherwise).
+      await jobs.markInterrupted().catch(() => undefined);
       await db.$disconnect();
       process.exit(0);
     });

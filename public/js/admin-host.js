@@ -28,7 +28,7 @@
     button.disabled = true;
     show('info', ['Connecting…']);
     try {
-      const result = await ferryFetch(button.getAttribute('data-url'), { method: 'POST', body: {} });
+      const result = await window.ferryFetch(button.getAttribute('data-url'), { method: 'POST', body: {} });
       show(result.ok ? 'success' : 'danger', [result.message, result.fingerprint ? 'Host key: ' + result.fingerprint : '']);
       const label = document.getElementById('pinned-fingerprint');
       if (label && result.pinned && result.pinned.length && result.fingerprint) label.textContent = result.fingerprint + ' (just pinned; reload to edit)';

@@ -23,7 +23,7 @@
     button.disabled = true;
     show('info', 'Testing the saved SVN settings…');
     try {
-      const result = await ferryFetch(button.getAttribute('data-url'), { method: 'POST', body: {} });
+      const result = await window.ferryFetch(button.getAttribute('data-url'), { method: 'POST', body: {} });
       show(result.ok ? 'success' : 'danger', result.message);
     } catch (err) {
       show('danger', err.message);

@@ -2,7 +2,7 @@
 // We call the `svn` CLI through an injected RunFile rather than node-svn-ultimate, because that wrapper can only
 // pass a password as `--password ARG`, which anyone can read in `ps`; here the password goes to
 // `--password-from-stdin` (svn >= 1.10) and never appears on a command line, in a log or in a config dir.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -435,10 +435,15 @@ const BIG_OUTPUT = 256 * 1024 * 1024;
 
 let sharedConfigDir: string | null = null;
 
-/** One private, empty svn config dir per process, removed at exit. */
+/**
+ * One private svn config dir per process, removed at exit. The files svn would otherwise create on first use
+ * are made empty up front (= all defaults), so concurrent svn runs never race to write them.
+ */
 function defaultConfigDir(): string {
   if (!sharedConfigDir) {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-svn-config-'));
+    mkdirSync(join(dir, 'auth'), { mode: 0o700 });
+    for (const file of ['README.txt', 'config', 'servers']) writeFileSync(join(dir, file), '', { mode: 0o600 });
     sharedConfigDir = dir;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }

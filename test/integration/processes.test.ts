@@ -68,10 +68,11 @@ function pidOnTarget(): number | null {
   return existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : null;
 }
 
+/** Running and not a zombie (in a container, PID 1 may never reap the killed sleep). */
 function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }

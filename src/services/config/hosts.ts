@@ -1,7 +1,6 @@
 // Hosts: where releases go, how to log in (a credential), which jump host leads there and which host key
 // is pinned. Also builds the decrypted HostTarget the transport needs, and the "Test connection" check.
 import { z } from 'zod';
-import { decryptSecret } from '../../lib/crypto.ts';
 import { AppError, conflict, notFound } from '../../lib/errors.ts';
 import { fingerprintOf, normalizeHostKey } from '../../deploy/hostkey.ts';
 import { createSshTransport, TransportError } from '../../deploy/transport.ts';
@@ -9,6 +8,7 @@ import type { HostTarget, RemoteSession, Transport } from '../../deploy/types.ts
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
+import { pinHostKey, resolveHostTargets } from '../targets.ts';
 import { changeDetail, changedFields, intField, invalid, nameField, optionalId, parseForm, pick, requiredId, requiredText, textField } from './form.ts';
 
 export const RELAY_MODES = ['auto', 'tunnel', 'store-forward'] as const;
@@ -170,43 +170,21 @@ export async function clearHostKey(svc: Services, ctx: Ctx, id: number): Promise
   return { name: host.name, hadKey: Boolean(host.hostKey) };
 }
 
-/** A HostTarget plus what only the release engine needs to know about the host. */
-export interface ConfiguredTarget extends HostTarget {
-  hostId: number;
-  relayMode: RelayMode;
-  jump?: ConfiguredTarget | null;
-}
-
 /**
- * Everything needed to reach a host, jump hosts resolved recursively with decrypted credentials.
- * Throws a plain 400 on a jump loop, a 404 for a missing host. Never log the result: it holds secrets.
+ * Everything needed to reach a host, jump hosts resolved recursively with decrypted credentials (the same
+ * builder the release engine uses). A jump loop is a plain 400, a missing host a 404. Never log the result.
  */
-export async function hostTarget(svc: Pick<Services, 'db' | 'secretKey'>, hostId: number, seen: number[] = []): Promise<ConfiguredTarget> {
-  const host = await svc.db.host.findUnique({ where: { id: hostId }, include: { credential: true } });
-  if (!host) throw notFound(seen.length ? 'A jump host' : 'That host');
-  if (seen.includes(hostId)) throw new AppError(400, `The jump hosts of "${host.name}" form a loop; fix the jump host settings.`);
-  const c = host.credential;
-  const open = (stored: string | null) => (stored ? decryptSecret(svc.secretKey, stored) : undefined);
-  return {
-    hostId: host.id,
-    name: host.name,
-    address: host.address,
-    port: host.port,
-    username: c.username,
-    privateKey: open(c.privateKeyEnc),
-    passphrase: open(c.passphraseEnc),
-    password: open(c.passwordEnc),
-    hostKey: host.hostKey,
-    relayMode: (RELAY_MODES as readonly string[]).includes(host.relayMode) ? (host.relayMode as RelayMode) : 'auto',
-    jump: host.jumpHostId === null ? null : await hostTarget(svc, host.jumpHostId, [...seen, hostId]),
-  };
+export async function hostTarget(svc: Pick<Services, 'db' | 'secretKey'>, hostId: number): Promise<HostTarget> {
+  const target = (await resolveHostTargets(svc, [hostId])).get(hostId);
+  if (!target) throw notFound('That host');
+  return target;
 }
 
-/** Pins a key presented on first contact, unless someone pinned one meanwhile. */
-export async function pinHostKey(svc: Pick<Services, 'db'>, ctx: Ctx, hostName: string, hostKey: string, fingerprint: string): Promise<boolean> {
-  const { count } = await svc.db.host.updateMany({ where: { name: hostName, hostKey: null }, data: { hostKey } });
-  if (count) await recordOp(svc, ctx, { action: 'host.pin-key', result: 'ok', target: hostName, detail: fingerprint });
-  return count > 0;
+/** Pins a key presented on first contact (unless someone pinned one meanwhile) and logs it. */
+async function pinAndLog(svc: Pick<Services, 'db'>, ctx: Ctx, hostName: string, hostKey: string, fingerprint: string): Promise<boolean> {
+  const pinned = await pinHostKey(svc, hostName, hostKey);
+  if (pinned) await recordOp(svc, ctx, { action: 'host.pin-key', result: 'ok', target: hostName, detail: fingerprint });
+  return pinned;
 }
 
 export interface HostTestResult {
@@ -231,7 +209,7 @@ export async function testHost(svc: Services, ctx: Ctx, id: number, transport: T
     session = await transport.connect(target, {
       connectTimeoutMs: 15_000,
       onNewHostKey: async (hostName, key, fp) => {
-        if (await pinHostKey(svc, ctx, hostName, key, fp)) pinned.push(hostName);
+        if (await pinAndLog(svc, ctx, hostName, key, fp)) pinned.push(hostName);
         if (hostName === host.name) fingerprint = fp;
       },
     });

@@ -18,7 +18,8 @@ export function usersRouter(svc: Services) {
   async function renderEdit(res: Response, id: number, status = 200, state?: FormState) {
     const detail = await userDetail(svc, id);
     res.status(status).render('pages/admin/users/edit', {
-      title: `User ${detail.user.name}`, ...detail, roles: ROLES,
+      // `user` is the signed-in user in every view, so the account shown here is `account`.
+      title: `User ${detail.user.name}`, account: detail.user, grants: detail.grants, roles: ROLES,
       values: state?.form === 'account' && state.values ? state.values : { role: detail.user.role, disabled: detail.user.disabled },
       errors: state?.errors ?? {}, failedForm: state?.form ?? null,
     });

@@ -1,0 +1,151 @@
+// The release engine: composes export -> before-publish hooks -> pack -> per-host publish, and rollback and
+// process control, fanned out over hosts with a bound. It reports progress only through the event sink.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { RunFile } from '../lib/exec.ts';
+import { runHookChain, runLocalHook, hookLabel } from './hooks.ts';
+import { packDirectory } from './pack.ts';
+import { runProcessAction } from './processes.ts';
+import { forEachHostLimited } from './remote.ts';
+import { publishToHost, rollbackHost } from './release.ts';
+import type { Engine, HostPlan, ProcessRequest, PublishOutcome, PublishRequest, RollbackRequest } from './runner-types.ts';
+import { SvnClient } from './svn.ts';
+import type { ConnectOptions, EngineLogger, EventSink, RemoteSession, Transport } from './types.ts';
+
+export interface EngineDeps {
+  transport: Transport;
+  runFile: RunFile;
+  logger: EngineLogger;
+  /** Where exports and packages are built; default the OS temp dir. */
+  workDir?: string;
+  /** Pins the key of a host that had none (first successful connect). */
+  onNewHostKey?: ConnectOptions['onNewHostKey'];
+  connectTimeoutMs?: number;
+}
+
+/** Thrown for job-level failures (nothing was sent to any host). */
+export class JobAbortedError extends Error {}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export function createEngine(deps: EngineDeps): Engine {
+  const connect = (plan: HostPlan): Promise<RemoteSession> =>
+    deps.transport.connect(plan.target, { onNewHostKey: deps.onNewHostKey, connectTimeoutMs: deps.connectTimeoutMs ?? 15_000, keepaliveIntervalMs: 10_000 });
+
+  /** Connects, runs `work`, always closes, and turns any thrown error into a failed host event. */
+  async function onHost(plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession) => Promise<void>) {
+    emit({ type: 'host', host: plan.name, status: 'running', phase: 'connecting' });
+    let session: RemoteSession | null = null;
+    try {
+      session = await connect(plan);
+      emit({ type: 'host', host: plan.name, status: 'running', phase: firstPhase });
+      await work(session);
+    } catch (err) {
+      emit({ type: 'output', host: plan.name, text: `error: ${message(err)}\n` });
+      emit({ type: 'host', host: plan.name, status: 'failed', phase: 'failed', error: message(err) });
+    } finally {
+      await session?.close().catch(() => undefined);
+    }
+  }
+
+  const output = (emit: EventSink, host: string) => (chunk: string) => emit({ type: 'output', host, text: chunk });
+
+  async function publish(req: PublishRequest, emit: EventSink): Promise<PublishOutcome> {
+    const work = await mkdtemp(path.join(deps.workDir ?? os.tmpdir(), `ferry-job-${req.jobId}-`));
+    try {
+      const exportDir = path.join(work, 'export');
+      emit({ type: 'job', status: 'running', message: 'exporting from SVN' });
+      const svn = new SvnClient(req.svn, deps.runFile, { logger: deps.logger });
+      const revision = await svn.exportSelection(req.files, req.revision ?? 'HEAD', exportDir);
+      const hookEnv = { FERRY_PROJECT: req.project, FERRY_JOB_ID: String(req.jobId), FERRY_REVISION: String(revision), FERRY_USER: req.user };
+
+      if (req.hooks.beforePublish.length) {
+        emit({ type: 'job', status: 'running', message: 'running before-publish hooks' });
+        const filesList = path.join(work, 'files.txt');
+        await writeFile(filesList, req.files.join('\n') + '\n');
+        const result = await runHookChain(req.hooks.beforePublish, (hook) => runLocalHook({
+          script: hook.script, cwd: exportDir, timeoutMs: hook.timeoutMs,
+          env: { ...hookEnv, FERRY_HOST: '', FERRY_FILES: filesList, FERRY_STAGE: 'before-publish' },
+          onOutput: (chunk) => emit({ type: 'output', host: '', text: chunk }),
+        }));
+        if (!result.ok) {
+          const failed = result.failedHook ? hookLabel(result.failedHook) : 'a hook';
+          throw new JobAbortedError(`before-publish hook ${failed} failed (exit ${result.exitCode}); no host was touched.${result.output ? ` Output: ${result.output.trim().slice(-500)}` : ''}`);
+        }
+      }
+
+      emit({ type: 'job', status: 'running', message: 'packing' });
+      const packagePath = path.join(work, `release-${req.jobId}.tar.gz`);
+      const pack = await packDirectory(exportDir, packagePath, { revision, manifestFile: false });
+      deps.logger.info({ jobId: req.jobId, revision, files: pack.fileCount, bytes: pack.bytes }, 'package ready');
+      const manifestPaths = pack.manifest.map((m) => m.path);
+
+      await forEachHostLimited(req.hosts, req.concurrency, (plan) => onHost(plan, emit, 'uploading', async (session) => {
+        const result = await publishToHost({
+          session, deployDir: req.deployDir, jobId: req.jobId, packagePath, packageSha256: pack.sha256, manifestPaths,
+          keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null,
+          hooks: { afterPublish: req.hooks.afterPublish },
+          hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
+          onPhase: (phase) => emit({ type: 'host', host: plan.name, status: 'running', phase }),
+          onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }),
+          onOutput: output(emit, plan.name),
+        });
+        for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });
+        if (result.ok) {
+          emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done', snapshotTaken: result.snapshotTaken });
+        } else {
+          const restored = result.restored ? ' The previous files were restored from the snapshot.' : '';
+          emit({ type: 'output', host: plan.name, text: `error: ${result.error}${restored}\n` });
+          emit({ type: 'host', host: plan.name, status: 'failed', phase: result.phase, error: `${result.error}${restored}`, snapshotTaken: result.snapshotTaken, exitCode: result.exitCode });
+        }
+      }));
+      return { revision, fileCount: pack.fileCount, bytes: pack.bytes };
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+
+  async function rollback(req: RollbackRequest, emit: EventSink): Promise<void> {
+    await forEachHostLimited(req.hosts, req.concurrency, (plan) => onHost(plan, emit, 'checking', async (session) => {
+      const result = await rollbackHost({
+        session, deployDir: req.deployDir, jobIds: plan.jobIds,
+        onPhase: (phase) => emit({ type: 'host', host: plan.name, status: 'running', phase }),
+        onOutput: output(emit, plan.name),
+      });
+      if (result.ok) {
+        emit({ type: 'output', host: plan.name, text: `restored the files of job(s) ${result.restoredJobIds.map((id) => `#${id}`).join(', ')}\n` });
+        emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done' });
+      } else {
+        emit({ type: 'host', host: plan.name, status: 'failed', phase: 'failed', error: result.error });
+      }
+    }));
+  }
+
+  async function processAction(req: ProcessRequest, emit: EventSink): Promise<void> {
+    await forEachHostLimited(req.hosts, req.concurrency, (plan) => onHost(plan, emit, req.action, async (session) => {
+      const problems: string[] = [];
+      let lastExit = 0;
+      for (const proc of plan.processes) {
+        emit({ type: 'output', host: plan.name, text: `$ ${req.action} ${proc.name}\n` });
+        const result = await runProcessAction({
+          session, deployDir: req.deployDir, action: req.action, process: proc,
+          hooks: req.hooks,
+          env: { FERRY_PROJECT: req.project, FERRY_JOB_ID: String(req.jobId), FERRY_HOST: plan.name, FERRY_USER: req.user },
+          onOutput: output(emit, plan.name),
+        });
+        lastExit = result.exitCode;
+        if (req.action === 'status') {
+          emit({ type: 'output', host: plan.name, text: `${proc.name}: ${result.running ? 'running' : `not running (exit ${result.exitCode})`}\n` });
+          if (!result.running) problems.push(`${proc.name} is not running (exit ${result.exitCode})`);
+        } else if (!result.ok) {
+          problems.push(`${proc.name}: ${result.error ?? `${req.action} failed with exit code ${result.exitCode}`}`);
+        }
+      }
+      if (problems.length) emit({ type: 'host', host: plan.name, status: 'failed', phase: 'failed', error: problems.join('; '), exitCode: lastExit });
+      else emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done', exitCode: lastExit });
+    }));
+  }
+
+  return { publish, rollback, processAction };
+}
