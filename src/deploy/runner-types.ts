@@ -7,13 +7,14 @@ import type { EventSink, HostTarget } from './types.ts';
 export interface HostPlan {
   name: string;
   target: HostTarget;
+  /** Absolute deploy directory on this host (the host's own setting, else the project's). */
+  deployDir: string;
 }
 
 export interface PublishRequest {
   jobId: number;
   project: string;
   user: string;
-  deployDir: string;
   keepSnapshots: number;
   concurrency: number;
   svn: SvnRepository;
@@ -34,7 +35,6 @@ export interface RollbackRequest {
   jobId: number;
   project: string;
   user: string;
-  deployDir: string;
   concurrency: number;
   /** Per host: the publish jobs to undo, newest first. */
   hosts: (HostPlan & { jobIds: number[] })[];
@@ -53,7 +53,6 @@ export interface ProcessRequest {
   jobId: number;
   project: string;
   user: string;
-  deployDir: string;
   concurrency: number;
   action: ProcessAction;
   hosts: (HostPlan & { processes: ProcessSpec[] })[];

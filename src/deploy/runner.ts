@@ -83,7 +83,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
       await forEachHostLimited(req.hosts, req.concurrency, (plan) => onHost(plan, emit, 'uploading', async (session) => {
         const result = await publishToHost({
-          session, deployDir: req.deployDir, jobId: req.jobId, packagePath, packageSha256: pack.sha256, manifestPaths,
+          session, deployDir: plan.deployDir, jobId: req.jobId, packagePath, packageSha256: pack.sha256, manifestPaths,
           keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null,
           hooks: { afterPublish: req.hooks.afterPublish },
           hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
@@ -109,7 +109,7 @@ export function createEngine(deps: EngineDeps): Engine {
   async function rollback(req: RollbackRequest, emit: EventSink): Promise<void> {
     await forEachHostLimited(req.hosts, req.concurrency, (plan) => onHost(plan, emit, 'checking', async (session) => {
       const result = await rollbackHost({
-        session, deployDir: req.deployDir, jobIds: plan.jobIds,
+        session, deployDir: plan.deployDir, jobIds: plan.jobIds,
         onPhase: (phase) => emit({ type: 'host', host: plan.name, status: 'running', phase }),
         onOutput: output(emit, plan.name),
       });
@@ -129,7 +129,7 @@ export function createEngine(deps: EngineDeps): Engine {
       for (const proc of plan.processes) {
         emit({ type: 'output', host: plan.name, text: `$ ${req.action} ${proc.name}\n` });
         const result = await runProcessAction({
-          session, deployDir: req.deployDir, action: req.action, process: proc,
+          session, deployDir: plan.deployDir, action: req.action, process: proc,
           hooks: req.hooks,
           env: { FERRY_PROJECT: req.project, FERRY_JOB_ID: String(req.jobId), FERRY_HOST: plan.name, FERRY_USER: req.user },
           onOutput: output(emit, plan.name),

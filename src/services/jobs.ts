@@ -168,9 +168,11 @@ export class JobRunner {
     return project.hooks.filter((h) => h.stage === stage).map((h) => ({ name: h.name, script: h.script, timeoutMs: h.timeoutSec * 1000 }));
   }
 
-  private async plans(ids: number[]): Promise<Map<number, HostPlan>> {
+  private async plans(project: { deployDir: string }, ids: number[]): Promise<Map<number, HostPlan>> {
     const targets = await resolveHostTargets(this.svc, ids);
-    return new Map(ids.map((id) => [id, { name: targets.get(id)!.name, target: targets.get(id)! }]));
+    const dirs = await this.svc.db.host.findMany({ where: { id: { in: ids } }, select: { id: true, deployDir: true } });
+    const dirOf = new Map(dirs.map((d) => [d.id, d.deployDir || project.deployDir]));
+    return new Map(ids.map((id) => [id, { name: targets.get(id)!.name, target: targets.get(id)!, deployDir: dirOf.get(id)! }]));
   }
 
   // ---- publish ----
@@ -203,10 +205,10 @@ export class JobRunner {
     }
     await recordOp(this.svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)` });
     this.launch(ctx, job, project, release, async (emit) => {
-      const plans = await this.plans(hosts.map((h) => h.id));
+      const plans = await this.plans(project, hosts.map((h) => h.id));
       const protect = await this.newestSuccessfulPublishPerHost(project.id, hosts.map((h) => h.id));
       const outcome = await this.engine.publish({
-        jobId: job.id, project: project.name, user: ctx.actor.name, deployDir: project.deployDir,
+        jobId: job.id, project: project.name, user: ctx.actor.name,
         keepSnapshots: project.keepSnapshots, concurrency: project.concurrency,
         svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(this.svc.secretKey, project.svnPasswordEnc) : null },
         revision, files,
@@ -266,7 +268,7 @@ export class JobRunner {
     }
     await recordOp(this.svc, ctx, { action: 'rollback.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `rolls back job #${jobId} on ${hosts.length} host(s)` });
     this.launch(ctx, job, project, release, async (emit) => {
-      const plans = await this.plans(hosts.map((h) => h.hostId));
+      const plans = await this.plans(project, hosts.map((h) => h.hostId));
       const done: { hostId: number; jobIds: number[] }[] = [];
       const track = (event: Parameters<typeof emit>[0]) => {
         emit(event);
@@ -277,7 +279,7 @@ export class JobRunner {
       };
       try {
         await this.engine.rollback({
-          jobId: job.id, project: project.name, user: ctx.actor.name, deployDir: project.deployDir, concurrency: project.concurrency,
+          jobId: job.id, project: project.name, user: ctx.actor.name, concurrency: project.concurrency,
           hosts: hosts.map((h) => ({ ...plans.get(h.hostId)!, jobIds: h.jobIds })),
         }, track);
       } finally {
@@ -317,9 +319,9 @@ export class JobRunner {
     const job = await this.createJob(ctx, project, { kind: 'process', params: { action, processes: processes.map((p) => p.name) } }, items.map((i) => i.host));
     await recordOp(this.svc, ctx, { action: `process.${action}`, result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `${processes.map((p) => p.name).join(', ')} on ${items.length} host(s)` });
     this.launch(ctx, job, project, null, async (emit) => {
-      const plans = await this.plans(items.map((i) => i.host.id));
+      const plans = await this.plans(project, items.map((i) => i.host.id));
       await this.engine.processAction({
-        jobId: job.id, project: project.name, user: ctx.actor.name, deployDir: project.deployDir, concurrency: project.concurrency, action,
+        jobId: job.id, project: project.name, user: ctx.actor.name, concurrency: project.concurrency, action,
         hosts: items.map((i) => ({ ...plans.get(i.host.id)!, processes: i.processes.map((p) => ({ name: p.name, startCmd: p.startCmd, stopCmd: p.stopCmd, statusCmd: p.statusCmd })) })),
         hooks: { beforeRestart: this.hookSpecs(project, 'before-restart'), afterRestart: this.hookSpecs(project, 'after-restart') },
       }, emit);

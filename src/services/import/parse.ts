@@ -14,7 +14,7 @@ const sshUtils = ssh2.utils;
 
 export type ImportFormat = 'yaml' | 'json' | 'csv' | 'auto';
 
-export const CSV_COLUMNS = ['name', 'address', 'port', 'credential', 'jump', 'project', 'groups', 'hostKey', 'relayMode'] as const;
+export const CSV_COLUMNS = ['name', 'address', 'port', 'credential', 'jump', 'project', 'groups', 'hostKey', 'relayMode', 'deployDir'] as const;
 
 export function parseImportFile(text: string, format: ImportFormat, filename?: string): ImportDocument {
   const chosen = format === 'auto' ? detectFormat(text, filename) : format;
@@ -143,6 +143,7 @@ function normalize(input: ImportFileInput, problems: Problems): ImportDocument {
       jump: h.jump === '' ? null : h.jump,
       hostKey,
       relayMode: h.relayMode,
+      deployDir: h.deployDir === '' ? null : h.deployDir,
       project: h.project,
       groups: h.project ? (h.groups ?? []) : undefined,
     };

@@ -65,6 +65,7 @@ export function planHosts(doc: ImportDocument, stored: Stored, out: BuiltImport)
           data: {
             name: h.name, address: h.address, port: h.port ?? 22, credentialId: await ids.credential(h.credential),
             jumpHostId: h.jump ? await ids.host(h.jump) : null, hostKey: h.hostKey ?? null, relayMode: h.relayMode ?? 'auto',
+            deployDir: h.deployDir ?? null,
           },
         });
         ids.remember('host', h.name, row.id);
@@ -78,6 +79,7 @@ export function planHosts(doc: ImportDocument, stored: Stored, out: BuiltImport)
     if (h.jump !== undefined && (cur.jumpHost?.name ?? null) !== h.jump) changes.push('jump');
     if (h.hostKey !== undefined && !(h.hostKey === null ? cur.hostKey === null : cur.hostKey !== null && sameHostKey(cur.hostKey, h.hostKey))) changes.push('hostKey');
     if (h.relayMode !== undefined && cur.relayMode !== h.relayMode) changes.push('relayMode');
+    if (h.deployDir !== undefined && cur.deployDir !== h.deployDir) changes.push('deployDir');
     items.set(h.name, item('host', h.name, changes));
     if (!changes.length) continue;
     out.steps.push(async (tx, ids) => {
@@ -90,6 +92,7 @@ export function planHosts(doc: ImportDocument, stored: Stored, out: BuiltImport)
           ...(changes.includes('jump') && { jumpHostId: h.jump ? await ids.host(h.jump) : null }),
           ...(h.hostKey !== undefined && changes.includes('hostKey') && { hostKey: h.hostKey }),
           ...(h.relayMode !== undefined && { relayMode: h.relayMode }),
+          ...(h.deployDir !== undefined && { deployDir: h.deployDir }),
         },
       });
     });

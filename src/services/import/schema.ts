@@ -47,6 +47,8 @@ const host = z.strictObject({
   jump: z.string().trim().nullable().optional(),
   hostKey: z.string().trim().nullable().optional(),
   relayMode: z.enum(RELAY_MODES).optional(),
+  // Overrides the project's deploy directory on this host; null or "" removes the override.
+  deployDir: z.string().trim().regex(/^\//, 'must be an absolute path').or(z.literal('')).nullable().optional(),
   project: ref.optional(),
   groups: nameList.optional(),
 });
@@ -118,6 +120,7 @@ export interface HostEntry {
   /** Normalized "type base64". */
   hostKey?: string | null;
   relayMode?: RelayMode;
+  deployDir?: string | null;
   /** With groups: the host belongs to exactly these groups of that project (CSV import). */
   project?: string;
   groups?: string[];

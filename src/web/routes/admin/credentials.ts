@@ -5,7 +5,7 @@ import { echoValues, formFailure, idParam, refusal } from '../../../services/con
 import {
   createCredential, credentialDetail, deleteCredential, listCredentials, newCredentialValues, updateCredential, CREDENTIAL_SECRET_INPUTS,
 } from '../../../services/config/credentials.ts';
-import { ctxOf } from '../../middleware/auth.ts';
+import { ctxOf, requireRole } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
 export function credentialsRouter(svc: Services) {
@@ -25,8 +25,8 @@ export function credentialsRouter(svc: Services) {
     res.render('pages/admin/credentials/index', { title: 'Credentials', credentials: await listCredentials(svc) });
   });
 
-  // GET /admin/credentials/new
-  router.get('/new', function getNewCredential(_req, res) {
+  // GET /admin/credentials/new — a form only administrators can submit
+  router.get('/new', requireRole(svc, 'admin'), function getNewCredential(_req, res) {
     res.render('pages/admin/credentials/new', { title: 'New credential', values: newCredentialValues(), errors: {} });
   });
 

@@ -5,7 +5,7 @@ import { echoValues, formFailure, idParam, refusal } from '../../../services/con
 import {
   clearHostKey, createHost, deleteHost, hostChoices, hostDetail, listHosts, newHostValues, RELAY_MODES, testHost, updateHost,
 } from '../../../services/config/hosts.ts';
-import { ctxOf } from '../../middleware/auth.ts';
+import { ctxOf, requireRole } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
 const SCRIPTS = ['/static/js/admin-host.js'];
@@ -32,8 +32,8 @@ export function hostsRouter(svc: Services) {
     res.render('pages/admin/hosts/index', { title: 'Hosts', hosts: await listHosts(svc) });
   });
 
-  // GET /admin/hosts/new
-  router.get('/new', async function getNewHost(_req, res) {
+  // GET /admin/hosts/new — a form only administrators can submit
+  router.get('/new', requireRole(svc, 'admin'), async function getNewHost(_req, res) {
     await renderNew(res, 200, newHostValues(), {});
   });
 

@@ -7,7 +7,7 @@ import {
   createProject, deleteProject, listProjects, newProjectValues, projectDetail, testProjectSvn, updateProject, PROJECT_SECRET_INPUTS,
 } from '../../../services/config/projects.ts';
 import { HOOK_STAGES, newPartValues, parts, type PartKind } from '../../../services/config/project-parts.ts';
-import { ctxOf } from '../../middleware/auth.ts';
+import { ctxOf, requireRole } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
 const PART_PATHS: Record<string, PartKind> = { groups: 'group', processes: 'process', hooks: 'hook' };
@@ -34,8 +34,8 @@ export function projectsRouter(svc: Services) {
     res.render('pages/admin/projects/index', { title: 'Projects', projects: await listProjects(svc) });
   });
 
-  // GET /admin/projects/new
-  router.get('/new', function getNewProject(_req, res) {
+  // GET /admin/projects/new — a form only administrators can submit
+  router.get('/new', requireRole(svc, 'admin'), function getNewProject(_req, res) {
     res.render('pages/admin/projects/new', { title: 'New project', values: newProjectValues(), errors: {} });
   });
 

@@ -6,7 +6,7 @@ import { echoValues, formFailure, idParam, refusal } from '../../../services/con
 import {
   createUserAccount, deleteUser, listUsers, newUserValues, resetUserPassword, setGrants, updateUser, userDetail, USER_SECRET_INPUTS,
 } from '../../../services/config/users.ts';
-import { ctxOf } from '../../middleware/auth.ts';
+import { ctxOf, requireRole } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
 type FormState = { form: 'account' | 'password'; values?: Record<string, unknown>; errors: Record<string, string> };
@@ -30,8 +30,8 @@ export function usersRouter(svc: Services) {
     res.render('pages/admin/users/index', { title: 'Users', users: await listUsers(svc) });
   });
 
-  // GET /admin/users/new
-  router.get('/new', function getNewUser(_req, res) {
+  // GET /admin/users/new — a form only administrators can submit
+  router.get('/new', requireRole(svc, 'admin'), function getNewUser(_req, res) {
     res.render('pages/admin/users/new', { title: 'New user', values: newUserValues(), errors: {}, roles: ROLES });
   });
 
