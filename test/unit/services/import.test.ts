@@ -87,7 +87,7 @@ describe('parseImportFile', () => {
       'hosts[1].address': 'required',
     });
     expect(problemsOf(() => parseImportFile('name,address,credential,colour\na,b,c,red\n', 'csv'))).toEqual({
-      'csv.columns[3]': 'unknown column "colour" (expected name, address, port, credential, jump, project, groups, hostKey, relayMode)',
+      'csv.columns[3]': 'unknown column "colour" (expected name, address, port, credential, jump, project, groups, hostKey, relayMode, deployDir)',
     });
     expect(problemsOf(() => parseImportFile('name,address,credential,groups\na,b,c,zone1\n', 'csv'))).toEqual({
       'hosts[0].project': 'required when groups are given',
