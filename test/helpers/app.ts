@@ -8,6 +8,8 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { hashPassword } from '../../src/lib/crypto.ts';
 import type { Role, Services } from '../../src/services/context.ts';
 import { createTestDb } from './db.ts';
+import { JobRunner } from '../../src/services/jobs.ts';
+import type { Engine } from '../../src/deploy/runner-types.ts';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -21,14 +23,18 @@ export function testConfig(dataDir: string, secretKey: Buffer): Config {
 
 export type Agent = ReturnType<typeof supertest.agent>;
 
-export async function startTestApp(opts: Partial<Pick<AppDeps, 'throttle' | 'jobs'>> = {}) {
+export async function startTestApp(opts: Partial<Pick<AppDeps, 'throttle' | 'jobs'>> & {
+  /** Builds the job runner for this app's database (e.g. the real engine with an onNewHostKey that pins keys). */
+  engine?: (svc: Services) => Engine;
+} = {}) {
   const t = await createTestDb();
   const logLines: string[] = [];
   const destination = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
   const logger = createLogger({ level: 'debug', destination });
   const config = testConfig(t.dir, t.secretKey);
-  const app: Express = createApp({ config, db: t.db, logger, ...opts });
   const svc: Services = { db: t.db, logger, secretKey: t.secretKey };
+  const jobs = opts.jobs ?? (opts.engine ? new JobRunner(svc, opts.engine(svc)) : undefined);
+  const app: Express = createApp({ config, db: t.db, logger, throttle: opts.throttle, jobs });
 
   async function addUser(name: string, role: Role, grants: Record<string, ('publish' | 'rollback' | 'process')[]> = {}) {
     const user = await t.db.user.create({ data: { name, role, passwordHash: await hashPassword(PASSWORD) } });
@@ -49,7 +55,7 @@ export async function startTestApp(opts: Partial<Pick<AppDeps, 'throttle' | 'job
     return agent;
   }
 
-  return { app, db: t.db, svc, config, logLines, addUser, login, dir: t.dir, cleanup: t.cleanup };
+  return { app, db: t.db, svc, config, logLines, jobs, addUser, login, dir: t.dir, cleanup: t.cleanup };
 }
 
 /** Reads the CSRF token from a page's <meta name="csrf-token"> (the session must already exist or be created by the page). */

@@ -162,6 +162,8 @@ describe('projects', () => {
     expect(await t.db.project.findUnique({ where: { name: 'sneaky' } })).toBeNull();
     expect(await t.db.user.findUnique({ where: { name: 'mallory' } })).toBeNull();
     expect(await t.db.opLog.count({ where: { userName: 'audrey', result: 'denied' } })).toBe(5);
+    // The "new" forms are for administrators only.
+    expect((await auditor.get('/admin/projects/new')).status).toBe(403);
   });
 
   it('refuses members the configuration pages', async () => {

@@ -1,8 +1,60 @@
-// Placeholder: web workflow pages for jobs are being written.
-import { Router } from 'express';
+// Job pages: the history (server-side DataTable) and one job's live progress, with rollback for publishes.
+import { Router, type Request } from 'express';
 import type { Services } from '../../services/context.ts';
 import type { JobRunner } from '../../services/jobs.ts';
+import { AppError } from '../../lib/errors.ts';
+import {
+  JOB_COLUMNS, JOB_KINDS, JOB_STATUSES, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
+} from '../../services/history.ts';
+import { ctxOf } from '../middleware/auth.ts';
 
-export function jobsPagesRouter(_svc: Services, _jobs?: JobRunner) {
-  return Router();
+const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+
+export function jobFilterFromQuery(q: Request['query']): JobFilter {
+  const search = q.search as { value?: unknown } | string | undefined;
+  return {
+    project: str(q.project), kind: str(q.kind), status: str(q.status), user: str(q.user),
+    search: typeof search === 'object' ? str(search?.value) : str(search),
+  };
+}
+
+export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
+  const router = Router();
+
+  // GET /jobs?project=&kind=&status=
+  router.get('/', async function getHistory(req, res) {
+    res.render('pages/jobs/index', {
+      title: 'History', filter: jobFilterFromQuery(req.query), projects: await historyProjects(svc, ctxOf(req)),
+      kinds: JOB_KINDS, statuses: JOB_STATUSES, scripts: ['/static/js/history.js'],
+    });
+  });
+
+  // GET /jobs/data — DataTables server-side protocol
+  router.get('/data', async function getHistoryData(req, res) {
+    const order = (req.query.order as { column?: string; dir?: string }[] | undefined)?.[0];
+    const column = JOB_COLUMNS[Number(order?.column ?? 0)] ?? 'id';
+    const { total, filtered, rows } = await queryJobs(svc, ctxOf(req), jobFilterFromQuery(req.query), {
+      offset: Math.max(0, Number(req.query.start) || 0),
+      limit: Math.min(Math.max(1, Number(req.query.length) || 25), 500),
+      orderBy: isSortable(column) ? column : 'id', dir: order?.dir === 'asc' ? 'asc' : 'desc',
+    });
+    res.json({ draw: Number(req.query.draw) || 0, recordsTotal: total, recordsFiltered: filtered, data: rows });
+  });
+
+  // GET /jobs/:id
+  router.get('/:id', async function getJobPage(req, res) {
+    const id = Number(req.params.id);
+    if (!Number.isInteger(id) || id <= 0) throw new AppError(404, 'No such job.');
+    if (!jobs) throw new AppError(503, 'The release engine is not running, so jobs cannot be shown. Tell an administrator.');
+    const ctx = ctxOf(req);
+    const job = await jobs.getJob(ctx, id);
+    const grant = await grantOn(svc, ctx, job.project);
+    res.render('pages/jobs/show', {
+      title: `Job #${job.id}`, job, grant, active: job.status === 'queued' || job.status === 'running',
+      canRollback: job.kind === 'publish' && grant.rollback,
+      scripts: ['/static/js/job.js'],
+    });
+  });
+
+  return router;
 }

@@ -1,8 +1,39 @@
-// Placeholder: web workflow pages for projects are being written.
+// Workflow pages of a project: publish (revision, files, targets) and process control. The API does the work.
 import { Router } from 'express';
 import type { Services } from '../../services/context.ts';
 import type { JobRunner } from '../../services/jobs.ts';
+import { processesPageData, publishPageData } from '../../services/history.ts';
+import { ctxOf } from '../middleware/auth.ts';
 
-export function projectsPagesRouter(_svc: Services, _jobs?: JobRunner) {
-  return Router();
+/** JSON for a <script type="application/json"> block: "<" escaped so no value can close the script element. */
+export const jsonForScript = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
+
+export function projectsPagesRouter(svc: Services, jobs?: JobRunner) {
+  const router = Router();
+
+  // GET /projects/:name — the project's history is its overview
+  router.get('/:name', function getProject(req, res) {
+    res.redirect(`/jobs?project=${encodeURIComponent(req.params.name)}`);
+  });
+
+  // GET /projects/:name/publish
+  router.get('/:name/publish', async function getPublish(req, res) {
+    const page = await publishPageData(svc, ctxOf(req), req.params.name);
+    res.render('pages/projects/publish', {
+      title: `Publish ${page.project.name}`, ...page, engineReady: Boolean(jobs),
+      pageData: jsonForScript({ project: page.project.name, groups: page.groups, hosts: page.hosts }),
+      scripts: ['/vendor/jstree/jstree.min.js', '/static/js/publish.js'],
+    });
+  });
+
+  // GET /projects/:name/processes
+  router.get('/:name/processes', async function getProcesses(req, res) {
+    const page = await processesPageData(svc, ctxOf(req), req.params.name);
+    res.render('pages/projects/processes', {
+      title: `Processes of ${page.project.name}`, ...page, engineReady: Boolean(jobs),
+      scripts: ['/static/js/job.js', '/static/js/processes.js'],
+    });
+  });
+
+  return router;
 }

@@ -1,0 +1,322 @@
+// The release API end to end: real svnserve, real sshd targets (one behind a jump host), real SQLite, the real engine.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import supertest from 'supertest';
+import { startSvnServer, freePort, type SvnServer } from '../helpers/svnserve.ts';
+import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
+import { startTestApp } from '../helpers/app.ts';
+import { createEngine } from '../../src/deploy/runner.ts';
+import { createSshTransport } from '../../src/deploy/transport.ts';
+import { runFile } from '../../src/lib/exec.ts';
+import { pinHostKey } from '../../src/services/targets.ts';
+import { createToken } from '../../src/services/users.ts';
+import { cliActor } from '../../src/services/context.ts';
+import { JobRunner } from '../../src/services/jobs.ts';
+
+const CTL = `#!/bin/sh
+# ctl.sh start|stop|status NAME: a background sleep with a pid file, like many real start scripts.
+pidfile="run/$2.pid"
+alive() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+case "$1" in
+  start) mkdir -p run; if alive; then echo "already running"; exit 0; fi
+         nohup sleep 4322 >/dev/null 2>&1 & echo $! > "$pidfile"; echo "started $2";;
+  stop)  if alive; then kill "$(cat "$pidfile")"; fi; rm -f "$pidfile"; echo "stopped $2";;
+  status) if alive; then echo "running"; exit 0; fi; echo "not running"; exit 3;;
+esac
+`;
+
+let svn: SvnServer;
+let relay: SshdHandle, a: SshdHandle, b: SshdHandle;
+let t: Awaited<ReturnType<typeof startTestApp>>;
+let token: string;
+let api: (method: 'get' | 'post', url: string, body?: object) => Promise<supertest.Response>;
+
+const read = (h: SshdHandle, rel: string) => fs.readFileSync(path.join(h.dir, rel), 'utf8');
+const modeOf = (h: SshdHandle, rel: string) => fs.statSync(path.join(h.dir, rel)).mode & 0o777;
+const exists = (h: SshdHandle, rel: string) => fs.existsSync(path.join(h.dir, rel));
+
+async function publish(body: object) {
+  const res = await api('post', '/api/projects/game/publish', body);
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return waitJob(res.body.jobId);
+}
+async function waitJob(jobId: number) {
+  await t.jobs!.idle();
+  const res = await api('get', `/api/jobs/${jobId}`);
+  return res.body as { id: number; status: string; revision: number; error: string | null; hosts: { host: string; status: string; error: string | null; output: string }[] };
+}
+const hostOf = (job: Awaited<ReturnType<typeof waitJob>>, name: string) => job.hosts.find((h) => h.host === name)!;
+
+beforeAll(async () => {
+  svn = await startSvnServer();
+  await svn.commit({
+    'trunk/bin/server': { content: '#!/bin/sh\necho v1\n', executable: true },
+    'trunk/bin/ctl.sh': { content: CTL, executable: true },
+    'trunk/conf/app.ini': 'level=1\n',
+    'trunk/docs/read me.txt': 'spaces v1\n',
+    'trunk/配置/服务器.txt': '中文 v1\n',
+  }, 'first build');
+  [relay, a, b] = await Promise.all([startSshd({ logLevel: 'DEBUG1' }), startSshd(), startSshd()]);
+  t = await startTestApp({
+    engine: (svc) => createEngine({
+      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
+      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
+    }),
+  });
+  token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, (await t.addUser('ops', 'admin')).name);
+  api = (method, url, body) => {
+    const req = supertest(t.app)[method](url).set('Authorization', `Bearer ${token}`);
+    return body ? req.send(body) : req;
+  };
+  const res = await api('post', '/api/import', {
+    credentials: [
+      { name: 'relay-key', username: relay.username, privateKey: relay.clientKey },
+      { name: 'a-key', username: a.username, privateKey: a.encryptedClientKey, passphrase: a.passphrase },
+      { name: 'b-key', username: b.username, privateKey: b.clientKey },
+    ],
+    hosts: [
+      { name: 'relay', address: '127.0.0.1', port: relay.port, credential: 'relay-key' },
+      { name: 'a', address: '127.0.0.1', port: a.port, credential: 'a-key', deployDir: a.dir },
+      { name: 'b', address: '127.0.0.1', port: b.port, credential: 'b-key', jump: 'relay', deployDir: b.dir, hostKey: b.hostKey },
+    ],
+    projects: [{
+      name: 'game', svnUrl: `${svn.url}/trunk`, svnUsername: svn.username, svnPassword: svn.password, deployDir: '/srv/unused',
+      keepSnapshots: 10, groups: { zone1: ['a', 'b'] },
+      processes: [{ name: 'zone1', start: 'sh bin/ctl.sh start zone1', stop: 'sh bin/ctl.sh stop zone1', status: 'sh bin/ctl.sh status zone1', groups: ['zone1'] }],
+      hooks: [{ stage: 'after-publish', name: 'mark', script: 'echo "after-publish on $FERRY_HOST r$FERRY_REVISION by $FERRY_USER" >> hook.log; cat "$FERRY_FILES" > published.txt' }],
+    }],
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+}, 120_000);
+
+afterAll(async () => {
+  await t?.jobs?.idle();
+  await Promise.all([svn?.stop(), relay?.stop(), a?.stop(), b?.stop()]);
+  await t?.cleanup();
+});
+
+describe('SVN browsing', () => {
+  it('lists a directory and the log with names that have spaces and Chinese characters', async () => {
+    const tree = await api('get', '/api/projects/game/tree?path=');
+    expect(tree.status).toBe(200);
+    expect(tree.body.map((e: { name: string }) => e.name).sort()).toEqual(['bin', 'conf', 'docs', '配置']);
+    const sub = await api('get', `/api/projects/game/tree?path=${encodeURIComponent('配置')}`);
+    expect(sub.body).toEqual([expect.objectContaining({ name: '服务器.txt', path: '配置/服务器.txt', kind: 'file', size: Buffer.byteLength('中文 v1\n'), author: svn.username })]);
+    const log = await api('get', '/api/projects/game/log?limit=5');
+    expect(log.body[0]).toMatchObject({ message: 'first build', author: svn.username });
+    expect(log.body[0].paths.map((p: { path: string }) => p.path)).toContain('conf/app.ini');
+  });
+
+  it('explains a wrong SVN password in plain words, in the API and in a publish job', async () => {
+    await t.db.project.create({ data: { name: 'badpw', svnUrl: `${svn.url}/trunk`, svnUsername: svn.username, svnPasswordEnc: (await import('../../src/lib/crypto.ts')).encryptSecret(t.svc.secretKey, 'wrong-password'), deployDir: '/srv/x', groups: { create: { name: 'g', hosts: { connect: { name: 'a' } } } } } });
+    const tree = await api('get', '/api/projects/badpw/tree');
+    expect(tree.status).toBe(502);
+    expect(tree.body.error).toMatch(/rejected the login: check the username and password/i);
+    const res = await api('post', '/api/projects/badpw/publish', { files: ['conf'], groups: ['g'] });
+    const job = await waitJob(res.body.jobId);
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/rejected the login: check the username and password/i);
+    expect(fs.existsSync(path.join(a.dir, 'conf'))).toBe(false);
+  });
+});
+
+describe('publish and rollback', () => {
+  let firstJob: number;
+
+  it('publishes files to a direct host and a host behind a jump host with the exact bytes and modes', async () => {
+    const job = await publish({ files: ['bin', 'conf/app.ini', 'docs/read me.txt', '配置/服务器.txt'], groups: ['zone1'], note: 'first' });
+    firstJob = job.id;
+    expect(job.status, JSON.stringify(job.hosts)).toBe('succeeded');
+    expect(job.revision).toBe(1);
+    for (const h of [a, b]) {
+      expect(read(h, 'bin/server')).toBe('#!/bin/sh\necho v1\n');
+      expect(modeOf(h, 'bin/server') & 0o111).not.toBe(0);
+      expect(modeOf(h, 'conf/app.ini') & 0o111).toBe(0);
+      expect(read(h, 'docs/read me.txt')).toBe('spaces v1\n');
+      expect(read(h, '配置/服务器.txt')).toBe('中文 v1\n');
+      expect(read(h, 'hook.log')).toMatch(/after-publish on (a|b) r1 by ops/);
+      expect(read(h, 'published.txt')).toContain('配置/服务器.txt');
+      expect(exists(h, `.ferry/snapshots/${job.id}.tar.gz`)).toBe(true);
+    }
+    // b was reached through the relay's forwarding, and a's key was pinned on first connect.
+    expect(relay.readLog()).toMatch(new RegExp(`direct_tcpip.*target 127\\.0\\.0\\.1 port ${b.port}`));
+    expect((await t.db.host.findUniqueOrThrow({ where: { name: 'a' } })).hostKey).toBe(a.hostKey);
+    expect(await t.db.opLog.count({ where: { jobId: job.id, action: 'publish.finish', result: 'ok' } })).toBe(1);
+  });
+
+  it('rolls back two stacked publishes newest first, restoring old bytes and removing added files', async () => {
+    await svn.commit({ 'trunk/conf/app.ini': 'level=2\n', 'trunk/conf/new.ini': 'added in r2\n' }, 'second');
+    const second = await publish({ files: ['conf'], groups: ['zone1'] });
+    expect(second.status).toBe('succeeded');
+    await svn.commit({ 'trunk/conf/app.ini': 'level=3\n', 'trunk/bin/server': { content: '#!/bin/sh\necho v3\n', executable: true } }, 'third');
+    const third = await publish({ files: ['conf', 'bin/server'], groups: ['zone1'] });
+    expect(third.status).toBe('succeeded');
+    expect(read(a, 'conf/app.ini')).toBe('level=3\n');
+
+    const plan = await api('get', `/api/jobs/${second.id}/rollback-plan`);
+    expect(plan.body.undoes).toEqual([third.id, second.id]);
+    const res = await api('post', `/api/jobs/${second.id}/rollback`);
+    expect(res.status).toBe(201);
+    const rollback = await waitJob(res.body.jobId);
+    expect(rollback.status, JSON.stringify(rollback.hosts)).toBe('succeeded');
+    for (const h of [a, b]) {
+      expect(read(h, 'conf/app.ini')).toBe('level=1\n');
+      expect(exists(h, 'conf/new.ini')).toBe(false);
+      expect(read(h, 'bin/server')).toBe('#!/bin/sh\necho v1\n');
+      expect(modeOf(h, 'bin/server') & 0o111).not.toBe(0);
+    }
+    // Rolled-back publishes are not undone twice.
+    const again = await api('get', `/api/jobs/${third.id}/rollback-plan`);
+    expect(again.body.undoes).toEqual([]);
+    expect(firstJob).toBeLessThan(second.id);
+  });
+
+  it('refuses a path that escapes the project before anything runs', async () => {
+    const before = await t.db.job.count();
+    for (const files of [['../etc/passwd'], ['/etc/passwd'], ['conf/../../x']]) {
+      const res = await api('post', '/api/projects/game/publish', { files, groups: ['zone1'] });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatch(/outside|absolute|\.\./i);
+    }
+    expect(await t.db.job.count()).toBe(before);
+  });
+
+  it('refuses a second publish of the same project while one runs (409 naming the job and user)', async () => {
+    const [r1, r2] = await Promise.all([
+      api('post', '/api/projects/game/publish', { files: ['conf'], groups: ['zone1'] }),
+      api('post', '/api/projects/game/publish', { files: ['conf'], groups: ['zone1'] }),
+    ]);
+    const statuses = [r1.status, r2.status].sort();
+    expect(statuses).toEqual([201, 409]);
+    const refused = r1.status === 409 ? r1 : r2;
+    const accepted = r1.status === 201 ? r1 : r2;
+    expect(refused.body.error).toContain(`job #${accepted.body.jobId}`);
+    expect(refused.body.error).toContain('ops');
+    expect((await waitJob(accepted.body.jobId)).status).toBe('succeeded');
+  });
+
+  it('a failing before-publish hook aborts the job and touches no host', async () => {
+    const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
+    const hook = await t.db.hook.create({ data: { projectId: project.id, name: 'gate', stage: 'before-publish', runOn: 'server', script: 'echo "checking $FERRY_REVISION"; test -f conf/app.ini && exit 3' } });
+    await svn.commit({ 'trunk/conf/app.ini': 'level=4\n' }, 'fourth');
+    const job = await publish({ files: ['conf'], groups: ['zone1'] });
+    await t.db.hook.delete({ where: { id: hook.id } });
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/before-publish hook gate failed \(exit 3\); no host was touched/);
+    expect(read(a, 'conf/app.ini')).not.toBe('level=4\n');
+    expect(exists(a, `.ferry/snapshots/${job.id}.tar.gz`)).toBe(false);
+    expect(exists(b, `.ferry/incoming/${job.id}.tar.gz`)).toBe(false);
+  });
+
+  it('a failing after-publish hook fails only that host', async () => {
+    const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
+    const hook = await t.db.hook.create({ data: { projectId: project.id, name: 'only-a', stage: 'after-publish', runOn: 'target', position: 5, script: 'if [ "$FERRY_HOST" = b ]; then echo "b refuses" >&2; exit 7; fi' } });
+    const job = await publish({ files: ['conf'], groups: ['zone1'] });
+    await t.db.hook.delete({ where: { id: hook.id } });
+    expect(job.status).toBe('partial');
+    expect(hostOf(job, 'a').status).toBe('succeeded');
+    expect(hostOf(job, 'b').status).toBe('failed');
+    expect(hostOf(job, 'b').error).toMatch(/only-a.*7|7.*only-a/);
+    expect(hostOf(job, 'b').output).toContain('b refuses');
+  });
+
+  it('an unreachable host fails alone with a clear error', async () => {
+    const closed = await freePort();
+    const cred = await t.db.credential.findUniqueOrThrow({ where: { name: 'b-key' } });
+    const group = await t.db.hostGroup.findFirstOrThrow({ where: { name: 'zone1' } });
+    await t.db.host.create({ data: { name: 'ghost', address: '127.0.0.1', port: closed, credentialId: cred.id, deployDir: '/tmp/ghost', groups: { connect: { id: group.id } } } });
+    const job = await publish({ files: ['conf/app.ini'], hosts: ['a', 'ghost'] });
+    await t.db.host.delete({ where: { name: 'ghost' } });
+    expect(job.status).toBe('partial');
+    expect(hostOf(job, 'a').status).toBe('succeeded');
+    expect(hostOf(job, 'ghost').error).toMatch(/refused/i);
+  });
+
+  it('refuses a host whose key changed and changes nothing on it', async () => {
+    const before = read(a, 'conf/app.ini');
+    await svn.commit({ 'trunk/conf/app.ini': 'level=5\n' }, 'fifth');
+    await a.restartWithNewHostKey();
+    const job = await publish({ files: ['conf/app.ini'], hosts: ['a'] });
+    expect(job.status).toBe('failed');
+    expect(hostOf(job, 'a').error).toMatch(/host key changed/);
+    expect(read(a, 'conf/app.ini')).toBe(before);
+    // The operator clears the pin after checking the server was reinstalled; the next publish works.
+    await t.db.host.update({ where: { name: 'a' }, data: { hostKey: null } });
+    expect((await publish({ files: ['conf/app.ini'], hosts: ['a'] })).status).toBe('succeeded');
+    expect(read(a, 'conf/app.ini')).toBe('level=5\n');
+  });
+
+  it('streams job events as SSE: a snapshot, then the final state', async () => {
+    const last = await t.db.job.findFirstOrThrow({ where: { kind: 'publish' }, orderBy: { id: 'desc' } });
+    const res = await supertest(t.app).get(`/api/jobs/${last.id}/events`).set('Authorization', `Bearer ${token}`)
+      .buffer(true).parse((r, cb) => {
+        let text = '';
+        r.on('data', (c: Buffer) => (text += c.toString()));
+        r.on('end', () => cb(null, text));
+      });
+    expect(res.headers['content-type']).toMatch(/text\/event-stream/);
+    expect(res.body).toMatch(/^event: snapshot\ndata: \{/);
+    expect(res.body).toMatch(/event: end\ndata: .*"status":"succeeded"/);
+  });
+});
+
+describe('process control', () => {
+  it('starts, reports and stops a real process on every host of a group', async () => {
+    await publish({ files: ['bin'], groups: ['zone1'] });
+    const start = await api('post', '/api/projects/game/processes', { action: 'start', groups: ['zone1'] });
+    expect(start.status).toBe(201);
+    expect((await waitJob(start.body.jobId)).status).toBe('succeeded');
+    const status = await waitJob((await api('post', '/api/projects/game/processes', { action: 'status' })).body.jobId);
+    expect(status.status).toBe('succeeded');
+    expect(hostOf(status, 'a').output).toContain('zone1: running');
+    const stop = await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop', hosts: ['b'] })).body.jobId);
+    expect(stop.hosts.map((h) => h.host)).toEqual(['b']);
+    const after = await waitJob((await api('post', '/api/projects/game/processes', { action: 'status', processes: ['zone1'] })).body.jobId);
+    expect(after.status).toBe('partial');
+    expect(hostOf(after, 'b').error).toMatch(/not running \(exit 3\)/);
+    expect(hostOf(after, 'a').status).toBe('succeeded');
+    await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop' })).body.jobId);
+  });
+});
+
+describe('permissions on the API', () => {
+  it('refuses members without the grant on every job route, and changes nothing', async () => {
+    const agent = await t.login('dev', 'member', { game: ['publish'] });
+    const outsider = await t.login('outsider', 'member');
+    const csrf = (await agent.get('/').then((r) => /name="csrf-token" content="([^"]+)"/.exec(r.text)))![1];
+    const csrf2 = (await outsider.get('/').then((r) => /name="csrf-token" content="([^"]+)"/.exec(r.text)))![1];
+    const anyJob = await t.db.job.findFirstOrThrow({ where: { kind: 'publish', project: { name: 'game' } }, orderBy: { id: 'desc' } });
+    const jobsBefore = await t.db.job.count();
+
+    expect((await agent.post(`/api/jobs/${anyJob.id}/rollback`).set('x-csrf-token', csrf)).status).toBe(403);
+    expect((await agent.post('/api/projects/game/processes').set('x-csrf-token', csrf).send({ action: 'stop' })).status).toBe(403);
+    for (const [method, url] of [
+      ['get', '/api/projects/game/tree'], ['get', '/api/projects/game/log'], ['get', `/api/jobs/${anyJob.id}`],
+      ['get', `/api/jobs/${anyJob.id}/events`], ['get', `/api/jobs/${anyJob.id}/rollback-plan`],
+      ['post', '/api/projects/game/publish'], ['post', `/api/jobs/${anyJob.id}/rollback`], ['post', '/api/projects/game/processes'],
+    ] as const) {
+      const res = await outsider[method](url).set('x-csrf-token', csrf2).send({ files: ['conf'], groups: ['zone1'], action: 'status' });
+      expect(res.status, `${method} ${url}`).toBe(403);
+      expect(res.body.error).toMatch(/permission|no access/);
+    }
+    const auditor = await t.login('aud', 'auditor');
+    const csrf3 = (await auditor.get('/').then((r) => /name="csrf-token" content="([^"]+)"/.exec(r.text)))![1];
+    expect((await auditor.get(`/api/jobs/${anyJob.id}`)).status).toBe(200);
+    expect((await auditor.post('/api/projects/game/publish').set('x-csrf-token', csrf3).send({ files: ['conf'], groups: ['zone1'] })).status).toBe(403);
+    expect(await t.db.job.count()).toBe(jobsBefore);
+    expect(await t.db.opLog.count({ where: { userName: { in: ['dev', 'outsider', 'aud'] }, result: 'denied' } })).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('restart recovery', () => {
+  it('marks jobs left running by a crash as interrupted', async () => {
+    const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
+    const job = await t.db.job.create({ data: { kind: 'publish', status: 'running', projectId: project.id, userName: 'ops', hosts: { create: [{ hostName: 'a', status: 'running', phase: 'extracting', snapshotTaken: true }] } } });
+    const restarted = new JobRunner(t.svc, { publish: async () => { throw new Error('unused'); }, rollback: async () => {}, processAction: async () => {} });
+    expect(await restarted.markInterrupted()).toBe(1);
+    const after = await t.db.job.findUniqueOrThrow({ where: { id: job.id }, include: { hosts: true } });
+    expect(after.status).toBe('interrupted');
+    expect(after.hosts[0]).toMatchObject({ status: 'failed', snapshotTaken: true });
+  });
+});
