@@ -22,11 +22,14 @@ const hostSchema = z.object({
   jumpHostId: optionalId,
   hostKey: textField(20_000),
   relayMode: z.enum(RELAY_MODES, { error: `must be one of ${RELAY_MODES.join(', ')}` }),
+  // Empty: the project's deploy directory is used on this host.
+  deployDir: textField(1000).refine((d) => d === '' || d.startsWith('/'), 'must be an absolute path (start with /)')
+    .transform((d) => (d === '' ? null : d.replace(/\/+$/, '') || '/')),
 });
 
-const HOST_FIELDS = ['name', 'address', 'port', 'credentialId', 'jumpHostId', 'hostKey', 'relayMode'] as const;
+const HOST_FIELDS = ['name', 'address', 'port', 'credentialId', 'jumpHostId', 'hostKey', 'relayMode', 'deployDir'] as const;
 
-export const newHostValues = () => ({ name: '', address: '', port: 22, credentialId: '', jumpHostId: '', hostKey: '', relayMode: 'auto' });
+export const newHostValues = () => ({ name: '', address: '', port: 22, credentialId: '', jumpHostId: '', hostKey: '', relayMode: 'auto', deployDir: '' });
 
 /** Fingerprint of a stored key for display; never throws. */
 export function safeFingerprint(key: string | null | undefined): string {
@@ -66,7 +69,7 @@ export async function hostDetail(svc: Pick<Services, 'db'>, id: number) {
   if (!h) throw notFound('That host');
   return {
     host: {
-      ...pick(h, ['id', 'name', 'address', 'port', 'credentialId', 'jumpHostId', 'relayMode']),
+      ...pick(h, ['id', 'name', 'address', 'port', 'credentialId', 'jumpHostId', 'relayMode']), deployDir: h.deployDir ?? '',
       pinnedKey: h.hostKey ?? '', fingerprint: safeFingerprint(h.hostKey),
     },
     groups: h.groups.map((g) => ({ name: g.name, projectId: g.project.id, project: g.project.name })),
