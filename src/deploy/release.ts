@@ -44,7 +44,7 @@ export interface PublishOptions {
   onOutput?: OutputListener;
   onUploadProgress?: (sent: number, total: number) => void;
   /** Called as soon as the snapshot is safely on the target, so the caller can persist `snapshotTaken` at once. */
-  onSnapshotTaken?: () => void;
+  onSnapshotTaken?: () => void | Promise<void>;
   hooks?: { afterPublish?: readonly HookSpec[] };
   /** FERRY_* variables for hooks; FERRY_FILES is added here. */
   hookEnv?: Record<string, string>;
@@ -94,7 +94,9 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     enter('snapshot');
     await takeSnapshot(session, deployDir, jobId, manifest, { timeoutMs });
     snapshotTaken = true;
-    opts.onSnapshotTaken?.();
+    // Awaited: the caller records the snapshot durably before anything is extracted, so a crash right after
+    // still leaves a job that knows this host can be rolled back.
+    await opts.onSnapshotTaken?.();
 
     enter('extracting');
     const extraction = await extractPackage(session, deployDir, jobId, { timeoutMs, onOutput: opts.onOutput });

@@ -88,7 +88,7 @@ export function createEngine(deps: EngineDeps): Engine {
           hooks: { afterPublish: req.hooks.afterPublish },
           hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
           onPhase: (phase) => emit({ type: 'host', host: plan.name, status: 'running', phase }),
-          onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }),
+          onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }) ?? undefined,
           onOutput: output(emit, plan.name),
         });
         for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });

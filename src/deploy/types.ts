@@ -59,7 +59,8 @@ export type JobEvent =
   | { type: 'host'; host: string; status: string; phase: string; error?: string; snapshotTaken?: boolean; exitCode?: number }
   | { type: 'output'; host: string; text: string };
 
-export type EventSink = (event: JobEvent) => void;
+/** Receives progress; may return a promise that resolves once the event is durable (the engine awaits it at checkpoints). */
+export type EventSink = (event: JobEvent) => void | Promise<void>;
 
 export interface EngineLogger {
   info(obj: object, msg?: string): void;

@@ -20,8 +20,8 @@ export class JobRecorder {
 
   constructor(private readonly svc: Pick<Services, 'db' | 'logger'>, readonly jobId: number, private readonly emitter: EventEmitter) {}
 
-  /** The engine's event sink: never throws, persists in order. */
-  readonly emit = (event: JobEvent): void => {
+  /** The engine's event sink: never throws, persists in order; host events resolve once written. */
+  readonly emit = (event: JobEvent): void | Promise<void> => {
     this.emitter.emit('event', event);
     if (event.type === 'output') {
       this.pending.set(event.host, (this.pending.get(event.host) ?? '') + event.text);
@@ -31,7 +31,7 @@ export class JobRecorder {
     if (event.type === 'host') {
       const { host, status, phase, error, snapshotTaken, exitCode } = event;
       const now = new Date();
-      this.enqueue(async () => {
+      return this.enqueue(async () => {
         await this.flushOutputNow(host);
         await this.svc.db.jobHost.updateMany({
           where: { jobId: this.jobId, hostName: host },
@@ -48,8 +48,10 @@ export class JobRecorder {
     }
   };
 
-  private enqueue(task: () => Promise<unknown>): void {
-    this.chain = this.chain.then(task).catch((err) => this.svc.logger.error({ err, jobId: this.jobId }, 'could not record job progress'));
+  private enqueue(task: () => Promise<unknown>): Promise<void> {
+    const done = this.chain.then(task).then(() => undefined, (err) => this.svc.logger.error({ err, jobId: this.jobId }, 'could not record job progress'));
+    this.chain = done;
+    return done;
   }
 
   private flushOutput(): Promise<unknown> {

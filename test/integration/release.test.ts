@@ -107,7 +107,7 @@ describe('publishToHost', () => {
     });
     const phases: PublishPhase[] = [];
     let snapshotNoticed = false;
-    const result = await publish(deployDir, pkg, { onPhase: (p) => phases.push(p), onSnapshotTaken: () => (snapshotNoticed = true) });
+    const result = await publish(deployDir, pkg, { onPhase: (p) => phases.push(p), onSnapshotTaken: () => { snapshotNoticed = true; } });
 
     expect(result).toEqual({ ok: true, phase: 'done', snapshotTaken: true, restored: false, warnings: [] });
     expect(phases).toEqual(['uploading', 'snapshot', 'extracting', 'cleanup', 'done']);
