@@ -9,6 +9,8 @@ export interface HostPlan {
   target: HostTarget;
   /** Absolute deploy directory on this host (the host's own setting, else the project's). */
   deployDir: string;
+  /** For hosts behind a jump host: copy the package to the relay once (store-forward) or stream through it (tunnel). */
+  relayMode: 'auto' | 'tunnel' | 'store-forward';
 }
 
 export interface PublishRequest {

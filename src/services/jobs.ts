@@ -170,9 +170,13 @@ export class JobRunner {
 
   private async plans(project: { deployDir: string }, ids: number[]): Promise<Map<number, HostPlan>> {
     const targets = await resolveHostTargets(this.svc, ids);
-    const dirs = await this.svc.db.host.findMany({ where: { id: { in: ids } }, select: { id: true, deployDir: true } });
-    const dirOf = new Map(dirs.map((d) => [d.id, d.deployDir || project.deployDir]));
-    return new Map(ids.map((id) => [id, { name: targets.get(id)!.name, target: targets.get(id)!, deployDir: dirOf.get(id)! }]));
+    const rows = await this.svc.db.host.findMany({ where: { id: { in: ids } }, select: { id: true, deployDir: true, relayMode: true } });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const relayModeOf = (mode: string): HostPlan['relayMode'] => (mode === 'tunnel' || mode === 'store-forward' ? mode : 'auto');
+    return new Map(ids.map((id) => [id, {
+      name: targets.get(id)!.name, target: targets.get(id)!,
+      deployDir: byId.get(id)!.deployDir || project.deployDir, relayMode: relayModeOf(byId.get(id)!.relayMode),
+    }]));
   }
 
   // ---- publish ----
