@@ -280,6 +280,48 @@ describe('process control', () => {
   });
 });
 
+describe('rolling process control', () => {
+  it('restarts a group in batches and stops at the first batch whose status check fails', async () => {
+    const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
+    const zone1 = await t.db.hostGroup.findFirstOrThrow({ where: { projectId: project.id, name: 'zone1' } });
+    await t.db.process.create({ data: {
+      projectId: project.id, name: 'flaky', startCmd: 'sh bin/ctl.sh start flaky', stopCmd: 'sh bin/ctl.sh stop flaky',
+      statusCmd: 'test "$FERRY_HOST" != a && sh bin/ctl.sh status flaky', groups: { connect: { id: zone1.id } },
+    } });
+    const res = await api('post', '/api/projects/game/processes', { action: 'restart', processes: ['flaky'], groups: ['zone1'], batchSize: 1 });
+    expect(res.status).toBe(201);
+    const job = await waitJob(res.body.jobId);
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/stopped at batch 1 \(a failed\)\. Done: no host/);
+    expect(hostOf(job, 'a').error).toMatch(/status check failed/);
+    expect(hostOf(job, 'b')).toMatchObject({ status: 'skipped' });
+    // b was never touched: its process is not running.
+    expect(fs.existsSync(path.join(b.dir, 'run/flaky.pid'))).toBe(false);
+
+    const ok = await waitJob((await api('post', '/api/projects/game/processes', { action: 'restart', processes: ['zone1'], batchPercent: 50 })).body.jobId);
+    expect(ok.status, JSON.stringify(ok.hosts)).toBe('succeeded');
+    expect(ok.hosts.every((h) => h.output.includes('zone1: running'))).toBe(true);
+    await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop' })).body.jobId);
+  });
+
+  it('retries a job on its failed hosts only', async () => {
+    const failed = await t.db.job.findFirstOrThrow({ where: { kind: 'process', status: 'failed' }, orderBy: { id: 'desc' } });
+    const res = await api('post', `/api/jobs/${failed.id}/retry`);
+    expect(res.status).toBe(201);
+    const retry = await waitJob(res.body.jobId);
+    expect(retry.hosts.map((h) => h.host)).toEqual(['a', 'b']);
+    // Same action, processes and batches as the original: a still fails its status check, so b is skipped again.
+    expect(retry.error).toMatch(/stopped at batch 1/);
+    await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop' })).body.jobId);
+    const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
+    await t.db.process.delete({ where: { projectId_name: { projectId: project.id, name: 'flaky' } } });
+    const ok = await t.db.job.findFirstOrThrow({ where: { kind: 'publish', status: 'succeeded' }, orderBy: { id: 'desc' } });
+    const none = await api('post', `/api/jobs/${ok.id}/retry`);
+    expect(none.status).toBe(400);
+    expect(none.body.error).toMatch(/nothing to retry/);
+  });
+});
+
 describe('permissions on the API', () => {
   it('refuses members without the grant on every job route, and changes nothing', async () => {
     const agent = await t.login('dev', 'member', { game: ['publish'] });

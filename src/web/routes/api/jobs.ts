@@ -50,7 +50,7 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
     res.status(201).json(await jobs.startPublish(ctxOf(req), req.params.name, req.body ?? {}));
   });
 
-  // POST /api/projects/:name/processes { action, processes?, hosts?, groups? }
+  // POST /api/projects/:name/processes { action, processes?, hosts?, groups?, batchSize?, batchPercent? }
   router.post('/projects/:name/processes', async function postProcessAction(req, res) {
     res.status(201).json(await jobs.startProcessAction(ctxOf(req), req.params.name, req.body ?? {}));
   });
@@ -69,6 +69,11 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
   // POST /api/jobs/:id/rollback
   router.post('/jobs/:id/rollback', async function postRollback(req, res) {
     res.status(201).json(await jobs.startRollback(ctxOf(req), jobIdOf(req)));
+  });
+
+  // POST /api/jobs/:id/retry — run the job again on the hosts where it failed
+  router.post('/jobs/:id/retry', async function postRetry(req, res) {
+    res.status(201).json(await jobs.retry(ctxOf(req), jobIdOf(req)));
   });
 
   // GET /api/jobs/:id/events — Server-Sent Events

@@ -1,0 +1,347 @@
+// Publish page: pick a revision (or HEAD) from the SVN log, files from a lazily loaded jsTree, target groups or
+// hosts, then confirm and POST /api/projects/:name/publish. Checking a folder sends the folder itself.
+(function () {
+  'use strict';
+  const page = document.getElementById('publish-page');
+  if (!page) return;
+  const data = JSON.parse(document.getElementById('publish-data').textContent);
+  const api = '/api/projects/' + encodeURIComponent(data.project);
+  const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+
+  function showAlert(box, kind, message) {
+    box.insertAdjacentHTML('beforeend', '<div class="alert alert-' + kind + ' alert-dismissible fade show" role="alert">' + esc(message) +
+      '<button type="button" class="btn-close" data-bs-dismiss="alert" aria-label="Close"></button></div>');
+  }
+  const pageAlerts = document.getElementById('publish-alerts');
+  const logAlerts = document.getElementById('log-alerts');
+  const treeAlerts = document.getElementById('tree-alerts');
+
+  function fmtSize(n) {
+    if (n == null) return '';
+    if (n < 1024) return n + ' B';
+    const units = ['KB', 'MB', 'GB', 'TB'];
+    let v = n / 1024, i = 0;
+    while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+    return (v < 10 ? v.toFixed(1) : Math.round(v)) + ' ' + units[i];
+  }
+  const fmtDate = (d) => (d ? d.replace('T', ' ').slice(0, 19) : '');
+
+  // ---- revision ----
+  const revInput = document.getElementById('revision');
+  const treeRevLabel = document.getElementById('tree-revision');
+  /** The revision the tree shows, and so the one that gets published: 'HEAD' or a number as text. */
+  let treeRevision = 'HEAD';
+
+  function typedRevision() {
+    const v = revInput.value.trim();
+    if (v === '' || /^head$/i.test(v)) return 'HEAD';
+    const m = /^r?(\d+)$/i.exec(v);
+    return m && Number(m[1]) > 0 ? m[1] : null;
+  }
+
+  // ---- file tree ----
+  const treeEl = document.getElementById('file-tree');
+  const ID_PREFIX = 'svn:'; // keeps node ids (also DOM ids) apart from the page's own ids
+  const idOf = (path) => ID_PREFIX + path;
+  const ROOT = '.';
+
+  function nodeFor(entry) {
+    const meta = [entry.kind === 'file' ? fmtSize(entry.size) : '', 'r' + entry.rev, entry.author || ''].filter(Boolean).join(' · ');
+    return {
+      id: idOf(entry.path),
+      text: esc(entry.name) + ' <span class="tree-meta">' + esc(meta) + '</span>',
+      children: entry.kind === 'dir',
+      icon: entry.kind === 'dir' ? 'bi bi-folder-fill tree-dir' : 'bi bi-file-earmark tree-file',
+      data: { path: entry.path },
+    };
+  }
+
+  $(treeEl).jstree({
+    core: {
+      // Workers are built from blob: URLs, which the Content-Security-Policy forbids; big folders parse fine inline.
+      worker: false,
+      animation: 0,
+      multiple: true,
+      themes: { dots: false },
+      data: function (node, done) {
+        if (node.id === '#') {
+          return done.call(this, [{
+            id: idOf(ROOT), text: esc(data.project) + ' <span class="tree-meta">whole project</span>', children: true,
+            state: { opened: true }, icon: 'bi bi-box-seam', data: { path: ROOT },
+          }]);
+        }
+        const path = node.data.path === ROOT ? '' : node.data.path;
+        const rev = treeRevision;
+        window.ferryFetch(api + '/tree?path=' + encodeURIComponent(path) + '&rev=' + encodeURIComponent(rev))
+          .then((entries) => done.call(this, rev === treeRevision ? entries.map(nodeFor) : false))
+          .catch((err) => {
+            showAlert(treeAlerts, 'danger', 'Could not list ' + (path ? '"' + path + '"' : 'the project') + ': ' + err.message);
+            done.call(this, false);
+          });
+      },
+      error: function () { /* shown by the data callback */ },
+    },
+    // No three_state: a checked folder stays one entry (the engine takes a folder as everything below it), while
+    // cascade still checks what is loaded below it and unchecks a folder when one of its children is unchecked.
+    checkbox: { three_state: false, cascade: 'up+down', keep_selected_style: false },
+    plugins: ['checkbox'],
+  });
+  const tree = $(treeEl).jstree(true);
+
+  /** Opens (and if needed loads) a folder node; resolves when its children are in the tree. */
+  function openNode(node) {
+    return new Promise((resolve) => {
+      if (tree.is_open(node) && tree.is_loaded(node)) return resolve(true);
+      tree.open_node(node, () => resolve(tree.is_loaded(node)));
+    });
+  }
+
+  function reloadTree(rev) {
+    treeRevision = rev;
+    treeRevLabel.textContent = rev === 'HEAD' ? 'HEAD' : 'r' + rev;
+    treeAlerts.innerHTML = '';
+    return new Promise((resolve) => {
+      $(treeEl).one('refresh.jstree', () => openNode(tree.get_node(idOf(ROOT))).then(resolve));
+      tree.refresh(false, true);
+    });
+  }
+
+  /** Top-most checked nodes: a checked folder stands for everything below it. */
+  function selectedPaths() {
+    return tree.get_top_selected(true).map((n) => n.data.path).sort();
+  }
+
+  const summaryEl = document.getElementById('selection-summary');
+  let summaryPending = false;
+  $(treeEl).on('changed.jstree refresh.jstree', () => {
+    if (summaryPending) return;
+    summaryPending = true;
+    requestAnimationFrame(() => {
+      summaryPending = false;
+      const paths = selectedPaths();
+      summaryEl.textContent = paths.length === 0 ? 'Nothing selected'
+        : paths.includes(ROOT) ? 'The whole project' : paths.length + ' path' + (paths.length === 1 ? '' : 's') + ' selected';
+    });
+  });
+  document.getElementById('selection-clear').addEventListener('click', () => tree.deselect_all());
+
+  /** Checks one project-relative path, loading the folders above it; false if it is not in the tree. */
+  async function checkPath(path) {
+    const root = tree.get_node(idOf(ROOT));
+    if (!root || tree.is_selected(root)) return Boolean(root);
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = tree.get_node(idOf(parts.slice(0, i).join('/')));
+      if (!dir) return false;
+      if (tree.is_selected(dir)) return true;
+      if (!(await openNode(dir))) return false;
+    }
+    const node = tree.get_node(idOf(path));
+    if (!node) return false;
+    tree.select_node(node, false, true);
+    return true;
+  }
+
+  async function selectChangedIn(entry) {
+    revInput.value = String(entry.revision);
+    await reloadTree(String(entry.revision));
+    // Paths outside the project start with '/'; '' is the project folder itself (a property change); deletions cannot be published.
+    const paths = entry.paths.filter((p) => p.action !== 'D' && p.path !== '' && !p.path.startsWith('/')).map((p) => p.path);
+    let missing = 0;
+    for (const path of paths) if (!(await checkPath(path))) missing++;
+    if (paths.length === 0) showAlert(treeAlerts, 'info', 'r' + entry.revision + ' changed nothing inside this project that can be published (only deletions or paths outside it).');
+    else if (missing) showAlert(treeAlerts, 'warning', missing + ' of the ' + paths.length + ' changed path(s) are not in the tree at r' + entry.revision + '.');
+  }
+
+  // ---- log ----
+  const logById = new Map();
+  const PATHS_SHOWN = 50;
+  const logOptions = {
+    pageLength: 10, lengthChange: false, autoWidth: false, order: [[0, 'desc']],
+    language: { emptyTable: 'No commits touch this project.' },
+    columns: [
+      { data: 'revision', render: (v, type) => (type === 'display' ? 'r' + v : v) },
+      { data: 'author', render: (v) => esc(v || '') },
+      { data: 'date', className: 'text-nowrap small', render: (v) => esc(fmtDate(v)) },
+      { data: 'message', render: (v, type) => (type === 'display' ? '<span class="log-message" title="' + esc(v) + '">' + esc(v.split('\n')[0].slice(0, 120)) + '</span>' : v) },
+      {
+        data: 'paths', orderable: false, render: (paths, type) => {
+          if (type !== 'display') return paths.map((p) => p.path).join(' ');
+          const items = paths.slice(0, PATHS_SHOWN).map((p) => '<li><span class="path-action">' + esc(p.action) + '</span> ' + esc(p.path || '(project folder)') + '</li>').join('');
+          const more = paths.length > PATHS_SHOWN ? '<li class="text-secondary">… and ' + (paths.length - PATHS_SHOWN) + ' more</li>' : '';
+          return '<details><summary>' + paths.length + '</summary><ul class="list-unstyled font-monospace small mb-0 path-list">' + items + more + '</ul></details>';
+        },
+      },
+      {
+        data: 'revision', orderable: false, searchable: false, className: 'text-end text-nowrap', render: (v, type) => (type !== 'display' ? '' :
+          '<div class="btn-group btn-group-sm"><button type="button" class="btn btn-outline-primary log-use" data-rev="' + v + '" title="Show the files at r' + v + '">Use</button>' +
+          '<button type="button" class="btn btn-outline-secondary log-changed" data-rev="' + v + '" title="Select the files changed in r' + v + '">Changed files</button></div>'),
+      },
+    ],
+  };
+
+  const logStatus = document.getElementById('log-status');
+  window.ferryFetch(api + '/log?limit=50')
+    .then((entries) => {
+      entries.forEach((e) => logById.set(e.revision, e));
+      logStatus.remove();
+      new DataTable('#log-table', Object.assign({ data: entries }, logOptions));
+    })
+    .catch((err) => {
+      logStatus.textContent = 'The log could not be read.';
+      showAlert(logAlerts, 'danger', 'Could not read the SVN log: ' + err.message);
+    });
+
+  document.getElementById('log-table').addEventListener('click', (ev) => {
+    const button = ev.target.closest('button[data-rev]');
+    if (!button) return;
+    const entry = logById.get(Number(button.getAttribute('data-rev')));
+    if (!entry) return;
+    if (button.classList.contains('log-changed')) selectChangedIn(entry);
+    else {
+      revInput.value = String(entry.revision);
+      reloadTree(String(entry.revision));
+    }
+  });
+
+  document.getElementById('revision-head').addEventListener('click', () => {
+    revInput.value = '';
+    reloadTree('HEAD');
+  });
+  function applyTypedRevision() {
+    const rev = typedRevision();
+    if (rev === null) return showAlert(pageAlerts, 'warning', 'The revision must be a positive whole number, or empty for HEAD.');
+    if (rev !== treeRevision) reloadTree(rev);
+  }
+  document.getElementById('revision-apply').addEventListener('click', applyTypedRevision);
+  revInput.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') {
+      ev.preventDefault();
+      applyTypedRevision();
+    }
+  });
+
+  // ---- targets ----
+  const groupChecks = Array.from(document.querySelectorAll('.group-check'));
+  const groupsByName = new Map(data.groups.map((g) => [g.name, g.hosts]));
+  const chosenHosts = new Set();
+  let viaGroups = new Set();
+  const targetSummary = document.getElementById('target-summary');
+
+  const checkedGroups = () => groupChecks.filter((c) => c.checked).map((c) => c.value);
+  function effectiveHosts() {
+    return Array.from(new Set([...viaGroups, ...chosenHosts])).sort();
+  }
+  function updateTargetSummary() {
+    const n = effectiveHosts().length;
+    targetSummary.textContent = n === 0 ? 'No hosts selected' : n + ' host' + (n === 1 ? '' : 's') + ' selected';
+  }
+
+  const hostsTableEl = document.getElementById('hosts-table');
+  const hostsTable = hostsTableEl && new DataTable(hostsTableEl, {
+    data: data.hosts, pageLength: 25, autoWidth: false, order: [[1, 'asc']],
+    columns: [
+      {
+        data: 'name', orderable: false, searchable: false, render: (name, type) => {
+          if (type !== 'display') return chosenHosts.has(name) || viaGroups.has(name) ? 1 : 0;
+          const via = viaGroups.has(name);
+          return '<input type="checkbox" class="form-check-input host-check" value="' + esc(name) + '" aria-label="Publish to ' + esc(name) + '"' +
+            (via || chosenHosts.has(name) ? ' checked' : '') + (via ? ' disabled title="Included by a checked group"' : '') + '>';
+        },
+      },
+      { data: 'name', className: 'font-monospace', render: (v) => esc(v) },
+      { data: 'address', className: 'small', render: (v) => esc(v) },
+      { data: 'groups', render: (g, type) => (type === 'display' ? g.map((n) => '<span class="badge text-bg-light">' + esc(n) + '</span>').join(' ') : g.join(' ')) },
+      {
+        data: 'lastRevision', render: (rev, type, row) => {
+          if (type === 'sort' || type === 'type') return row.lastJobId ? (rev ?? 0) : -1;
+          if (!row.lastJobId) return type === 'display' ? '<span class="text-secondary">never</span>' : 'never';
+          const label = rev ? 'r' + rev : 'HEAD';
+          return type === 'display' ? '<a href="/jobs/' + row.lastJobId + '">' + label + '</a> <span class="small text-secondary">' + esc(fmtDate(row.lastAt)) + '</span>' : label;
+        },
+      },
+    ],
+    createdRow: (tr, row) => tr.setAttribute('data-host', row.name),
+  });
+  const redrawHosts = () => hostsTable && hostsTable.rows().invalidate('data').draw(false);
+
+  groupChecks.forEach((check) => check.addEventListener('change', () => {
+    viaGroups = new Set(checkedGroups().flatMap((g) => groupsByName.get(g) || []));
+    redrawHosts();
+    updateTargetSummary();
+  }));
+  if (hostsTableEl) {
+    hostsTableEl.addEventListener('change', (ev) => {
+      if (!ev.target.classList.contains('host-check')) return;
+      if (ev.target.checked) chosenHosts.add(ev.target.value);
+      else chosenHosts.delete(ev.target.value);
+      updateTargetSummary();
+    });
+    document.getElementById('hosts-select-shown').addEventListener('click', () => {
+      hostsTable.rows({ search: 'applied' }).data().toArray().forEach((h) => chosenHosts.add(h.name));
+      redrawHosts();
+      updateTargetSummary();
+    });
+    document.getElementById('hosts-clear').addEventListener('click', () => {
+      chosenHosts.clear();
+      redrawHosts();
+      updateTargetSummary();
+    });
+  }
+
+  // ---- confirm and publish ----
+  const modalEl = document.getElementById('publish-modal');
+  const errorBox = document.getElementById('publish-error');
+  const submit = document.getElementById('publish-submit');
+  const LIST_LIMIT = 500;
+  let request = null;
+
+  function listItems(items, render) {
+    const shown = items.slice(0, LIST_LIMIT).map(render).join('');
+    return shown + (items.length > LIST_LIMIT ? '<li class="text-secondary">… and ' + (items.length - LIST_LIMIT) + ' more</li>' : '');
+  }
+
+  document.getElementById('publish-review').addEventListener('click', () => {
+    pageAlerts.innerHTML = '';
+    const typed = typedRevision();
+    if (typed === null) return showAlert(pageAlerts, 'warning', 'The revision must be a positive whole number, or empty for HEAD.');
+    if (typed !== treeRevision) {
+      return showAlert(pageAlerts, 'warning', 'The files shown are from ' + (treeRevision === 'HEAD' ? 'HEAD' : 'r' + treeRevision) +
+        ', but the revision box says ' + (typed === 'HEAD' ? 'HEAD' : 'r' + typed) + '. Click "Show files" and choose the files at that revision first.');
+    }
+    const files = selectedPaths();
+    if (files.length === 0) return showAlert(pageAlerts, 'warning', 'Choose at least one file or folder to publish.');
+    const hosts = effectiveHosts();
+    if (hosts.length === 0) return showAlert(pageAlerts, 'warning', 'Choose at least one host group or host to publish to.');
+
+    const groups = checkedGroups();
+    request = {
+      files, groups, hosts: Array.from(chosenHosts).filter((h) => !viaGroups.has(h)).sort(),
+      ...(treeRevision === 'HEAD' ? {} : { revision: Number(treeRevision) }),
+    };
+    document.getElementById('confirm-revision').textContent = treeRevision === 'HEAD' ? 'HEAD (the newest revision when the publish starts)' : 'r' + treeRevision;
+    document.getElementById('confirm-files-count').textContent = files.includes(ROOT) ? 'The whole project' : files.length + ' path(s); a folder includes everything below it';
+    document.getElementById('confirm-files').innerHTML = files.includes(ROOT) ? '' : listItems(files, (f) => '<li>' + esc(f) + '</li>');
+    document.getElementById('confirm-hosts-count').textContent = hosts.length + ' host(s)' + (groups.length ? ', including group(s) ' + groups.join(', ') : '');
+    document.getElementById('confirm-hosts').innerHTML = '<ul class="list-inline mb-0 font-monospace">' + listItems(hosts, (h) => '<li class="list-inline-item">' + esc(h) + '</li>') + '</ul>';
+    errorBox.innerHTML = '';
+    submit.disabled = false;
+    bootstrap.Modal.getOrCreateInstance(modalEl).show();
+  });
+
+  submit.addEventListener('click', async () => {
+    if (!request) return;
+    submit.disabled = true;
+    errorBox.innerHTML = '';
+    try {
+      const note = document.getElementById('publish-note').value.trim();
+      const result = await window.ferryFetch(api + '/publish', { method: 'POST', body: Object.assign({}, request, note ? { note } : {}) });
+      window.location.assign('/jobs/' + result.jobId);
+    } catch (err) {
+      showAlert(errorBox, 'danger', err.message);
+      submit.disabled = false;
+    }
+  });
+
+  updateTargetSummary();
+})();
