@@ -351,6 +351,18 @@ describe('permissions on the API', () => {
   });
 });
 
+describe('secrets', () => {
+  it('never writes SVN passwords, key passphrases or private keys to the log or into API answers', async () => {
+    const logs = t.logLines.join('');
+    expect(logs.length).toBeGreaterThan(1000);
+    const keyLine = a.clientKey.split('\n')[2];
+    for (const secret of [svn.password, a.passphrase, keyLine, token]) expect(logs).not.toContain(secret);
+    const project = await api('get', '/api/projects/game');
+    expect(JSON.stringify(project.body)).not.toContain(svn.password);
+    expect(project.body.svnPasswordSet).toBe(true);
+  });
+});
+
 describe('restart recovery', () => {
   it('marks jobs left running by a crash as interrupted', async () => {
     const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });

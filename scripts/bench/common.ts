@@ -1,0 +1,292 @@
+// Shared pieces of the benchmarks: argument parsing, statistics, a byte-counting TCP proxy, a spawned Ferry server
+// (so its memory can be read from /proc), and a small HTTP client with a cookie jar and SSE reading.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, createWriteStream, type WriteStream } from 'node:fs';
+import { createServer, connect as tcpConnect, type Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { freePort } from '../../test/helpers/svnserve.ts';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** `--name value` / `--name=value` / `--flag`; unknown names are kept too, so callers decide what to accept. */
+export function parseFlags(argv: string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) continue;
+    const eq = arg.indexOf('=');
+    if (eq > 0) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) flags.set(arg.slice(2), argv[++i]);
+    else flags.set(arg.slice(2), 'true');
+  }
+  return flags;
+}
+
+export function intFlag(flags: Map<string, string>, name: string, fallback: number): number {
+  const raw = flags.get(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive whole number (got "${raw}")`);
+  return n;
+}
+
+export const now = () => performance.now();
+
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+/** Nearest-rank percentile. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+export const ms = (v: number) => (Number.isFinite(v) ? `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ms` : '-');
+export const secs = (v: number) => (Number.isFinite(v) ? `${(v / 1000).toFixed(2)} s` : '-');
+export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Left-aligned text table. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function machineSummary(): string {
+  const cpus = os.cpus();
+  return `${os.type()} ${os.release()} ${os.arch()}, ${cpus.length} cores (${cpus[0]?.model.trim() ?? '?'}), ` +
+    `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, node ${process.version}`;
+}
+
+// ---- a TCP relay that counts bytes, in front of a port (copied from test/helpers/sshd.ts startTcpProxy, plus counters)
+
+export interface CountingProxy {
+  port: number;
+  /** Bytes from clients to the upstream port, and back, since the last reset. */
+  bytesUp: number;
+  bytesDown: number;
+  connections: number;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startCountingProxy(targetPort: number): Promise<CountingProxy> {
+  const sockets = new Set<Socket>();
+  const proxy: CountingProxy = {
+    port: 0, bytesUp: 0, bytesDown: 0, connections: 0,
+    reset() {
+      proxy.bytesUp = 0;
+      proxy.bytesDown = 0;
+      proxy.connections = 0;
+    },
+    close: () => new Promise<void>((resolve) => {
+      sockets.forEach((socket) => socket.destroy());
+      server.close(() => resolve());
+    }),
+  };
+  const server = createServer((client) => {
+    proxy.connections++;
+    const upstream = tcpConnect(targetPort, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined);
+    }
+    client.on('data', (chunk: Buffer) => (proxy.bytesUp += chunk.length));
+    upstream.on('data', (chunk: Buffer) => (proxy.bytesDown += chunk.length));
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.port = (server.address() as { port: number }).port;
+  return proxy;
+}
+
+// ---- Ferry as its own process (`node --import tsx src/server.ts`), so /proc/<pid>/status is the server's alone
+
+export interface LogLine {
+  time: number;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+export interface FerryServer {
+  pid: number;
+  port: number;
+  url: string;
+  /** Parsed JSON log lines so far (pino, one per line). */
+  logs: LogLine[];
+  /** VmRSS / VmHWM in bytes, from /proc/<pid>/status. */
+  memory(): { rss: number; hwm: number };
+  /** Samples VmRSS every `everyMs` until the returned stop() is called; stop() gives the peak seen. */
+  sampleRss(everyMs?: number): () => number;
+  stop(): Promise<void>;
+}
+
+function procStatusBytes(pid: number, field: string): number {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+export async function startFerryServer(opts: { dataDir: string; secretKeyHex: string; adminPassword: string; logFile: string; logLevel?: string }): Promise<FerryServer> {
+  const port = await freePort();
+  const logs: LogLine[] = [];
+  const logStream: WriteStream = createWriteStream(opts.logFile);
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env, PORT: String(port), HOST: '127.0.0.1', FERRY_DATA_DIR: opts.dataDir, FERRY_SECRET_KEY: opts.secretKeyHex,
+      FERRY_ADMIN_PASSWORD: opts.adminPassword, LOG_LEVEL: opts.logLevel ?? 'info', NODE_ENV: 'production',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let pending = '';
+  let stderr = '';
+  let listening: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (listening = resolve));
+  child.stdout!.on('data', (chunk: Buffer) => {
+    logStream.write(chunk);
+    pending += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (!line.startsWith('{')) continue;
+      try {
+        const parsed = JSON.parse(line) as LogLine;
+        logs.push(parsed);
+        if (parsed.msg === 'Ferry is listening') listening();
+      } catch {
+        // Not JSON (the first-start banner); kept in the log file only.
+      }
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    logStream.write(chunk);
+    stderr += chunk.toString('utf8');
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`Ferry did not start within 60 s: ${stderr.slice(-2000)}`)), 60_000).unref());
+  await Promise.race([ready, timeout, exited.then(() => { throw new Error(`Ferry exited during start-up: ${stderr.slice(-2000)}`); })]);
+  const pid = child.pid!;
+  return {
+    pid, port, url: `http://127.0.0.1:${port}`, logs,
+    memory: () => ({ rss: procStatusBytes(pid, 'VmRSS'), hwm: procStatusBytes(pid, 'VmHWM') }),
+    sampleRss(everyMs = 50) {
+      let peak = 0;
+      const take = () => {
+        try {
+          peak = Math.max(peak, procStatusBytes(pid, 'VmRSS'));
+        } catch {
+          // The process is gone; keep what was seen.
+        }
+      };
+      take();
+      const timer = setInterval(take, everyMs);
+      return () => {
+        clearInterval(timer);
+        take();
+        return peak;
+      };
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(late);
+      }
+      await new Promise<void>((resolve) => logStream.end(resolve));
+    },
+  };
+}
+
+// ---- HTTP
+
+/** A tiny cookie-jar client for signed-in page requests. */
+export class HttpClient {
+  private cookies = new Map<string, string>();
+  constructor(readonly base: string, private readonly bearer?: string) {}
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    const h: Record<string, string> = { ...extra };
+    if (this.bearer) h.authorization = `Bearer ${this.bearer}`;
+    if (this.cookies.size) h.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    return h;
+  }
+
+  private keepCookies(res: Response) {
+    for (const sc of res.headers.getSetCookie()) {
+      const [pair] = sc.split(';');
+      const eq = pair.indexOf('=');
+      if (eq > 0) this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+  }
+
+  async request(method: string, url: string, body?: { json?: unknown; form?: Record<string, string> }): Promise<{ status: number; text: string; ms: number; res: Response }> {
+    const headers = this.headers();
+    let payload: string | undefined;
+    if (body?.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body.json);
+    } else if (body?.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      payload = new URLSearchParams(body.form).toString();
+    }
+    const t0 = now();
+    const res = await fetch(`${this.base}${url}`, { method, headers, body: payload, redirect: 'manual' });
+    const text = await res.text();
+    const elapsed = now() - t0;
+    this.keepCookies(res);
+    return { status: res.status, text, ms: elapsed, res };
+  }
+
+  get(url: string) {
+    return this.request('GET', url);
+  }
+
+  /** Signs in through the login form (CSRF token from the page, session cookie kept). */
+  async login(username: string, password: string): Promise<void> {
+    const page = await this.get('/login');
+    const m = /name="csrf-token" content="([^"]+)"/.exec(page.text) ?? /name="_csrf" value="([^"]+)"/.exec(page.text);
+    if (!m) throw new Error(`no CSRF token on /login (status ${page.status})`);
+    const res = await this.request('POST', '/login', { form: { username, password, _csrf: m[1] } });
+    if (res.status !== 302) throw new Error(`login as ${username} failed: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+  }
+}
+
+export interface SseEvent {
+  event: string;
+  data: unknown;
+  /** performance.now() when it arrived. */
+  at: number;
+}
+
+/** Reads a Server-Sent Events stream until it ends; calls onEvent for each event as it arrives. */
+export async function readSse(url: string, headers: Record<string, string>, onEvent: (e: SseEvent) => void): Promise<void> {
+  const res = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
+  if (res.status !== 200 || !res.body) throw new Error(`SSE ${url}: HTTP ${res.status} ${await res.text()}`);
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let sep: number;
+    while ((sep = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, sep);
+      buffer = buffer.slice(sep + 2);
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data.push(line.slice(6));
+      }
+      if (data.length === 0) continue;
+      onEvent({ event, data: JSON.parse(data.join('\n')) as unknown, at: now() });
+    }
+  }
+}
