@@ -6,12 +6,23 @@ import { stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { Client as SshClient, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import type {
+  AuthenticationType,
+  Client as SshClient,
+  ClientChannel,
+  ConnectConfig,
+  GetStreamCallback,
+  IdentityCallback,
+  ParsedKey,
+  SFTPWrapper,
+  SignCallback,
+  SigningRequestOptions,
+} from 'ssh2';
 import { fingerprintOf, hostKeyFromBlob, sameHostKey } from './hostkey.ts';
 import { envPrefix } from './remote.ts';
-import type { ConnectOptions, ExecOptions, ExecResult, HostTarget, RemoteSession, Transport } from './types.ts';
+import type { AgentKey, ConnectOptions, ExecOptions, ExecResult, HostTarget, RemoteSession, Transport } from './types.ts';
 
-const { Client, utils } = ssh2;
+const { AgentProtocol, BaseAgent, Client, utils } = ssh2;
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 const DEFAULT_KEEPALIVE_MS = 15_000;
@@ -87,7 +98,8 @@ async function connectChain(target: HostTarget, opts: ConnectOptions): Promise<C
 
   let chain: Connection[];
   try {
-    chain = await connectChain(jump, opts);
+    // Forwarded keys are for the last hop only: the jump hosts on the way never get an agent.
+    chain = await connectChain(jump, { ...opts, forwardAgentKeys: undefined });
   } catch (err) {
     throw throughJump(err, jump, target);
   }
@@ -190,6 +202,7 @@ function login(target: HostTarget, opts: ConnectOptions, sock?: Duplex): Promise
         keepaliveCountMax: 3,
         hostVerifier,
         ...authConfig(target),
+        ...agentConfig(target, opts.forwardAgentKeys),
         ...(sock ? { sock } : { host: target.address, port: target.port }),
       };
       client.connect(config);
@@ -222,6 +235,109 @@ function authConfig(target: HostTarget): Partial<ConnectConfig> {
     throw new TransportError(`no private key or password is set for ${target.name}`, target.name, 'auth');
   }
   return config;
+}
+
+/**
+ * Agent forwarding with an in-memory agent. Ferry's own login keeps to its own key or password (ssh2 would otherwise
+ * try the agent's keys too), so an agent key can never stand in for a wrong login key.
+ */
+function agentConfig(target: HostTarget, keys: readonly AgentKey[] | undefined): Partial<ConnectConfig> {
+  if (!keys?.length) return {};
+  const methods: AuthenticationType[] = ['none'];
+  if (target.password) methods.push('password');
+  if (target.privateKey) methods.push('publickey');
+  if (target.password) methods.push('keyboard-interactive');
+  return { agent: new MemoryAgent(keys, target.name), agentForward: true, authHandler: methods };
+}
+
+/**
+ * An SSH agent that lives in Ferry's memory: it holds decrypted private keys and answers the agent protocol for ssh
+ * clients on a host Ferry is connected to (through agent forwarding), so those clients can log in onwards while no
+ * key ever exists on that host's disk. It only lists its keys and signs with them; it never hands a key out.
+ */
+export class MemoryAgent extends BaseAgent<ParsedKey> {
+  private readonly keys: ParsedKey[];
+
+  constructor(keys: readonly AgentKey[], hostName: string) {
+    super();
+    this.keys = keys.map((key) => parsePrivateKey(key, hostName));
+  }
+
+  getIdentities(cb: IdentityCallback<ParsedKey>): void {
+    cb(null, [...this.keys]);
+  }
+
+  sign(pubKey: ParsedKey, data: Buffer, options: SigningRequestOptions, cb?: SignCallback): void;
+  sign(pubKey: ParsedKey, data: Buffer, cb: SignCallback): void;
+  sign(pubKey: ParsedKey, data: Buffer, optionsOrCb: SigningRequestOptions | SignCallback, maybeCb?: SignCallback): void {
+    const cb = typeof optionsOrCb === 'function' ? optionsOrCb : maybeCb;
+    const options = typeof optionsOrCb === 'function' ? {} : optionsOrCb;
+    if (!cb) return;
+    const key = this.keys.find((k) => k.getPublicSSH().equals(pubKey.getPublicSSH()));
+    if (!key) return cb(new Error('this agent does not hold that key'));
+    let signature: Buffer | Error;
+    try {
+      // Only RSA has a choice of hash (rsa-sha2-256/512, asked for by the client); the other types fix their own.
+      signature = key.sign(data, key.type === 'ssh-rsa' ? options.hash : undefined) as Buffer | Error;
+      if (!(signature instanceof Error) && key.type.startsWith('ecdsa-')) signature = ecdsaSignatureToSsh(signature);
+    } catch (err) {
+      signature = err instanceof Error ? err : new Error(String(err));
+    }
+    if (signature instanceof Error) cb(signature);
+    else cb(null, signature);
+  }
+
+  /** One agent-protocol endpoint per forwarded connection (`ssh` on the host opens one per login). */
+  override getStream(cb: GetStreamCallback): void {
+    const server = new AgentProtocol(false);
+    server.on('identities', (req) => server.getIdentitiesReply(req, this.keys));
+    server.on('sign', (req, pubKey, data, options) =>
+      this.sign(pubKey, data, options, (err, signature) => (err || !signature ? server.failureReply(req) : server.signReply(req, signature))),
+    );
+    server.on('error', () => server.destroy());
+    cb(null, server);
+  }
+}
+
+/** The decrypted key, or a TransportError in the words authConfig uses. */
+function parsePrivateKey(key: AgentKey, hostName: string): ParsedKey {
+  const parsed = utils.parseKey(key.privateKey, key.passphrase || undefined) as ParsedKey | ParsedKey[] | Error;
+  const first = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (first instanceof Error || !first?.isPrivateKey()) {
+    const reason = first instanceof Error ? first.message : 'not a private key';
+    throw new TransportError(`cannot read a private key to forward to ${hostName}: ${reason}`, hostName, 'bad-key', { cause: first });
+  }
+  return first;
+}
+
+/**
+ * OpenSSL signs ECDSA as DER (SEQUENCE of two INTEGERs); the agent protocol wants SSH's form, two mpints (RFC 5656).
+ * A DER INTEGER's content is already a minimal two's-complement big-endian number, i.e. an mpint's body.
+ */
+function ecdsaSignatureToSsh(der: Buffer): Buffer {
+  let pos = 0;
+  const readLength = (): number => {
+    const first = der[pos++];
+    if (first < 0x80) return first;
+    let length = 0;
+    for (let i = 0; i < (first & 0x7f); i++) length = (length << 8) | der[pos++];
+    return length;
+  };
+  const readInteger = (): Buffer => {
+    if (der[pos++] !== 0x02) throw new Error('unexpected ECDSA signature encoding');
+    const length = readLength();
+    const value = der.subarray(pos, pos + length);
+    pos += length;
+    return value;
+  };
+  if (der[pos++] !== 0x30) throw new Error('unexpected ECDSA signature encoding');
+  readLength();
+  const mpint = (value: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(value.length);
+    return Buffer.concat([length, value]);
+  };
+  return Buffer.concat([mpint(readInteger()), mpint(readInteger())]);
 }
 
 /** Turns ssh2 and socket errors into sentences a person can act on. */

@@ -47,6 +47,18 @@ export interface ConnectOptions {
   keepaliveIntervalMs?: number;
   /** Called when a host without a pinned key presented one and the connection succeeded: pin it. */
   onNewHostKey?: (hostName: string, hostKey: string, fingerprint: string) => void | Promise<void>;
+  /**
+   * Keys offered by SSH agent forwarding to ssh clients run ON the host connected to (the last hop only; jump hosts
+   * on the way never see them). They stay in Ferry's memory: nothing is written on the host, and Ferry's own login
+   * never uses them. Every command of the session gets the forwarded agent.
+   */
+  forwardAgentKeys?: readonly AgentKey[];
+}
+
+/** A private key an in-memory agent serves; encrypted keys carry their passphrase and are decrypted in memory. */
+export interface AgentKey {
+  privateKey: string;
+  passphrase?: string;
 }
 
 export interface Transport {
