@@ -29,6 +29,7 @@
       { data: 'status', render: (v) => '<span class="badge text-bg-' + (badge[v] || 'secondary') + '">' + esc(v) + '</span>' },
       { data: 'durationMs', orderable: false, className: 'text-nowrap', render: fmtDuration },
     ],
+    columnDefs: [{ targets: [0, 1, 5], className: 'dt-left' }],
     createdRow: (tr, row) => {
       tr.setAttribute('data-job-id', row.id);
       tr.classList.add('clickable-row');

@@ -150,6 +150,10 @@
       /** Full job JSON (GET /api/jobs/:id, SSE snapshot and end). */
       applyJob(job) {
         for (const h of job.hosts) setHost(h.host, h);
+        if (serverBox && job.output) {
+          serverBox.classList.remove('d-none');
+          writeOutput(serverBox.querySelector('pre'), job.output, true);
+        }
         setStatus(job.status);
         summarize();
       },
@@ -298,7 +302,7 @@
       if (!byJobs.has(key)) byJobs.set(key, { jobIds: h.jobIds, hosts: [] });
       byJobs.get(key).hosts.push(h.host);
     }
-    html += '<table class="table table-sm" id="rollback-plan-table"><thead><tr><th>Publishes undone (newest first)</th><th>Hosts</th></tr></thead><tbody>';
+    html += '<table class="table table-sm" id="rollback-plan-table"><thead><tr><th class="text-nowrap">Undoes (newest first)</th><th>On hosts</th></tr></thead><tbody>';
     byJobs.forEach((entry) => {
       html += '<tr><td class="text-nowrap">' + entry.jobIds.map((id) => '#' + id).join(', ') + '</td><td class="small font-monospace">' +
         entry.hosts.map(esc).join(', ') + '</td></tr>';

@@ -52,14 +52,13 @@
   }
 
   function addPanel(jobId, label) {
-    document.getElementById('process-jobs-empty')?.remove();
     const panel = document.createElement('section');
     panel.className = 'card mb-3 process-job';
     panel.setAttribute('data-job-id', jobId);
     panel.innerHTML = '<div class="card-header d-flex align-items-center gap-2"><span class="me-auto">' + P.esc(label) + '</span>' +
       '<a href="/jobs/' + Number(jobId) + '">job #' + Number(jobId) + '</a> <span class="' + P.badgeClass('running') + ' job-status">running</span>' +
       '<button type="button" class="btn-close process-job-close" aria-label="Remove"></button></div>' +
-      '<div class="card-body p-2 job-progress-panel"></div>';
+      '<div class="card-body p-2 job-progress-panel process-job-body"></div>';
     jobsBox.prepend(panel);
     const panels = jobsBox.querySelectorAll('.process-job');
     for (let i = MAX_PANELS; i < panels.length; i++) {

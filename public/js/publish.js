@@ -88,6 +88,29 @@
   });
   const tree = $(treeEl).jstree(true);
 
+  // jsTree 3.3's own version of this (checkbox plugin, private) concatenates and searches arrays once per child:
+  // checking an opened folder of 20,000 files froze the page for about 3 s. Same result, linear time; the Set-backed
+  // indexOf serves the plugin's select handler, which looks every descendant up in the returned list.
+  tree._cascade_new_checked_state = function (id, checked) {
+    const model = this._model.data;
+    const selected = [];
+    const visit = (nodeId) => {
+      const node = model[nodeId];
+      let selectedChildren = 0;
+      for (const child of node.children) if (visit(child)) selectedChildren++;
+      const isSelected = checked && selectedChildren === node.children.length;
+      node.state.selected = isSelected;
+      const dom = this.get_node(node, true);
+      if (dom && dom.length) dom.children('.jstree-anchor').attr('aria-selected', isSelected).toggleClass('jstree-clicked', isSelected);
+      if (isSelected) selected.push(nodeId);
+      return isSelected;
+    };
+    visit(id);
+    const lookup = new Set(selected);
+    selected.indexOf = (value) => (lookup.has(value) ? 0 : -1);
+    return selected;
+  };
+
   /** Opens (and if needed loads) a folder node; resolves when its children are in the tree. */
   function openNode(node) {
     return new Promise((resolve) => {
@@ -253,7 +276,7 @@
       { data: 'address', className: 'small', render: (v) => esc(v) },
       { data: 'groups', render: (g, type) => (type === 'display' ? g.map((n) => '<span class="badge text-bg-light">' + esc(n) + '</span>').join(' ') : g.join(' ')) },
       {
-        data: 'lastRevision', render: (rev, type, row) => {
+        data: 'lastRevision', className: 'dt-left', render: (rev, type, row) => {
           if (type === 'sort' || type === 'type') return row.lastJobId ? (rev ?? 0) : -1;
           if (!row.lastJobId) return type === 'display' ? '<span class="text-secondary">never</span>' : 'never';
           const label = rev ? 'r' + rev : 'HEAD';

@@ -290,3 +290,22 @@ export async function readSse(url: string, headers: Record<string, string>, onEv
     }
   }
 }
+
+// ---- CPU accounting from /proc (Linux), in seconds
+
+const CLK_TCK = 100;
+
+/** Busy CPU seconds of the whole machine so far (all cores: user+nice+system+irq+softirq+steal). */
+export function machineCpuSeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = fields;
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK;
+}
+
+/** CPU seconds of one process: its own, and of its children it has waited for (e.g. svn). */
+export function processCpuSeconds(pid: number): { self: number; children: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  // Fields 14-17 (utime, stime, cutime, cstime) are at 11-14 after "pid (comm) ".
+  return { self: (rest[11] + rest[12]) / CLK_TCK, children: (rest[13] + rest[14]) / CLK_TCK };
+}

@@ -18,7 +18,8 @@ import { cliActor } from '../../src/services/context.ts';
 import { shq } from '../../src/deploy/remote.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import {
-  HttpClient, intFlag, machineSummary, median, mib, now, parseFlags, readSse, secs, startCountingProxy, startFerryServer, table,
+  HttpClient, intFlag, machineCpuSeconds, machineSummary, median, mib, now, parseFlags, processCpuSeconds, readSse, secs, startCountingProxy,
+  startFerryServer, table,
   type CountingProxy, type FerryServer, type SseEvent,
 } from './common.ts';
 
@@ -41,6 +42,10 @@ interface MethodResult {
   relayUp: number;
   relayDown: number;
   relayConnections: number;
+  /** Busy CPU seconds of the whole machine during the run (all processes, both cores). */
+  machineCpu: number;
+  /** CPU seconds of the Ferry server process itself (Ferry only), and of its waited-for children (svn). */
+  ferryCpu?: { self: number; children: number };
   note?: string;
 }
 
@@ -56,7 +61,6 @@ for (const m of ONLY) if (!METHODS.includes(m)) throw new Error(`--only: unknown
 const BIG_FILE = 'data/big.bin';
 const log = (text: string) => process.stdout.write(`${text}\n`);
 const step = (text: string) => process.stderr.write(`[bench] ${text}\n`);
-const epochOf = (perf: number) => performance.timeOrigin + perf;
 
 async function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; timeoutMs?: number; env?: Record<string, string> } = {}) {
   const r = await runFile(cmd, args, { cwd: opts.cwd, input: opts.input, timeoutMs: opts.timeoutMs ?? 2 * 3600_000, maxBuffer: 64 * 1024 * 1024, env: opts.env });
@@ -207,7 +211,7 @@ async function runFerry(server: FerryServer, api: HttpClient): Promise<FerryRun>
   };
 }
 
-const PHASES = ['connecting', 'uploading', 'snapshot', 'extracting', 'cleanup', 'done'] as const;
+const PHASES = ['connecting', 'uploading', 'snapshot', 'snapshot-taken', 'extracting', 'cleanup', 'done'] as const;
 
 function ferryBreakdown(r: FerryRun, targets: Target[]): string {
   const lines: string[] = [];
@@ -219,7 +223,10 @@ function ferryBreakdown(r: FerryRun, targets: Target[]): string {
     const ev = e.data as { type: string; host?: string; phase?: string; status?: string };
     if (ev.type !== 'host' || !ev.host || !ev.phase) continue;
     const m = phaseAt.get(ev.host) ?? new Map<string, number>();
-    if (!m.has(ev.phase)) m.set(ev.phase, e.at);
+    // The engine repeats 'snapshot' with snapshotTaken once the snapshot is on the target; it then waits until
+    // the job recorder has written that to the database before extracting.
+    const phase = ev.phase === 'snapshot' && (ev as { snapshotTaken?: boolean }).snapshotTaken ? 'snapshot-taken' : ev.phase;
+    if (!m.has(phase)) m.set(phase, e.at);
     phaseAt.set(ev.host, m);
   }
   const firstConnect = Math.min(...[...phaseAt.values()].map((m) => m.get('connecting') ?? Infinity));
@@ -243,7 +250,8 @@ function ferryBreakdown(r: FerryRun, targets: Target[]): string {
       rows.push([group ? 'via relay' : 'direct', `${from} -> ${to}`, secs(median(durations)), secs(Math.max(...durations)), String(durations.length)]);
     }
   }
-  lines.push('  per-host phases (from SSE progress events; connecting->uploading = SSH login, uploading->snapshot = SFTP upload + remote sha256sum + mv):');
+  lines.push('  per-host phases (SSE progress events; connecting->uploading = SSH login; uploading->snapshot = mkdir + SFTP upload + remote sha256sum + mv;' +
+    ' snapshot->snapshot-taken = existence check + tar of old files + 2 small writes; snapshot-taken->extracting = waiting for the job recorder to persist it):');
   lines.push(table(['hosts', 'phase', 'median', 'max', 'n'], rows).split('\n').map((l) => `    ${l}`).join('\n'));
   return lines.join('\n');
 }
@@ -374,13 +382,18 @@ async function main() {
       await cleanTargets(targets);
       relayProxy.reset();
       step(`running ${label}`);
+      const cpu0 = machineCpuSeconds();
+      const ferry0 = processCpuSeconds(server.pid);
       const t0 = now();
       const extra = (await body()) ?? {};
       const wallMs = now() - t0;
+      const machineCpu = machineCpuSeconds() - cpu0;
+      const ferry1 = processCpuSeconds(server.pid);
+      const ferryCpu = method === 'ferry' ? { self: ferry1.self - ferry0.self, children: ferry1.children - ferry0.children } : undefined;
       const { bytesUp, bytesDown, connections } = relayProxy;
       step(`verifying ${label}`);
       const v = await verify(targets, source.bigSha256, expectedFiles);
-      results.push({ method, label, wallMs, ...v, relayUp: bytesUp, relayDown: bytesDown, relayConnections: connections, note: extra.note });
+      results.push({ method, label, wallMs, ...v, relayUp: bytesUp, relayDown: bytesDown, relayConnections: connections, machineCpu, ferryCpu, note: extra.note });
     };
 
     const sshArgs = (x: Target) =>
@@ -460,8 +473,8 @@ async function main() {
     log(`Ferry project concurrency: ${CONCURRENCY} (Ferry's default is 10), keepSnapshots 5; server RSS after start ${mib(rssAfterStart.rss)}`);
     log(`setup total ${secs(setupMs)}`);
     log('');
-    log(table(['method', 'wall', 'vs Ferry', 'verify sha256', 'relay bytes up / down (conns)', 'note'], results.map((r) => [
-      r.label, secs(r.wallMs), ferry ? `${(ferry.wallMs / r.wallMs).toFixed(2)}x` : '-',
+    log(table(['method', 'wall', 'vs Ferry', 'CPU s (machine)', 'verify sha256', 'relay bytes up / down (conns)', 'note'], results.map((r) => [
+      r.label, secs(r.wallMs), ferry ? `${(ferry.wallMs / r.wallMs).toFixed(2)}x` : '-', r.machineCpu.toFixed(1),
       r.failures.length ? `FAIL ${r.ok}/${HOSTS}` : `OK ${r.ok}/${HOSTS}`,
       `${mib(r.relayUp)} / ${mib(r.relayDown)} (${r.relayConnections})`, r.note ?? '',
     ])));
@@ -481,6 +494,10 @@ async function main() {
         ' (svn child processes not included)');
       log(`Ferry -> relay bytes: ${mib(ferry.relayUp)} sent (${ferry.relayUp} B), ${mib(ferry.relayDown)} received, over ${ferry.relayConnections} TCP connection(s); ` +
         `package ${mib(pkg)} -> ${(ferry.relayUp / pkg).toFixed(2)}x the package for ${relayed} relayed host(s)`);
+      if (ferry.ferryCpu) {
+        log(`Ferry server process CPU during publish: ${ferry.ferryCpu.self.toFixed(1)} s own (${((ferry.ferryCpu.self * 1000) / ferry.wallMs * 100).toFixed(0)}% of one core over the wall time)` +
+          ` + ${ferry.ferryCpu.children.toFixed(1)} s in waited-for children (svn export); machine total ${ferry.machineCpu.toFixed(1)} s of ${((ferry.wallMs / 1000) * os.cpus().length).toFixed(1)} s available`);
+      }
       log(`Ferry job status: ${fr.status}${fr.hosts.filter((h) => h.status !== 'succeeded').map((h) => `; ${h.host}: ${h.error}`).join('')}`);
       log('Ferry breakdown (times from the POST request):');
       log(ferryBreakdown(fr, targets));

@@ -1,5 +1,5 @@
-// Per-host publish and rollback, one small step per function: upload -> snapshot -> extract -> hooks -> cleanup,
-// and rollback from snapshots, newest first. Targets need only POSIX sh, tar, sha256sum and find.
+// Per-host publish and rollback, one small step per function: upload (or verify a package a relay staged) -> snapshot
+// -> extract -> hooks -> cleanup, and rollback from snapshots, newest first. Targets need only POSIX sh, tar, sha256sum and find.
 import { hookLabel, runHookChain, runRemoteHook, type HookSpec } from './hooks.ts';
 import {
   ancestorsOf,
@@ -17,8 +17,8 @@ import {
 } from './remote.ts';
 import type { RemoteSession } from './types.ts';
 
-/** The stages of a publish on one host, in order; `done` is reached only on success. */
-export const PUBLISH_PHASES = ['uploading', 'snapshot', 'extracting', 'hooks', 'cleanup', 'done'] as const;
+/** The stages of a publish on one host, in order; `done` is reached only on success. A staged package skips `uploading`. */
+export const PUBLISH_PHASES = ['uploading', 'verifying', 'snapshot', 'extracting', 'hooks', 'cleanup', 'done'] as const;
 export type PublishPhase = (typeof PUBLISH_PHASES)[number];
 
 export const ROLLBACK_PHASES = ['checking', 'restoring', 'done'] as const;
@@ -37,6 +37,11 @@ export interface PublishOptions {
   jobId: number;
   /** Local path of the package (tar.gz). */
   packagePath: string;
+  /**
+   * The package is already in `incoming/<job>.tar.gz.part` on the target (a relay copied it there): check its sha256
+   * and move it into place instead of uploading (phase `verifying`). `packagePath` is then not read.
+   */
+  staged?: boolean;
   packageSha256: string;
   /** Every path in the package, relative to its root (as `tar t` lists them). */
   manifestPaths: readonly string[];
@@ -75,7 +80,7 @@ export interface PublishResult {
 export async function publishToHost(opts: PublishOptions): Promise<PublishResult> {
   const { session, deployDir, jobId } = opts;
   const timeoutMs = opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
-  let phase: PublishPhase = 'uploading';
+  let phase: PublishPhase = opts.staged ? 'verifying' : 'uploading';
   let snapshotTaken = false;
   const warnings: string[] = [];
   const enter = (next: PublishPhase) => {
@@ -88,8 +93,13 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     requireAbsolute(deployDir);
     const manifest = normalizeManifest(opts.manifestPaths);
 
-    enter('uploading');
-    await uploadPackage(session, deployDir, jobId, opts.packagePath, opts.packageSha256, { onProgress: opts.onUploadProgress, timeoutMs });
+    if (opts.staged) {
+      enter('verifying');
+      await acceptPackage(session, deployDir, jobId, opts.packageSha256, { timeoutMs, copiedBy: 'the relay' });
+    } else {
+      enter('uploading');
+      await uploadPackage(session, deployDir, jobId, opts.packagePath, opts.packageSha256, { onProgress: opts.onUploadProgress, timeoutMs });
+    }
 
     enter('snapshot');
     await takeSnapshot(session, deployDir, jobId, manifest, { timeoutMs });
@@ -147,18 +157,39 @@ export async function uploadPackage(
   expectedSha256: string,
   opts: { onProgress?: (sent: number, total: number) => void; timeoutMs?: number } = {},
 ): Promise<void> {
-  if (!/^[0-9a-f]{64}$/i.test(expectedSha256)) throw new Error(`invalid package checksum: ${JSON.stringify(expectedSha256)}`);
+  requireSha256(expectedSha256);
   const layout = ferryLayout(deployDir);
   const files = jobFiles(deployDir, jobId);
   await runChecked(session, `mkdir -p -- ${shq(layout.incoming)} ${shq(layout.snapshots)} ${shq(layout.journal)}`, 'creating the .ferry directories');
   await session.upload(packagePath, files.packagePart, { mode: 0o600, onProgress: opts.onProgress });
-  const { stdout } = await runChecked(session, `sha256sum < ${shq(files.packagePart)}`, 'checking the uploaded package', { timeoutMs: opts.timeoutMs });
+  await acceptPackage(session, deployDir, jobId, expectedSha256, { timeoutMs: opts.timeoutMs });
+}
+
+/**
+ * Step 1b: check the sha256 of `incoming/<job>.tar.gz.part` (uploaded by Ferry or copied by a relay), then rename it.
+ * A damaged package is removed and fails here, before anything in deployDir changed.
+ */
+export async function acceptPackage(
+  session: RemoteSession,
+  deployDir: string,
+  jobId: number,
+  expectedSha256: string,
+  opts: { timeoutMs?: number; copiedBy?: string } = {},
+): Promise<void> {
+  requireSha256(expectedSha256);
+  const files = jobFiles(deployDir, jobId);
+  const what = opts.copiedBy ? `the package copied by ${opts.copiedBy}` : 'the uploaded package';
+  const { stdout } = await runChecked(session, `sha256sum < ${shq(files.packagePart)}`, `checking ${what}`, { timeoutMs: opts.timeoutMs });
   const actual = stdout.trim().split(/\s+/)[0] ?? '';
   if (actual.toLowerCase() !== expectedSha256.toLowerCase()) {
     await session.exec(`rm -f -- ${shq(files.packagePart)}`).catch(() => undefined);
-    throw new Error(`the uploaded package is damaged (sha256 ${actual.slice(0, 12)}…, expected ${expectedSha256.slice(0, 12)}…); nothing was changed`);
+    throw new Error(`${what} is damaged (sha256 ${actual.slice(0, 12)}…, expected ${expectedSha256.slice(0, 12)}…); nothing was changed`);
   }
-  await runChecked(session, `mv -f -- ${shq(files.packagePart)} ${shq(files.package)}`, 'moving the uploaded package into place');
+  await runChecked(session, `mv -f -- ${shq(files.packagePart)} ${shq(files.package)}`, `moving ${what} into place`);
+}
+
+function requireSha256(sha256: string): void {
+  if (!/^[0-9a-f]{64}$/i.test(sha256)) throw new Error(`invalid package checksum: ${JSON.stringify(sha256)}`);
 }
 
 /**

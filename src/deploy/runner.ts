@@ -1,17 +1,20 @@
-// The release engine: composes export -> before-publish hooks -> pack -> per-host publish, and rollback and
-// process control, fanned out over hosts with a bound. It reports progress only through the event sink.
+// The release engine: composes export -> before-publish hooks -> pack -> per-host publish (staged through relays where
+// that saves bandwidth), and rollback and process control, fanned out over hosts with a bound. It reports progress
+// only through the event sink.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import type { RunFile } from '../lib/exec.ts';
 import { runHookChain, runLocalHook, hookLabel } from './hooks.ts';
 import { packDirectory } from './pack.ts';
 import { runProcessAction } from './processes.ts';
 import { forEachHostLimited } from './remote.ts';
+import { startRelayStaging, type HostReporter } from './relay.ts';
 import { publishToHost, rollbackHost } from './release.ts';
 import type { Engine, HostPlan, ProcessRequest, PublishOutcome, PublishRequest, RollbackRequest } from './runner-types.ts';
 import { SvnClient } from './svn.ts';
-import type { ConnectOptions, EngineLogger, EventSink, RemoteSession, Transport } from './types.ts';
+import type { ConnectOptions, EngineLogger, EventSink, HostTarget, RemoteSession, Transport } from './types.ts';
 
 export interface EngineDeps {
   transport: Transport;
@@ -30,8 +33,9 @@ export class JobAbortedError extends Error {}
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export function createEngine(deps: EngineDeps): Engine {
-  const connect = (plan: HostPlan): Promise<RemoteSession> =>
-    deps.transport.connect(plan.target, { onNewHostKey: deps.onNewHostKey, connectTimeoutMs: deps.connectTimeoutMs ?? 15_000, keepaliveIntervalMs: 10_000 });
+  const connectTo = (target: HostTarget, extra: ConnectOptions = {}): Promise<RemoteSession> =>
+    deps.transport.connect(target, { onNewHostKey: deps.onNewHostKey, connectTimeoutMs: deps.connectTimeoutMs ?? 15_000, keepaliveIntervalMs: 10_000, ...extra });
+  const connect = (plan: HostPlan): Promise<RemoteSession> => connectTo(plan.target);
 
   /** Connects, runs `work`, always closes, and turns any thrown error into a failed host event. */
   async function onHost(plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession) => Promise<void>) {
@@ -50,6 +54,10 @@ export function createEngine(deps: EngineDeps): Engine {
   }
 
   const output = (emit: EventSink, host: string) => (chunk: string) => emit({ type: 'output', host, text: chunk });
+  const reporter = (emit: EventSink, host: string): HostReporter => ({
+    phase: (phase) => emit({ type: 'host', host, status: 'running', phase }),
+    output: output(emit, host),
+  });
 
   async function publish(req: PublishRequest, emit: EventSink): Promise<PublishOutcome> {
     const work = await mkdtemp(path.join(deps.workDir ?? os.tmpdir(), `ferry-job-${req.jobId}-`));
@@ -81,25 +89,50 @@ export function createEngine(deps: EngineDeps): Engine {
       deps.logger.info({ jobId: req.jobId, revision, files: pack.fileCount, bytes: pack.bytes }, 'package ready');
       const manifestPaths = pack.manifest.map((m) => m.path);
 
-      await forEachHostLimited(req.hosts, req.concurrency, (plan) => onHost(plan, emit, 'uploading', async (session) => {
-        const result = await publishToHost({
-          session, deployDir: plan.deployDir, jobId: req.jobId, packagePath, packageSha256: pack.sha256, manifestPaths,
-          keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null,
-          hooks: { afterPublish: req.hooks.afterPublish },
-          hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
-          onPhase: (phase) => emit({ type: 'host', host: plan.name, status: 'running', phase }),
-          onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }) ?? undefined,
-          onOutput: output(emit, plan.name),
+      // Hosts behind a relay wait for its one upload outside the bound ('staging'), so they hold no slot meanwhile;
+      // the copy from the relay and the rest of the host's publish then run inside it.
+      const relays = startRelayStaging(req.hosts, {
+        jobId: req.jobId, packagePath, packageSha256: pack.sha256, logger: deps.logger,
+        connect: (target, forwardAgentKeys) => connectTo(target, { forwardAgentKeys }),
+      });
+      const limit = pLimit(Math.max(1, Math.floor(req.concurrency) || 1));
+      const publishOnHost = async (plan: PublishRequest['hosts'][number]) => {
+        const report = reporter(emit, plan.name);
+        await relays.whenReady(plan, report);
+        await limit(async () => {
+          const staging = await relays.stage(plan, report);
+          if (staging.kind === 'failed') {
+            emit({ type: 'output', host: plan.name, text: `error: ${staging.error}\n` });
+            emit({ type: 'host', host: plan.name, status: 'failed', phase: staging.phase, error: staging.error });
+            return;
+          }
+          const staged = staging.kind === 'staged';
+          await onHost(plan, emit, staged ? 'verifying' : 'uploading', async (session) => {
+            const result = await publishToHost({
+              session, deployDir: plan.deployDir, jobId: req.jobId, packagePath, packageSha256: pack.sha256, manifestPaths, staged,
+              keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null,
+              hooks: { afterPublish: req.hooks.afterPublish },
+              hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
+              onPhase: (phase) => emit({ type: 'host', host: plan.name, status: 'running', phase }),
+              onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }) ?? undefined,
+              onOutput: output(emit, plan.name),
+            });
+            for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });
+            if (result.ok) {
+              emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done', snapshotTaken: result.snapshotTaken });
+            } else {
+              const restored = result.restored ? ' The previous files were restored from the snapshot.' : '';
+              emit({ type: 'output', host: plan.name, text: `error: ${result.error}${restored}\n` });
+              emit({ type: 'host', host: plan.name, status: 'failed', phase: result.phase, error: `${result.error}${restored}`, snapshotTaken: result.snapshotTaken, exitCode: result.exitCode });
+            }
+          });
         });
-        for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });
-        if (result.ok) {
-          emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done', snapshotTaken: result.snapshotTaken });
-        } else {
-          const restored = result.restored ? ' The previous files were restored from the snapshot.' : '';
-          emit({ type: 'output', host: plan.name, text: `error: ${result.error}${restored}\n` });
-          emit({ type: 'host', host: plan.name, status: 'failed', phase: result.phase, error: `${result.error}${restored}`, snapshotTaken: result.snapshotTaken, exitCode: result.exitCode });
-        }
-      }));
+      };
+      try {
+        await Promise.allSettled(req.hosts.map(publishOnHost));
+      } finally {
+        await relays.close();
+      }
       return { revision, fileCount: pack.fileCount, bytes: pack.bytes };
     } finally {
       await rm(work, { recursive: true, force: true });

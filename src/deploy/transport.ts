@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { basename } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type {
   AuthenticationType,
@@ -22,7 +22,7 @@ import { fingerprintOf, hostKeyFromBlob, sameHostKey } from './hostkey.ts';
 import { envPrefix } from './remote.ts';
 import type { AgentKey, ConnectOptions, ExecOptions, ExecResult, HostTarget, RemoteSession, Transport } from './types.ts';
 
-const { AgentProtocol, BaseAgent, Client, utils } = ssh2;
+const { BaseAgent, Client, utils } = ssh2;
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 const DEFAULT_KEEPALIVE_MS = 15_000;
@@ -260,7 +260,7 @@ export class MemoryAgent extends BaseAgent<ParsedKey> {
 
   constructor(keys: readonly AgentKey[], hostName: string) {
     super();
-    this.keys = keys.map((key) => parsePrivateKey(key, hostName));
+    this.keys = keys.map((key) => parsePrivateKey(key, hostName, `to forward to ${hostName}`));
   }
 
   getIdentities(cb: IdentityCallback<ParsedKey>): void {
@@ -271,41 +271,142 @@ export class MemoryAgent extends BaseAgent<ParsedKey> {
   sign(pubKey: ParsedKey, data: Buffer, cb: SignCallback): void;
   sign(pubKey: ParsedKey, data: Buffer, optionsOrCb: SigningRequestOptions | SignCallback, maybeCb?: SignCallback): void {
     const cb = typeof optionsOrCb === 'function' ? optionsOrCb : maybeCb;
-    const options = typeof optionsOrCb === 'function' ? {} : optionsOrCb;
-    if (!cb) return;
-    const key = this.keys.find((k) => k.getPublicSSH().equals(pubKey.getPublicSSH()));
-    if (!key) return cb(new Error('this agent does not hold that key'));
-    let signature: Buffer | Error;
-    try {
-      // Only RSA has a choice of hash (rsa-sha2-256/512, asked for by the client); the other types fix their own.
-      signature = key.sign(data, key.type === 'ssh-rsa' ? options.hash : undefined) as Buffer | Error;
-      if (!(signature instanceof Error) && key.type.startsWith('ecdsa-')) signature = ecdsaSignatureToSsh(signature);
-    } catch (err) {
-      signature = err instanceof Error ? err : new Error(String(err));
-    }
-    if (signature instanceof Error) cb(signature);
-    else cb(null, signature);
+    const hash = typeof optionsOrCb === 'function' ? undefined : optionsOrCb.hash;
+    const signed = this.signWith(pubKey.getPublicSSH(), data, hash);
+    if (signed instanceof Error) cb?.(signed);
+    else cb?.(null, signed.signature);
   }
 
   /** One agent-protocol endpoint per forwarded connection (`ssh` on the host opens one per login). */
   override getStream(cb: GetStreamCallback): void {
-    const server = new AgentProtocol(false);
-    server.on('identities', (req) => server.getIdentitiesReply(req, this.keys));
-    server.on('sign', (req, pubKey, data, options) =>
-      this.sign(pubKey, data, options, (err, signature) => (err || !signature ? server.failureReply(req) : server.signReply(req, signature))),
-    );
-    server.on('error', () => server.destroy());
-    cb(null, server);
+    cb(null, new AgentEndpoint((request) => this.answer(request)));
+  }
+
+  /**
+   * Answers one agent request (draft-miller-ssh-agent): list identities, sign, and a plain failure for everything
+   * else (adding keys, locking, OpenSSH's session-bind extension...). Written here rather than with ssh2's
+   * AgentProtocol, which loses its framing on requests it does not know, and OpenSSH's ssh sends one first.
+   */
+  private answer(request: Buffer): Buffer {
+    const type = request[0];
+    if (type === AGENTC_REQUEST_IDENTITIES) {
+      const count = Buffer.alloc(4);
+      count.writeUInt32BE(this.keys.length);
+      const entries = this.keys.flatMap((key) => [sshString(key.getPublicSSH()), sshString(Buffer.from(key.comment ?? ''))]);
+      return Buffer.concat([Buffer.from([AGENT_IDENTITIES_ANSWER]), count, ...entries]);
+    }
+    if (type === AGENTC_SIGN_REQUEST) {
+      const reader = new SshReader(request, 1);
+      const blob = reader.string();
+      const data = reader.string();
+      const flags = reader.uint32();
+      if (!blob || !data || flags === null) return Buffer.from([AGENT_FAILURE]);
+      const hash = flags & AGENT_RSA_SHA2_512 ? 'sha512' : flags & AGENT_RSA_SHA2_256 ? 'sha256' : undefined;
+      const signed = this.signWith(blob, data, hash);
+      if (signed instanceof Error) return Buffer.from([AGENT_FAILURE]);
+      return Buffer.concat([Buffer.from([AGENT_SIGN_RESPONSE]), sshString(Buffer.concat([sshString(Buffer.from(signed.format)), sshString(signed.signature)]))]);
+    }
+    return Buffer.from([AGENT_FAILURE]);
+  }
+
+  /** Signs with the held key whose public blob is `blob`; the signature is in SSH's form, with its format name. */
+  private signWith(blob: Buffer, data: Buffer, hash: SigningRequestOptions['hash']): { format: string; signature: Buffer } | Error {
+    const key = this.keys.find((k) => k.getPublicSSH().equals(blob));
+    if (!key) return new Error('this agent does not hold that key');
+    try {
+      // Only RSA has a choice of hash (rsa-sha2-256/512, asked for by the client); the other types fix their own.
+      const rsaHash = key.type === 'ssh-rsa' ? (hash ?? 'sha1') : undefined;
+      const signature = key.sign(data, rsaHash) as Buffer | Error;
+      if (signature instanceof Error) return signature;
+      const format = rsaHash === 'sha256' ? 'rsa-sha2-256' : rsaHash === 'sha512' ? 'rsa-sha2-512' : key.type;
+      return { format, signature: key.type.startsWith('ecdsa-') ? ecdsaSignatureToSsh(signature) : signature };
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
   }
 }
 
+const AGENT_FAILURE = 5;
+const AGENTC_REQUEST_IDENTITIES = 11;
+const AGENT_IDENTITIES_ANSWER = 12;
+const AGENTC_SIGN_REQUEST = 13;
+const AGENT_SIGN_RESPONSE = 14;
+const AGENT_RSA_SHA2_256 = 2;
+const AGENT_RSA_SHA2_512 = 4;
+/** Agent messages are small (a sign request carries a session hash); anything huge is not a real client. */
+const MAX_AGENT_MESSAGE = 256 * 1024;
+
+/** The agent's side of one forwarded channel: length-framed requests in, one answer out per request, in order. */
+class AgentEndpoint extends Duplex {
+  private pending = Buffer.alloc(0);
+
+  constructor(private readonly answer: (request: Buffer) => Buffer) {
+    super();
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= 4) {
+      const length = this.pending.readUInt32BE(0);
+      if (length === 0 || length > MAX_AGENT_MESSAGE) return done(new Error('malformed agent request'));
+      if (this.pending.length < 4 + length) break;
+      const request = this.pending.subarray(4, 4 + length);
+      this.pending = this.pending.subarray(4 + length);
+      this.push(sshString(this.answer(request)));
+    }
+    done();
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.push(null);
+    done();
+  }
+}
+
+/** uint32 length + bytes: SSH's `string`, also the agent protocol's message frame. */
+function sshString(value: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(value.length);
+  return Buffer.concat([length, value]);
+}
+
+class SshReader {
+  constructor(
+    private readonly buffer: Buffer,
+    private pos: number,
+  ) {}
+
+  uint32(): number | null {
+    if (this.pos + 4 > this.buffer.length) return null;
+    const value = this.buffer.readUInt32BE(this.pos);
+    this.pos += 4;
+    return value;
+  }
+
+  string(): Buffer | null {
+    const length = this.uint32();
+    if (length === null || this.pos + length > this.buffer.length) return null;
+    const value = this.buffer.subarray(this.pos, this.pos + length);
+    this.pos += length;
+    return value;
+  }
+}
+
+/** "type base64" public half of a private key (for an ssh IdentityFile that selects an agent key); throws if unreadable. */
+export function publicKeyOf(key: AgentKey, hostName: string): string {
+  const parsed = parsePrivateKey(key, hostName);
+  return `${parsed.type} ${parsed.getPublicSSH().toString('base64')}`;
+}
+
 /** The decrypted key, or a TransportError in the words authConfig uses. */
-function parsePrivateKey(key: AgentKey, hostName: string): ParsedKey {
+function parsePrivateKey(key: AgentKey, hostName: string, owner = `of ${hostName}`): ParsedKey {
   const parsed = utils.parseKey(key.privateKey, key.passphrase || undefined) as ParsedKey | ParsedKey[] | Error;
   const first = Array.isArray(parsed) ? parsed[0] : parsed;
   if (first instanceof Error || !first?.isPrivateKey()) {
     const reason = first instanceof Error ? first.message : 'not a private key';
-    throw new TransportError(`cannot read a private key to forward to ${hostName}: ${reason}`, hostName, 'bad-key', { cause: first });
+    throw new TransportError(`cannot read the private key ${owner}: ${reason}`, hostName, 'bad-key', { cause: first });
   }
   return first;
 }
@@ -332,12 +433,7 @@ function ecdsaSignatureToSsh(der: Buffer): Buffer {
   };
   if (der[pos++] !== 0x30) throw new Error('unexpected ECDSA signature encoding');
   readLength();
-  const mpint = (value: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(value.length);
-    return Buffer.concat([length, value]);
-  };
-  return Buffer.concat([mpint(readInteger()), mpint(readInteger())]);
+  return Buffer.concat([sshString(readInteger()), sshString(readInteger())]);
 }
 
 /** Turns ssh2 and socket errors into sentences a person can act on. */

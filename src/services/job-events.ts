@@ -40,10 +40,12 @@ export class JobRecorder {
             ...(error !== undefined ? { error } : {}),
             ...(snapshotTaken !== undefined ? { snapshotTaken } : {}),
             ...(exitCode !== undefined ? { exitCode } : {}),
-            ...(status === 'running' ? { startedAt: now } : {}),
-            ...(status === 'succeeded' || status === 'failed' ? { finishedAt: now } : {}),
+            ...(status !== 'running' && status !== 'queued' ? { finishedAt: now } : {}),
           },
         });
+        if (status === 'running') {
+          await this.svc.db.jobHost.updateMany({ where: { jobId: this.jobId, hostName: host, startedAt: null }, data: { startedAt: now } });
+        }
       });
     }
   };
@@ -65,8 +67,12 @@ export class JobRecorder {
     const text = this.pending.get(host);
     if (!text) return;
     this.pending.delete(host);
-    // Append in SQL; keep only the tail of runaway output.
-    await this.svc.db.$executeRaw`UPDATE JobHost SET output = substr(output || ${text}, -${MAX_OUTPUT_CHARS}) WHERE jobId = ${this.jobId} AND hostName = ${host}`;
+    // Append in SQL; keep only the tail of runaway output. Host '' is the Ferry server itself (export, local hooks).
+    if (host === '') {
+      await this.svc.db.$executeRaw`UPDATE Job SET output = substr(output || ${text}, -${MAX_OUTPUT_CHARS}) WHERE id = ${this.jobId}`;
+    } else {
+      await this.svc.db.$executeRaw`UPDATE JobHost SET output = substr(output || ${text}, -${MAX_OUTPUT_CHARS}) WHERE jobId = ${this.jobId} AND hostName = ${host}`;
+    }
   }
 
   /** Waits until every event so far is in the database. */

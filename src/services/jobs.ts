@@ -412,7 +412,7 @@ export class JobRunner {
     await assertCanSee(this.svc, ctx, job.project, 'job.view');
     return {
       id: job.id, kind: job.kind, status: job.status, project: job.project.name, user: job.userName, revision: job.revision,
-      files: JSON.parse(job.files) as string[], params: JSON.parse(job.params) as Record<string, unknown>, note: job.note, error: job.error,
+      files: JSON.parse(job.files) as string[], params: JSON.parse(job.params) as Record<string, unknown>, note: job.note, error: job.error, output: job.output,
       createdAt: job.createdAt, startedAt: job.startedAt, finishedAt: job.finishedAt,
       hosts: job.hosts.map((h) => ({
         host: h.hostName, status: h.status, phase: h.phase, error: h.error, output: h.output, exitCode: h.exitCode,

@@ -202,12 +202,16 @@ export interface TcpProxy {
   port: number;
   /** Cuts every open connection, like a network failure. */
   dropAll(): void;
+  /** Bytes relayed since start (or the last resetBytes): client to server (`up`) and back (`down`). */
+  bytes(): { up: number; down: number };
+  resetBytes(): void;
   close(): Promise<void>;
 }
 
 /** A TCP relay on 127.0.0.1 in front of a port, so tests can cut connections without touching sshd. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const counted = { up: 0, down: 0 };
   const server = createServer((client) => {
     const upstream = tcpConnect(targetPort, '127.0.0.1');
     for (const socket of [client, upstream]) {
@@ -215,6 +219,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => undefined);
     }
+    client.on('data', (chunk: Buffer) => (counted.up += chunk.length));
+    upstream.on('data', (chunk: Buffer) => (counted.down += chunk.length));
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -222,6 +228,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   return {
     port,
     dropAll: () => sockets.forEach((socket) => socket.destroy()),
+    bytes: () => ({ ...counted }),
+    resetBytes: () => {
+      counted.up = 0;
+      counted.down = 0;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         sockets.forEach((socket) => socket.destroy());

@@ -142,7 +142,7 @@ describe('runProcessAction', () => {
       deployDir,
       action: 'status',
       process: { ...appProcess, statusCmd: 'echo checking; sleep 30' },
-      timeoutMs: 500,
+      timeoutMs: 2_000, // long enough for "checking" to arrive on a busy machine
     });
     expect(result).toMatchObject({ exitCode: 124, ok: false, running: false, error: 'status command timed out' });
     expect(result.output).toContain('checking');

@@ -1,0 +1,231 @@
+// Store-and-forward through a relay against real sshd processes on 127.0.0.1: a relay, three targets behind it and a
+// TCP proxy in front of the relay that counts what crosses the Ferry-to-relay link.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostPlan, PublishRequest } from '../../src/deploy/runner-types.ts';
+import { createEngine } from '../../src/deploy/runner.ts';
+import { createSshTransport } from '../../src/deploy/transport.ts';
+import type { HostTarget, JobEvent } from '../../src/deploy/types.ts';
+import { runFile } from '../../src/lib/exec.ts';
+import { startSshd, startTcpProxy, type SshdHandle, type TcpProxy } from '../helpers/sshd.ts';
+import { startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
+
+const BIG = randomBytes(5 * 1024 * 1024);
+const RUN_SH = '#!/bin/sh\necho relayed\n';
+const FILES = ['data/big.bin', 'bin/run.sh', 'conf/app 配置.ini'];
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+const engine = createEngine({ transport: createSshTransport(), runFile, logger: quiet, connectTimeoutMs: 10_000 });
+
+let svn: SvnServer;
+/** `relay` copies; `bare` is a relay whose PATH has no ssh; `outer` is the relay's own jump host (multi-level). */
+let relay: SshdHandle, bare: SshdHandle, outer: SshdHandle;
+let targets: SshdHandle[];
+let relayProxy: TcpProxy, bareProxy: TcpProxy, outerProxy: TcpProxy;
+let relayTmp: string, bareTmp: string, scratch: string;
+let nextJobId = 1;
+
+beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'ferry-relay-test-'));
+  relayTmp = join(scratch, 'relay-tmp');
+  bareTmp = join(scratch, 'bare-tmp');
+  // The "bare" relay's PATH has the usual tools but no ssh client.
+  const bin = join(scratch, 'bin-without-ssh');
+  for (const dir of [relayTmp, bareTmp, bin]) mkdirSync(dir);
+  for (const tool of ['sh', 'bash', 'env', 'cat', 'rm', 'mkdir', 'mktemp', 'sha256sum', 'sleep', 'kill', 'printf']) {
+    const found = ['/usr/bin', '/bin'].map((d) => join(d, tool)).find((p) => existsSync(p));
+    if (found) symlinkSync(found, join(bin, tool));
+  }
+  svn = await startSvnServer();
+  await svn.commit({
+    'trunk/data/big.bin': BIG,
+    'trunk/bin/run.sh': { content: RUN_SH, executable: true },
+    'trunk/conf/app 配置.ini': 'level=1\n',
+  }, 'big build');
+  [relay, bare, outer, ...targets] = await Promise.all([
+    startSshd({ extraConfig: [`SetEnv TMPDIR=${relayTmp}`] }),
+    startSshd({ extraConfig: [`SetEnv TMPDIR=${bareTmp} PATH=${bin}`] }),
+    startSshd(),
+    startSshd(),
+    startSshd(),
+    startSshd(),
+  ]);
+  [relayProxy, bareProxy, outerProxy] = await Promise.all([startTcpProxy(relay.port), startTcpProxy(bare.port), startTcpProxy(outer.port)]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([relayProxy?.close(), bareProxy?.close(), outerProxy?.close()]);
+  await Promise.all([svn?.stop(), relay?.stop(), bare?.stop(), outer?.stop(), ...(targets ?? []).map((t) => t.stop())]);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** The relay as Ferry reaches it: through the counting proxy, its host key pinned. */
+function relayTarget(server: SshdHandle, proxy: TcpProxy, name: string, jump: HostTarget | null = null): HostTarget {
+  return server.target({ name, port: proxy.port, hostKey: server.hostKey, jump });
+}
+
+function planFor(target: SshdHandle, name: string, jump: HostTarget, relayMode: HostPlan['relayMode'], overrides: Partial<HostTarget> = {}): HostPlan {
+  return { name, target: target.target({ name, hostKey: target.hostKey, jump, ...overrides }), deployDir: target.dir, relayMode };
+}
+
+async function publish(hosts: HostPlan[], onEvent?: (e: JobEvent) => void) {
+  const events: JobEvent[] = [];
+  const req: PublishRequest = {
+    jobId: nextJobId++, project: 'relay', user: 'ops', keepSnapshots: 3, concurrency: 3,
+    svn: { url: `${svn.url}/trunk`, username: svn.username, password: svn.password },
+    files: FILES, hosts, hooks: { beforePublish: [], afterPublish: [] },
+  };
+  const outcome = await engine.publish(req, (e) => {
+    events.push(e);
+    onEvent?.(e);
+  });
+  const hostEvents = (name: string) => events.filter((e): e is Extract<JobEvent, { type: 'host' }> => e.type === 'host' && e.host === name);
+  return {
+    jobId: req.jobId,
+    outcome,
+    phases: (name: string) => hostEvents(name).map((e) => e.phase),
+    final: (name: string) => hostEvents(name).at(-1),
+    output: (name: string) => events.filter((e) => e.type === 'output' && e.host === name).map((e) => (e as { text: string }).text).join(''),
+  };
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+function expectPublished(target: SshdHandle, jobId: number): void {
+  expect(sha256(readFileSync(join(target.dir, 'data/big.bin')))).toBe(sha256(BIG));
+  expect(readFileSync(join(target.dir, 'bin/run.sh'), 'utf8')).toBe(RUN_SH);
+  expect(statSync(join(target.dir, 'bin/run.sh')).mode & 0o111).not.toBe(0);
+  expect(statSync(join(target.dir, 'data/big.bin')).mode & 0o111).toBe(0);
+  expect(readFileSync(join(target.dir, 'conf/app 配置.ini'), 'utf8')).toBe('level=1\n');
+  expect(readdirSync(join(target.dir, '.ferry', 'incoming'))).toEqual([]);
+  expect(existsSync(join(target.dir, '.ferry', 'snapshots', `${jobId}.tar.gz`))).toBe(true);
+}
+
+/** Files under `dir` (recursively) whose text holds a private key. */
+function privateKeyFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const full = join(d, name);
+      const stat = lstatSync(full);
+      if (stat.isDirectory()) walk(full);
+      else if (stat.isFile() && readFileSync(full).includes('PRIVATE KEY')) found.push(full);
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+describe('relay store-and-forward', () => {
+  it('sends the package over the relay link once, and every target gets the right bytes and modes', async () => {
+    const via = relayTarget(relay, relayProxy, 'r1');
+    const hosts = targets.map((t, i) => planFor(t, `t${i + 1}`, via, 'auto'));
+    const homeSsh = join(homedir(), '.ssh');
+    const keysInHomeBefore = privateKeyFiles(homeSsh);
+    // While the copies run, the relay's temp dir holds the staged package and the trust files, and no private key.
+    let duringCopy: { staged: string[]; keys: string[] } | null = null;
+    relayProxy.resetBytes();
+    const job = await publish(hosts, (e) => {
+      if (duringCopy || e.type !== 'host' || e.phase !== 'relay-copy') return;
+      const staged = readdirSync(relayTmp).flatMap((d) => readdirSync(join(relayTmp, d)).map((f) => `${d}/${f}`));
+      duringCopy = { staged, keys: [...privateKeyFiles(relayTmp), ...privateKeyFiles(homeSsh)] };
+    });
+    const { up } = relayProxy.bytes();
+
+    for (const [i, t] of targets.entries()) {
+      const name = `t${i + 1}`;
+      expect(job.final(name), job.output(name)).toMatchObject({ status: 'succeeded', phase: 'done' });
+      expect(job.phases(name)).toEqual(expect.arrayContaining(['staging', 'relay-copy', 'verifying', 'snapshot', 'extracting', 'done']));
+      expect(job.phases(name)).not.toContain('uploading');
+      expectPublished(t, job.jobId);
+    }
+    const ratio = up / job.outcome.bytes;
+    console.info(`store-forward: ${up} bytes up the relay link for a ${job.outcome.bytes}-byte package (${ratio.toFixed(3)}x)`);
+    expect(job.outcome.bytes).toBeGreaterThan(5_000_000);
+    expect(ratio).toBeGreaterThan(0.99);
+    expect(ratio).toBeLessThan(1.5);
+
+    expect(duringCopy).not.toBeNull();
+    expect(duringCopy!.staged).toEqual(expect.arrayContaining([expect.stringMatching(/\/package\.tar\.gz$/), expect.stringMatching(/\/known_hosts$/)]));
+    expect(duringCopy!.keys).toEqual(keysInHomeBefore);
+    expect(readdirSync(relayTmp)).toEqual([]);
+    expect(privateKeyFiles(homeSsh)).toEqual(keysInHomeBefore);
+  });
+
+  it('in tunnel mode streams the package through the relay once per target', async () => {
+    const via = relayTarget(relay, relayProxy, 'r1');
+    relayProxy.resetBytes();
+    const job = await publish(targets.map((t, i) => planFor(t, `t${i + 1}`, via, 'tunnel')));
+    const { up } = relayProxy.bytes();
+    for (const [i, t] of targets.entries()) {
+      expect(job.final(`t${i + 1}`)).toMatchObject({ status: 'succeeded' });
+      expect(job.phases(`t${i + 1}`)).not.toContain('relay-copy');
+      expectPublished(t, job.jobId);
+    }
+    const ratio = up / job.outcome.bytes;
+    console.info(`tunnel: ${up} bytes up the relay link for a ${job.outcome.bytes}-byte package (${ratio.toFixed(3)}x)`);
+    expect(ratio).toBeGreaterThan(2.9);
+    expect(ratio).toBeLessThan(3.5);
+  });
+
+  it('auto falls back to the tunnel for a target without a pinned host key and says why in its output', async () => {
+    const via = relayTarget(relay, relayProxy, 'r1');
+    const hosts = [planFor(targets[0], 't1', via, 'auto'), planFor(targets[1], 't2', via, 'auto', { hostKey: null })];
+    const job = await publish(hosts);
+    expect(job.final('t1')).toMatchObject({ status: 'succeeded' });
+    expect(job.phases('t1')).toContain('relay-copy');
+    expect(job.final('t2')).toMatchObject({ status: 'succeeded' });
+    expect(job.phases('t2')).toContain('uploading');
+    expect(job.phases('t2')).not.toContain('staging');
+    expect(job.output('t2')).toContain('t2 has no pinned host key for relay r1 to check: streaming through the tunnel instead');
+    expectPublished(targets[1], job.jobId);
+    expect(readdirSync(relayTmp)).toEqual([]);
+  });
+
+  it('a relay without ssh: auto hosts fall back to the tunnel, a store-forward host fails with the reason', async () => {
+    const via = relayTarget(bare, bareProxy, 'bare');
+    const hosts = [planFor(targets[0], 't1', via, 'auto'), planFor(targets[1], 't2', via, 'auto'), planFor(targets[2], 't3', via, 'store-forward')];
+    const before = readFileSync(join(targets[2].dir, 'conf/app 配置.ini'), 'utf8');
+    bareProxy.resetBytes();
+    const job = await publish(hosts);
+    for (const name of ['t1', 't2']) {
+      expect(job.final(name), job.output(name)).toMatchObject({ status: 'succeeded' });
+      expect(job.output(name)).toContain('relay bare has no ssh command: streaming through the tunnel instead');
+    }
+    expect(job.final('t3')).toMatchObject({ status: 'failed', phase: 'staging', error: 'relay bare has no ssh command' });
+    expect(readFileSync(join(targets[2].dir, 'conf/app 配置.ini'), 'utf8')).toBe(before);
+    // Nothing was staged on the bare relay: only the two tunnelled uploads crossed its link.
+    expect(bareProxy.bytes().up / job.outcome.bytes).toBeLessThan(2.5);
+    expect(readdirSync(bareTmp)).toEqual([]);
+  });
+
+  it('refuses to copy to a target whose pinned key does not match: host-key checking stays on', async () => {
+    const via = relayTarget(relay, relayProxy, 'r1');
+    const wrongKey = targets[1].hostKey;
+    const job = await publish([planFor(targets[0], 't1', via, 'store-forward', { hostKey: wrongKey })]);
+    expect(job.final('t1')).toMatchObject({ status: 'failed', phase: 'relay-copy' });
+    expect(job.final('t1')!.error).toBe(
+      'copying the package from relay r1 to t1 failed: the host key t1 presented does not match the key pinned in Ferry (ssh on the relay: Host key verification failed)',
+    );
+    expect(readdirSync(join(targets[0].dir, '.ferry', 'incoming'))).toEqual([]);
+    expect(readdirSync(relayTmp)).toEqual([]);
+  });
+
+  it('with a relay behind another jump host, the last jump host copies and the first link carries the package once', async () => {
+    const first = relayTarget(outer, outerProxy, 'outer');
+    const via = relay.target({ name: 'r1', hostKey: relay.hostKey, jump: first });
+    outerProxy.resetBytes();
+    const job = await publish(targets.map((t, i) => planFor(t, `t${i + 1}`, via, 'auto')));
+    for (const [i, t] of targets.entries()) {
+      expect(job.final(`t${i + 1}`), job.output(`t${i + 1}`)).toMatchObject({ status: 'succeeded' });
+      expect(job.phases(`t${i + 1}`)).toContain('relay-copy');
+      expectPublished(t, job.jobId);
+    }
+    expect(outerProxy.bytes().up / job.outcome.bytes).toBeLessThan(1.5);
+    expect(readdirSync(relayTmp)).toEqual([]);
+  });
+});
