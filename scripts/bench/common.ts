@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: argument parsing, statistics, a byte-counting TCP proxy, a spawned Ferry server
 // (so its memory can be read from /proc), and a small HTTP client with a cookie jar and SSE reading.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, createWriteStream, type WriteStream } from 'node:fs';
+import { readFileSync, readdirSync, createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, connect as tcpConnect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -308,4 +308,47 @@ export function processCpuSeconds(pid: number): { self: number; children: number
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
   // Fields 14-17 (utime, stime, cutime, cstime) are at 11-14 after "pid (comm) ".
   return { self: (rest[11] + rest[12]) / CLK_TCK, children: (rest[13] + rest[14]) / CLK_TCK };
+}
+
+// ---- other people's work on the same machine (tests, builds) would skew the numbers: wait for it to stop
+
+/** Cores kept busy over `sampleMs`, by anything on the machine. */
+export async function busyCores(sampleMs = 1000): Promise<number> {
+  const c0 = machineCpuSeconds();
+  const t0 = now();
+  await new Promise((r) => setTimeout(r, sampleMs));
+  return (machineCpuSeconds() - c0) / ((now() - t0) / 1000);
+}
+
+/** Command lines of running test runners and browsers that are not ours. */
+export function foreignWorkload(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      if (/vitest|playwright|chrom(e|ium)|\beslint\b|\btsc\b/.test(cmd) && Number(pid) !== process.pid) found.push(`${pid} ${cmd.slice(0, 100)}`);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return found;
+}
+
+/**
+ * Waits until the machine is quiet (under `threshold` busy cores and no test runner), at most `maxWaitMs`.
+ * Returns the busy cores measured last, so the report can say how quiet it was.
+ */
+export async function waitForQuiet(label: string, opts: { threshold?: number; sampleMs?: number; maxWaitMs?: number } = {}): Promise<number> {
+  const threshold = opts.threshold ?? 0.3;
+  const deadline = now() + (opts.maxWaitMs ?? 20 * 60_000);
+  let told = 0;
+  for (;;) {
+    const busy = await busyCores(opts.sampleMs ?? 1000);
+    const foreign = foreignWorkload();
+    if ((busy < threshold && foreign.length === 0) || now() > deadline) return busy;
+    if (now() - told > 30_000) {
+      process.stderr.write(`[bench] ${label}: waiting for a quiet machine (${busy.toFixed(2)} cores busy; ${foreign.length} test/browser process(es) running${foreign[0] ? `, e.g. ${foreign[0]}` : ''})\n`);
+      told = now();
+    }
+  }
 }

@@ -18,9 +18,9 @@ import { cliActor } from '../../src/services/context.ts';
 import { shq } from '../../src/deploy/remote.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import {
-  HttpClient, intFlag, machineCpuSeconds, machineSummary, median, mib, now, parseFlags, processCpuSeconds, readSse, secs, startCountingProxy,
-  startFerryServer, table,
-  type CountingProxy, type FerryServer, type SseEvent,
+  foreignWorkload, HttpClient, intFlag, machineCpuSeconds, machineSummary, median, mib, now, parseFlags, processCpuSeconds, readSse, secs, startCountingProxy,
+  startFerryServer, table, waitForQuiet,
+  REPO_ROOT, type CountingProxy, type FerryServer, type SseEvent,
 } from './common.ts';
 
 const METHODS = ['ferry', 'raw', 'raw1', 'ansible'] as const;
@@ -46,6 +46,9 @@ interface MethodResult {
   machineCpu: number;
   /** CPU seconds of the Ferry server process itself (Ferry only), and of its waited-for children (svn). */
   ferryCpu?: { self: number; children: number };
+  /** Cores busy just before the run (nothing of ours runs then), and other test runners seen during it. */
+  background: number;
+  disturbed: string[];
   note?: string;
 }
 
@@ -211,47 +214,50 @@ async function runFerry(server: FerryServer, api: HttpClient): Promise<FerryRun>
   };
 }
 
-const PHASES = ['connecting', 'uploading', 'snapshot', 'snapshot-taken', 'extracting', 'cleanup', 'done'] as const;
-
+/** Per host: each phase's first appearance (SSE arrival time), in order; phases differ for direct and relayed hosts. */
 function ferryBreakdown(r: FerryRun, targets: Target[]): string {
   const lines: string[] = [];
   const rel = (t: number | null) => (t === null ? NaN : t - r.t0);
   const packingAt = r.events.find((e) => e.event === 'progress' && (e.data as { type: string; message?: string }).message === 'packing')?.at ?? null;
-  const phaseAt = new Map<string, Map<string, number>>();
+  const phasesOf = new Map<string, { phase: string; at: number }[]>();
   for (const e of r.events) {
     if (e.event !== 'progress') continue;
-    const ev = e.data as { type: string; host?: string; phase?: string; status?: string };
+    const ev = e.data as { type: string; host?: string; phase?: string; snapshotTaken?: boolean };
     if (ev.type !== 'host' || !ev.host || !ev.phase) continue;
-    const m = phaseAt.get(ev.host) ?? new Map<string, number>();
     // The engine repeats 'snapshot' with snapshotTaken once the snapshot is on the target; it then waits until
     // the job recorder has written that to the database before extracting.
-    const phase = ev.phase === 'snapshot' && (ev as { snapshotTaken?: boolean }).snapshotTaken ? 'snapshot-taken' : ev.phase;
-    if (!m.has(phase)) m.set(phase, e.at);
-    phaseAt.set(ev.host, m);
+    const phase = ev.phase === 'snapshot' && ev.snapshotTaken ? 'snapshot-taken' : ev.phase;
+    const list = phasesOf.get(ev.host) ?? [];
+    if (!list.some((p) => p.phase === phase)) list.push({ phase, at: e.at });
+    phasesOf.set(ev.host, list);
   }
-  const firstConnect = Math.min(...[...phaseAt.values()].map((m) => m.get('connecting') ?? Infinity));
-  const lastDone = Math.max(...[...phaseAt.values()].map((m) => m.get('done') ?? -Infinity));
+  const firstEvent = Math.min(...[...phasesOf.values()].map((l) => l[0]?.at ?? Infinity));
+  const lastDone = Math.max(...[...phasesOf.values()].map((l) => l.find((p) => p.phase === 'done')?.at ?? -Infinity));
   lines.push(`  POST /publish answered (job created)      ${secs(r.postMs)}`);
   lines.push(`  svn export done (server log)             at ${secs(rel(r.exportDoneAt))}${packingAt ? `  ('packing' event at ${secs(packingAt - r.t0)})` : ''}`);
   lines.push(`  package ready (server log)               at ${secs(rel(r.packageReadyAt))}  -> pack took ${secs((r.packageReadyAt ?? NaN) - (r.exportDoneAt ?? NaN))}` +
     `${r.packageBytes !== null ? `, ${mib(r.packageBytes)}, ${r.packageFiles} files` : ''}`);
-  lines.push(`  first host connecting                    at ${secs(firstConnect - r.t0)}`);
+  lines.push(`  first host event                         at ${secs(firstEvent - r.t0)}`);
   lines.push(`  last host done                           at ${secs(lastDone - r.t0)}`);
   lines.push(`  job end event (SSE)                      at ${secs(r.wallMs)}   (server job row: created ${r.serverJob.createdAt}, finished ${r.serverJob.finishedAt})`);
   const rows: string[][] = [];
-  for (const group of [false, true]) {
-    const names = targets.filter((t) => t.relayed === group).map((t) => t.name);
-    if (names.length === 0) continue;
-    for (let i = 0; i < PHASES.length - 1; i++) {
-      const from = PHASES[i];
-      const to = PHASES[i + 1];
-      const durations = names.map((n) => (phaseAt.get(n)?.get(to) ?? NaN) - (phaseAt.get(n)?.get(from) ?? NaN)).filter(Number.isFinite);
-      if (durations.length === 0) continue;
-      rows.push([group ? 'via relay' : 'direct', `${from} -> ${to}`, secs(median(durations)), secs(Math.max(...durations)), String(durations.length)]);
+  for (const relayed of [false, true]) {
+    const names = targets.filter((t) => t.relayed === relayed).map((t) => t.name);
+    const steps = new Map<string, number[]>();
+    for (const name of names) {
+      const list = phasesOf.get(name) ?? [];
+      for (let i = 0; i + 1 < list.length; i++) {
+        const key = `${list[i].phase} -> ${list[i + 1].phase}`;
+        steps.set(key, [...(steps.get(key) ?? []), list[i + 1].at - list[i].at]);
+      }
+    }
+    for (const [key, durations] of steps) {
+      rows.push([relayed ? 'via relay' : 'direct', key, secs(median(durations)), secs(Math.max(...durations)), String(durations.length)]);
     }
   }
-  lines.push('  per-host phases (SSE progress events; connecting->uploading = SSH login; uploading->snapshot = mkdir + SFTP upload + remote sha256sum + mv;' +
-    ' snapshot->snapshot-taken = existence check + tar of old files + 2 small writes; snapshot-taken->extracting = waiting for the job recorder to persist it):');
+  lines.push('  per-host phases, from SSE progress events (connecting -> uploading/verifying = SSH login; uploading -> snapshot = mkdir + SFTP upload +');
+  lines.push('  remote sha256sum + mv; snapshot -> snapshot-taken = existence check + tar of old files + small writes; snapshot-taken -> extracting =');
+  lines.push('  waiting until the job recorder has persisted it; staging = the one upload to the relay; relay-copy = relay ssh copy to the target):');
   lines.push(table(['hosts', 'phase', 'median', 'max', 'n'], rows).split('\n').map((l) => `    ${l}`).join('\n'));
   return lines.join('\n');
 }
@@ -380,8 +386,11 @@ async function main() {
 
     const measure = async (method: Method, label: string, body: () => Promise<{ note?: string } | void>) => {
       await cleanTargets(targets);
+      const background = await waitForQuiet(label, { sampleMs: 2000 });
       relayProxy.reset();
       step(`running ${label}`);
+      const disturbed = new Set<string>();
+      const watch = setInterval(() => foreignWorkload().forEach((p) => disturbed.add(p)), 1000);
       const cpu0 = machineCpuSeconds();
       const ferry0 = processCpuSeconds(server.pid);
       const t0 = now();
@@ -390,10 +399,12 @@ async function main() {
       const machineCpu = machineCpuSeconds() - cpu0;
       const ferry1 = processCpuSeconds(server.pid);
       const ferryCpu = method === 'ferry' ? { self: ferry1.self - ferry0.self, children: ferry1.children - ferry0.children } : undefined;
+      clearInterval(watch);
       const { bytesUp, bytesDown, connections } = relayProxy;
       step(`verifying ${label}`);
       const v = await verify(targets, source.bigSha256, expectedFiles);
-      results.push({ method, label, wallMs, ...v, relayUp: bytesUp, relayDown: bytesDown, relayConnections: connections, machineCpu, ferryCpu, note: extra.note });
+      results.push({ method, label, wallMs, ...v, relayUp: bytesUp, relayDown: bytesDown, relayConnections: connections, machineCpu, ferryCpu,
+        background, disturbed: [...disturbed], note: extra.note });
     };
 
     const sshArgs = (x: Target) =>
@@ -464,7 +475,8 @@ async function main() {
     const ferry = byMethod('ferry');
     log('');
     log('=== Ferry publish benchmark ===');
-    log(`machine: ${machineSummary()}`);
+    log(`machine: ${machineSummary()}; Ferry at git ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).toString().trim()}` +
+      `${execFileSync('git', ['status', '--porcelain', 'src'], { cwd: REPO_ROOT }).toString().trim() ? ' (+ uncommitted changes in src/)' : ''}`);
     log(`nproc: ${execFileSync('nproc').toString().trim()}`);
     log(execFileSync('free', ['-m']).toString().trimEnd());
     log(`targets: ${HOSTS} sshd (${targets.filter((x) => !x.relayed).length} direct, ${targets.filter((x) => x.relayed).length} via relay sshd through a counting proxy), all on 127.0.0.1`);
@@ -479,6 +491,10 @@ async function main() {
       `${mib(r.relayUp)} / ${mib(r.relayDown)} (${r.relayConnections})`, r.note ?? '',
     ])));
     for (const r of results) for (const f of r.failures.slice(0, 5)) log(`  ${r.method} FAIL ${f}`);
+    log(`background load just before each run (cores busy): ${results.map((r) => `${r.method} ${r.background.toFixed(2)}`).join(', ')}`);
+    for (const r of results) {
+      if (r.disturbed.length) log(`  WARNING ${r.method}: other test/browser processes ran during this measurement, e.g. ${r.disturbed[0]}`);
+    }
     log('');
     const raw = byMethod('raw');
     const raw1 = byMethod('raw1');

@@ -23,7 +23,9 @@ import { parseListXml } from '../../src/deploy/svn.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { startSvnServer } from '../../test/helpers/svnserve.ts';
 import { MIGRATIONS_DIR } from '../../test/helpers/db.ts';
-import { HttpClient, intFlag, machineSummary, median, mib, ms, now, parseFlags, percentile, secs, startFerryServer, table } from './common.ts';
+import {
+  foreignWorkload, HttpClient, intFlag, machineSummary, median, mib, ms, now, parseFlags, percentile, REPO_ROOT, secs, startFerryServer, table, waitForQuiet,
+} from './common.ts';
 
 const flags = parseFlags(process.argv.slice(2));
 const ROWS = intFlag(flags, 'rows', 200_000);
@@ -229,7 +231,23 @@ interface Measured {
   info: string;
 }
 
+/** Kinds measured while another test runner was busy on the machine (their numbers may be inflated). */
+const disturbedKinds = new Map<string, string>();
+
 async function timeRuns(name: string, runs: number, fn: () => Promise<{ status: number; ms: number; text: string }>, info: (text: string) => string = () => ''): Promise<Measured> {
+  await waitForQuiet(name, { sampleMs: 500 });
+  const watch = setInterval(() => {
+    const foreign = foreignWorkload();
+    if (foreign.length && !disturbedKinds.has(name)) disturbedKinds.set(name, foreign[0]);
+  }, 500);
+  try {
+    return await timeRunsNow(name, runs, fn, info);
+  } finally {
+    clearInterval(watch);
+  }
+}
+
+async function timeRunsNow(name: string, runs: number, fn: () => Promise<{ status: number; ms: number; text: string }>, info: (text: string) => string): Promise<Measured> {
   const warm = await fn(); // one warm-up run, not counted
   const samples: number[] = [];
   let status = warm.status;
@@ -502,7 +520,7 @@ async function main() {
     });
     log('');
     log('=== Ferry web benchmark ===');
-    log(`machine: ${machineSummary()}`);
+    log(`machine: ${machineSummary()}; Ferry at git ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).toString().trim()}`);
     log(`nproc: ${execFileSync('nproc').toString().trim()}`);
     log(execFileSync('free', ['-m']).toString().trimEnd());
     log(`seeded ${ROWS.toLocaleString('en')} OpLog rows in ${secs(seeded.ms)} (one transaction, 500-row INSERTs; at = ${prismaDateTime(seeded.firstAt)} .. ${prismaDateTime(endAt)})`);
@@ -519,6 +537,7 @@ async function main() {
     log(table(['other pages', 'median', 'p95', '', '', 'answer'], rowsOf(extras)));
     log(`GET /oplog/export.csv (all ${ROWS.toLocaleString('en')} rows, 1 run): ${secs(csvMs)}, ${mib(csv.text.length)}, HTTP ${csv.status}`);
     log(`Ferry server RSS now ${mib(server.memory().rss)}, VmHWM ${mib(server.memory().hwm)}`);
+    for (const [name, foreign] of disturbedKinds) log(`WARNING: "${name}" was measured while another test/browser process ran: ${foreign}`);
 
     // ---- why: the SQL of the slow kinds, timed directly in SQLite, with their query plans
     const slow = results.filter((m) => (EXPLAIN_ALL || percentile(m.samples, 95) >= LOG_TARGET_MS) && m.kind);

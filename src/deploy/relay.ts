@@ -220,7 +220,7 @@ class Relay {
     }
     const session = this.session;
     const missing = await this.missingTools(session);
-    if (missing.length > 0) throw new Error(`relay ${this.name} has no ${missing.join(', ')} command`);
+    if (missing.length > 0) throw new Error(`relay ${this.name} has no ${missing.join(', ')} command${missing.length > 1 ? 's' : ''}`);
 
     const timeoutMs = this.opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
     try {
@@ -241,9 +241,16 @@ class Relay {
     this.opts.logger.info({ jobId: this.opts.jobId, relay: this.name, hosts: plans.map((p) => p.name) }, 'package staged on relay');
   }
 
+  /** The first command on the session: it is also where sshd accepts or refuses the agent forwarding. */
   private async missingTools(session: RemoteSession): Promise<string[]> {
     const script = `for tool in ${RELAY_TOOLS.join(' ')}; do command -v "$tool" >/dev/null 2>&1 || echo "missing:$tool"; done; :`;
-    const result = await runChecked(session, script, 'looking for ssh on the relay');
+    let result;
+    try {
+      result = await runChecked(session, script, 'looking for ssh on the relay');
+    } catch (err) {
+      if (/agent forwarding/i.test(messageOf(err))) throw new Error(`relay ${this.name} does not allow agent forwarding (sshd AllowAgentForwarding)`, { cause: err });
+      throw err;
+    }
     return RELAY_TOOLS.filter((tool) => result.stdout.split('\n').includes(`missing:${tool}`));
   }
 

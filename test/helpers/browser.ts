@@ -26,7 +26,11 @@ export function collectPageErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/status of 40[39]/.test(msg.text())) errors.push(`console: ${msg.text()}`);
+    // Expected refusals (403/409) are shown to the user as alerts; a 404 is reported with its URL below.
+    if (msg.type() === 'error' && !/status of 40[349]/.test(msg.text())) errors.push(`console: ${msg.text()}`);
+  });
+  page.on('response', (res) => {
+    if (res.status() === 404) errors.push(`404: ${res.url()}`);
   });
   return errors;
 }

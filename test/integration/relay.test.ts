@@ -21,7 +21,10 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 const engine = createEngine({ transport: createSshTransport(), runFile, logger: quiet, connectTimeoutMs: 10_000 });
 
 let svn: SvnServer;
-/** `relay` copies; `bare` is a relay whose PATH has no ssh; `outer` is the relay's own jump host (multi-level). */
+/**
+ * `relay` copies; `bare` is a relay whose PATH has no ssh; `outer` is the relay's own jump host (multi-level) and,
+ * used as a relay itself, one that refuses agent forwarding.
+ */
 let relay: SshdHandle, bare: SshdHandle, outer: SshdHandle;
 let targets: SshdHandle[];
 let relayProxy: TcpProxy, bareProxy: TcpProxy, outerProxy: TcpProxy;
@@ -48,7 +51,7 @@ beforeAll(async () => {
   [relay, bare, outer, ...targets] = await Promise.all([
     startSshd({ extraConfig: [`SetEnv TMPDIR=${relayTmp}`] }),
     startSshd({ extraConfig: [`SetEnv TMPDIR=${bareTmp} PATH=${bin}`] }),
-    startSshd(),
+    startSshd({ extraConfig: ['Match all', '  AllowAgentForwarding no'] }),
     startSshd(),
     startSshd(),
     startSshd(),
@@ -201,6 +204,14 @@ describe('relay store-and-forward', () => {
     // Nothing was staged on the bare relay: only the two tunnelled uploads crossed its link.
     expect(bareProxy.bytes().up / job.outcome.bytes).toBeLessThan(2.5);
     expect(readdirSync(bareTmp)).toEqual([]);
+  });
+
+  it('a relay that refuses agent forwarding: auto hosts fall back to the tunnel', async () => {
+    const via = relayTarget(outer, outerProxy, 'outer');
+    const job = await publish([planFor(targets[0], 't1', via, 'auto')]);
+    expect(job.final('t1'), job.output('t1')).toMatchObject({ status: 'succeeded' });
+    expect(job.output('t1')).toContain('relay outer does not allow agent forwarding (sshd AllowAgentForwarding): streaming through the tunnel instead');
+    expectPublished(targets[0], job.jobId);
   });
 
   it('refuses to copy to a target whose pinned key does not match: host-key checking stays on', async () => {

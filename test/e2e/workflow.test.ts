@@ -1,0 +1,188 @@
+// The whole seed workflow in a real headless Chromium: sign in, pick two files in the SVN tree and a group, publish
+// (one host behind a jump host), watch live progress, roll back from the job page, restart a process group, read the
+// history and the operation log; and a member without `publish` sees no publish button and gets 403 from the server.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import supertest from 'supertest';
+import type { Browser, Page } from 'playwright-core';
+import { startFleet, type Fleet } from '../helpers/fleet.ts';
+import { startTestApp, PASSWORD } from '../helpers/app.ts';
+import { launchBrowser, screenshot, collectPageErrors } from '../helpers/browser.ts';
+import { createEngine } from '../../src/deploy/runner.ts';
+import { createSshTransport } from '../../src/deploy/transport.ts';
+import { runFile } from '../../src/lib/exec.ts';
+import { pinHostKey } from '../../src/services/targets.ts';
+import { createToken } from '../../src/services/users.ts';
+import { cliActor } from '../../src/services/context.ts';
+
+const CTL = `#!/bin/sh
+pidfile="run/$2.pid"
+alive() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+case "$1" in
+  start) mkdir -p run; alive || { nohup sleep 4323 >/dev/null 2>&1 & echo $! > "$pidfile"; }; echo "started $2";;
+  stop) alive && kill "$(cat "$pidfile")"; rm -f "$pidfile"; echo "stopped $2";;
+  status) alive && { echo running; exit 0; }; echo "not running"; exit 3;;
+esac
+`;
+
+let fleet: Fleet;
+let t: Awaited<ReturnType<typeof startTestApp>>;
+let server: Server;
+let base: string;
+let browser: Browser;
+let token: string;
+const read = (host: 'a' | 'b', rel: string) => fs.readFileSync(path.join(fleet.targets[host].dir, rel), 'utf8');
+
+async function signIn(page: Page, name: string) {
+  await page.goto(`${base}/login`);
+  await page.fill('#username', name);
+  await page.fill('#password', PASSWORD);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+}
+const node = (p: string) => `li[id="svn:${p}"]`;
+
+beforeAll(async () => {
+  fleet = await startFleet({
+    targets: ['a', 'b'], behindRelay: ['b'],
+    files: { 'trunk/conf/app.ini': 'level=1\n', 'trunk/conf/extra.ini': 'x=1\n', 'trunk/bin/ctl.sh': { content: CTL, executable: true }, 'trunk/bin/server': 'server v1\n' },
+  });
+  t = await startTestApp({
+    engine: (svc) => createEngine({
+      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
+      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
+    }),
+  });
+  await t.addUser('ops', 'admin');
+  token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
+  const api = supertest(t.app);
+  const imported = await api.post('/api/import').set('Authorization', `Bearer ${token}`).send(fleet.importDoc({
+    processes: [{ name: 'zone1', start: 'sh bin/ctl.sh start zone1', stop: 'sh bin/ctl.sh stop zone1', status: 'sh bin/ctl.sh status zone1', groups: ['zone1'] }],
+  }));
+  expect(imported.status, JSON.stringify(imported.body)).toBe(201);
+  // The release already on the hosts before the browser publishes the next one.
+  const seed = await api.post('/api/projects/game/publish').set('Authorization', `Bearer ${token}`).send({ files: ['conf', 'bin'], groups: ['zone1'] });
+  await t.jobs!.idle();
+  expect((await api.get(`/api/jobs/${seed.body.jobId}`).set('Authorization', `Bearer ${token}`)).body.status).toBe('succeeded');
+  await fleet.svn.commit({ 'trunk/conf/app.ini': 'level=2\n', 'trunk/bin/server': 'server v2\n' }, 'level 2');
+  await t.addUser('viewer', 'member', { game: [] });
+  await t.db.grant.updateMany({ where: { user: { name: 'viewer' } }, data: { canProcess: true } });
+
+  server = t.app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await launchBrowser();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await t?.jobs?.idle();
+  server?.close();
+  await fleet?.stop();
+  await t?.cleanup();
+});
+
+describe('browser workflow', () => {
+  it('publishes two files picked in the tree to a group, shows live progress, and rolls back from the job page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors = collectPageErrors(page);
+    await page.goto(`${base}/login`);
+    await screenshot(page, '01-login');
+    await signIn(page, 'ops');
+    await expect(page.locator('tr[data-project="game"]')).toBeTruthy();
+    await screenshot(page, '02-dashboard');
+
+    await page.click('tr[data-project="game"] a:has-text("Publish")');
+    await page.waitForSelector(`${node('conf')} > a`);
+    await page.click(`${node('conf')} > i.jstree-ocl`);
+    await page.click(`${node('bin')} > i.jstree-ocl`);
+    await page.click(`${node('conf/app.ini')} > a`);
+    await page.click(`${node('bin/server')} > a`);
+    await page.check('input[data-group="zone1"]');
+    await page.waitForSelector('#log-table tbody tr');
+    await screenshot(page, '03-publish');
+    await page.click('#publish-review');
+    await page.waitForSelector('#publish-modal.show');
+    expect(await page.textContent('#confirm-files')).toContain('conf/app.ini');
+    expect(await page.textContent('#confirm-files')).toContain('bin/server');
+    expect(await page.textContent('#confirm-hosts')).toMatch(/a[\s\S]*b/);
+    await page.fill('#publish-note', 'browser test');
+    await screenshot(page, '04-publish-confirm');
+    await Promise.all([page.waitForURL(/\/jobs\/\d+$/), page.click('#publish-submit')]);
+
+    await page.waitForSelector('#job-status[data-status="succeeded"]', { timeout: 60_000 });
+    for (const host of ['a', 'b']) expect(await page.getAttribute(`tr[data-host="${host}"]`, 'data-status')).toBe('succeeded');
+    await screenshot(page, '05-job-progress');
+    for (const host of ['a', 'b'] as const) {
+      expect(read(host, 'conf/app.ini')).toBe('level=2\n');
+      expect(read(host, 'bin/server')).toBe('server v2\n');
+    }
+    const publishUrl = page.url();
+    // Reloading shows the same job from the database.
+    await page.reload();
+    await page.waitForSelector('#job-status[data-status="succeeded"]');
+
+    await page.click('#rollback-button');
+    await page.waitForSelector('#rollback-confirm:not([disabled])');
+    await screenshot(page, '06-rollback-confirm');
+    await Promise.all([page.waitForURL((url) => /\/jobs\/\d+$/.test(url.pathname) && url.href !== publishUrl), page.click('#rollback-confirm')]);
+    await page.waitForSelector('#job-status[data-status="succeeded"]', { timeout: 60_000 });
+    await screenshot(page, '07-rollback-job');
+    for (const host of ['a', 'b'] as const) {
+      expect(read(host, 'conf/app.ini')).toBe('level=1\n');
+      expect(read(host, 'bin/server')).toBe('server v1\n');
+    }
+    expect(errors, errors.join('\n')).toEqual([]);
+    await page.close();
+  });
+
+  it('restarts a process group from the processes page and shows its new status', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors = collectPageErrors(page);
+    await signIn(page, 'ops');
+    await page.goto(`${base}/projects/game/processes`);
+    await page.click('tr.process-group-row[data-process="zone1"][data-group="zone1"] button[data-action="restart"]');
+    await page.waitForSelector('#process-confirm.show');
+    await page.click('#process-confirm-ok');
+    await page.waitForSelector('#process-jobs [data-status="succeeded"], #process-jobs .job-status[data-status="succeeded"]', { timeout: 60_000 });
+    await page.click('#refresh-status');
+    for (const host of ['a', 'b']) {
+      await page.waitForSelector(`.process-status[data-process="zone1"][data-host="${host}"][data-state="running"]`, { timeout: 60_000 });
+    }
+    await screenshot(page, '08-processes');
+    expect(fs.existsSync(path.join(fleet.targets.a.dir, 'run/zone1.pid'))).toBe(true);
+    await page.goto(`${base}/jobs`);
+    await page.waitForSelector('table tbody tr a[href^="/jobs/"]');
+    await screenshot(page, '09-history');
+    await page.goto(`${base}/oplog`);
+    await page.waitForSelector('#oplog-table tbody tr a[href^="/jobs/"]');
+    await screenshot(page, '10-oplog');
+    await page.goto(`${base}/admin/hosts`);
+    await screenshot(page, '11-hosts');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('a member without publish sees no publish button, and the server refuses a direct POST with 403', async () => {
+    const page = await browser.newPage();
+    await signIn(page, 'viewer');
+    expect(await page.locator('tr[data-project="game"]').count()).toBe(1);
+    expect(await page.locator('a[href="/projects/game/publish"]').count()).toBe(0);
+    const jobsBefore = await t.db.job.count();
+    // Runs in the page (a string, so this file needs no DOM types): the same request a crafted button would send.
+    const status = (await page.evaluate(`(async () => {
+      const csrf = document.querySelector('meta[name="csrf-token"]').getAttribute('content');
+      const res = await fetch('/api/projects/game/publish', { method: 'POST', headers: { 'Content-Type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ files: ['conf'], groups: ['zone1'] }) });
+      return { status: res.status, body: await res.json() };
+    })()`)) as { status: number; body: { error: string } };
+    expect(status.status).toBe(403);
+    expect(status.body.error).toMatch(/permission to publish/);
+    expect(await t.db.job.count()).toBe(jobsBefore);
+    const direct = await page.goto(`${base}/projects/game/publish`);
+    expect(direct?.status()).toBe(403);
+    await screenshot(page, '12-member-forbidden');
+    await page.close();
+  });
+});
