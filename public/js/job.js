@@ -266,6 +266,23 @@
     if (revision && job.revision) revision.textContent = 'r' + job.revision;
     const rollback = document.getElementById('rollback-button');
     if (rollback) rollback.classList.remove('d-none');
+    const retry = document.getElementById('retry-button');
+    if (retry && job.hosts.some((h) => h.status !== 'succeeded')) retry.classList.remove('d-none');
+  }
+
+  // ---- retry: the same job again on the hosts where it failed ----
+  const retryButton = document.getElementById('retry-button');
+  if (retryButton) {
+    retryButton.addEventListener('click', async () => {
+      retryButton.disabled = true;
+      try {
+        const result = await window.ferryFetch('/api/jobs/' + jobId + '/retry', { method: 'POST', body: {} });
+        window.location.assign('/jobs/' + result.jobId);
+      } catch (err) {
+        alerts.insertAdjacentHTML('beforeend', alertHtml('danger', err.message));
+        retryButton.disabled = false;
+      }
+    });
   }
 
   if (page.getAttribute('data-active')) {

@@ -23,6 +23,8 @@ export interface PublishRequest {
   /** Undefined: HEAD at the time of export. */
   revision?: number;
   files: string[];
+  /** The publisher's note (shown in history; engines may ignore it). */
+  note?: string;
   hosts: (HostPlan & { /** Snapshot of this job must survive pruning (newest successful publish). */ protectJobId?: number })[];
   hooks: { beforePublish: HookSpec[]; afterPublish: HookSpec[] };
 }

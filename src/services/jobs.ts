@@ -216,7 +216,7 @@ export class JobRunner {
         jobId: job.id, project: project.name, user: ctx.actor.name,
         keepSnapshots: project.keepSnapshots, concurrency: project.concurrency,
         svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(this.svc.secretKey, project.svnPasswordEnc) : null },
-        revision, files,
+        revision, files, note,
         hosts: hosts.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id) })),
         hooks: { beforePublish: this.hookSpecs(project, 'before-publish'), afterPublish: this.hookSpecs(project, 'after-publish') },
       }, emit);

@@ -16,7 +16,8 @@ const fakeEngine: Engine = {
     if (req.files.includes('slow') && gate) await gate.promise;
     for (const h of req.hosts) {
       emit({ type: 'output', host: h.name, text: `unpacked on ${h.name}\n` });
-      emit({ type: 'host', host: h.name, status: 'succeeded', phase: 'done', snapshotTaken: true });
+      if (req.note === 'fail db1' && h.name === 'db1') emit({ type: 'host', host: h.name, status: 'failed', phase: 'uploading', error: 'connection lost' });
+      else emit({ type: 'host', host: h.name, status: 'succeeded', phase: 'done', snapshotTaken: true });
     }
     return { revision: req.revision ?? 42, fileCount: req.files.length, bytes: 1 };
   },
@@ -183,6 +184,11 @@ describe('job page', () => {
     expect(opsView.status).toBe(200);
     expect(opsView.text).not.toContain('rollback-button');
     expect(opsView.text).not.toContain('publish-link');
+
+    expect(res.text).not.toContain('retry-button');
+    const partial = await publish(admin, 'alpha', { files: ['bin'], groups: ['web', 'db'], note: 'fail db1' });
+    expect((await admin.get(`/jobs/${partial}`)).text).toContain('id="retry-button"');
+    expect((await ops.get(`/jobs/${partial}`)).text).not.toContain('retry-button');
 
     const stranger = await t.login('stranger', 'member', { beta: ['publish'] });
     expect((await stranger.get(`/jobs/${jobId}`)).status).toBe(403);

@@ -52,6 +52,8 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
     res.render('pages/jobs/show', {
       title: `Job #${job.id}`, job, grant, active: job.status === 'queued' || job.status === 'running',
       canRollback: job.kind === 'publish' && grant.rollback,
+      // Retrying needs the same grant as the original action.
+      canRetry: job.hosts.some((h) => h.status !== 'succeeded') && (job.kind === 'publish' ? grant.publish : job.kind === 'rollback' ? grant.rollback : grant.process),
       scripts: ['/static/js/job.js'],
     });
   });
