@@ -27,6 +27,15 @@ export interface EngineDeps {
   connectTimeoutMs?: number;
 }
 
+/** A timestamped progress line in a host's output ('' is the Ferry server), so the job log reads as a story. */
+function note(emit: EventSink, host: string, text: string): void {
+  void emit({ type: 'output', host, text: `[${new Date().toISOString().slice(11, 19)}] ${text}\n` });
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
 /** Thrown for job-level failures (nothing was sent to any host). */
 export class JobAbortedError extends Error {}
 
@@ -66,6 +75,7 @@ export function createEngine(deps: EngineDeps): Engine {
       emit({ type: 'job', status: 'running', message: 'exporting from SVN' });
       const svn = new SvnClient(req.svn, deps.runFile, { logger: deps.logger });
       const revision = await svn.exportSelection(req.files, req.revision ?? 'HEAD', exportDir);
+      note(emit, '', `exported ${req.files.length} path(s) at r${revision}`);
       const hookEnv = { FERRY_PROJECT: req.project, FERRY_JOB_ID: String(req.jobId), FERRY_REVISION: String(revision), FERRY_USER: req.user };
 
       if (req.hooks.beforePublish.length) {
@@ -87,6 +97,7 @@ export function createEngine(deps: EngineDeps): Engine {
       const packagePath = path.join(work, `release-${req.jobId}.tar.gz`);
       const pack = await packDirectory(exportDir, packagePath, { revision, manifestFile: false });
       deps.logger.info({ jobId: req.jobId, revision, files: pack.fileCount, bytes: pack.bytes }, 'package ready');
+      note(emit, '', `packed ${pack.fileCount} file(s), ${formatBytes(pack.bytes)} (sha256 ${pack.sha256.slice(0, 12)}…)`);
       const manifestPaths = pack.manifest.map((m) => m.path);
 
       // Hosts behind a relay wait for its one upload outside the bound ('staging'), so they hold no slot meanwhile;
@@ -113,12 +124,16 @@ export function createEngine(deps: EngineDeps): Engine {
               keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null,
               hooks: { afterPublish: req.hooks.afterPublish },
               hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
-              onPhase: (phase) => emit({ type: 'host', host: plan.name, status: 'running', phase }),
+              onPhase: (phase) => {
+                note(emit, plan.name, phase);
+                return emit({ type: 'host', host: plan.name, status: 'running', phase });
+              },
               onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }) ?? undefined,
               onOutput: output(emit, plan.name),
             });
             for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });
             if (result.ok) {
+              note(emit, plan.name, `done: r${revision} in place, snapshot of the overwritten files kept as job ${req.jobId}`);
               emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done', snapshotTaken: result.snapshotTaken });
             } else {
               const restored = result.restored ? ' The previous files were restored from the snapshot.' : '';
