@@ -269,7 +269,9 @@ export async function runAfterPublishHooks(
 /** Step 5a: the package is no longer needed once extracted. */
 export async function removeIncomingPackage(session: RemoteSession, deployDir: string, jobId: number): Promise<void> {
   const files = jobFiles(deployDir, jobId);
-  await runChecked(session, `rm -f -- ${shq(files.package)} ${shq(files.packagePart)}`, 'removing the uploaded package');
+  // Also sweeps packages that earlier jobs left behind when their connection dropped mid-upload (a day old or more).
+  const incoming = ferryLayout(deployDir).incoming;
+  await runChecked(session, `rm -f -- ${shq(files.package)} ${shq(files.packagePart)}; find ${shq(incoming)} -maxdepth 1 -type f -name '*.part' -mtime +0 -exec rm -f -- {} + 2>/dev/null; true`, 'removing the uploaded package');
 }
 
 /** Step 5b: keep the newest `keep` snapshots (by job id) and the protected one; returns the job ids removed. */
