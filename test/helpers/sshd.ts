@@ -7,6 +7,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { HostTarget } from '../../src/deploy/types.ts';
+import { freePort } from './ports.ts';
 
 export interface SshdOptions {
   /** sshd LogLevel; DEBUG1 logs direct-tcpip forwards (used to prove a jump host was used). */
@@ -173,30 +174,6 @@ function keygen(path: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ferry-test', '-f', path], { stdio: 'ignore' });
 }
 
-/** Ports already given to a server in this process: the kernel may offer a just-closed port again. */
-const portsHandedOut = new Set<number>();
-
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await ephemeralPort();
-    if (!portsHandedOut.has(port)) {
-      portsHandedOut.add(port);
-      return port;
-    }
-  }
-}
-
-function ephemeralPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface TcpProxy {
   port: number;

@@ -2,11 +2,14 @@
 // Test commits go straight to the repository over file:// from a private working copy (no network auth needed).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runFile } from '../../src/lib/exec.ts';
+import { freePort } from './ports.ts';
+
+export { freePort };
 
 export type CommitFile = string | Buffer | { content: string | Buffer; executable?: boolean };
 
@@ -30,18 +33,6 @@ async function svn(args: string[], cwd?: string): Promise<string> {
   return result.stdout;
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
