@@ -5,24 +5,7 @@
   const out = document.getElementById('host-test-result');
   if (!button || !out) return;
 
-  function show(kind, lines) {
-    const alert = document.createElement('div');
-    alert.className = 'alert alert-' + kind + ' alert-dismissible fade show';
-    alert.setAttribute('role', 'alert');
-    lines.filter(Boolean).forEach(function (line, i) {
-      const p = document.createElement('div');
-      if (i > 0) p.className = 'small font-monospace mt-1';
-      p.textContent = line;
-      alert.appendChild(p);
-    });
-    const close = document.createElement('button');
-    close.type = 'button';
-    close.className = 'btn-close';
-    close.setAttribute('data-bs-dismiss', 'alert');
-    close.setAttribute('aria-label', 'Close');
-    alert.appendChild(close);
-    out.replaceChildren(alert);
-  }
+  const show = (kind, lines) => window.ferryAlert(out, kind, lines);
 
   button.addEventListener('click', async function () {
     button.disabled = true;

@@ -5,19 +5,7 @@
   const out = document.getElementById('svn-test-result');
   if (!button || !out) return;
 
-  function show(kind, text) {
-    const alert = document.createElement('div');
-    alert.className = 'alert alert-' + kind + ' alert-dismissible fade show';
-    alert.setAttribute('role', 'alert');
-    alert.textContent = text;
-    const close = document.createElement('button');
-    close.type = 'button';
-    close.className = 'btn-close';
-    close.setAttribute('data-bs-dismiss', 'alert');
-    close.setAttribute('aria-label', 'Close');
-    alert.appendChild(close);
-    out.replaceChildren(alert);
-  }
+  const show = (kind, lines) => window.ferryAlert(out, kind, lines);
 
   button.addEventListener('click', async function () {
     button.disabled = true;

@@ -15,6 +15,26 @@
     if (msg && !window.confirm(msg)) ev.preventDefault();
   });
 
+  /** Puts a dismissible Bootstrap alert into `container`: first line as text, further lines small and monospace. */
+  window.ferryAlert = function (container, kind, lines) {
+    const alert = document.createElement('div');
+    alert.className = 'alert alert-' + kind + ' alert-dismissible fade show';
+    alert.setAttribute('role', 'alert');
+    [].concat(lines).filter(Boolean).forEach(function (line, i) {
+      const p = document.createElement('div');
+      if (i > 0) p.className = 'small font-monospace mt-1';
+      p.textContent = line;
+      alert.appendChild(p);
+    });
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'btn-close';
+    close.setAttribute('data-bs-dismiss', 'alert');
+    close.setAttribute('aria-label', 'Close');
+    alert.appendChild(close);
+    container.replaceChildren(alert);
+  };
+
   // JSON fetch with the CSRF header; rejects with the server's plain message.
   window.ferryFetch = async function (url, options) {
     const opts = Object.assign({ credentials: 'same-origin', headers: {} }, options || {});
