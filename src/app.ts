@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps) {
     getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? req.get('x-csrf-token'),
   });
   // Token-authenticated API calls carry no cookie, so cross-site forgery cannot ride on them.
-  // Multipart forms are checked by their route after the upload is parsed (see admin import).
+  // The one multipart form (bulk import) is checked by its route after multer has parsed the body.
   app.use((req, res, next) => {
     res.locals.user = req.user ?? null;
     // generateToken keeps the session's existing token, so this does not invalidate open forms.
@@ -107,7 +107,7 @@ export function createApp(deps: AppDeps) {
     next();
   });
   app.use((req, res, next) => {
-    if (req.viaToken || req.is('multipart/form-data')) return next();
+    if (req.viaToken || (req.method === 'POST' && req.path === '/admin/import' && req.is('multipart/form-data'))) return next();
     csrf.csrfSynchronisedProtection(req, res, next);
   });
 

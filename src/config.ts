@@ -19,7 +19,8 @@ export interface Config {
   logLevel: string;
   /** Set the Secure flag on cookies (enable behind HTTPS). */
   cookieSecure: boolean;
-  trustProxy: boolean;
+  /** Number of reverse proxies in front of Ferry whose X-Forwarded-For is trusted (0: none). */
+  trustProxy: number;
   sessionMaxAgeHours: number;
 }
 
@@ -31,7 +32,7 @@ const EnvSchema = z.object({
   FERRY_ADMIN_PASSWORD: z.string().min(8, 'FERRY_ADMIN_PASSWORD must have at least 8 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FERRY_COOKIE_SECURE: z.enum(['0', '1', 'true', 'false']).default('0'),
-  FERRY_TRUST_PROXY: z.enum(['0', '1', 'true', 'false']).default('0'),
+  FERRY_TRUST_PROXY: z.string().regex(/^(\d+|true|false)$/, 'must be a number of proxies (0, 1, 2...)').default('0'),
   FERRY_SESSION_HOURS: z.coerce.number().positive().default(12),
 });
 
@@ -64,7 +65,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`Invalid configuration: ${problems}`);
   }
   const e = parsed.data;
-  const dataDir = path.resolve(e.FERRY_DATA_DIR);
+  // Relative paths are taken from the Ferry directory, not the current directory, so a service started elsewhere
+  // (e.g. systemd without WorkingDirectory) still finds its database and key.
+  const dataDir = path.resolve(import.meta.dirname, '..', e.FERRY_DATA_DIR);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
   let secretKey: Buffer;
@@ -90,7 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminPassword: e.FERRY_ADMIN_PASSWORD,
     logLevel: e.LOG_LEVEL,
     cookieSecure: truthy(e.FERRY_COOKIE_SECURE),
-    trustProxy: truthy(e.FERRY_TRUST_PROXY),
+    // Only the given number of hops is trusted, so a client cannot forge its address with its own X-Forwarded-For.
+    trustProxy: e.FERRY_TRUST_PROXY === 'true' ? 1 : e.FERRY_TRUST_PROXY === 'false' ? 0 : Number(e.FERRY_TRUST_PROXY),
     sessionMaxAgeHours: e.FERRY_SESSION_HOURS,
   };
 }

@@ -17,6 +17,7 @@ import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { shq } from '../../src/deploy/remote.ts';
 import { runFile } from '../../src/lib/exec.ts';
+import { createSshTransport } from '../../src/deploy/transport.ts';
 import {
   foreignWorkload, HttpClient, intFlag, machineCpuSeconds, machineSummary, median, mib, now, parseFlags, processCpuSeconds, readSse, secs, startCountingProxy,
   startFerryServer, table, waitForQuiet,
@@ -49,6 +50,11 @@ interface MethodResult {
   /** Cores busy just before the run (nothing of ours runs then), and other test runners seen during it. */
   background: number;
   disturbed: string[];
+  /** Remote commands and SFTP sessions per target (mean), and on the relay itself, from the sshd logs. */
+  commandsPerTarget: number;
+  sftpPerTarget: number;
+  relayCommands: number;
+  relaySftp: number;
   note?: string;
 }
 
@@ -290,7 +296,8 @@ async function main() {
     await rm(srcDir, { recursive: true, force: true });
 
     step(`starting ${HOSTS} target sshd + 1 relay sshd`);
-    const sshds = await Promise.all(Array.from({ length: HOSTS + 1 }, () => startSshd({ logLevel: 'INFO' })));
+    // VERBOSE logs one 'Starting session' line per remote command or SFTP session: counted per method.
+    const sshds = await Promise.all(Array.from({ length: HOSTS + 1 }, () => startSshd({ logLevel: 'VERBOSE' })));
     cleanups.push(() => Promise.all(sshds.map((s) => s.stop())));
     const relay = sshds[0];
     const relayProxy: CountingProxy = await startCountingProxy(relay.port);
@@ -384,10 +391,21 @@ async function main() {
     const results: MethodResult[] = [];
     let ferryRun: FerryRun | null = null;
 
+    /** Runs a method on a quiet machine; if another test runner disturbed it, runs it again (3 tries). */
     const measure = async (method: Method, label: string, body: () => Promise<{ note?: string } | void>) => {
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        await measureOnce(method, label, body);
+        const last = results[results.length - 1];
+        if (last.disturbed.length === 0 || attempt === 3) return;
+        step(`${label}: another test runner ran meanwhile (${last.disturbed[0]}), measuring again`);
+        results.pop();
+      }
+    };
+    const measureOnce = async (method: Method, label: string, body: () => Promise<{ note?: string } | void>) => {
       await cleanTargets(targets);
       const background = await waitForQuiet(label, { sampleMs: 2000 });
       relayProxy.reset();
+      const logMarks = sshds.map((x) => x.readLog().length);
       step(`running ${label}`);
       const disturbed = new Set<string>();
       const watch = setInterval(() => foreignWorkload().forEach((p) => disturbed.add(p)), 1000);
@@ -400,15 +418,65 @@ async function main() {
       const ferry1 = processCpuSeconds(server.pid);
       const ferryCpu = method === 'ferry' ? { self: ferry1.self - ferry0.self, children: ferry1.children - ferry0.children } : undefined;
       clearInterval(watch);
+      const sessions = sshds.map((x, i) => {
+        const text = x.readLog().slice(logMarks[i]);
+        return { commands: (text.match(/Starting session: command/g) ?? []).length, sftp: (text.match(/Starting session: subsystem/g) ?? []).length };
+      });
+      const perTarget = sessions.slice(1);
       const { bytesUp, bytesDown, connections } = relayProxy;
       step(`verifying ${label}`);
       const v = await verify(targets, source.bigSha256, expectedFiles);
       results.push({ method, label, wallMs, ...v, relayUp: bytesUp, relayDown: bytesDown, relayConnections: connections, machineCpu, ferryCpu,
-        background, disturbed: [...disturbed], note: extra.note });
+        background, disturbed: [...disturbed], note: extra.note,
+        commandsPerTarget: perTarget.reduce((n, x) => n + x.commands, 0) / perTarget.length,
+        sftpPerTarget: perTarget.reduce((n, x) => n + x.sftp, 0) / perTarget.length,
+        relayCommands: sessions[0].commands, relaySftp: sessions[0].sftp });
     };
 
     const sshArgs = (x: Target) =>
       `ssh -F ${shq(sshConfig)} -i ${shq(x.keyFile)} -p ${x.sshd.port}${x.relayed ? ' -J relay' : ''} ${user}@127.0.0.1`;
+
+    // Single-host primitives on a quiet machine: what one remote step and one upload cost, Ferry's transport vs OpenSSH.
+    let primitives = '';
+    if (pkgPath) {
+      await waitForQuiet('primitives', { sampleMs: 2000 });
+      const x = targets[0];
+      const remotePkg = path.join(x.sshd.dir, 'primitive.tar.gz');
+      let t1 = now();
+      const session = await createSshTransport().connect(x.sshd.target({ name: x.name, hostKey: x.sshd.hostKey }));
+      const connectMs = now() - t1;
+      const execMs: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        t1 = now();
+        await session.exec('true');
+        execMs.push(now() - t1);
+      }
+      t1 = now();
+      await session.upload(pkgPath, remotePkg, { mode: 0o600 });
+      const sftpMs = now() - t1;
+      await session.close();
+      await rm(remotePkg, { force: true });
+      const sshTrue: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        t1 = now();
+        await sh(`${sshArgs(x)} true`);
+        sshTrue.push(now() - t1);
+      }
+      t1 = now();
+      await sh(`${sshArgs(x)} ${shq(`cat > ${shq(remotePkg)}`)} < ${shq(pkgPath)}`);
+      const catMs = now() - t1;
+      await rm(remotePkg, { force: true });
+      t1 = now();
+      for (let i = 0; i < 5; i++) await sh('bash -ic true 2>/dev/null');
+      const shellStartMs = (now() - t1) / 5;
+      const rate = (ms: number) => `${(pkgBytes / 1024 / 1024 / (ms / 1000)).toFixed(0)} MiB/s`;
+      primitives = [
+        `single host, quiet machine: Ferry transport (ssh2) connect+login ${secs(connectMs)}, one remote command (exec 'true') median ${median(execMs).toFixed(1)} ms` +
+          ` (sshd runs it with the account's shell: includes its start-up files; local 'bash -ic true' takes ${secs(shellStartMs)}),`,
+        `  SFTP upload of the ${mib(pkgBytes)} package ${secs(sftpMs)} (${rate(sftpMs)}); OpenSSH 'ssh host true' (new connection each) median ${secs(median(sshTrue))},`,
+        `  OpenSSH 'ssh host "cat > f" < package' ${secs(catMs)} (${rate(catMs)})`,
+      ].join('\n');
+    }
 
     for (const method of ONLY) {
       if (method === 'ferry') {
@@ -484,9 +552,11 @@ async function main() {
     if (pkgPath) log(`tar.gz for raw1/Ansible: ${mib(pkgBytes)}, built once in ${secs(pkgMs)} (not counted in their wall time)`);
     log(`Ferry project concurrency: ${CONCURRENCY} (Ferry's default is 10), keepSnapshots 5; server RSS after start ${mib(rssAfterStart.rss)}`);
     log(`setup total ${secs(setupMs)}`);
+    if (primitives) log(primitives);
     log('');
-    log(table(['method', 'wall', 'vs Ferry', 'CPU s (machine)', 'verify sha256', 'relay bytes up / down (conns)', 'note'], results.map((r) => [
+    log(table(['method', 'wall', 'vs Ferry', 'CPU s (machine)', 'ssh cmds/target (+sftp), relay', 'verify sha256', 'relay bytes up / down (conns)', 'note'], results.map((r) => [
       r.label, secs(r.wallMs), ferry ? `${(ferry.wallMs / r.wallMs).toFixed(2)}x` : '-', r.machineCpu.toFixed(1),
+      `${r.commandsPerTarget.toFixed(1)}${r.sftpPerTarget ? ` (+${r.sftpPerTarget.toFixed(1)})` : ''}, ${r.relayCommands}${r.relaySftp ? ` (+${r.relaySftp})` : ''}`,
       r.failures.length ? `FAIL ${r.ok}/${HOSTS}` : `OK ${r.ok}/${HOSTS}`,
       `${mib(r.relayUp)} / ${mib(r.relayDown)} (${r.relayConnections})`, r.note ?? '',
     ])));

@@ -6,7 +6,8 @@ import type { RemoteSession } from './types.ts';
 export const PROCESS_ACTIONS = ['start', 'stop', 'restart', 'status'] as const;
 export type ProcessAction = (typeof PROCESS_ACTIONS)[number];
 
-export const DEFAULT_PROCESS_TIMEOUT_MS = 2 * 60_000;
+/** Game servers can take minutes to start or stop cleanly. */
+export const DEFAULT_PROCESS_TIMEOUT_MS = 10 * 60_000;
 
 export interface ProcessSpec {
   name: string;
@@ -42,10 +43,11 @@ export interface ProcessActionResult {
 export async function runProcessAction(opts: ProcessActionOptions): Promise<ProcessActionResult> {
   const env = { ...opts.env, FERRY_PROCESS: opts.process.name, FERRY_ACTION: opts.action };
   const timeoutMs = opts.timeoutMs ?? DEFAULT_PROCESS_TIMEOUT_MS;
-  const run = (script: string, extraEnv: Record<string, string> = {}) =>
-    runRemoteScript(opts.session, { script, cwd: opts.deployDir, env: { ...env, ...extraEnv }, timeoutMs, onOutput: opts.onOutput });
+  const run = (script: string, extraEnv: Record<string, string> = {}, limitMs = timeoutMs) =>
+    runRemoteScript(opts.session, { script, cwd: opts.deployDir, env: { ...env, ...extraEnv }, timeoutMs: limitMs, onOutput: opts.onOutput });
+  // Each hook keeps its own configured timeout (a player-draining hook may need far longer than a start command).
   const runHooks = (hooks: readonly HookSpec[] | undefined, stage: string) =>
-    runHookChain(hooks ?? [], (hook) => run(hook.script, { FERRY_STAGE: stage }));
+    runHookChain(hooks ?? [], (hook) => run(hook.script, { FERRY_STAGE: stage }, hook.timeoutMs ?? timeoutMs));
 
   switch (opts.action) {
     case 'start':

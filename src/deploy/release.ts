@@ -238,7 +238,9 @@ export async function extractPackage(
   opts: { timeoutMs?: number; onOutput?: OutputListener } = {},
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   const files = jobFiles(deployDir, jobId);
-  const result = await session.exec(`tar -x -z -p --no-same-owner -f ${shq(files.package)} -C ${shq(deployDir)}`, opts);
+  // --keep-directory-symlink: a directory that is a symlink on the target (conf -> /etc/game/conf) stays a symlink;
+  // GNU tar would otherwise replace it with a real directory holding only the published files.
+  const result = await session.exec(`tar -x -z -p --no-same-owner --keep-directory-symlink -f ${shq(files.package)} -C ${shq(deployDir)}`, opts);
   if (result.code === 0) return { ok: true };
   const reason = reasonFrom(result.stderr) || `tar exited with code ${result.code}`;
   // GNU tar reports a full disk only as a short write; say it plainly when the file system is indeed full.
@@ -376,7 +378,7 @@ export async function restoreSnapshot(
     '  if [ -e "$1" ] || [ -L "$1" ]; then rm -f -- "$1" || status=1; fi',
     '}',
     ...created.map((p) => `drop ${shq(`./${p}`)}`),
-    `tar -x -z -p -f ${shq(files.snapshot)} -C ${shq(deployDir)} || exit 2`,
+    `tar -x -z -p --keep-directory-symlink -f ${shq(files.snapshot)} -C ${shq(deployDir)} || exit 2`,
     'exit $status',
     '',
   ].join('\n');

@@ -138,7 +138,8 @@ export function createEngine(deps: EngineDeps): Engine {
             } else {
               const restored = result.restored ? ' The previous files were restored from the snapshot.' : '';
               emit({ type: 'output', host: plan.name, text: `error: ${result.error}${restored}\n` });
-              emit({ type: 'host', host: plan.name, status: 'failed', phase: result.phase, error: `${result.error}${restored}`, snapshotTaken: result.snapshotTaken, exitCode: result.exitCode });
+              // Restored files are as they were before this job, so a later rollback has nothing of it to undo here.
+              emit({ type: 'host', host: plan.name, status: 'failed', phase: result.phase, error: `${result.error}${restored}`, snapshotTaken: result.restored ? false : result.snapshotTaken, exitCode: result.exitCode });
             }
           });
         });
@@ -165,7 +166,8 @@ export function createEngine(deps: EngineDeps): Engine {
         emit({ type: 'output', host: plan.name, text: `restored the files of job(s) ${result.restoredJobIds.map((id) => `#${id}`).join(', ')}\n` });
         emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done' });
       } else {
-        emit({ type: 'host', host: plan.name, status: 'failed', phase: 'failed', error: result.error });
+        const partly = result.restoredJobIds.length ? ` (already undone here before that: ${result.restoredJobIds.map((id) => `#${id}`).join(', ')})` : '';
+        emit({ type: 'host', host: plan.name, status: 'failed', phase: 'failed', error: `${result.error}${partly}`, restoredJobIds: result.restoredJobIds });
       }
     }));
   }

@@ -68,7 +68,7 @@ export interface Transport {
 /** Progress events of a job, sent to the job's event sink (persisted and streamed by the services). */
 export type JobEvent =
   | { type: 'job'; status: string; message?: string }
-  | { type: 'host'; host: string; status: string; phase: string; error?: string; snapshotTaken?: boolean; exitCode?: number }
+  | { type: 'host'; host: string; status: string; phase: string; error?: string; snapshotTaken?: boolean; exitCode?: number; /** Rollback: jobs already undone on this host before it failed. */ restoredJobIds?: number[] }
   | { type: 'output'; host: string; text: string };
 
 /** Receives progress; may return a promise that resolves once the event is durable (the engine awaits it at checkpoints). */

@@ -49,7 +49,13 @@ export async function applyImport(svc: Services, ctx: Ctx, doc: ImportDocument, 
     if (built.steps.length) {
       await svc.db.$transaction(async (tx) => {
         const ids = new IdResolver(tx);
+        const activeAdmins = () => tx.user.count({ where: { role: 'admin', disabled: false } });
+        const adminsBefore = await activeAdmins();
         for (const step of built.steps) await step(tx, ids);
+        // An import may change roles; it must never lock every administrator out.
+        if (adminsBefore > 0 && (await activeAdmins()) === 0) {
+          throw new AppError(400, 'The import would leave no active administrator; nothing was imported.', { users: 'at least one active admin must remain' });
+        }
       }, { maxWait: 10_000, timeout: 120_000 });
     }
   } catch (err) {

@@ -11,6 +11,7 @@ export interface LiveJob {
   emitter: EventEmitter;
   projectId: number;
   kind: string;
+  recorder: JobRecorder;
 }
 
 export class JobRecorder {

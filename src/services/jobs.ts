@@ -125,9 +125,9 @@ export class JobRunner {
     work: (emit: JobRecorder['emit']) => Promise<{ revision?: number } | void>) {
     const emitter = new EventEmitter();
     emitter.setMaxListeners(0);
-    this.live.set(job.id, { emitter, projectId: project.id, kind: job.kind });
-    if (release) this.locks.set(project.id, job.id);
     const recorder = new JobRecorder(this.svc, job.id, emitter);
+    this.live.set(job.id, { emitter, projectId: project.id, kind: job.kind, recorder });
+    if (release) this.locks.set(project.id, job.id);
     const task = (async () => {
       let error: string | null = null;
       let revision: number | undefined;
@@ -204,11 +204,12 @@ export class JobRunner {
     let job;
     try {
       job = await this.createJob(ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts);
+      await recordOp(this.svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)` });
     } catch (err) {
       release();
+      if (job) await this.finish(job.id, err instanceof Error ? err.message : String(err));
       throw err;
     }
-    await recordOp(this.svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)` });
     this.launch(ctx, job, project, release, async (emit) => {
       const plans = await this.plans(project, hosts.map((h) => h.id));
       const protect = await this.newestSuccessfulPublishPerHost(project.id, hosts.map((h) => h.id));
@@ -238,62 +239,80 @@ export class JobRunner {
   // ---- rollback ----
   /** What rolling back `jobId` would undo, per host: that publish and every later one still in place, newest first. */
   async rollbackPlan(ctx: Ctx, jobId: number) {
+    const target = await this.rollbackTarget(ctx, jobId);
+    return { target, ...(await this.planRollback(target)) };
+  }
+
+  private async rollbackTarget(ctx: Ctx, jobId: number) {
     const target = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
     if (!target) throw notFound(`Job #${jobId}`);
     await assertCanSee(this.svc, ctx, target.project, 'rollback');
     if (target.kind !== 'publish') throw badRequest(`Job #${jobId} is a ${target.kind} job; only publish jobs can be rolled back.`);
-    const touched = target.hosts.filter((h) => h.snapshotTaken && h.hostId !== null && h.rolledBackByJobId === null);
+    return target;
+  }
+
+  private async planRollback(target: { id: number; projectId: number; hosts: { hostId: number | null; snapshotTaken: boolean; rolledBackByJobId: number | null }[] }) {
+    const touched = target.hosts.filter((h) => h.snapshotTaken && h.hostId !== null && h.rolledBackByJobId === null).map((h) => h.hostId!);
     const later = await this.svc.db.jobHost.findMany({
-      where: { hostId: { in: touched.map((h) => h.hostId!) }, snapshotTaken: true, rolledBackByJobId: null, jobId: { gte: jobId }, job: { projectId: target.projectId, kind: 'publish' } },
-      orderBy: { jobId: 'desc' }, select: { hostId: true, hostName: true, jobId: true },
+      where: { hostId: { in: touched }, snapshotTaken: true, rolledBackByJobId: null, jobId: { gte: target.id }, job: { projectId: target.projectId, kind: 'publish' } },
+      orderBy: { jobId: 'desc' }, select: { hostId: true, jobId: true },
     });
+    // Hosts are named as they are called now: a host may have been renamed since it was published to.
+    const names = new Map((await this.svc.db.host.findMany({ where: { id: { in: touched } }, select: { id: true, name: true } })).map((h) => [h.id, h.name]));
     const perHost = new Map<number, { hostId: number; hostName: string; jobIds: number[] }>();
     for (const row of later) {
-      const entry = perHost.get(row.hostId!) ?? { hostId: row.hostId!, hostName: row.hostName, jobIds: [] };
+      const entry = perHost.get(row.hostId!) ?? { hostId: row.hostId!, hostName: names.get(row.hostId!)!, jobIds: [] };
       entry.jobIds.push(row.jobId);
       perHost.set(row.hostId!, entry);
     }
     const undoes = [...new Set(later.map((r) => r.jobId))].sort((a, b) => b - a);
-    return { target, hosts: [...perHost.values()].sort((a, b) => a.hostName.localeCompare(b.hostName)), undoes };
+    return { hosts: [...perHost.values()].sort((a, b) => a.hostName.localeCompare(b.hostName)), undoes };
   }
 
   async startRollback(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
-    const { target, hosts } = await this.rollbackPlan(ctx, jobId);
+    const target = await this.rollbackTarget(ctx, jobId);
     const project = target.project;
     await assertCan(this.svc, ctx, 'rollback', project, 'rollback');
-    if (hosts.length === 0) throw badRequest(`Job #${jobId} left nothing to roll back: no host has a snapshot from it, or it was already rolled back.`);
+    // The plan is made under the project lock, so no publish can finish between planning and running.
     const release = await this.claimProject(ctx, project, 'rollback');
     let job;
+    let hosts: Awaited<ReturnType<JobRunner['planRollback']>>['hosts'];
     try {
+      ({ hosts } = await this.planRollback(target));
+      if (hosts.length === 0) throw badRequest(`Job #${jobId} left nothing to roll back: no host has a snapshot from it, or it was already rolled back.`);
       job = await this.createJob(ctx, project, { kind: 'rollback', params: { targetJobId: jobId, undoes: hosts.map((h) => ({ host: h.hostName, jobIds: h.jobIds })) } },
         hosts.map((h) => ({ id: h.hostId, name: h.hostName })));
+      await recordOp(this.svc, ctx, { action: 'rollback.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `rolls back job #${jobId} on ${hosts.length} host(s)` });
     } catch (err) {
       release();
+      if (job) await this.finish(job.id, err instanceof Error ? err.message : String(err));
       throw err;
     }
-    await recordOp(this.svc, ctx, { action: 'rollback.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `rolls back job #${jobId} on ${hosts.length} host(s)` });
-    this.launch(ctx, job, project, release, async (emit) => {
+    const rollbackJob = job;
+    this.launch(ctx, rollbackJob, project, release, async (emit) => {
       const plans = await this.plans(project, hosts.map((h) => h.hostId));
-      const done: { hostId: number; jobIds: number[] }[] = [];
+      const marks: Promise<unknown>[] = [];
+      // Each host is marked as soon as it reports, so a crash mid-rollback still leaves an accurate record.
+      const markRestored = (hostName: string, jobIds: number[]) => {
+        const host = hosts.find((x) => x.hostName === hostName);
+        if (!host || jobIds.length === 0) return;
+        marks.push(this.svc.db.jobHost.updateMany({ where: { hostId: host.hostId, jobId: { in: jobIds } }, data: { rolledBackByJobId: rollbackJob.id } }));
+      };
       const track = (event: Parameters<typeof emit>[0]) => {
-        emit(event);
-        if (event.type === 'host' && event.status === 'succeeded') {
-          const h = hosts.find((x) => x.hostName === event.host);
-          if (h) done.push(h);
-        }
+        if (event.type === 'host' && event.status === 'succeeded') markRestored(event.host, hosts.find((x) => x.hostName === event.host)?.jobIds ?? []);
+        if (event.type === 'host' && event.status === 'failed' && event.restoredJobIds) markRestored(event.host, event.restoredJobIds);
+        return emit(event);
       };
       try {
         await this.engine.rollback({
-          jobId: job.id, project: project.name, user: ctx.actor.name, concurrency: project.concurrency,
+          jobId: rollbackJob.id, project: project.name, user: ctx.actor.name, concurrency: project.concurrency,
           hosts: hosts.map((h) => ({ ...plans.get(h.hostId)!, jobIds: h.jobIds })),
         }, track);
       } finally {
-        for (const h of done) {
-          await this.svc.db.jobHost.updateMany({ where: { hostId: h.hostId, jobId: { in: h.jobIds } }, data: { rolledBackByJobId: job.id } });
-        }
+        await Promise.all(marks);
       }
     });
-    return { jobId: job.id };
+    return { jobId: rollbackJob.id };
   }
 
   // ---- process control ----
@@ -368,12 +387,16 @@ export class JobRunner {
       });
       const toCheck = action === 'status' ? [] : hosts.filter((h) => !failed.has(h.host.name));
       if (toCheck.length) {
+        // After start/restart every process must be running again; after stop, none may be.
+        const wantRunning = action !== 'stop';
         await run(toCheck, 'status', (e) => {
-          if (e.type === 'host' && e.status === 'failed') {
-            failed.add(e.host);
-            return emit({ ...e, error: `${action} finished but the status check failed: ${e.error ?? ''}` });
-          }
-          return emit(e);
+          if (e.type !== 'host' || (e.status !== 'failed' && e.status !== 'succeeded')) return emit(e);
+          const stopped = e.status === 'failed' && /not running/.test(e.error ?? '');
+          const ok = wantRunning ? e.status === 'succeeded' : stopped;
+          if (ok) return emit({ ...e, status: 'succeeded', phase: 'done', error: undefined });
+          failed.add(e.host);
+          const why = wantRunning ? `the status check failed: ${e.error ?? ''}` : e.status === 'succeeded' ? 'it is still running' : `the status check failed: ${e.error ?? ''}`;
+          return emit({ ...e, status: 'failed', phase: 'failed', error: `${action} finished but ${why}` });
         });
       }
       if (failed.size) {
@@ -395,8 +418,10 @@ export class JobRunner {
     if (ACTIVE.includes(job.status)) throw conflict(`Job #${jobId} is still running; wait for it to finish before retrying.`);
     const params = JSON.parse(job.params) as { action?: string; processes?: string[]; targetJobId?: number; batchSize?: number };
     if (job.kind === 'rollback') return this.startRollback(ctx, params.targetJobId!);
-    const failedHosts = job.hosts.filter((h) => h.status !== 'succeeded').map((h) => h.hostName);
-    if (failedHosts.length === 0) throw badRequest(`Job #${jobId} succeeded on every host; there is nothing to retry.`);
+    const failedIds = job.hosts.filter((h) => h.status !== 'succeeded' && h.hostId !== null).map((h) => h.hostId!);
+    if (failedIds.length === 0) throw badRequest(`Job #${jobId} succeeded on every host (or its failed hosts were deleted); there is nothing to retry.`);
+    // By id, so a host renamed since then is still found.
+    const failedHosts = (await this.svc.db.host.findMany({ where: { id: { in: failedIds } }, select: { name: true } })).map((h) => h.name);
     if (job.kind === 'publish') {
       return this.startPublish(ctx, job.project.name, {
         files: JSON.parse(job.files), revision: job.revision ?? undefined, hosts: failedHosts, note: `retry of job #${jobId}`,
@@ -431,6 +456,11 @@ export class JobRunner {
       live.emitter.off('event', onEvent);
       live.emitter.off('end', onEnd);
     };
+  }
+
+  /** Writes a running job's buffered output to the database (so a snapshot read next is complete). */
+  async flush(jobId: number): Promise<void> {
+    await this.live.get(jobId)?.recorder.drain();
   }
 
   isRunning(jobId: number): boolean {

@@ -304,6 +304,13 @@ describe('rolling process control', () => {
     await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop' })).body.jobId);
   });
 
+  it('a rolling stop succeeds when every host is stopped afterwards', async () => {
+    await waitJob((await api('post', '/api/projects/game/processes', { action: 'start', processes: ['zone1'] })).body.jobId);
+    const stop = await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop', processes: ['zone1'], batchSize: 1 })).body.jobId);
+    expect(stop.status, JSON.stringify(stop.hosts)).toBe('succeeded');
+    expect(fs.existsSync(path.join(a.dir, 'run/zone1.pid'))).toBe(false);
+  });
+
   it('retries a job on its failed hosts only', async () => {
     const failed = await t.db.job.findFirstOrThrow({ where: { kind: 'process', status: 'failed' }, orderBy: { id: 'desc' } });
     const res = await api('post', `/api/jobs/${failed.id}/retry`);
@@ -348,6 +355,34 @@ describe('permissions on the API', () => {
     expect((await auditor.post('/api/projects/game/publish').set('x-csrf-token', csrf3).send({ files: ['conf'], groups: ['zone1'] })).status).toBe(403);
     expect(await t.db.job.count()).toBe(jobsBefore);
     expect(await t.db.opLog.count({ where: { userName: { in: ['dev', 'outsider', 'aud'] }, result: 'denied' } })).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('renamed hosts', () => {
+  it('rolls back a publish on a host renamed since, and marks it rolled back', async () => {
+    await svn.commit({ 'trunk/conf/app.ini': 'level=renamed\n' }, 'before rename');
+    const job = await publish({ files: ['conf/app.ini'], hosts: ['a'] });
+    expect(job.status).toBe('succeeded');
+    await t.db.host.update({ where: { name: 'a' }, data: { name: 'a-renamed' } });
+    try {
+      const plan = await api('get', `/api/jobs/${job.id}/rollback-plan`);
+      expect(plan.body.hosts).toEqual([{ host: 'a-renamed', jobIds: [job.id] }]);
+      const rollback = await waitJob((await api('post', `/api/jobs/${job.id}/rollback`)).body.jobId);
+      expect(rollback.status, JSON.stringify(rollback.hosts)).toBe('succeeded');
+      expect(read(a, 'conf/app.ini')).not.toBe('level=renamed\n');
+      expect((await api('get', `/api/jobs/${job.id}/rollback-plan`)).body.hosts).toEqual([]);
+    } finally {
+      await t.db.host.update({ where: { name: 'a-renamed' }, data: { name: 'a' } });
+    }
+  });
+});
+
+describe('import guard', () => {
+  it('refuses an import that would leave no active administrator, and changes nothing', async () => {
+    const res = await api('post', '/api/import', { users: [{ name: 'ops', role: 'member' }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/no active administrator/);
+    expect((await t.db.user.findUniqueOrThrow({ where: { name: 'ops' } })).role).toBe('admin');
   });
 });
 

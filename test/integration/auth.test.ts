@@ -66,6 +66,20 @@ describe('login', () => {
     expect(denied).toBe(1);
   });
 
+  it('never redirects off-site after login', async () => {
+    await t.addUser('nick', 'auditor');
+    for (const next of ['//evil.example', '/\\evil.example', 'https://evil.example', '/ok\u0000']) {
+      const agent = supertest.agent(t.app);
+      const token = await csrf(agent, '/login');
+      const res = await agent.post('/login').type('form').send({ username: 'nick', password: PASSWORD, _csrf: token, next });
+      expect(res.headers.location, next).toBe('/');
+    }
+    const agent = supertest.agent(t.app);
+    const token = await csrf(agent, '/login');
+    const res = await agent.post('/login').type('form').send({ username: 'nick', password: PASSWORD, _csrf: token, next: '/oplog?user=x' });
+    expect(res.headers.location).toBe('/oplog?user=x');
+  });
+
   it('logs out, ends the session and records it', async () => {
     const agent = await t.login('frank', 'auditor');
     const token = await csrf(agent, '/');
@@ -97,6 +111,13 @@ describe('CSRF', () => {
     expect(res.status).toBe(403);
     expect(res.text).toMatch(/form expired or did not come from Ferry/);
     expect(await t.db.opLog.count({ where: { action: 'logout' } })).toBe(before);
+    expect((await agent.get('/')).status).toBe(200);
+  });
+
+  it('does not let a multipart body skip the check on any route but the import upload', async () => {
+    const agent = await t.login('mona', 'admin');
+    const res = await agent.post('/logout').field('x', '1');
+    expect(res.status).toBe(403);
     expect((await agent.get('/')).status).toBe(200);
   });
 
@@ -189,6 +210,9 @@ describe('operation log page', () => {
     expect(page.body.data.map((r: { target: string }) => r.target)).toEqual(expected.slice(0, 5).map((i) => `host-${i}`));
     const search = await agent.get('/oplog/data').query({ start: 0, length: 50, 'search[value]': 'host-29' });
     expect(search.body.data.map((r: { target: string }) => r.target)).toEqual(['host-29']);
+    await t.db.opLog.create({ data: { userName: '=HYPERLINK("http://evil.example")', action: 'login', result: 'failed', ip: '127.0.0.1' } });
+    const formula = await agent.get('/oplog/export.csv').query({ action: 'login', result: 'failed' });
+    expect(formula.text).toContain(`"'=HYPERLINK(""http://evil.example"")"`);
     const csv = await agent.get('/oplog/export.csv').query({ user: 'yan', action: 'rollback' });
     expect(csv.headers['content-type']).toMatch(/text\/csv/);
     const lines = csv.text.trim().split('\n');

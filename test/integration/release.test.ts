@@ -1,7 +1,8 @@
 // Publish and rollback against a real sshd on 127.0.0.1; the "target" is this machine, so trees are checked with fs.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +146,23 @@ describe('publishToHost', () => {
     const rollback = await rollbackHost({ session, deployDir, jobIds: [nextJobId] });
     expect(rollback).toEqual({ ok: true, restoredJobIds: [nextJobId] });
     expect(treeOf(deployDir)).toEqual(before);
+  });
+
+  it('keeps a directory that is a symlink on the target, through publish and rollback', async () => {
+    const deployDir = deployDirWith(ORIGINAL);
+    const outside = mkdtempSync(join(tmpdir(), 'ferry-linked-conf-'));
+    writeFileSync(join(outside, 'secret.ini'), 'kept\n');
+    writeFileSync(join(outside, 'app.ini'), 'old\n');
+    rmSync(join(deployDir, 'conf'), { recursive: true });
+    symlinkSync(outside, join(deployDir, 'conf'));
+    const before = treeOf(deployDir);
+    expect((await publish(deployDir, await makePackage({ 'conf/app.ini': 'new\n' }))).ok).toBe(true);
+    expect(lstatSync(join(deployDir, 'conf')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(outside, 'app.ini'), 'utf8')).toBe('new\n');
+    expect(readFileSync(join(outside, 'secret.ini'), 'utf8')).toBe('kept\n');
+    expect(await rollbackHost({ session, deployDir, jobIds: [nextJobId] })).toEqual({ ok: true, restoredJobIds: [nextJobId] });
+    expect(treeOf(deployDir)).toEqual(before);
+    expect(readFileSync(join(outside, 'app.ini'), 'utf8')).toBe('old\n');
   });
 
   it('two stacked publishes rolled back newest first give back exactly the original tree', async () => {

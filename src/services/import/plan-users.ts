@@ -56,7 +56,7 @@ export async function planUsers(doc: ImportDocument, stored: Stored, out: BuiltI
         await tx.user.update({ where: { id: cur.id }, data: { role: u.role, ...(passwordChanged && { passwordHash }) } });
       }
       // Like a password reset in the user admin page: a new password ends that user's sessions.
-      if (passwordChanged) await tx.session.deleteMany({ where: { data: { contains: `"user":${cur.id}` } } });
+      if (passwordChanged) await tx.session.deleteMany({ where: { data: { contains: `"passport":{"user":${cur.id}}` } } });
       if (grantsChanged) await writeGrants(tx, ids);
     });
   }

@@ -7,7 +7,11 @@ import type { LoginThrottle } from '../auth/throttle.ts';
 import { flash } from '../middleware/flash.ts';
 
 /** Only same-site relative paths may be redirect targets after login. */
-const safeNext = (next: unknown) => (typeof next === 'string' && /^\/(?!\/)/.test(next) ? next : '/');
+// "/\\evil.com" and "//evil.com" would leave the site; control characters could smuggle either.
+const safeNext = (next: unknown): string => {
+  if (typeof next !== 'string' || !/^\/(?![/\\])/.test(next) || next.includes('\\')) return '/';
+  return [...next].some((c) => c.charCodeAt(0) < 0x20) ? '/' : next;
+};
 
 export function authRouter(svc: Services, pp: passport.PassportStatic, throttle: LoginThrottle) {
   const router = Router();

@@ -44,7 +44,8 @@ export function oplogRouter(svc: Services) {
   router.get('/export.csv', async function getOpLogCsv(req, res) {
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="ferry-oplog-${new Date().toISOString().slice(0, 10)}.csv"`);
-    const csv = stringify({ header: true, columns: ['id', ...OPLOG_COLUMNS, 'jobId'] });
+    // escape_formulas: a user name like =HYPERLINK(...) must stay text when an auditor opens the file in a spreadsheet.
+    const csv = stringify({ header: true, columns: ['id', ...OPLOG_COLUMNS, 'jobId'], escape_formulas: true });
     csv.pipe(res);
     for await (const row of iterateOpLog(svc, filterFromQuery(req.query))) {
       if (!csv.write({ ...row, at: row.at.toISOString() })) await new Promise((r) => csv.once('drain', r));

@@ -15,16 +15,34 @@ const jobIdOf = (req: Request) => {
 /** Streams a job as Server-Sent Events: a snapshot first, then live events until it ends. */
 export async function streamJobEvents(jobs: JobRunner, req: Request, res: Response, jobId: number) {
   const ctx = ctxOf(req);
-  const snapshot = await jobs.getJob(ctx, jobId);
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  await jobs.getJob(ctx, jobId); // permission check before anything is streamed
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  send('snapshot', snapshot);
+  // Listen before reading the snapshot so no state change falls between the two. Until the snapshot is sent, host
+  // and job events are kept (replaying them is harmless); output is dropped because the flushed snapshot holds it.
+  let early: unknown[] | null = [];
+  let ended = false;
+  let snapshot: Awaited<ReturnType<JobRunner['getJob']>> | null = null;
   const finish = async () => {
+    ended = true;
+    if (early) return; // the snapshot step sends 'end' itself
     send('end', await jobs.getJob(ctx, jobId).catch(() => snapshot));
     res.end();
   };
-  const unsubscribe = jobs.subscribe(jobId, (e) => send('progress', e), () => void finish());
-  if (!unsubscribe) return void (await finish());
+  const unsubscribe = jobs.subscribe(jobId, (e) => {
+    if (!early) return void send('progress', e);
+    if ((e as { type?: string }).type !== 'output') early.push(e);
+  }, () => void finish());
+  await jobs.flush(jobId);
+  snapshot = await jobs.getJob(ctx, jobId);
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+  send('snapshot', snapshot);
+  for (const e of early) send('progress', e);
+  early = null;
+  if (!unsubscribe || ended) {
+    unsubscribe?.();
+    send('end', await jobs.getJob(ctx, jobId).catch(() => snapshot));
+    return void res.end();
+  }
   const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
   req.on('close', () => {
     clearInterval(ping);
