@@ -80,8 +80,9 @@
     return action + ' ' + process + ' on ' + (scope.host ? scope.host : scope.group ? 'group ' + scope.group : 'all its hosts');
   }
 
-  async function runAction(action, process, scope) {
+  async function runAction(action, process, scope, batchSize) {
     const body = { action, processes: [process] };
+    if (batchSize) body.batchSize = batchSize;
     if (scope.group) body.groups = [scope.group];
     if (scope.host) body.hosts = [scope.host];
     const label = describe(action, process, scope);
@@ -131,7 +132,11 @@
       '? ' + (action === 'stop' ? 'The process stays down until someone starts it.' : 'The process is briefly down while it restarts.');
     confirmOk.textContent = action === 'stop' ? 'Stop' : 'Restart';
     confirmOk.setAttribute('data-action', action);
-    pending = () => runAction(action, process, scope);
+    // Batches only make sense for more than one host.
+    const batchInput = document.getElementById('process-batch-size');
+    batchInput.value = '';
+    modalEl.querySelector('.process-rolling').classList.toggle('d-none', count < 2);
+    pending = () => runAction(action, process, scope, Number(batchInput.value) || undefined);
     bootstrap.Modal.getOrCreateInstance(modalEl).show();
   });
 

@@ -145,6 +145,7 @@ describe('browser workflow', () => {
     await page.goto(`${base}/projects/game/processes`);
     await page.click('tr.process-group-row[data-process="zone1"][data-group="zone1"] button[data-action="restart"]');
     await page.waitForSelector('#process-confirm.show');
+    await page.fill('#process-batch-size', '1'); // rolling: one host at a time, status checked after each
     await page.click('#process-confirm-ok');
     await page.waitForSelector('#process-jobs [data-status="succeeded"], #process-jobs .job-status[data-status="succeeded"]', { timeout: 60_000 });
     await page.click('#refresh-status');
@@ -153,6 +154,8 @@ describe('browser workflow', () => {
     }
     await screenshot(page, '08-processes');
     expect(fs.existsSync(path.join(fleet.targets.a.dir, 'run/zone1.pid'))).toBe(true);
+    const rolling = await t.db.job.findFirstOrThrow({ where: { kind: 'process', params: { contains: '"action":"restart"' } } });
+    expect(JSON.parse(rolling.params)).toMatchObject({ batchSize: 1 });
     await page.goto(`${base}/jobs`);
     await page.waitForSelector('table tbody tr a[href^="/jobs/"]');
     await screenshot(page, '09-history');
