@@ -147,7 +147,8 @@ describe('browser workflow', () => {
     await page.waitForSelector('#process-confirm.show');
     await page.fill('#process-batch-size', '1'); // rolling: one host at a time, status checked after each
     await page.click('#process-confirm-ok');
-    await page.waitForSelector('#process-jobs [data-status="succeeded"], #process-jobs .job-status[data-status="succeeded"]', { timeout: 60_000 });
+    // The restart job's own status badge, not a host row: the rolling restart must be over before the status check.
+    await page.waitForSelector('#process-jobs .process-job .job-status[data-status="succeeded"]', { timeout: 60_000 });
     await page.click('#refresh-status');
     for (const host of ['a', 'b']) {
       await page.waitForSelector(`.process-status[data-process="zone1"][data-host="${host}"][data-state="running"]`, { timeout: 60_000 });
