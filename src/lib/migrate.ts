@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { ensureOpLogSearch } from './search-index.ts';
 
 export interface MigrationLogger {
   info(obj: object, msg?: string): void;
@@ -163,6 +164,7 @@ export function applyMigrations(dbFile: string, migrationsDir: string, log?: Mig
         log?.info({ migration: migration.name }, 'applied database migration');
       }
     }
+    if (ensureOpLogSearch(db)) log?.info({}, 'built the operation-log search index');
     return { applied };
   } finally {
     db.close();
