@@ -1,5 +1,6 @@
-// Per-host publish and rollback, one small step per function: upload (or verify a package a relay staged) -> snapshot
-// -> extract -> hooks -> cleanup, and rollback from snapshots, newest first. Targets need only POSIX sh, tar, sha256sum and find.
+// Per-host publish and rollback: upload (or use a package a relay staged) -> verify + snapshot -> extract (restoring the
+// snapshot by itself on failure) -> hooks -> cleanup + prune, each arrow one remote command (every command costs a login
+// shell on the target), and rollback from snapshots, newest first. Targets need only POSIX sh, tar, sha256sum and find.
 import { hookLabel, runHookChain, runRemoteHook, type HookSpec } from './hooks.ts';
 import {
   ancestorsOf,
@@ -10,10 +11,9 @@ import {
   normalizeManifestPath,
   readRemoteFile,
   reasonFrom,
+  RemoteCommandError,
   runChecked,
   shq,
-  toNulList,
-  writeRemoteFile,
 } from './remote.ts';
 import type { RemoteSession } from './types.ts';
 
@@ -91,34 +91,41 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
 
   try {
     requireAbsolute(deployDir);
+    requireSha256(opts.packageSha256);
     const manifest = normalizeManifest(opts.manifestPaths);
 
     if (opts.staged) {
       enter('verifying');
-      await acceptPackage(session, deployDir, jobId, opts.packageSha256, { timeoutMs, copiedBy: 'the relay' });
     } else {
       enter('uploading');
-      await uploadPackage(session, deployDir, jobId, opts.packagePath, opts.packageSha256, { onProgress: opts.onUploadProgress, timeoutMs });
+      await uploadPackage(session, deployDir, jobId, opts.packagePath, { onProgress: opts.onUploadProgress });
     }
 
-    enter('snapshot');
-    await takeSnapshot(session, deployDir, jobId, manifest, { timeoutMs });
+    // One command checks the sha256, moves the package into place and takes the snapshot; `snapshot` is entered as
+    // soon as the target reports the package good, so a damaged package still fails in `uploading`/`verifying`.
+    let verified = false;
+    const onVerified = () => {
+      if (verified) return;
+      verified = true;
+      enter('snapshot');
+    };
+    const snapshot = await verifyAndSnapshot(session, deployDir, jobId, opts.packageSha256, manifest, {
+      timeoutMs,
+      copiedBy: opts.staged ? 'the relay' : undefined,
+      onVerified,
+    });
+    onVerified();
     snapshotTaken = true;
     // Awaited: the caller records the snapshot durably before anything is extracted, so a crash right after
     // still leaves a job that knows this host can be rolled back.
     await opts.onSnapshotTaken?.();
 
     enter('extracting');
-    const extraction = await extractPackage(session, deployDir, jobId, { timeoutMs, onOutput: opts.onOutput });
+    const extraction = await extractPackage(session, deployDir, jobId, snapshot.created, { timeoutMs, onOutput: opts.onOutput });
     if (!extraction.ok) {
-      const restoreError = await restoreSnapshot(session, deployDir, jobId, { timeoutMs, onOutput: opts.onOutput }).then(
-        () => null,
-        (err: unknown) => messageOf(err),
-      );
-      await removeIncomingPackage(session, deployDir, jobId).catch(() => undefined);
-      return restoreError === null
+      return extraction.restoreError === null
         ? failed(`extracting the package failed: ${extraction.reason} — the previous files were restored from the snapshot`, { restored: true })
-        : failed(`extracting the package failed: ${extraction.reason} — restoring the snapshot also failed: ${restoreError}`);
+        : failed(`extracting the package failed: ${extraction.reason} — restoring the snapshot also failed: ${extraction.restoreError}`);
     }
 
     const afterPublish = opts.hooks?.afterPublish ?? [];
@@ -134,10 +141,7 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     }
 
     enter('cleanup');
-    await removeIncomingPackage(session, deployDir, jobId).catch((err: unknown) => warnings.push(messageOf(err)));
-    await pruneSnapshots(session, deployDir, { keep: opts.keepSnapshots ?? DEFAULT_KEEP_SNAPSHOTS, protectJobId: opts.protectJobId ?? null }).catch((err: unknown) =>
-      warnings.push(messageOf(err)),
-    );
+    warnings.push(...(await cleanUpAfterPublish(session, deployDir, jobId, { keep: opts.keepSnapshots ?? DEFAULT_KEEP_SNAPSHOTS, protectJobId: opts.protectJobId ?? null })));
     enter('done');
     return { ok: true, phase, snapshotTaken, restored: false, warnings };
   } catch (err) {
@@ -145,47 +149,140 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
   }
 }
 
+/** Prefix of the lines Ferry's own target-side scripts print on stdout to report progress. */
+const MARK = 'ferry:';
+
 /**
- * Step 1: upload to `incoming/<job>.tar.gz.part`, check its sha256 on the target, then rename it.
- * A corrupt or interrupted upload fails here, before anything in deployDir changed.
+ * Step 1: upload to `incoming/<job>.tar.gz.part` over SFTP. The .ferry directories normally exist from earlier
+ * publishes, so they are created (one extra command) only when the upload finds them missing.
  */
 export async function uploadPackage(
   session: RemoteSession,
   deployDir: string,
   jobId: number,
   packagePath: string,
-  expectedSha256: string,
-  opts: { onProgress?: (sent: number, total: number) => void; timeoutMs?: number } = {},
+  opts: { onProgress?: (sent: number, total: number) => void } = {},
 ): Promise<void> {
-  requireSha256(expectedSha256);
-  const layout = ferryLayout(deployDir);
   const files = jobFiles(deployDir, jobId);
-  await runChecked(session, `mkdir -p -- ${shq(layout.incoming)} ${shq(layout.snapshots)} ${shq(layout.journal)}`, 'creating the .ferry directories');
-  await session.upload(packagePath, files.packagePart, { mode: 0o600, onProgress: opts.onProgress });
-  await acceptPackage(session, deployDir, jobId, expectedSha256, { timeoutMs: opts.timeoutMs });
+  const upload = () => session.upload(packagePath, files.packagePart, { mode: 0o600, onProgress: opts.onProgress });
+  try {
+    await upload();
+  } catch (err) {
+    if (!isMissingDirectory(err)) throw err;
+    const layout = ferryLayout(deployDir);
+    await runChecked(session, `mkdir -p -- ${shq(layout.incoming)} ${shq(layout.snapshots)} ${shq(layout.journal)}`, 'creating the .ferry directories');
+    await upload();
+  }
 }
 
+/** An SFTP "no such file" for the file being created: its directory does not exist (a lost connection never is). */
+function isMissingDirectory(err: unknown): boolean {
+  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
+  return cause?.code === 2 || /no such file/i.test(messageOf(err));
+}
+
+/** What each exit code of the verify-and-snapshot script means, in the words the separate steps used. */
+const SNAPSHOT_STEPS: Record<number, string> = {
+  10: 'checking {what}',
+  12: 'moving {what} into place',
+  13: 'creating the .ferry directories',
+  14: 'looking at the files to be replaced',
+  15: 'writing the snapshot',
+  16: 'writing the list of published files',
+  17: 'saving the snapshot',
+};
+const DAMAGED_EXIT = 11;
+
 /**
- * Step 1b: check the sha256 of `incoming/<job>.tar.gz.part` (uploaded by Ferry or copied by a relay), then rename it.
- * A damaged package is removed and fails here, before anything in deployDir changed.
+ * Steps 1b and 2, one command on the target. First the sha256 of `incoming/<job>.tar.gz.part` (uploaded by Ferry or
+ * copied by a relay) is checked: a damaged package is removed and fails here, before anything in deployDir changed;
+ * a good one is renamed into place. Then the snapshot saves what the package will overwrite: `snapshots/<job>.tar.gz`
+ * holds the current bytes and modes of every manifest path that exists; `snapshots/<job>.created` lists
+ * (NUL-separated) the paths and directories that do not exist yet, so a rollback can remove them; `journal/<job>.files`
+ * lists the manifest. All are written to temp names and moved; the tar.gz comes last, so its presence means the
+ * snapshot is complete. Paths travel inside the script on stdin (quoted), never in argv.
  */
-export async function acceptPackage(
+export async function verifyAndSnapshot(
   session: RemoteSession,
   deployDir: string,
   jobId: number,
   expectedSha256: string,
-  opts: { timeoutMs?: number; copiedBy?: string } = {},
-): Promise<void> {
+  manifest: readonly string[],
+  opts: { timeoutMs?: number; copiedBy?: string; onVerified?: () => void } = {},
+): Promise<{ existing: string[]; created: string[] }> {
   requireSha256(expectedSha256);
   const files = jobFiles(deployDir, jobId);
+  const layout = ferryLayout(deployDir);
   const what = opts.copiedBy ? `the package copied by ${opts.copiedBy}` : 'the uploaded package';
-  const { stdout } = await runChecked(session, `sha256sum < ${shq(files.packagePart)}`, `checking ${what}`, { timeoutMs: opts.timeoutMs });
-  const actual = stdout.trim().split(/\s+/)[0] ?? '';
-  if (actual.toLowerCase() !== expectedSha256.toLowerCase()) {
-    await session.exec(`rm -f -- ${shq(files.packagePart)}`).catch(() => undefined);
+  const inManifest = new Set(manifest);
+  const parents = [...new Set(manifest.flatMap(ancestorsOf))].filter((dir) => !inManifest.has(dir));
+  // Deepest first, so the created list on the target is already in removal order.
+  const candidates = deepestFirst([...manifest, ...parents]);
+  const existingList = `${files.snapshotTmp}.list`;
+  const journalTmp = `${files.publishedList}.tmp`;
+  const temps = [existingList, files.snapshotTmp, files.createdTmp, journalTmp].map(shq).join(' ');
+
+  const journalLines: string[] = [];
+  for (let i = 0; i < manifest.length; i += 200) journalLines.push(`  printf '%s\\n' ${manifest.slice(i, i + 200).map(shq).join(' ')} || exit 16`);
+  const script = [
+    `part=${shq(files.packagePart)}`,
+    `trap ${shq(`rm -f -- ${temps}`)} EXIT`,
+    'sum=$(sha256sum < "$part") || exit 10',
+    'sum=${sum%% *}',
+    `if [ "$sum" != ${shq(expectedSha256.toLowerCase())} ]; then rm -f -- "$part"; printf '${MARK}sha256 %s\\n' "$sum"; exit ${DAMAGED_EXIT}; fi`,
+    `mv -f -- "$part" ${shq(files.package)} || exit 12`,
+    `printf '${MARK}verified\\n'`,
+    `mkdir -p -- ${shq(layout.snapshots)} ${shq(layout.journal)} || exit 13`,
+    `cd -- ${shq(deployDir)} || exit 14`,
+    `exec 3> ${shq(existingList)} 4> ${shq(files.createdTmp)} || exit 14`,
+    // m: a manifest path (snapshotted when it exists); p: a parent directory only (recorded when it does not).
+    // A dangling symlink counts as existing. "./" keeps names off "-". One answer line per path, in order.
+    `m() { if [ -e "./$1" ] || [ -L "./$1" ]; then echo 1; printf '%s\\000' "./$1" >&3; else echo 0; printf '%s\\000' "$1" >&4; fi; }`,
+    `p() { if [ -e "./$1" ] || [ -L "./$1" ]; then echo 1; else echo 0; printf '%s\\000' "$1" >&4; fi; }`,
+    ...candidates.map((path) => `${inManifest.has(path) ? 'm' : 'p'} ${shq(path)}`),
+    'exec 3>&- 4>&-',
+    `tar -c -z --no-recursion -f ${shq(files.snapshotTmp)} --null -T ${shq(existingList)} || exit 15`,
+    `{`,
+    '  :',
+    ...journalLines,
+    `} > ${shq(journalTmp)} || exit 16`,
+    `mv -f -- ${shq(journalTmp)} ${shq(files.publishedList)} || exit 16`,
+    `mv -f -- ${shq(files.createdTmp)} ${shq(files.created)} || exit 17`,
+    `mv -f -- ${shq(files.snapshotTmp)} ${shq(files.snapshot)} || exit 17`,
+    'exit 0',
+    '',
+  ].join('\n');
+
+  let seen = '';
+  let verified = false;
+  const result = await session.exec('sh -s', {
+    stdin: script,
+    timeoutMs: opts.timeoutMs,
+    onOutput: (chunk, stream) => {
+      if (verified || stream !== 'stdout') return;
+      seen += chunk;
+      if (seen.includes(`${MARK}verified\n`)) {
+        verified = true;
+        seen = '';
+        opts.onVerified?.();
+      }
+    },
+  });
+  const lines = result.stdout.split('\n');
+  if (!verified && lines.includes(`${MARK}verified`)) opts.onVerified?.();
+  if (result.code === DAMAGED_EXIT) {
+    const actual = lines.find((line) => line.startsWith(`${MARK}sha256 `))?.slice(`${MARK}sha256 `.length) ?? '';
     throw new Error(`${what} is damaged (sha256 ${actual.slice(0, 12)}…, expected ${expectedSha256.slice(0, 12)}…); nothing was changed`);
   }
-  await runChecked(session, `mv -f -- ${shq(files.packagePart)} ${shq(files.package)}`, `moving ${what} into place`);
+  if (result.code !== 0) {
+    const step = (SNAPSHOT_STEPS[result.code] ?? 'taking the snapshot').replace('{what}', what);
+    const reason = reasonFrom(result.stderr) || `exit code ${result.code}`;
+    throw new RemoteCommandError(`${step} failed on ${session.hostName}: ${reason}`, session.hostName, result.code, result.stderr);
+  }
+  const answers = lines.filter((line) => line === '0' || line === '1');
+  if (answers.length !== candidates.length) throw new Error(`checking existing files on ${session.hostName} gave ${answers.length} answers for ${candidates.length} paths`);
+  const exists = new Set(candidates.filter((_, i) => answers[i] === '1'));
+  return { existing: manifest.filter((path) => exists.has(path)), created: candidates.filter((path) => !exists.has(path)) };
 }
 
 function requireSha256(sha256: string): void {
@@ -193,66 +290,59 @@ function requireSha256(sha256: string): void {
 }
 
 /**
- * Step 2: save what the package will overwrite. `snapshots/<job>.tar.gz` holds the current bytes and modes of every
- * manifest path that exists; `snapshots/<job>.created` lists (NUL-separated) the paths and directories that do not
- * exist yet, so a rollback can remove them. Both are written to temp names and moved; the tar.gz comes last,
- * so its presence means the snapshot is complete.
+ * Step 3, one command on the target: unpack over deployDir, keeping the package's modes. When tar fails, the same
+ * script notes how full the disk is, puts the snapshot back (`created` as returned by verifyAndSnapshot) and removes
+ * the package. tar's complaints stream live on stderr; the script's own reports are `ferry:` lines on stdout.
  */
-export async function takeSnapshot(
-  session: RemoteSession,
-  deployDir: string,
-  jobId: number,
-  manifest: readonly string[],
-  opts: { timeoutMs?: number } = {},
-): Promise<{ existing: string[]; created: string[] }> {
-  const files = jobFiles(deployDir, jobId);
-  const inManifest = new Set(manifest);
-  const parents = [...new Set(manifest.flatMap(ancestorsOf))].filter((dir) => !inManifest.has(dir));
-  const candidates = [...manifest, ...parents];
-  const exists = await checkExisting(session, deployDir, candidates);
-  const existing = manifest.filter((_, i) => exists[i]);
-  const created = deepestFirst(candidates.filter((_, i) => !exists[i]));
-
-  // The list goes to tar on stdin (-T -), NUL-separated: no argv limits, any file name. "./" keeps names off "-".
-  await runChecked(
-    session,
-    `cd -- ${shq(deployDir)} && tar -c -z --no-recursion -f ${shq(files.snapshotTmp)} --null -T -`,
-    'writing the snapshot',
-    { stdin: toNulList(existing.map((p) => `./${p}`)), timeoutMs: opts.timeoutMs },
-  );
-  await runChecked(
-    session,
-    `cat > ${shq(files.createdTmp)} && mv -f -- ${shq(files.createdTmp)} ${shq(files.created)} && mv -f -- ${shq(files.snapshotTmp)} ${shq(files.snapshot)}`,
-    'saving the snapshot',
-    { stdin: toNulList(created) },
-  );
-  await writeRemoteFile(session, files.publishedList, manifest.map((p) => `${p}\n`).join(''), 'writing the list of published files');
-  return { existing, created };
-}
-
-/** Step 3: unpack over deployDir, keeping the package's modes. A failure is a result, so the caller can restore. */
 export async function extractPackage(
   session: RemoteSession,
   deployDir: string,
   jobId: number,
+  created: readonly string[],
   opts: { timeoutMs?: number; onOutput?: OutputListener } = {},
-): Promise<{ ok: true } | { ok: false; reason: string }> {
+): Promise<{ ok: true } | { ok: false; reason: string; restoreError: string | null }> {
   const files = jobFiles(deployDir, jobId);
-  // --keep-directory-symlink: a directory that is a symlink on the target (conf -> /etc/game/conf) stays a symlink;
-  // GNU tar would otherwise replace it with a real directory holding only the published files.
-  const result = await session.exec(`tar -x -z -p --no-same-owner --keep-directory-symlink -f ${shq(files.package)} -C ${shq(deployDir)}`, opts);
+  const script = [
+    // --keep-directory-symlink: a directory that is a symlink on the target (conf -> /etc/game/conf) stays a symlink;
+    // GNU tar would otherwise replace it with a real directory holding only the published files.
+    `tar -x -z -p --no-same-owner --keep-directory-symlink -f ${shq(files.package)} -C ${shq(deployDir)} && exit 0`,
+    'rc=$?',
+    `printf '${MARK}extract-failed %s\\n' "$rc"`,
+    // Before the restore frees the space again: GNU tar reports a full disk only as a short write.
+    `df -P -k -- ${shq(deployDir)} 2>/dev/null | sed -n '2s/^/${MARK}df /p'`,
+    `printf '${MARK}restoring\\n'`,
+    '(',
+    ...restoreScriptLines(deployDir, jobId, created).map((line) => `  ${line}`),
+    ') 2>&1',
+    'st=$?',
+    `rm -f -- ${shq(files.package)} ${shq(files.packagePart)}`,
+    `printf '\\n${MARK}restore-status %s\\n' "$st"`,
+    'exit 3',
+    '',
+  ].join('\n');
+  // Room for a long extraction and then a long restore in one command.
+  const timeoutMs = opts.timeoutMs === undefined ? undefined : opts.timeoutMs * 2;
+  const onOutput = opts.onOutput;
+  const result = await session.exec('sh -s', { stdin: script, timeoutMs, onOutput: onOutput && ((chunk, stream) => stream === 'stderr' && onOutput(chunk, stream)) });
   if (result.code === 0) return { ok: true };
-  const reason = reasonFrom(result.stderr) || `tar exited with code ${result.code}`;
-  // GNU tar reports a full disk only as a short write; say it plainly when the file system is indeed full.
-  if (/Wrote only \d+ of \d+ bytes/.test(reason) && (await isDiskFull(session, deployDir))) return { ok: false, reason: `No space left on device (${reason})` };
-  return { ok: false, reason };
-}
 
-/** True when the file system holding `dir` has (almost) no space left, per `df -P`. Unknown counts as no. */
-async function isDiskFull(session: RemoteSession, dir: string): Promise<boolean> {
-  const result = await session.exec(`df -P -k -- ${shq(dir)}`).catch(() => null);
-  const available = Number(result?.stdout.trim().split('\n')[1]?.trim().split(/\s+/)[3]);
-  return result?.code === 0 && Number.isFinite(available) && available < 64;
+  const stdout = result.stdout;
+  const failedLine = stdout.split('\n').find((line) => line.startsWith(`${MARK}extract-failed `));
+  if (failedLine === undefined) throw new Error(`extracting the package failed on ${session.hostName}: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`);
+  const tarCode = failedLine.slice(`${MARK}extract-failed `.length);
+  let reason = reasonFrom(result.stderr) || `tar exited with code ${tarCode}`;
+  const dfLine = stdout.split('\n').find((line) => line.startsWith(`${MARK}df `));
+  const available = Number(dfLine?.slice(`${MARK}df `.length).trim().split(/\s+/)[3]);
+  if (/Wrote only \d+ of \d+ bytes/.test(reason) && Number.isFinite(available) && available < 64) reason = `No space left on device (${reason})`;
+
+  const restoringAt = stdout.indexOf(`${MARK}restoring\n`);
+  const statusAt = stdout.lastIndexOf(`\n${MARK}restore-status `);
+  const restoreOutput = restoringAt >= 0 && statusAt >= restoringAt ? stdout.slice(restoringAt + `${MARK}restoring\n`.length, statusAt) : '';
+  if (restoreOutput.trim() !== '') onOutput?.(restoreOutput.endsWith('\n') ? restoreOutput : `${restoreOutput}\n`, 'stderr');
+  const restoreCode = statusAt >= 0 ? Number(stdout.slice(statusAt + `\n${MARK}restore-status `.length).trim().split('\n')[0]) : NaN;
+  if (restoreCode === 0) return { ok: false, reason, restoreError: null };
+  const restoreReason = reasonFrom(restoreOutput) || (Number.isFinite(restoreCode) ? `exit code ${restoreCode}` : `the script ended with exit code ${result.code}`);
+  return { ok: false, reason, restoreError: `restoring the snapshot of job ${jobId} failed on ${session.hostName}: ${restoreReason}` };
 }
 
 /** Step 4: after-publish hooks, in deployDir, with FERRY_FILES naming the list of published paths on the target. */
@@ -268,42 +358,60 @@ export async function runAfterPublishHooks(
   return runHookChain(hooks, (hook) => runRemoteHook(session, { script: hook.script, cwd: deployDir, env, timeoutMs: hook.timeoutMs, onOutput }));
 }
 
-/** Step 5a: the package is no longer needed once extracted. */
-export async function removeIncomingPackage(session: RemoteSession, deployDir: string, jobId: number): Promise<void> {
+/** Removes the package and sweeps `.part` files that earlier jobs left behind when their connection dropped (a day old or more). */
+function removeIncomingLines(deployDir: string, jobId: number): string[] {
   const files = jobFiles(deployDir, jobId);
-  // Also sweeps packages that earlier jobs left behind when their connection dropped mid-upload (a day old or more).
   const incoming = ferryLayout(deployDir).incoming;
-  await runChecked(session, `rm -f -- ${shq(files.package)} ${shq(files.packagePart)}; find ${shq(incoming)} -maxdepth 1 -type f -name '*.part' -mtime +0 -exec rm -f -- {} + 2>/dev/null; true`, 'removing the uploaded package');
+  return [
+    `rm -f -- ${shq(files.package)} ${shq(files.packagePart)}`,
+    `find ${shq(incoming)} -maxdepth 1 -type f -name '*.part' -mtime +0 -exec rm -f -- {} + 2>/dev/null`,
+  ];
 }
 
-/** Step 5b: keep the newest `keep` snapshots (by job id) and the protected one; returns the job ids removed. */
-export async function pruneSnapshots(
+/** The package is no longer needed (used when hooks failed; a successful publish uses cleanUpAfterPublish). */
+export async function removeIncomingPackage(session: RemoteSession, deployDir: string, jobId: number): Promise<void> {
+  await runChecked(session, `${removeIncomingLines(deployDir, jobId).join('; ')}; true`, 'removing the uploaded package');
+}
+
+const PRUNE_STEPS: Record<number, string> = { 21: 'listing snapshots', 22: 'removing old snapshots' };
+
+/**
+ * Step 5, one command: remove the package (and stale `.part` files), then keep the newest `keep` snapshots (by job
+ * id) and the protected one. Problems come back as warnings: the files are published by then.
+ */
+export async function cleanUpAfterPublish(
   session: RemoteSession,
   deployDir: string,
+  jobId: number,
   opts: { keep: number; protectJobId?: number | null },
-): Promise<number[]> {
-  const { snapshots } = ferryLayout(deployDir);
-  const listing = await runChecked(
-    session,
-    `cd -- ${shq(snapshots)} && for f in *.tar.gz; do [ -f "$f" ] && printf '%s\\n' "$f"; done; :`,
-    'listing snapshots',
-  );
-  const ids = listing.stdout
-    .split('\n')
-    .map((line) => /^(\d+)\.tar\.gz$/.exec(line))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .map((match) => Number(match[1]))
-    .sort((a, b) => b - a);
-  const kept = new Set(ids.slice(0, Math.max(1, Math.floor(opts.keep))));
-  if (opts.protectJobId !== null && opts.protectJobId !== undefined) kept.add(opts.protectJobId);
-  const doomed = ids.filter((id) => !kept.has(id));
-  if (doomed.length === 0) return [];
-  const paths = doomed.flatMap((id) => {
-    const files = jobFiles(deployDir, id);
-    return [files.snapshot, files.created, files.publishedList];
-  });
-  await runChecked(session, `rm -f -- ${paths.map(shq).join(' ')}`, 'removing old snapshots');
-  return doomed;
+): Promise<string[]> {
+  const { snapshots, journal } = ferryLayout(deployDir);
+  const keep = Math.max(1, Math.floor(opts.keep) || 1);
+  const protect = opts.protectJobId ?? null;
+  if (protect !== null && (!Number.isSafeInteger(protect) || protect < 0)) throw new TypeError(`invalid job id: ${protect}`);
+  const script = [
+    ...removeIncomingLines(deployDir, jobId),
+    `cd -- ${shq(snapshots)} || exit 21`,
+    `for f in *.tar.gz; do [ -f "$f" ] || continue; id=\${f%.tar.gz}; case $id in ''|*[!0-9]*) continue ;; esac; printf '%s\\n' "$id"; done | sort -r -n | {`,
+    '  n=0; st=0',
+    '  while IFS= read -r id; do',
+    '    n=$((n + 1))',
+    `    [ "$n" -le ${keep} ] && continue`,
+    ...(protect === null ? [] : [`    [ "$id" -eq ${protect} ] 2>/dev/null && continue`]),
+    `    rm -f -- "$id.tar.gz" "$id.created" ${shq(journal)}/"$id.files" || st=22`,
+    '  done',
+    '  exit $st',
+    '}',
+    '',
+  ].join('\n');
+  try {
+    const result = await session.exec('sh -s', { stdin: script });
+    if (result.code === 0) return [];
+    const step = PRUNE_STEPS[result.code] ?? 'cleaning up';
+    return [`${step} failed on ${session.hostName}: ${reasonFrom(result.stderr) || reasonFrom(result.stdout) || `exit code ${result.code}`}`];
+  } catch (err) {
+    return [messageOf(err)];
+  }
 }
 
 export interface RollbackOptions {
@@ -369,8 +477,18 @@ export async function restoreSnapshot(
   const createdList = await readRemoteFile(session, files.created);
   if (createdList === null) throw new Error(`snapshot of job ${jobId} is missing on this host`);
   const created = deepestFirst(fromNulList(createdList).map(normalizeManifestPath));
-  // Owners come back too when Ferry logs in as root (no --no-same-owner here, unlike the package).
-  const script = [
+  const script = [...restoreScriptLines(deployDir, jobId, created), ''].join('\n');
+  await runChecked(session, 'sh -s', `restoring the snapshot of job ${jobId}`, { stdin: script, timeoutMs: opts.timeoutMs, onOutput: opts.onOutput });
+}
+
+/**
+ * A script (run in a subshell by extraction) that removes the paths a job created (deepest first, directories only if
+ * empty), then untars its snapshot. Owners come back too when Ferry logs in as root (no --no-same-owner here, unlike
+ * the package). Exit 1: no deployDir, 2: tar failed, else whether every created path could be removed.
+ */
+function restoreScriptLines(deployDir: string, jobId: number, created: readonly string[]): string[] {
+  const files = jobFiles(deployDir, jobId);
+  return [
     `cd -- ${shq(deployDir)} || exit 1`,
     'status=0',
     'drop() {',
@@ -380,24 +498,7 @@ export async function restoreSnapshot(
     ...created.map((p) => `drop ${shq(`./${p}`)}`),
     `tar -x -z -p --keep-directory-symlink -f ${shq(files.snapshot)} -C ${shq(deployDir)} || exit 2`,
     'exit $status',
-    '',
-  ].join('\n');
-  await runChecked(session, 'sh -s', `restoring the snapshot of job ${jobId}`, { stdin: script, timeoutMs: opts.timeoutMs, onOutput: opts.onOutput });
-}
-
-/** For each path: does it exist on the target (a dangling symlink counts)? One round trip, script over stdin. */
-async function checkExisting(session: RemoteSession, deployDir: string, paths: readonly string[]): Promise<boolean[]> {
-  if (paths.length === 0) return [];
-  const script = [
-    `cd -- ${shq(deployDir)} || exit 1`,
-    `e() { if [ -e "$1" ] || [ -L "$1" ]; then echo 1; else echo 0; fi; }`,
-    ...paths.map((p) => `e ${shq(`./${p}`)}`),
-    '',
-  ].join('\n');
-  const result = await runChecked(session, 'sh -s', 'looking at the files to be replaced', { stdin: script });
-  const answers = result.stdout.split('\n').filter((line) => line === '0' || line === '1');
-  if (answers.length !== paths.length) throw new Error(`checking existing files on ${session.hostName} gave ${answers.length} answers for ${paths.length} paths`);
-  return answers.map((line) => line === '1');
+  ];
 }
 
 /** Manifest paths as they land under deployDir; "." and duplicates dropped, anything escaping deployDir refused. */
