@@ -637,7 +637,8 @@ class SshSession implements RemoteSession {
       this.client.sftp((err, sftp) => {
         if (!err) return resolve(sftp);
         this.sftp = null;
-        reject(new TransportError(`could not start SFTP on ${this.hostName}: ${err.message}`, this.hostName, 'upload', { cause: err }));
+        // A dropped connection is the real reason, in words an operator recognises; else say SFTP itself failed.
+        setImmediate(() => reject(this.lost ?? new TransportError(`could not start SFTP on ${this.hostName} (is the sftp subsystem enabled in sshd?): ${err.message}`, this.hostName, 'upload', { cause: err })));
       });
     });
     return this.sftp;
