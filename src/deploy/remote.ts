@@ -83,11 +83,7 @@ export function depthOf(path: string): number {
   return path.split('/').length;
 }
 
-/** NUL-terminated list, the only list format that survives any file name. */
-export function toNulList(paths: readonly string[]): string {
-  return paths.map((p) => `${p}\0`).join('');
-}
-
+/** Parses a NUL-terminated list, the only list format that survives any file name. */
 export function fromNulList(text: string): string[] {
   return text.split('\0').filter((p) => p !== '');
 }
@@ -123,12 +119,6 @@ export async function runChecked(session: RemoteSession, command: string, what: 
     throw new RemoteCommandError(`${what} failed on ${session.hostName}: ${reason}`, session.hostName, result.code, result.stderr);
   }
   return result;
-}
-
-/** Writes a small file on the target atomically (tmp + mv); content goes over stdin, never argv. */
-export async function writeRemoteFile(session: RemoteSession, path: string, content: string | Buffer, what = `writing ${path}`): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await runChecked(session, `cat > ${shq(tmp)} && mv -f ${shq(tmp)} ${shq(path)}`, what, { stdin: content });
 }
 
 /** The text of a remote file, or null when it does not exist. */
