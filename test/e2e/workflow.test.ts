@@ -109,6 +109,7 @@ describe('browser workflow', () => {
     expect(await page.textContent('#confirm-files')).toContain('bin/server');
     expect(await page.textContent('#confirm-hosts')).toMatch(/a[\s\S]*b/);
     await page.fill('#publish-note', 'browser test');
+    await page.waitForTimeout(400); // let the modal's fade-in finish so the screenshot shows it
     await screenshot(page, '04-publish-confirm');
     await Promise.all([page.waitForURL(/\/jobs\/\d+$/), page.click('#publish-submit')]);
 
@@ -126,6 +127,7 @@ describe('browser workflow', () => {
 
     await page.click('#rollback-button');
     await page.waitForSelector('#rollback-confirm:not([disabled])');
+    await page.waitForTimeout(400);
     await screenshot(page, '06-rollback-confirm');
     await Promise.all([page.waitForURL((url) => /\/jobs\/\d+$/.test(url.pathname) && url.href !== publishUrl), page.click('#rollback-confirm')]);
     await page.waitForSelector('#job-status[data-status="succeeded"]', { timeout: 60_000 });
