@@ -57,6 +57,8 @@ export interface PublishOptions {
   keepSnapshots?: number;
   /** A snapshot that pruning must never delete (the newest successful publish). */
   protectJobId?: number | null;
+  /** Snapshots of other projects sharing this deploy directory: pruning neither counts nor deletes them. */
+  foreignJobIds?: readonly number[];
   stepTimeoutMs?: number;
 }
 
@@ -141,7 +143,7 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     }
 
     enter('cleanup');
-    warnings.push(...(await cleanUpAfterPublish(session, deployDir, jobId, { keep: opts.keepSnapshots ?? DEFAULT_KEEP_SNAPSHOTS, protectJobId: opts.protectJobId ?? null })));
+    warnings.push(...(await cleanUpAfterPublish(session, deployDir, jobId, { keep: opts.keepSnapshots ?? DEFAULT_KEEP_SNAPSHOTS, protectJobId: opts.protectJobId ?? null, foreignJobIds: opts.foreignJobIds ?? [] })));
     enter('done');
     return { ok: true, phase, snapshotTaken, restored: false, warnings };
   } catch (err) {
@@ -383,16 +385,18 @@ export async function cleanUpAfterPublish(
   session: RemoteSession,
   deployDir: string,
   jobId: number,
-  opts: { keep: number; protectJobId?: number | null },
+  opts: { keep: number; protectJobId?: number | null; foreignJobIds?: readonly number[] },
 ): Promise<string[]> {
   const { snapshots, journal } = ferryLayout(deployDir);
   const keep = Math.max(1, Math.floor(opts.keep) || 1);
   const protect = opts.protectJobId ?? null;
   if (protect !== null && (!Number.isSafeInteger(protect) || protect < 0)) throw new TypeError(`invalid job id: ${protect}`);
+  const foreign = [...new Set(opts.foreignJobIds ?? [])];
+  for (const id of foreign) if (!Number.isSafeInteger(id) || id < 0) throw new TypeError(`invalid job id: ${id}`);
   const script = [
     ...removeIncomingLines(deployDir, jobId),
     `cd -- ${shq(snapshots)} || exit 21`,
-    `for f in *.tar.gz; do [ -f "$f" ] || continue; id=\${f%.tar.gz}; case $id in ''|*[!0-9]*) continue ;; esac; printf '%s\\n' "$id"; done | sort -r -n | {`,
+    `for f in *.tar.gz; do [ -f "$f" ] || continue; id=\${f%.tar.gz}; case $id in ''|*[!0-9]*${foreign.map((id) => `|${id}`).join('')}) continue ;; esac; printf '%s\\n' "$id"; done | sort -r -n | {`,
     '  n=0; st=0',
     '  while IFS= read -r id; do',
     '    n=$((n + 1))',

@@ -25,7 +25,12 @@ export interface PublishRequest {
   files: string[];
   /** The publisher's note (shown in history; engines may ignore it). */
   note?: string;
-  hosts: (HostPlan & { /** Snapshot of this job must survive pruning (newest successful publish). */ protectJobId?: number })[];
+  hosts: (HostPlan & {
+    /** Snapshot of this job must survive pruning (newest successful publish). */
+    protectJobId?: number;
+    /** Snapshots of other projects' publishes on this host, which this project's pruning must leave alone. */
+    foreignJobIds?: number[];
+  })[];
   hooks: { beforePublish: HookSpec[]; afterPublish: HookSpec[] };
 }
 

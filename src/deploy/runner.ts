@@ -121,7 +121,7 @@ export function createEngine(deps: EngineDeps): Engine {
           await onHost(plan, emit, staged ? 'verifying' : 'uploading', async (session) => {
             const result = await publishToHost({
               session, deployDir: plan.deployDir, jobId: req.jobId, packagePath, packageSha256: pack.sha256, manifestPaths, staged,
-              keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null,
+              keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null, foreignJobIds: plan.foreignJobIds ?? [],
               hooks: { afterPublish: req.hooks.afterPublish },
               hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
               onPhase: (phase) => {

@@ -213,12 +213,13 @@ export class JobRunner {
     this.launch(ctx, job, project, release, async (emit) => {
       const plans = await this.plans(project, hosts.map((h) => h.id));
       const protect = await this.newestSuccessfulPublishPerHost(project.id, hosts.map((h) => h.id));
+      const foreign = await this.otherProjectsSnapshots(project.id, hosts.map((h) => h.id));
       const outcome = await this.engine.publish({
         jobId: job.id, project: project.name, user: ctx.actor.name,
         keepSnapshots: project.keepSnapshots, concurrency: project.concurrency,
         svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(this.svc.secretKey, project.svnPasswordEnc) : null },
         revision, files, note,
-        hosts: hosts.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id) })),
+        hosts: hosts.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id), foreignJobIds: foreign.get(h.id) ?? [] })),
         hooks: { beforePublish: this.hookSpecs(project, 'before-publish'), afterPublish: this.hookSpecs(project, 'after-publish') },
       }, emit);
       return { revision: outcome.revision };
@@ -233,6 +234,22 @@ export class JobRunner {
     });
     const map = new Map<number, number>();
     for (const r of rows) if (r.hostId !== null && !map.has(r.hostId)) map.set(r.hostId, r.jobId);
+    return map;
+  }
+
+  /**
+   * Snapshots other projects keep on these hosts. Two projects may share a deploy directory on a host; each prunes
+   * only its own snapshots. The newest 500 per host are enough: older ones were pruned by their own project already.
+   */
+  private async otherProjectsSnapshots(projectId: number, hostIds: number[]): Promise<Map<number, number[]>> {
+    const map = new Map<number, number[]>();
+    for (const hostId of hostIds) {
+      const rows = await this.svc.db.jobHost.findMany({
+        where: { hostId, snapshotTaken: true, rolledBackByJobId: null, job: { kind: 'publish', projectId: { not: projectId } } },
+        orderBy: { jobId: 'desc' }, take: 500, select: { jobId: true },
+      });
+      if (rows.length) map.set(hostId, rows.map((r) => r.jobId));
+    }
     return map;
   }
 

@@ -301,6 +301,16 @@ describe('publishToHost', () => {
     expect(readdirSync(join(deployDir, '.ferry', 'journal')).sort()).toEqual([ids[0], ids[3], ids[4]].map((id) => `${id}.files`).sort());
   });
 
+  it('leaves the snapshots of another project that shares the deploy directory alone when pruning', async () => {
+    const deployDir = deployDirWith(ORIGINAL);
+    const snapshotsDir = join(deployDir, '.ferry', 'snapshots');
+    mkdirSync(snapshotsDir, { recursive: true });
+    for (const id of [1, 2]) writeFileSync(join(snapshotsDir, `${id}.tar.gz`), 'old snapshot');
+    expect((await publish(deployDir, await makePackage({ 'bin/run.sh': 'x' }), { keepSnapshots: 1, foreignJobIds: [1] })).ok).toBe(true);
+    const left = readdirSync(snapshotsDir).filter((f) => f.endsWith('.tar.gz')).sort();
+    expect(left).toEqual(['1.tar.gz', `${nextJobId}.tar.gz`].sort());
+  });
+
   it('publishes to several hosts with bounded concurrency; one failure does not stop the others', async () => {
     const dirs = [deployDirWith(ORIGINAL), deployDirWith(ORIGINAL), deployDirWith(ORIGINAL)];
     const pkg = await makePackage({ 'bin/run.sh': 'fleet' });
