@@ -237,10 +237,11 @@ export async function verifyAndSnapshot(
     `mkdir -p -- ${shq(layout.snapshots)} ${shq(layout.journal)} || exit 13`,
     `cd -- ${shq(deployDir)} || exit 14`,
     `exec 3> ${shq(existingList)} 4> ${shq(files.createdTmp)} || exit 14`,
-    // m: a manifest path (snapshotted when it exists); p: a parent directory only (recorded when it does not).
+    // m: a manifest path (snapshotted when it exists); p: a parent directory (its own entry snapshotted when it
+    // exists, so extraction changing its mode can be undone; recorded as created when it does not).
     // A dangling symlink counts as existing. "./" keeps names off "-". One answer line per path, in order.
     `m() { if [ -e "./$1" ] || [ -L "./$1" ]; then echo 1; printf '%s\\000' "./$1" >&3; else echo 0; printf '%s\\000' "$1" >&4; fi; }`,
-    `p() { if [ -e "./$1" ] || [ -L "./$1" ]; then echo 1; else echo 0; printf '%s\\000' "$1" >&4; fi; }`,
+    `p() { if [ -e "./$1" ] || [ -L "./$1" ]; then echo 1; printf '%s\\000' "./$1" >&3; else echo 0; printf '%s\\000' "$1" >&4; fi; }`,
     ...candidates.map((path) => `${inManifest.has(path) ? 'm' : 'p'} ${shq(path)}`),
     'exec 3>&- 4>&-',
     `tar -c -z --no-recursion -f ${shq(files.snapshotTmp)} --null -T ${shq(existingList)} || exit 15`,

@@ -301,6 +301,23 @@ describe('publishToHost', () => {
     expect(readdirSync(join(deployDir, '.ferry', 'journal')).sort()).toEqual([ids[0], ids[3], ids[4]].map((id) => `${id}.files`).sort());
   });
 
+  it('puts back the mode of an existing directory that the package carried with another mode', async () => {
+    const deployDir = deployDirWith(ORIGINAL);
+    chmodSync(join(deployDir, 'conf'), 0o750);
+    const before = treeOf(deployDir);
+    // A package like pack.ts builds: the directory entry itself (mode 0755) plus the file.
+    const buildDir = mkdtempSync(join(workDir, 'build-'));
+    writeFiles(buildDir, { 'conf/app.conf': 'port=2\n' });
+    chmodSync(join(buildDir, 'conf'), 0o755);
+    const packagePath = `${buildDir}.tar.gz`;
+    await createTar({ gzip: true, file: packagePath, cwd: buildDir }, ['conf']);
+    const pkg = { packagePath, packageSha256: sha256(readFileSync(packagePath)), manifestPaths: ['conf/app.conf'] };
+    expect((await publish(deployDir, pkg)).ok).toBe(true);
+    expect(lstatSync(join(deployDir, 'conf')).mode & 0o777).toBe(0o755);
+    expect((await rollbackHost({ session, deployDir, jobIds: [nextJobId] })).ok).toBe(true);
+    expect(treeOf(deployDir)).toEqual(before);
+  });
+
   it('leaves the snapshots of another project that shares the deploy directory alone when pruning', async () => {
     const deployDir = deployDirWith(ORIGINAL);
     const snapshotsDir = join(deployDir, '.ferry', 'snapshots');
