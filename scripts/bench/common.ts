@@ -352,3 +352,11 @@ export async function waitForQuiet(label: string, opts: { threshold?: number; sa
     }
   }
 }
+
+/** Runs a benchmark's main function and exits with its outcome (servers and timers it started are not awaited). */
+export function runBench(name: string, main: () => Promise<void>): void {
+  main().then(() => process.exit(0), (err: unknown) => {
+    process.stderr.write(`${name} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}

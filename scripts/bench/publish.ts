@@ -22,6 +22,7 @@ import {
   foreignWorkload, HttpClient, intFlag, machineCpuSeconds, machineSummary, median, mib, now, parseFlags, processCpuSeconds, readSse, secs, startCountingProxy,
   startFerryServer, table, waitForQuiet,
   REPO_ROOT, type CountingProxy, type FerryServer, type SseEvent,
+  runBench,
 } from './common.ts';
 
 const METHODS = ['ferry', 'raw', 'raw1', 'ansible'] as const;
@@ -596,7 +597,4 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  process.stderr.write(`bench:publish failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench('bench:publish', main);

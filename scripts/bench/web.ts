@@ -25,6 +25,7 @@ import { startSvnServer } from '../../test/helpers/svnserve.ts';
 import { MIGRATIONS_DIR } from '../../test/helpers/db.ts';
 import {
   foreignWorkload, HttpClient, intFlag, machineSummary, median, mib, ms, now, parseFlags, percentile, REPO_ROOT, secs, startFerryServer, table, waitForQuiet,
+  runBench,
 } from './common.ts';
 
 const flags = parseFlags(process.argv.slice(2));
@@ -583,7 +584,4 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  process.stderr.write(`bench:web failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench('bench:web', main);
