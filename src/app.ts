@@ -6,7 +6,7 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { csrfSync } from 'csrf-sync';
 import crypto from 'node:crypto';
-import type { Config } from './config.ts';
+import { APP_ROOT, type Config } from './config.ts';
 import type { Db } from './lib/db.ts';
 import type { Logger } from './lib/logger.ts';
 import type { Services } from './services/context.ts';
@@ -35,7 +35,7 @@ export interface AppDeps {
   jobs?: JobRunner;
 }
 
-const root = path.resolve(import.meta.dirname, '..');
+const root = APP_ROOT;
 const vendor = (pkg: string) => path.join(root, 'node_modules', pkg);
 
 export function createApp(deps: AppDeps) {

@@ -4,6 +4,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
+/** The Ferry directory (holds package.json, views/, prisma/), both under tsx (src/) and compiled (dist/src/). */
+export const APP_ROOT = findAppRoot(import.meta.dirname);
+
+function findAppRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'views'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`cannot find the Ferry directory above ${from}`);
+  }
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -67,7 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   // Relative paths are taken from the Ferry directory, not the current directory, so a service started elsewhere
   // (e.g. systemd without WorkingDirectory) still finds its database and key.
-  const dataDir = path.resolve(import.meta.dirname, '..', e.FERRY_DATA_DIR);
+  const dataDir = path.resolve(APP_ROOT, e.FERRY_DATA_DIR);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
   let secretKey: Buffer;
@@ -86,7 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     dataDir,
     dbFile: path.join(dataDir, 'ferry.db'),
-    migrationsDir: path.resolve(import.meta.dirname, '..', 'prisma', 'migrations'),
+    migrationsDir: path.join(APP_ROOT, 'prisma', 'migrations'),
     secretKey,
     secretKeySource,
     sessionSecret: crypto.createHmac('sha256', secretKey).update('ferry-session-cookie').digest('base64'),

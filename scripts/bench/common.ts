@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort } from '../../test/helpers/svnserve.ts';
+import { productionServerCommand, type ServerCommand } from '../../test/helpers/server-process.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -106,7 +107,16 @@ export async function startCountingProxy(targetPort: number): Promise<CountingPr
   return proxy;
 }
 
-// ---- Ferry as its own process (`node --import tsx src/server.ts`), so /proc/<pid>/status is the server's alone
+// ---- Ferry as its own process, started the way `npm start` starts it, so /proc/<pid>/status is the server's alone
+
+/**
+ * The server runs as `npm start` runs it (see test/helpers/server-process.ts). FERRY_BENCH_SERVER=tsx runs the
+ * TypeScript sources under tsx instead (no build; more memory).
+ */
+export function serverCommand(): ServerCommand {
+  if (process.env.FERRY_BENCH_SERVER === 'tsx') return { args: ['--import', 'tsx', 'src/server.ts'], env: {}, label: 'node --import tsx src/server.ts' };
+  return productionServerCommand();
+}
 
 export interface LogLine {
   time: number;
@@ -117,6 +127,8 @@ export interface LogLine {
 export interface FerryServer {
   pid: number;
   port: number;
+  /** How the server was started (the `npm start` command, or tsx). */
+  command: string;
   url: string;
   /** Parsed JSON log lines so far (pino, one per line). */
   logs: LogLine[];
@@ -137,10 +149,11 @@ export async function startFerryServer(opts: { dataDir: string; secretKeyHex: st
   const port = await freePort();
   const logs: LogLine[] = [];
   const logStream: WriteStream = createWriteStream(opts.logFile);
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const command = serverCommand();
+  const child: ChildProcess = spawn(process.execPath, command.args, {
     cwd: REPO_ROOT,
     env: {
-      ...process.env, PORT: String(port), HOST: '127.0.0.1', FERRY_DATA_DIR: opts.dataDir, FERRY_SECRET_KEY: opts.secretKeyHex,
+      ...process.env, ...command.env, PORT: String(port), HOST: '127.0.0.1', FERRY_DATA_DIR: opts.dataDir, FERRY_SECRET_KEY: opts.secretKeyHex,
       FERRY_ADMIN_PASSWORD: opts.adminPassword, LOG_LEVEL: opts.logLevel ?? 'info', NODE_ENV: 'production',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -175,7 +188,7 @@ export async function startFerryServer(opts: { dataDir: string; secretKeyHex: st
   await Promise.race([ready, timeout, exited.then(() => { throw new Error(`Ferry exited during start-up: ${stderr.slice(-2000)}`); })]);
   const pid = child.pid!;
   return {
-    pid, port, url: `http://127.0.0.1:${port}`, logs,
+    pid, port, url: `http://127.0.0.1:${port}`, logs, command: command.label,
     memory: () => ({ rss: procStatusBytes(pid, 'VmRSS'), hwm: procStatusBytes(pid, 'VmHWM') }),
     sampleRss(everyMs = 50) {
       let peak = 0;

@@ -65,6 +65,9 @@ const SIZE_MB = intFlag(flags, 'size', 32);
 const SMALL_FILES = intFlag(flags, 'small', 300);
 const CONCURRENCY = intFlag(flags, 'concurrency', HOSTS);
 const KEEP = flags.has('keep');
+// --login-rc: leave the targets' login HOME as is, so every remote command also runs root's ~/.bashrc (on this machine a
+// pyenv init costing ~0.1 s of CPU per command). By default the targets get a clean HOME, like a deploy account.
+const LOGIN_RC = flags.has('login-rc');
 const ONLY = (flags.get('only') ?? METHODS.join(',')).split(',').map((m) => m.trim()) as Method[];
 for (const m of ONLY) if (!METHODS.includes(m)) throw new Error(`--only: unknown method "${m}" (use ${METHODS.join(', ')})`);
 
@@ -298,7 +301,10 @@ async function main() {
 
     step(`starting ${HOSTS} target sshd + 1 relay sshd`);
     // VERBOSE logs one 'Starting session' line per remote command or SFTP session: counted per method.
-    const sshds = await Promise.all(Array.from({ length: HOSTS + 1 }, () => startSshd({ logLevel: 'VERBOSE' })));
+    const cleanHome = path.join(work, 'target-home');
+    await mkdir(cleanHome, { recursive: true });
+    const extraConfig = LOGIN_RC ? [] : [`SetEnv HOME=${cleanHome}`];
+    const sshds = await Promise.all(Array.from({ length: HOSTS + 1 }, () => startSshd({ logLevel: 'VERBOSE', extraConfig })));
     cleanups.push(() => Promise.all(sshds.map((s) => s.stop())));
     const relay = sshds[0];
     const relayProxy: CountingProxy = await startCountingProxy(relay.port);
@@ -343,7 +349,7 @@ async function main() {
     const exportMs = now() - t;
     const expectedFiles = await countFiles(exportDir);
 
-    step('starting Ferry (src/server.ts as its own process)');
+    step('starting Ferry as its own process, as `npm start` does');
     const dataDir = path.join(work, 'ferry-data');
     const server = await startFerryServer({
       dataDir, secretKeyHex: randomBytes(32).toString('hex'), adminPassword: 'bench-admin-password', logFile: path.join(work, 'ferry-server.log'),
@@ -551,7 +557,7 @@ async function main() {
     log(`targets: ${HOSTS} sshd (${targets.filter((x) => !x.relayed).length} direct, ${targets.filter((x) => x.relayed).length} via relay sshd through a counting proxy), all on 127.0.0.1`);
     log(`tree: ${expectedFiles} files, ${mib(source.bytes)} (${BIG_FILE} = ${SIZE_MB} MiB random), svn import ${secs(importMs)}, generate ${secs(genMs)}, svn export (once, not counted) ${secs(exportMs)}`);
     if (pkgPath) log(`tar.gz for raw1/Ansible: ${mib(pkgBytes)}, built once in ${secs(pkgMs)} (not counted in their wall time)`);
-    log(`Ferry project concurrency: ${CONCURRENCY} (Ferry's default is 10), keepSnapshots 5; server RSS after start ${mib(rssAfterStart.rss)}`);
+    log(`Ferry project concurrency: ${CONCURRENCY} (Ferry's default is 10), keepSnapshots 5; server started as "${server.command}", RSS after start ${mib(rssAfterStart.rss)}`);
     log(`setup total ${secs(setupMs)}`);
     if (primitives) log(primitives);
     log('');

@@ -436,7 +436,7 @@ async function main() {
     if (loaded.code !== 0) throw new Error(`svnadmin load failed: ${loaded.stderr}`);
     const loadMs = now() - t;
 
-    step('starting Ferry (src/server.ts as its own process)');
+    step('starting Ferry as its own process, as `npm start` does');
     const server = await startFerryServer({
       dataDir, secretKeyHex: randomBytes(32).toString('hex'), adminPassword: ADMIN_PASSWORD, logFile: path.join(work, 'ferry-server.log'),
     });

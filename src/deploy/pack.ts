@@ -3,13 +3,15 @@
 // archive and the file's sha256, so the manifest always describes exactly what was archived. We don't use
 // tar.create here because its `portable` mode rewrites modes (forces u+rw, drops g+w/o+w) and without it the
 // archive carries uid/gid/owner names; this way modes are kept as they are and owners are left out.
+//
+// Compression adapts to the content: data that does not compress (zip/png/ogg assets, encrypted or already packed
+// files) is stored at gzip level 0, which costs a copy instead of ~25 ms per MiB of futile deflate; everything else
+// gets the configured level. The output is one ordinary gzip stream that any `tar -xz` reads.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { lstat, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, deflateRawSync, type Gzip } from 'node:zlib';
 import { Header, list, Pax, type ReadEntry } from 'tar';
 
 export interface ManifestEntry {
@@ -42,9 +44,16 @@ export interface PackOptions {
   revision: number;
   /** Write the manifest (with revision and archive checksum) as JSON here; default `${outFile}.manifest.json`; false for none. */
   manifestFile?: string | false;
-  /** gzip level 1-9, default 6. */
+  /** gzip level 1-9 for compressible data, default 1 (fast; see DEFAULT_GZIP_LEVEL). Incompressible data is stored. */
   gzipLevel?: number;
 }
+
+/**
+ * Level 1 by default: on compiled binaries it makes a package about 9% larger than level 6 at twice the speed
+ * (86 vs 39 MiB/s on this project's benchmark machine), and packing runs before any upload starts, so a faster pack
+ * wins on any link faster than about 10 Mbit/s.
+ */
+export const DEFAULT_GZIP_LEVEL = 1;
 
 export class PackError extends Error {
   constructor(message: string) {
@@ -103,10 +112,130 @@ function headerBlocks(entry: PlannedEntry): Buffer[] {
   return blocks;
 }
 
+/**
+ * Whether a chunk of file content is worth deflating: a 16 KiB sample from its middle is deflated at level 1 and
+ * must shrink by at least 3%. About 0.4 ms per MiB, against ~25 ms per MiB for deflating random data in full.
+ */
+export function looksCompressible(chunk: Buffer): boolean {
+  if (chunk.length < 4096) return true;
+  const size = Math.min(SAMPLE_BYTES, chunk.length);
+  const start = Math.floor((chunk.length - size) / 2);
+  const sample = chunk.subarray(start, start + size);
+  return deflateRawSync(sample, { level: 1 }).length < size * 0.97;
+}
+const SAMPLE_BYTES = 16 * 1024;
+/** Smaller pieces of content do not switch between compressing and storing (no member per small file). */
+const DECIDE_BYTES = 64 * 1024;
+
+/** One piece of the tar stream; `content` marks file data (compressed or stored by looksCompressible). */
+interface TarPiece {
+  data: Buffer;
+  content: boolean;
+}
+
+/**
+ * The .tar.gz as a series of gzip members (RFC 1952 allows any number; gzip, GNU tar, busybox and Node all read them
+ * as one stream): a new member starts when the content switches between compressible and not. Zlib#params cannot
+ * do this: Node ignores deflateParams' Z_BUF_ERROR, so the level silently stays as it was. Small pieces (tar headers,
+ * small files) never cause a switch; they go into the current member. Backpressure is kept end to end.
+ */
+class AdaptiveGzipFile {
+  private member: Gzip | null = null;
+  private memberLevel = -1;
+  private failure: Error | null = null;
+  private readonly file: WriteStream;
+  private readonly closed: Promise<void>;
+
+  constructor(outFile: string, private readonly level: number, private readonly onOutput: (chunk: Buffer) => void) {
+    this.file = createWriteStream(outFile);
+    this.file.on('error', (err) => this.fail(err));
+    this.closed = new Promise<void>((resolve, reject) => this.file.on('close', () => (this.failure ? reject(this.failure) : resolve())));
+    this.closed.catch(() => undefined);
+  }
+
+  /** Writes one piece; file content of 64 KiB or more picks the member's level (0 when it does not compress). */
+  async write(piece: TarPiece): Promise<void> {
+    this.check();
+    let wanted = this.memberLevel < 0 ? this.level : this.memberLevel;
+    if (piece.content && piece.data.length >= DECIDE_BYTES) wanted = looksCompressible(piece.data) ? this.level : 0;
+    if (this.member === null || wanted !== this.memberLevel) {
+      await this.endMember();
+      this.startMember(wanted);
+    }
+    if (!this.member!.write(piece.data)) await this.settled(this.member!, 'drain');
+  }
+
+  async finish(): Promise<void> {
+    await this.endMember();
+    this.check();
+    this.file.end();
+    await this.closed;
+  }
+
+  /** Stops after a failure elsewhere (reading a file): the partial output is abandoned. */
+  abort(err: Error): void {
+    this.fail(err);
+  }
+
+  private startMember(level: number): void {
+    // 256 KiB output chunks: with the default 16 KiB, stored data costs ~4 ms per MiB in stream overhead alone.
+    const gzip = createGzip({ level, chunkSize: 256 * 1024 });
+    gzip.on('data', (chunk: Buffer) => {
+      this.onOutput(chunk);
+      if (!this.file.write(chunk)) {
+        gzip.pause();
+        this.file.once('drain', () => gzip.resume());
+      }
+    });
+    gzip.on('error', (err) => this.fail(err));
+    this.member = gzip;
+    this.memberLevel = level;
+  }
+
+  private async endMember(): Promise<void> {
+    const gzip = this.member;
+    if (gzip === null) return;
+    this.member = null;
+    gzip.end();
+    await this.settled(gzip, 'end');
+  }
+
+  /** Waits for `event` on a member, or rejects as soon as anything failed (a failed file never drains). */
+  private settled(gzip: Gzip, event: 'drain' | 'end'): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        gzip.off(event, onEvent);
+        this.off = null;
+        if (err) reject(err);
+        else resolve();
+      };
+      const onEvent = () => done();
+      gzip.once(event, onEvent);
+      this.off = done;
+      if (this.failure) done(this.failure);
+    });
+  }
+
+  private off: ((err: Error) => void) | null = null;
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.member?.destroy();
+    this.file.destroy();
+    this.off?.(err);
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+}
+
 /** Streams the tar (uncompressed) and fills `manifest` as files go by. */
-async function* tarStream(entries: PlannedEntry[], manifest: ManifestEntry[]): AsyncGenerator<Buffer> {
+async function* tarStream(entries: PlannedEntry[], manifest: ManifestEntry[]): AsyncGenerator<TarPiece> {
+  const meta = (data: Buffer): TarPiece => ({ data, content: false });
   for (const entry of entries) {
-    yield* headerBlocks(entry);
+    for (const block of headerBlocks(entry)) yield meta(block);
     if (entry.type === 'SymbolicLink') {
       const sha256 = createHash('sha256').update(entry.link ?? '').digest('hex');
       manifest.push({ path: entry.path, size: 0, mode: entry.mode, sha256, link: entry.link });
@@ -120,15 +249,15 @@ async function* tarStream(entries: PlannedEntry[], manifest: ManifestEntry[]): A
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         hash.update(chunk);
         read += chunk.length;
-        yield chunk;
+        yield { data: chunk, content: true };
       }
     }
     if (read !== entry.size) throw new PackError(`"${entry.path}" changed while it was being packed`);
     const padding = (BLOCK - (entry.size % BLOCK)) % BLOCK;
-    if (padding) yield Buffer.alloc(padding);
+    if (padding) yield meta(Buffer.alloc(padding));
     manifest.push({ path: entry.path, size: entry.size, mode: entry.mode, sha256: hash.digest('hex') });
   }
-  yield Buffer.alloc(BLOCK * 2);
+  yield meta(Buffer.alloc(BLOCK * 2));
 }
 
 /**
@@ -141,19 +270,17 @@ export async function packDirectory(srcDir: string, outFile: string, opts: PackO
   const manifest: ManifestEntry[] = [];
   const archiveHash = createHash('sha256');
   let bytes = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      archiveHash.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
+  const out = new AdaptiveGzipFile(outFile, opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, (chunk) => {
+    archiveHash.update(chunk);
+    bytes += chunk.length;
   });
-  await pipeline(
-    Readable.from(tarStream(entries, manifest), { objectMode: false }),
-    createGzip({ level: opts.gzipLevel ?? 6 }),
-    measure,
-    createWriteStream(outFile),
-  );
+  try {
+    for await (const piece of tarStream(entries, manifest)) await out.write(piece);
+    await out.finish();
+  } catch (err) {
+    out.abort(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
   const sha256 = archiveHash.digest('hex');
 
   const manifestFile = opts.manifestFile === false ? null : (opts.manifestFile ?? `${outFile}.manifest.json`);

@@ -332,3 +332,44 @@ describe('users', () => {
     expect(await t.db.user.findUnique({ where: { id: user.id } })).toBeNull();
   });
 });
+
+describe('bulk import page', () => {
+  const PASSWORD = 'imp0rt-Secret-pw';
+  const doc = `credentials:\n  - { name: imported-cred, username: deploy, password: "${PASSWORD}" }\n`;
+  const upload = (agent: Agent, fields: Record<string, string>, csrfToken = token) => {
+    let req = agent.post('/admin/import').field('_csrf', csrfToken);
+    for (const [k, v] of Object.entries(fields)) req = req.field(k, v);
+    return req;
+  };
+
+  it('previews without echoing the secrets, applies exactly the sealed preview, and refuses a tampered or foreign one', async () => {
+    const preview = await upload(admin, { text: doc, format: 'yaml' });
+    expect(preview.status).toBe(200);
+    expect(preview.text).toContain('Preview: nothing has changed yet');
+    expect(preview.text).toContain('imported-cred');
+    expect(preview.text).not.toContain(PASSWORD);
+    expect(await t.db.credential.findUnique({ where: { name: 'imported-cred' } })).toBeNull();
+    const sealed = /name="sealed" value="([^"]+)"/.exec(preview.text)?.[1];
+    expect(sealed).toBeDefined();
+
+    // Tampered: one character of the ciphertext changed.
+    const last = sealed!.at(-2) === 'A' ? 'B' : 'A';
+    const tampered = await upload(admin, { apply: '1', sealed: `${sealed!.slice(0, -2)}${last}${sealed!.at(-1)}` });
+    expect(tampered.status).toBe(400);
+    expect(tampered.text).toContain('cannot be applied');
+    // Someone else's preview (another admin) is refused too.
+    const other = await t.login('second-admin', 'admin');
+    const otherToken = await csrf(other, '/admin/import');
+    const foreign = await upload(other, { apply: '1', sealed: sealed! }, otherToken);
+    expect(foreign.status).toBe(400);
+    expect(foreign.text).toContain('belongs to another user');
+    expect(await t.db.credential.findUnique({ where: { name: 'imported-cred' } })).toBeNull();
+
+    const applied = await upload(admin, { apply: '1', sealed: sealed! });
+    expect(applied.status).toBe(200);
+    expect(applied.text).toContain('Applied changes');
+    const cred = await t.db.credential.findUniqueOrThrow({ where: { name: 'imported-cred' } });
+    expect(cred.username).toBe('deploy');
+    expect(JSON.stringify(cred)).not.toContain(PASSWORD);
+  });
+});

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
 import { freePort } from '../helpers/svnserve.ts';
+import { productionServerCommand } from '../helpers/server-process.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 let fleet: Fleet;
@@ -17,7 +18,9 @@ let token: string;
 const env = () => ({ ...process.env, FERRY_DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', FERRY_ADMIN_PASSWORD: 'first-admin-pw', LOG_LEVEL: 'warn' });
 
 async function startServer() {
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: root, env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+  // Started exactly as `npm start` starts it (compiled dist/, the start script's flags and environment).
+  const command = productionServerCommand();
+  server = spawn(process.execPath, command.args, { cwd: root, env: { ...env(), ...command.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   for (let i = 0; i < 100; i++) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/login`)).ok) return;

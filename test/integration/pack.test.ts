@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listTarEntries, packDirectory, PackError } from '../../src/deploy/pack.ts';
+import { listTarEntries, looksCompressible, packDirectory, PackError } from '../../src/deploy/pack.ts';
 import { runFile } from '../../src/lib/exec.ts';
 
 let work: string;
@@ -116,6 +116,36 @@ describe('packDirectory', () => {
       expect((await lstat(join(dir, 'link-to-a'))).isSymbolicLink()).toBe(true);
       expect(await readlink(join(dir, 'link-to-a'))).toBe('a.txt');
     }
+  });
+
+  it('stores incompressible content and compresses the rest, in a gzip stream every reader accepts', async () => {
+    const mixed = join(work, 'mixed');
+    await mkdir(join(mixed, 'assets'), { recursive: true });
+    const noise = randomBytes(3 * 1024 * 1024);
+    const text = Array.from({ length: 60_000 }, (_, i) => `zone_${i % 50} = spawn rate ${i % 7}`).join('\n');
+    // Text, then noise, then text again inside one directory: the archive switches members twice or more.
+    await writeFile(join(mixed, 'a-config.txt'), text);
+    await writeFile(join(mixed, 'assets', 'pack.bin'), noise);
+    await writeFile(join(mixed, 'z-config.txt'), text);
+    const out = join(work, 'mixed.tar.gz');
+    const result = await packDirectory(mixed, out, { revision: 1, manifestFile: false });
+    // The noise is stored (barely larger than itself), the text shrinks to a fraction.
+    expect(result.bytes).toBeGreaterThan(noise.length);
+    expect(result.bytes).toBeLessThan(noise.length + 0.15 * 2 * text.length);
+    expect((await runFile('gzip', ['-t', out])).code).toBe(0);
+    const byGnu = join(work, 'x-mixed');
+    await mkdir(byGnu);
+    const gnu = await runFile('tar', ['-xzf', out, '-C', byGnu]);
+    expect(gnu.stderr).toBe('');
+    expect(sha256(await readFile(join(byGnu, 'assets', 'pack.bin')))).toBe(sha256(noise));
+    expect(await readFile(join(byGnu, 'z-config.txt'), 'utf8')).toBe(text);
+    expect((await listTarEntries(out)).map((e) => e.path)).toEqual(['a-config.txt', 'assets/', 'assets/pack.bin', 'z-config.txt']);
+  });
+
+  it('tells compressible content from noise by a sample', () => {
+    expect(looksCompressible(randomBytes(1024 * 1024))).toBe(false);
+    expect(looksCompressible(Buffer.from('level = 1\n'.repeat(100_000)))).toBe(true);
+    expect(looksCompressible(randomBytes(1000))).toBe(true); // too small to bother: compressed with the rest
   });
 
   it('produces the same archive when packing the same tree twice', async () => {

@@ -2,6 +2,8 @@
 import { Router, type RequestHandler } from 'express';
 import multer from 'multer';
 import type { Services } from '../../../services/context.ts';
+import crypto from 'node:crypto';
+import { decryptSecret, encryptSecret } from '../../../lib/crypto.ts';
 import { AppError } from '../../../lib/errors.ts';
 import { applyImport, parseImportFile } from '../../../services/import.ts';
 import { ctxOf } from '../../middleware/auth.ts';
@@ -10,6 +12,41 @@ import { flash } from '../../middleware/flash.ts';
 const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 5 * 1024 * 1024, files: 1 } });
 type Format = 'yaml' | 'json' | 'csv' | 'auto';
 const FORMATS: Format[] = ['auto', 'yaml', 'json', 'csv'];
+/** How long a preview can be applied. */
+const PREVIEW_TTL_MS = 30 * 60_000;
+
+interface Sealed {
+  userId: number | null;
+  expires: number;
+  text: string;
+  format: Format;
+  filename: string;
+}
+
+/**
+ * The previewed document travels to the browser and back sealed (AES-256-GCM under a key derived for this purpose),
+ * so *Apply* submits exactly what was previewed while the page never holds the secrets it contains in clear text.
+ * Bound to the user and valid for PREVIEW_TTL_MS.
+ */
+function previewKey(secretKey: Buffer): Buffer {
+  return crypto.createHmac('sha256', secretKey).update('ferry-import-preview').digest();
+}
+
+function seal(secretKey: Buffer, value: Sealed): string {
+  return encryptSecret(previewKey(secretKey), JSON.stringify(value));
+}
+
+function unseal(secretKey: Buffer, sealed: string, userId: number | null): Sealed {
+  let value: Sealed;
+  try {
+    value = JSON.parse(decryptSecret(previewKey(secretKey), sealed)) as Sealed;
+  } catch {
+    throw new AppError(400, 'This preview cannot be applied (it was damaged, or the server key changed). Upload the file again.');
+  }
+  if (value.userId !== userId) throw new AppError(400, 'This preview belongs to another user. Upload the file again.');
+  if (value.expires < Date.now()) throw new AppError(400, 'This preview is older than 30 minutes. Upload the file again to see what it would change now.');
+  return value;
+}
 
 export function importRouter(svc: Services, csrfProtection: RequestHandler) {
   const router = Router();
@@ -23,22 +60,36 @@ export function importRouter(svc: Services, csrfProtection: RequestHandler) {
 
   // POST /admin/import — preview (dry run) or apply. Multipart: the CSRF check runs after the upload is parsed.
   router.post('/', upload.single('file'), csrfProtection, async function postImport(req, res) {
-    const text = req.file ? req.file.buffer.toString('utf8') : String(req.body.text ?? '');
-    const filename = req.file?.originalname ?? String(req.body.filename ?? '');
-    const format = (FORMATS.includes(req.body.format) ? req.body.format : 'auto') as Format;
+    const ctx = ctxOf(req);
     const apply = req.body.apply === '1';
+    let text: string;
+    let filename: string;
+    let format: Format;
+    try {
+      if (apply) {
+        ({ text, format, filename } = unseal(svc.secretKey, String(req.body.sealed ?? ''), ctx.actor.id));
+      } else {
+        text = req.file ? req.file.buffer.toString('utf8') : String(req.body.text ?? '');
+        filename = req.file?.originalname ?? String(req.body.filename ?? '');
+        format = (FORMATS.includes(req.body.format) ? req.body.format : 'auto') as Format;
+      }
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return render(res, err.status, { error: err.message });
+    }
     if (!text.trim()) return render(res, 400, { error: 'Choose a file or paste its content first.', format, filename });
     try {
       const doc = parseImportFile(text, format, filename);
-      const plan = await applyImport(svc, ctxOf(req), doc, { dryRun: !apply });
+      const plan = await applyImport(svc, ctx, doc, { dryRun: !apply });
       if (apply) {
         flash(req, 'success', 'Import applied.');
         return render(res, 200, { plan, applied: true });
       }
-      render(res, 200, { plan, text, format, filename });
+      // The pasted text is not echoed back (it may hold passwords and keys); Apply sends the sealed copy.
+      render(res, 200, { plan, sealed: seal(svc.secretKey, { userId: ctx.actor.id, expires: Date.now() + PREVIEW_TTL_MS, text, format, filename }) });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      render(res, err.status, { error: err.message, fields: err.fields ?? null, text, format, filename });
+      render(res, err.status, { error: err.message, fields: err.fields ?? null, format, filename });
     }
   });
 
