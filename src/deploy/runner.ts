@@ -47,11 +47,11 @@ export function createEngine(deps: EngineDeps): Engine {
   const connect = (plan: HostPlan): Promise<RemoteSession> => connectTo(plan.target);
 
   /** Connects, runs `work`, always closes, and turns any thrown error into a failed host event. */
-  async function onHost(plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession) => Promise<void>) {
+  async function onHost(plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession) => Promise<void>, early?: Promise<RemoteSession>) {
     emit({ type: 'host', host: plan.name, status: 'running', phase: 'connecting' });
     let session: RemoteSession | null = null;
     try {
-      session = await connect(plan);
+      session = await (early ?? connect(plan));
       emit({ type: 'host', host: plan.name, status: 'running', phase: firstPhase });
       await work(session);
     } catch (err) {
@@ -111,8 +111,13 @@ export function createEngine(deps: EngineDeps): Engine {
         const report = reporter(emit, plan.name);
         await relays.whenReady(plan, report);
         await limit(async () => {
+          // The host logs in while its relay copies the package to it (for a direct host staging returns at once),
+          // so the SSH login through the jump host is off the critical path.
+          const early = connect(plan);
+          early.catch(() => undefined);
           const staging = await relays.stage(plan, report);
           if (staging.kind === 'failed') {
+            void early.then((session) => session.close()).catch(() => undefined);
             emit({ type: 'output', host: plan.name, text: `error: ${staging.error}\n` });
             emit({ type: 'host', host: plan.name, status: 'failed', phase: staging.phase, error: staging.error });
             return;
@@ -141,7 +146,7 @@ export function createEngine(deps: EngineDeps): Engine {
               // Restored files are as they were before this job, so a later rollback has nothing of it to undo here.
               emit({ type: 'host', host: plan.name, status: 'failed', phase: result.phase, error: `${result.error}${restored}`, snapshotTaken: result.restored ? false : result.snapshotTaken, exitCode: result.exitCode });
             }
-          });
+          }, early);
         });
       };
       try {
