@@ -134,7 +134,7 @@ interface TarPiece {
 }
 
 /**
- * The .tar.gz as a series of gzip members (RFC 1952 allows any number; gzip, GNU tar, busybox and Node all read them
+ * The .tar.gz as a series of gzip members (RFC 1952 allows any number; gzip, GNU tar and Node read them
  * as one stream): a new member starts when the content switches between compressible and not. Zlib#params cannot
  * do this: Node ignores deflateParams' Z_BUF_ERROR, so the level silently stays as it was. Small pieces (tar headers,
  * small files) never cause a switch; they go into the current member. Backpressure is kept end to end.
