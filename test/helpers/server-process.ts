@@ -1,5 +1,5 @@
 // How `npm start` runs the server, for tests and benchmarks that start Ferry as its own process: the `prestart`
-// build, then the `start` script's command (`[VAR=value ...] node [flags] dist/src/server.js`), read from package.json
+// build, then the `start` script's command (`[VAR=value ...] exec node [flags] dist/src/server.js`), read from package.json
 // so they run exactly what users run.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ export function productionServerCommand(): ServerCommand {
     const [name, ...value] = words.shift()!.split('=');
     env[name] = value.join('=');
   }
+  if (words[0] === 'exec') words.shift(); // the shell replaces itself with node, so signals reach the server
   if (words[0] !== 'node') throw new Error(`package.json "start" is not a plain node command: ${pkg.scripts.start}`);
   if (!built) {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
