@@ -142,6 +142,11 @@ describe('packDirectory', () => {
     expect((await listTarEntries(out)).map((e) => e.path)).toEqual(['a-config.txt', 'assets/', 'assets/pack.bin', 'z-config.txt']);
   });
 
+  it('fails cleanly, without hanging, when the package cannot be written (disk full)', async () => {
+    // /dev/full answers every write with ENOSPC; the 1 MiB random file makes the packer switch gzip members too.
+    await expect(packDirectory(src, '/dev/full', { revision: 1, manifestFile: false })).rejects.toThrow(/ENOSPC|no space/i);
+  });
+
   it('tells compressible content from noise by a sample', () => {
     expect(looksCompressible(randomBytes(1024 * 1024))).toBe(false);
     expect(looksCompressible(Buffer.from('level = 1\n'.repeat(100_000)))).toBe(true);
