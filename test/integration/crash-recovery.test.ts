@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
 import { freePort } from '../helpers/svnserve.ts';
 import { productionServerCommand } from '../helpers/server-process.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 let fleet: Fleet;
@@ -36,15 +37,6 @@ const api = async (method: string, url: string, body?: object): Promise<{ status
   });
   return { status: res.status, body: (await res.json()) as JobJson };
 };
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b'], files: { 'trunk/conf/app.ini': 'old\n', 'trunk/bin/tool': 'old tool\n' } });

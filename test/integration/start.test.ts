@@ -7,19 +7,10 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { freePort } from '../helpers/svnserve.ts';
 import { REPO_ROOT } from '../helpers/server-process.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-start-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 it('npm start comes up with a usable first admin and stops on SIGTERM', async () => {
   const port = await freePort();
@@ -32,8 +23,8 @@ it('npm start comes up with a usable first admin and stops on SIGTERM', async ()
   npm.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
   try {
-    const password = await until(() => /created user "admin" with password: (\S+)/.exec(out)?.[1], 'the first admin password', 90_000);
-    await until(async () => ((await fetch(`http://127.0.0.1:${port}/login`).catch(() => null))?.ok ? true : undefined), 'the login page');
+    const password = await waitFor(() => /created user "admin" with password: (\S+)/.exec(out)?.[1], 'the first admin password', 90_000);
+    await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/login`).catch(() => null))?.ok ? true : undefined), 'the login page');
     expect(fs.existsSync(path.join(dataDir, 'ferry.db'))).toBe(true);
 
     // The printed password signs in (the login form needs its CSRF token and the session cookie).
@@ -52,5 +43,5 @@ it('npm start comes up with a usable first admin and stops on SIGTERM', async ()
   }
   expect(npm.exitCode !== null || npm.signalCode !== null).toBe(true);
   // The server itself is gone too, not orphaned behind npm.
-  await until(async () => ((await fetch(`http://127.0.0.1:${port}/login`).catch(() => null)) === null ? true : undefined), 'the server to stop', 15_000);
+  await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/login`).catch(() => null)) === null ? true : undefined), 'the server to stop', 15_000);
 }, 150_000);
