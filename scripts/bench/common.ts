@@ -1,15 +1,13 @@
-// Shared pieces of the benchmarks: argument parsing, statistics, a byte-counting TCP proxy, a spawned Ferry server
+// Shared pieces of the benchmarks: argument parsing, statistics, a spawned Ferry server
 // (so its memory can be read from /proc), and a small HTTP client with a cookie jar and SSE reading.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, createWriteStream, type WriteStream } from 'node:fs';
-import { createServer, connect as tcpConnect, type Socket } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { freePort } from '../../test/helpers/svnserve.ts';
-import { productionServerCommand, type ServerCommand } from '../../test/helpers/server-process.ts';
+import { productionServerCommand, REPO_ROOT, type ServerCommand } from '../../test/helpers/server-process.ts';
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+export { REPO_ROOT };
 
 /** `--name value` / `--name=value` / `--flag`; unknown names are kept too, so callers decide what to accept. */
 export function parseFlags(argv: string[]): Map<string, string> {
@@ -62,49 +60,6 @@ export function machineSummary(): string {
   const cpus = os.cpus();
   return `${os.type()} ${os.release()} ${os.arch()}, ${cpus.length} cores (${cpus[0]?.model.trim() ?? '?'}), ` +
     `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, node ${process.version}`;
-}
-
-// ---- a TCP relay that counts bytes, in front of a port (copied from test/helpers/sshd.ts startTcpProxy, plus counters)
-
-export interface CountingProxy {
-  port: number;
-  /** Bytes from clients to the upstream port, and back, since the last reset. */
-  bytesUp: number;
-  bytesDown: number;
-  connections: number;
-  reset(): void;
-  close(): Promise<void>;
-}
-
-export async function startCountingProxy(targetPort: number): Promise<CountingProxy> {
-  const sockets = new Set<Socket>();
-  const proxy: CountingProxy = {
-    port: 0, bytesUp: 0, bytesDown: 0, connections: 0,
-    reset() {
-      proxy.bytesUp = 0;
-      proxy.bytesDown = 0;
-      proxy.connections = 0;
-    },
-    close: () => new Promise<void>((resolve) => {
-      sockets.forEach((socket) => socket.destroy());
-      server.close(() => resolve());
-    }),
-  };
-  const server = createServer((client) => {
-    proxy.connections++;
-    const upstream = tcpConnect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => undefined);
-    }
-    client.on('data', (chunk: Buffer) => (proxy.bytesUp += chunk.length));
-    upstream.on('data', (chunk: Buffer) => (proxy.bytesDown += chunk.length));
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxy.port = (server.address() as { port: number }).port;
-  return proxy;
 }
 
 // ---- Ferry as its own process, started the way `npm start` starts it, so /proc/<pid>/status is the server's alone

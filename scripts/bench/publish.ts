@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { once } from 'node:events';
 import { startSvnServer, type SvnServer } from '../../test/helpers/svnserve.ts';
-import { startSshd, type SshdHandle } from '../../test/helpers/sshd.ts';
+import { startSshd, startTcpProxy, type SshdHandle, type TcpProxy } from '../../test/helpers/sshd.ts';
 import { createDb } from '../../src/lib/db.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { createToken } from '../../src/services/users.ts';
@@ -19,9 +19,9 @@ import { shq } from '../../src/deploy/remote.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { createSshTransport } from '../../src/deploy/transport.ts';
 import {
-  foreignWorkload, HttpClient, intFlag, machineCpuSeconds, machineSummary, median, mib, now, parseFlags, processCpuSeconds, readSse, secs, startCountingProxy,
+  foreignWorkload, HttpClient, intFlag, machineCpuSeconds, machineSummary, median, mib, now, parseFlags, processCpuSeconds, readSse, secs,
   startFerryServer, table, waitForQuiet,
-  REPO_ROOT, type CountingProxy, type FerryServer, type SseEvent,
+  REPO_ROOT, type FerryServer, type SseEvent,
   runBench,
 } from './common.ts';
 
@@ -307,7 +307,7 @@ async function main() {
     const sshds = await Promise.all(Array.from({ length: HOSTS + 1 }, () => startSshd({ logLevel: 'VERBOSE', extraConfig })));
     cleanups.push(() => Promise.all(sshds.map((s) => s.stop())));
     const relay = sshds[0];
-    const relayProxy: CountingProxy = await startCountingProxy(relay.port);
+    const relayProxy: TcpProxy = await startTcpProxy(relay.port);
     cleanups.push(() => relayProxy.close());
     const targets: Target[] = sshds.slice(1).map((s, i) => ({
       name: `t${String(i + 1).padStart(2, '0')}`, sshd: s, relayed: i % 2 === 1, keyFile: path.join(keysDir, `t${String(i + 1).padStart(2, '0')}`),
@@ -411,7 +411,7 @@ async function main() {
     const measureOnce = async (method: Method, label: string, body: () => Promise<{ note?: string } | void>) => {
       await cleanTargets(targets);
       const background = await waitForQuiet(label, { sampleMs: 2000 });
-      relayProxy.reset();
+      relayProxy.resetBytes();
       const logMarks = sshds.map((x) => x.readLog().length);
       step(`running ${label}`);
       const disturbed = new Set<string>();
@@ -430,7 +430,7 @@ async function main() {
         return { commands: (text.match(/Starting session: command/g) ?? []).length, sftp: (text.match(/Starting session: subsystem/g) ?? []).length };
       });
       const perTarget = sessions.slice(1);
-      const { bytesUp, bytesDown, connections } = relayProxy;
+      const { up: bytesUp, down: bytesDown, connections } = relayProxy.bytes();
       step(`verifying ${label}`);
       const v = await verify(targets, source.bigSha256, expectedFiles);
       results.push({ method, label, wallMs, ...v, relayUp: bytesUp, relayDown: bytesDown, relayConnections: connections, machineCpu, ferryCpu,

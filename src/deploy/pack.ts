@@ -145,10 +145,12 @@ class AdaptiveGzipFile {
   private failure: Error | null = null;
   private readonly file: WriteStream;
   private readonly closed: Promise<void>;
+  /** The pending drain/end wait, rejected at once by abort(). */
+  private waiter: ((err: Error) => void) | null = null;
 
   constructor(outFile: string, private readonly level: number, private readonly onOutput: (chunk: Buffer) => void) {
     this.file = createWriteStream(outFile);
-    this.file.on('error', (err) => this.fail(err));
+    this.file.on('error', (err) => this.abort(err));
     this.closed = new Promise<void>((resolve, reject) => this.file.on('close', () => (this.failure ? reject(this.failure) : resolve())));
     this.closed.catch(() => undefined);
   }
@@ -172,11 +174,6 @@ class AdaptiveGzipFile {
     await this.closed;
   }
 
-  /** Stops after a failure elsewhere (reading a file): the partial output is abandoned. */
-  abort(err: Error): void {
-    this.fail(err);
-  }
-
   private startMember(level: number): void {
     // 256 KiB output chunks: with the default 16 KiB, stored data costs ~4 ms per MiB in stream overhead alone.
     const gzip = createGzip({ level, chunkSize: 256 * 1024 });
@@ -187,7 +184,7 @@ class AdaptiveGzipFile {
         this.file.once('drain', () => gzip.resume());
       }
     });
-    gzip.on('error', (err) => this.fail(err));
+    gzip.on('error', (err) => this.abort(err));
     this.member = gzip;
     this.memberLevel = level;
   }
@@ -205,25 +202,24 @@ class AdaptiveGzipFile {
     return new Promise<void>((resolve, reject) => {
       const done = (err?: Error) => {
         gzip.off(event, onEvent);
-        this.off = null;
+        this.waiter = null;
         if (err) reject(err);
         else resolve();
       };
       const onEvent = () => done();
       gzip.once(event, onEvent);
-      this.off = done;
+      this.waiter = done;
       if (this.failure) done(this.failure);
     });
   }
 
-  private off: ((err: Error) => void) | null = null;
-
-  private fail(err: Error): void {
+  /** Stops on the first failure (writing, compressing, or reading a file elsewhere): the partial output is abandoned. */
+  abort(err: Error): void {
     if (this.failure) return;
     this.failure = err;
     this.member?.destroy();
     this.file.destroy();
-    this.off?.(err);
+    this.waiter?.(err);
   }
 
   private check(): void {

@@ -179,8 +179,11 @@ export interface TcpProxy {
   port: number;
   /** Cuts every open connection, like a network failure. */
   dropAll(): void;
-  /** Bytes relayed since start (or the last resetBytes): client to server (`up`) and back (`down`). */
-  bytes(): { up: number; down: number };
+  /**
+   * Since start (or the last resetBytes): bytes relayed client to server (`up`) and back (`down`), and the
+   * connections accepted.
+   */
+  bytes(): { up: number; down: number; connections: number };
   resetBytes(): void;
   close(): Promise<void>;
 }
@@ -188,8 +191,9 @@ export interface TcpProxy {
 /** A TCP relay on 127.0.0.1 in front of a port, so tests can cut connections without touching sshd. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
-  const counted = { up: 0, down: 0 };
+  const counted = { up: 0, down: 0, connections: 0 };
   const server = createServer((client) => {
+    counted.connections++;
     const upstream = tcpConnect(targetPort, '127.0.0.1');
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -209,6 +213,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     resetBytes: () => {
       counted.up = 0;
       counted.down = 0;
+      counted.connections = 0;
     },
     close: () =>
       new Promise<void>((resolve) => {
