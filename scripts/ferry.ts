@@ -7,14 +7,19 @@ import { createDb } from '../src/lib/db.ts';
 import { applyMigrations } from '../src/lib/migrate.ts';
 import { AppError } from '../src/lib/errors.ts';
 import { cliActor, ROLES, type Ctx, type Role, type Services } from '../src/services/context.ts';
-import { createToken, createUser, setPassword } from '../src/services/users.ts';
+import { createUser, setPassword } from '../src/services/users.ts';
+import { issueToken, listTokens, revokeToken, type TokenRow } from '../src/services/tokens.ts';
 import { applyImport, parseImportFile } from '../src/services/import.ts';
 
 const USAGE = `Usage: npm run ferry -- <command>
   import FILE [--dry-run]            import credentials/hosts/projects/users from YAML, JSON or hosts CSV
   user add NAME --role ROLE          create a user (admin|member|auditor); password from stdin or generated
   user reset-password NAME           set a new password (from stdin, or generated and printed)
-  token create NAME [--label TEXT]   print a new API token for user NAME (use as Authorization: Bearer ...)`;
+  token create NAME [--expires 90d] [--note TEXT]
+                                     print a new API token for user NAME (use as Authorization: Bearer ...);
+                                     --expires takes hours, days or weeks (12h, 30d, 2w); without it the token never expires
+  token list [NAME]                  list the API tokens (of user NAME): id, user, note, prefix, dates, status
+  token revoke ID                    revoke a token at once (its id is in token list)`;
 
 async function readStdinPassword(): Promise<string | undefined> {
   if (process.stdin.isTTY) return undefined;
@@ -33,10 +38,29 @@ function printPlan(plan: Awaited<ReturnType<typeof applyImport>>, dryRun: boolea
   process.stdout.write(`${dryRun ? 'Dry run, nothing changed: would create' : 'Imported: created'} ${count('create')}, ${dryRun ? 'update' : 'updated'} ${count('update')}, unchanged ${count('unchanged')}.\n`);
 }
 
+const fmtDate = (d: Date | null, none = '-') => (d ? d.toISOString().replace('T', ' ').slice(0, 16) : none);
+
+function printTokens(rows: TokenRow[]) {
+  if (!rows.length) {
+    process.stdout.write('No API tokens.\n');
+    return;
+  }
+  const table = [
+    ['ID', 'USER', 'NOTE', 'PREFIX', 'CREATED', 'EXPIRES', 'LAST USED', 'STATUS'],
+    ...rows.map((r) => [String(r.id), r.userName, r.note, `${r.prefix}…`, fmtDate(r.createdAt), fmtDate(r.expiresAt, 'never'), fmtDate(r.lastUsedAt, 'never'), r.status]),
+  ];
+  const widths = table[0].map((_, col) => Math.max(...table.map((row) => row[col].length)));
+  for (const row of table) process.stdout.write(`${row.map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col]))).join('  ')}\n`);
+}
+
 async function run(argv: string[], svc: Services, ctx: Ctx): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { 'dry-run': { type: 'boolean' }, role: { type: 'string' }, label: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      'dry-run': { type: 'boolean' }, role: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      // --label is the older name of --note.
+      expires: { type: 'string' }, note: { type: 'string' }, label: { type: 'string' },
+    },
   });
   const [cmd, sub, arg] = positionals;
   if (values.help || !cmd) {
@@ -62,7 +86,30 @@ async function run(argv: string[], svc: Services, ctx: Ctx): Promise<void> {
     return;
   }
   if (cmd === 'token' && sub === 'create' && arg) {
-    process.stdout.write(`${await createToken(svc, ctx, arg, values.label ?? 'cli')}\n`);
+    let created;
+    try {
+      created = await issueToken(svc, ctx, arg, { note: values.note ?? values.label ?? 'cli', expires: values.expires ?? '' });
+    } catch (err) {
+      // The service words its errors for the web form; name the command-line option instead.
+      if (err instanceof AppError && err.fields?.expires) throw new AppError(400, `--expires must be ${err.fields.expires}.`);
+      if (err instanceof AppError && err.fields?.note) throw new AppError(400, `--note: ${err.fields.note}.`);
+      throw err;
+    }
+    // stdout holds only the token, so TOKEN=$(npm run -s ferry -- token create NAME) works; the rest goes to stderr.
+    process.stdout.write(`${created.token}\n`);
+    process.stderr.write(`Token #${created.id} "${created.note}" for "${arg}", ${created.expiresAt ? `expires ${fmtDate(created.expiresAt)} UTC` : 'never expires'}. It is shown only this once.\n`);
+    return;
+  }
+  if (cmd === 'token' && sub === 'list') {
+    printTokens(await listTokens(svc, arg === undefined ? {} : { userName: arg }));
+    return;
+  }
+  if (cmd === 'token' && sub === 'revoke' && arg) {
+    if (!/^\d{1,9}$/.test(arg)) throw new AppError(400, `The token id must be a number, like the ones "token list" shows; "${arg.slice(0, 40)}" is not.`);
+    const result = await revokeToken(svc, ctx, Number(arg));
+    process.stdout.write(result.alreadyRevoked
+      ? `Token #${result.id} of "${result.userName}" was already revoked.\n`
+      : `Token #${result.id} "${result.note}" of "${result.userName}" revoked; it no longer works.\n`);
     return;
   }
   throw new AppError(400, `Unknown command.\n${USAGE}`);

@@ -19,6 +19,7 @@ import { errorHandler, notFoundHandler } from './web/middleware/errors.ts';
 import { viewHelpers } from './web/view-helpers.ts';
 import { authRouter } from './web/routes/auth.ts';
 import { homeRouter } from './web/routes/home.ts';
+import { accountRouter } from './web/routes/account.ts';
 import { oplogRouter } from './web/routes/oplog.ts';
 import { projectsPagesRouter } from './web/routes/projects.ts';
 import { jobsPagesRouter } from './web/routes/jobs.ts';
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps) {
   app.use('/api', apiRouter(svc, deps));
   app.use(requireLogin);
   app.use(homeRouter(svc));
+  app.use('/account', accountRouter(svc));
   app.use('/oplog', oplogRouter(svc));
   app.use('/projects', projectsPagesRouter(svc, deps.jobs));
   app.use('/jobs', jobsPagesRouter(svc, deps.jobs));

@@ -108,3 +108,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionMaxAgeHours: e.FERRY_SESSION_HOURS,
   };
 }
+
+/** API token limits: how long a token may live, how long its note may be, how often its last use is written. */
+export const API_TOKEN_LIMITS = {
+  /** Longest --expires / form expiry accepted (ten years). */
+  maxExpiryDays: 3650,
+  noteMaxLength: 100,
+  /** lastUsedAt is rewritten at most this often per token, so API calls do not each cost a database write. */
+  lastUsedResolutionMs: 60_000,
+} as const;

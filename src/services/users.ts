@@ -1,9 +1,10 @@
 // Users, their grants, API tokens and the first-start admin account.
-import { hashPassword, verifyPassword, generatePassword, generateToken, hashToken } from '../lib/crypto.ts';
+import { hashPassword, verifyPassword, generatePassword } from '../lib/crypto.ts';
 import { AppError, badRequest } from '../lib/errors.ts';
 import type { Actor, Ctx, ProjectGrant, Role, Services } from './context.ts';
 import { ROLES } from './context.ts';
 import { recordOp } from './oplog.ts';
+import { checkToken, issueToken } from './tokens.ts';
 
 type UserWithGrants = { id: number; name: string; role: string; grants: { projectId: number; canPublish: boolean; canRollback: boolean; canProcess: boolean }[] };
 
@@ -32,11 +33,10 @@ export async function checkPassword(svc: Pick<Services, 'db'>, name: string, pas
 }
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + 'A'.repeat(86) + '==';
 
+/** The acting user of a valid API token, or null for an unknown, revoked or expired one (see checkToken for why). */
 export async function actorForToken(svc: Pick<Services, 'db'>, token: string): Promise<Actor | null> {
-  const row = await svc.db.apiToken.findUnique({ where: { tokenHash: hashToken(token) }, include: { user: { include: { grants: true } } } });
-  if (!row || row.user.disabled) return null;
-  await svc.db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } });
-  return toActor(row.user);
+  const checked = await checkToken(svc, token);
+  return checked.ok ? toActor(checked.user) : null;
 }
 
 /**
@@ -81,11 +81,7 @@ export async function setPassword(svc: Services, ctx: Ctx, name: string, passwor
   return { password: pw, generated: !password };
 }
 
+/** A new, non-expiring API token for `userName` with `label` as its note; returns the clear token (see issueToken). */
 export async function createToken(svc: Services, ctx: Ctx, userName: string, label = 'cli'): Promise<string> {
-  const user = await svc.db.user.findUnique({ where: { name: userName } });
-  if (!user) throw new AppError(404, `There is no user named "${userName}".`);
-  const token = generateToken();
-  await svc.db.apiToken.create({ data: { userId: user.id, name: label, tokenHash: hashToken(token) } });
-  await recordOp(svc, ctx, { action: 'token.create', result: 'ok', target: userName, detail: `token "${label}"` });
-  return token;
+  return (await issueToken(svc, ctx, userName, { note: label })).token;
 }

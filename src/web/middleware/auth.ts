@@ -2,19 +2,26 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../../lib/errors.ts';
 import type { Services, Ctx, Role } from '../../services/context.ts';
-import { actorForToken } from '../../services/users.ts';
+import { toActor } from '../../services/users.ts';
+import { checkToken } from '../../services/tokens.ts';
 import { recordOp } from '../../services/oplog.ts';
 
 export const isApi = (req: Request) => req.originalUrl.startsWith('/api/');
 
-/** Accepts an API token in place of a session. */
+const TOKEN_REFUSALS = {
+  unknown: 'The API token is not valid.',
+  revoked: 'The API token has been revoked; create a new one on your account page.',
+  expired: 'The API token has expired; create a new one on your account page.',
+} as const;
+
+/** Accepts an API token in place of a session; a revoked or expired one is refused at once. */
 export function bearerToken(svc: Services) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const header = req.get('authorization');
     if (!header?.startsWith('Bearer ')) return next();
-    const actor = await actorForToken(svc, header.slice(7).trim());
-    if (!actor) throw new AppError(401, 'The API token is not valid (it may have been revoked).');
-    req.user = actor;
+    const checked = await checkToken(svc, header.slice(7).trim());
+    if (!checked.ok) throw new AppError(401, TOKEN_REFUSALS[checked.reason]);
+    req.user = toActor(checked.user);
     req.viaToken = true;
     next();
   };

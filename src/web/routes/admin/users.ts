@@ -6,6 +6,7 @@ import { echoValues, formFailure, idParam, refusal } from '../../../services/con
 import {
   createUserAccount, deleteUser, listUsers, newUserValues, resetUserPassword, setGrants, updateUser, userDetail, USER_SECRET_INPUTS,
 } from '../../../services/config/users.ts';
+import { listTokens, revokeToken } from '../../../services/tokens.ts';
 import { ctxOf, requireRole } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
@@ -21,7 +22,7 @@ export function usersRouter(svc: Services) {
       // `user` is the signed-in user in every view, so the account shown here is `account`.
       title: `User ${detail.user.name}`, account: detail.user, grants: detail.grants, roles: ROLES,
       values: state?.form === 'account' && state.values ? state.values : { role: detail.user.role, disabled: detail.user.disabled },
-      errors: state?.errors ?? {}, failedForm: state?.form ?? null,
+      errors: state?.errors ?? {}, failedForm: state?.form ?? null, tokens: await listTokens(svc, { userId: id }),
     });
   }
 
@@ -92,6 +93,16 @@ export function usersRouter(svc: Services) {
       flash(req, 'danger', refusal(err).message);
     }
     res.redirect(`/admin/users/${id}#grants`);
+  });
+
+  // POST /admin/users/:id/tokens/:tokenId/revoke — admins only (the admin router refuses other roles' POSTs)
+  router.post('/:id/tokens/:tokenId/revoke', async function postUserTokenRevoke(req, res) {
+    const id = userId(req);
+    const result = await revokeToken(svc, ctxOf(req), idParam(req.params.tokenId, 'That API token'), id);
+    flash(req, 'success', result.alreadyRevoked
+      ? `Token #${result.id} of "${result.userName}" was already revoked.`
+      : `Token #${result.id} "${result.note}" of "${result.userName}" revoked; it no longer works.`);
+    res.redirect(`/admin/users/${id}#tokens`);
   });
 
   // POST /admin/users/:id/delete

@@ -1,0 +1,47 @@
+// "My account": any signed-in user sees their API tokens, creates one (shown once) and revokes their own.
+import { Router, type Request, type Response } from 'express';
+import { API_TOKEN_LIMITS } from '../../config.ts';
+import type { Services } from '../../services/context.ts';
+import { echoValues, formFailure, idParam } from '../../services/config/form.ts';
+import { issueToken, listTokens, revokeToken, type NewToken } from '../../services/tokens.ts';
+import { ctxOf } from '../middleware/auth.ts';
+import { flash } from '../middleware/flash.ts';
+
+export function accountRouter(svc: Services) {
+  const router = Router();
+
+  async function renderAccount(req: Request, res: Response, status = 200, state: { newToken?: NewToken; values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
+    const ctx = ctxOf(req);
+    res.status(status).render('pages/account/index', {
+      title: 'My account', tokens: await listTokens(svc, { userId: ctx.actor.id ?? -1 }), newToken: state.newToken ?? null,
+      values: state.values ?? { note: '', expires: '' }, errors: state.errors ?? {}, noteMaxLength: API_TOKEN_LIMITS.noteMaxLength,
+    });
+  }
+
+  // GET /account
+  router.get('/', async function getAccount(req, res) {
+    await renderAccount(req, res);
+  });
+
+  // POST /account/tokens — the new token is rendered in this response only (never stored in the session or a flash)
+  router.post('/tokens', async function postAccountToken(req, res) {
+    const ctx = ctxOf(req);
+    try {
+      const newToken = await issueToken(svc, ctx, ctx.actor.name, req.body ?? {});
+      res.set('Cache-Control', 'no-store');
+      await renderAccount(req, res, 200, { newToken });
+    } catch (err) {
+      const failure = formFailure(err);
+      await renderAccount(req, res, failure.status, { values: echoValues(req.body, []), errors: failure.fields });
+    }
+  });
+
+  // POST /account/tokens/:id/revoke — someone else's token is refused with 403 unless the user is an admin
+  router.post('/tokens/:id/revoke', async function postAccountTokenRevoke(req, res) {
+    const result = await revokeToken(svc, ctxOf(req), idParam(req.params.id, 'That API token'));
+    flash(req, 'success', result.alreadyRevoked ? `Token #${result.id} was already revoked.` : `Token #${result.id} "${result.note}" revoked; it no longer works.`);
+    res.redirect('/account#tokens');
+  });
+
+  return router;
+}
