@@ -139,6 +139,15 @@ describe('My account page', () => {
     expect(op.result).toBe('ok');
   });
 
+  it('refuses to create a token for a request signed with a token, so a stolen token cannot outlive its revocation', async () => {
+    const agent = await t.login('olga', 'member');
+    const { token } = await createOnAccountPage(agent, { note: 'only one' });
+    const res = await supertest(t.app).post('/account/tokens').set('Authorization', `Bearer ${token}`).type('form').send({ note: 'second' });
+    expect(res.status).toBe(403);
+    expect(res.text).toMatch(/signed in with your password/);
+    expect(await t.db.apiToken.count({ where: { user: { name: 'olga' } } })).toBe(1);
+  });
+
   it('refuses a bad expiry in the form and creates nothing', async () => {
     const agent = await t.login('fred', 'member');
     const { res } = await createOnAccountPage(agent, { note: 'x', expires: 'soon' });

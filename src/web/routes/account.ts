@@ -1,7 +1,9 @@
 // "My account": any signed-in user sees their API tokens, creates one (shown once) and revokes their own.
 import { Router, type Request, type Response } from 'express';
 import { API_TOKEN_LIMITS } from '../../config.ts';
+import { AppError } from '../../lib/errors.ts';
 import type { Services } from '../../services/context.ts';
+import { recordOp } from '../../services/oplog.ts';
 import { echoValues, formFailure, idParam } from '../../services/config/form.ts';
 import { issueToken, listTokens, revokeToken, type NewToken } from '../../services/tokens.ts';
 import { ctxOf } from '../middleware/auth.ts';
@@ -26,6 +28,11 @@ export function accountRouter(svc: Services) {
   // POST /account/tokens — the new token is rendered in this response only (never stored in the session or a flash)
   router.post('/tokens', async function postAccountToken(req, res) {
     const ctx = ctxOf(req);
+    if (req.viaToken) {
+      // Otherwise a stolen token could mint successors and outlive its own revocation.
+      await recordOp(svc, ctx, { action: 'token.create', result: 'denied', target: ctx.actor.name, detail: 'request authenticated with an API token' });
+      throw new AppError(403, 'New API tokens can only be created when signed in with your password, not with another token.');
+    }
     try {
       const newToken = await issueToken(svc, ctx, ctx.actor.name, req.body ?? {});
       res.set('Cache-Control', 'no-store');
