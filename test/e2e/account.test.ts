@@ -1,0 +1,71 @@
+// The My account page in a real headless Chromium: reach it from the navigation, create a token with an expiry
+// (shown once), use it, revoke it with the page's button (and its confirmation), and see it refused at once.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import supertest from 'supertest';
+import type { Browser } from 'playwright-core';
+import { startTestApp, PASSWORD } from '../helpers/app.ts';
+import { launchBrowser, screenshot, collectPageErrors } from '../helpers/browser.ts';
+
+let t: Awaited<ReturnType<typeof startTestApp>>;
+let server: Server;
+let base: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  await t.addUser('mia', 'member');
+  server = t.app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await launchBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => server?.close(r));
+  await t?.cleanup();
+});
+
+describe('My account page', () => {
+  it('creates a token shown once, lists it, and revokes it with the Revoke button', async () => {
+    const page = await browser.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(`${base}/login`);
+    await page.fill('#username', 'mia');
+    await page.fill('#password', PASSWORD);
+    await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+
+    await Promise.all([page.waitForURL(`${base}/account`), page.click('nav a[href="/account"]')]);
+    expect(await page.locator('#tokens').textContent()).toContain('No API tokens.');
+    await page.fill('#f-note', 'release script');
+    await page.fill('#f-expires', '30d');
+    await page.click('#create-token');
+    const token = (await page.locator('#new-token-value').textContent())?.trim() ?? '';
+    expect(token).toMatch(/^fry_/);
+    const row = page.locator('#tokens-table tbody tr');
+    expect(await row.count()).toBe(1);
+    expect(await row.first().textContent()).toContain('release script');
+    expect(await row.first().locator('.badge').textContent()).toBe('active');
+    await screenshot(page, 'account-token-created');
+
+    const api = () => supertest(t.app).get('/api/projects').set('Authorization', `Bearer ${token}`);
+    expect((await api()).status).toBe(200);
+
+    let confirmText = '';
+    page.once('dialog', (dialog) => {
+      confirmText = dialog.message();
+      void dialog.accept();
+    });
+    await Promise.all([page.waitForURL(`${base}/account#tokens`), row.first().locator('button', { hasText: 'Revoke' }).click()]);
+    expect(confirmText).toMatch(/Revoke API token/);
+    expect(await page.locator('.alert-success').textContent()).toMatch(/revoked/);
+    expect(await page.locator('#tokens-table tbody tr .badge').textContent()).toBe('revoked');
+    expect(await page.locator('#new-token-value').count()).toBe(0);
+    expect((await api()).status).toBe(401);
+    await screenshot(page, 'account-token-revoked');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
