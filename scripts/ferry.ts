@@ -91,7 +91,7 @@ async function run(argv: string[], svc: Services, ctx: Ctx): Promise<void> {
       created = await issueToken(svc, ctx, arg, { note: values.note ?? values.label ?? 'cli', expires: values.expires ?? '' });
     } catch (err) {
       // The service words its errors for the web form; name the command-line option instead.
-      if (err instanceof AppError && err.fields?.expires) throw new AppError(400, `--expires must be ${err.fields.expires}.`);
+      if (err instanceof AppError && err.fields?.expires) throw new AppError(400, `--expires ${err.fields.expires}.`);
       if (err instanceof AppError && err.fields?.note) throw new AppError(400, `--note: ${err.fields.note}.`);
       throw err;
     }

@@ -85,8 +85,7 @@ describe('token CLI', () => {
     await t.addUser('bea', 'auditor');
     const res = await ferry('token', 'create', 'bea', '--expires', '90x');
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/--expires/);
-    expect(res.stderr).toMatch(/30d|12h/);
+    expect(res.stderr.trim()).toBe('Error: --expires must be a number of hours, days or weeks, like 30d, 12h or 90d.');
     expect(await t.db.apiToken.count({ where: { user: { name: 'bea' } } })).toBe(0);
     const unknown = await ferry('token', 'revoke', '999999');
     expect(unknown.code).toBe(1);
