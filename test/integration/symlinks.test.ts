@@ -49,7 +49,7 @@ function freshCase(): { deployDir: string; outside: string } {
 type HostEvent = Extract<JobEvent, { type: 'host' }>;
 
 /** Publishes `project` (a folder at the repository root) to the deploy directory; a job-level failure comes back as `error`. */
-async function publish(project: string, deployDir: string, opts: { revision?: number; files?: string[]; beforePublish?: HookSpec[] } = {}) {
+async function publish(project: string, deployDir: string, opts: { revision?: number; files?: string[]; beforePublish?: HookSpec[]; onEvent?: (e: JobEvent) => void } = {}) {
   const events: JobEvent[] = [];
   const req: PublishRequest = {
     jobId: nextJobId++, project, user: 'ops', keepSnapshots: 5, concurrency: 1,
@@ -60,7 +60,10 @@ async function publish(project: string, deployDir: string, opts: { revision?: nu
   };
   let error: string | null = null;
   try {
-    await engine.publish(req, (e) => void events.push(e));
+    await engine.publish(req, (e) => {
+      events.push(e);
+      opts.onEvent?.(e);
+    });
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
@@ -192,6 +195,10 @@ describe('packing', () => {
       await symlink('one', join(src, 'two'));
     })).rejects.toThrow(/one -> two: symbolic link cannot be resolved \(a loop of links\); refusing to publish/);
     await expect(packTree(async (src) => {
+      await mkdir(join(src, '.ferry/journal'), { recursive: true });
+      await writeFile(join(src, '.ferry/journal/7.files'), 'bin/run.sh\n');
+    })).rejects.toThrow(".ferry: this name is reserved for Ferry's own files on the hosts; refusing to publish");
+    await expect(packTree(async (src) => {
       await symlink('.ferry/snapshots', join(src, 'snap'));
     })).rejects.toThrow(/snap -> .ferry\/snapshots: symbolic link leads into Ferry's own \.ferry directory; refusing to publish/);
   });
@@ -232,6 +239,42 @@ describe('symbolic links already on the host', () => {
     expect(job.final?.error).toContain(`"conf" on web1 is a symbolic link to ${outside}, outside the deploy directory; Ferry does not write, snapshot or delete through it — nothing was changed on this host`);
     expect(job.output).toContain('"conf" on web1 is a symbolic link');
     expect(readdirSync(join(deployDir, '.ferry', 'snapshots'))).toEqual([]);
+    expect(readdirSync(join(deployDir, '.ferry', 'incoming'))).toEqual([]);
+  });
+
+  it('a host link into .ferry or to nowhere is refused as well', async () => {
+    const { deployDir } = freshCase();
+    mkdirSync(join(deployDir, '.ferry/snapshots'), { recursive: true });
+    symlinkSync('.ferry/snapshots', join(deployDir, 'conf'));
+    symlinkSync('missing/dir', join(deployDir, 'logs'));
+    const rev = await svn.commit({ 'ferrydir/conf/1.tar.gz': 'not a snapshot\n', 'ferrydir/logs/today.log': 'x\n' }, 'into .ferry');
+    const first = await publish('ferrydir', deployDir, { revision: rev, files: ['conf'] });
+    expect(first.final?.error).toMatch(/^"conf" on web1 is a symbolic link into Ferry's own \.ferry directory \(.*\/\.ferry\/snapshots\); Ferry does not write/);
+    const second = await publish('ferrydir', deployDir, { revision: rev, files: ['logs'] });
+    expect(second.final?.error).toMatch(/^"logs" on web1 is a symbolic link that does not lead to an existing directory; Ferry does not write/);
+    expect(readdirSync(join(deployDir, '.ferry/snapshots'))).toEqual([]);
+  });
+
+  it('extraction checks again: a link that appears after the snapshot was taken stops the host before tar writes', async () => {
+    const { deployDir, outside } = freshCase();
+    mkdirSync(join(deployDir, 'conf'));
+    writeFileSync(join(deployDir, 'conf/app.ini'), 'before\n');
+    const rev = await svn.commit({ 'race/conf/authorized_keys': 'attacker\n', 'race/conf/app.ini': 'published\n' }, 'conf files');
+    let swapped = false;
+    const job = await publish('race', deployDir, {
+      revision: rev,
+      // The engine waits for this event to be recorded before it extracts: the moment a racing host user would use.
+      onEvent: (e) => {
+        if (swapped || e.type !== 'host' || !e.snapshotTaken) return;
+        swapped = true;
+        rmSync(join(deployDir, 'conf'), { recursive: true });
+        symlinkSync(outside, join(deployDir, 'conf'));
+      },
+    });
+    expect(swapped).toBe(true);
+    expect(treeOf(outside)).toEqual({ 'victim.txt': expect.stringMatching(/^file /) });
+    expect(job.final).toMatchObject({ status: 'failed' });
+    expect(job.final?.error).toContain(`"conf" on web1 is a symbolic link to ${outside}, outside the deploy directory`);
     expect(readdirSync(join(deployDir, '.ferry', 'incoming'))).toEqual([]);
   });
 
