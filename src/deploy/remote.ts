@@ -172,7 +172,10 @@ export function linkGuardLines(onRefuse = ':'): string[] {
     '}',
     'guard_list() {',
     '  [ -f "$1" ] || return 0',
+    '  last=',
     '  while IFS= read -r f || [ -n "$f" ]; do',
+    // Lists come in tree order: a path in the same directory as the one before needs no new check.
+    '    case $f in */*) [ "${f%/*}" = "$last" ] && continue; last=${f%/*} ;; *) continue ;; esac',
     '    d=',
     '    while :; do',
     '      case $f in',
