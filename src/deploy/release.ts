@@ -542,7 +542,8 @@ export async function restoreSnapshot(
  * A script (run in a subshell by extraction) that removes the paths a job created (deepest first, directories only if
  * empty), then untars its snapshot. Owners come back too when Ferry logs in as root (no --no-same-owner here, unlike
  * the package). First it checks that no directory it deletes or writes under is a link out of the deploy directory
- * (the job's journal lists every published path; `created` adds nothing beyond their directories). Exit 1: no
+ * (the job's journal lists every published path, so its directories cover all the restore touches; the
+ * directories of `created` are checked as well, in case the journal is gone). Exit 1: no
  * deployDir, 2: tar failed, OUTSIDE_LINK_EXIT: such a link, else whether every created path could be removed.
  */
 function restoreScriptLines(deployDir: string, jobId: number, created: readonly string[]): string[] {

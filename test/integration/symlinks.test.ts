@@ -242,6 +242,20 @@ describe('symbolic links already on the host', () => {
     expect(readdirSync(join(deployDir, '.ferry', 'incoming'))).toEqual([]);
   });
 
+  it('a published file replaces a host link to an outside file instead of writing through it; rollback puts the link back', async () => {
+    const { deployDir, outside } = freshCase();
+    symlinkSync(join(outside, 'victim.txt'), join(deployDir, 'app.conf'));
+    const rev = await svn.commit({ 'leaf/app.conf': 'published\n' }, 'app.conf');
+    const job = await publish('leaf', deployDir, { revision: rev });
+    expect(job.final).toMatchObject({ status: 'succeeded' });
+    expect(lstatSync(join(deployDir, 'app.conf')).isFile()).toBe(true);
+    expect(readFileSync(join(deployDir, 'app.conf'), 'utf8')).toBe('published\n');
+    expect(readFileSync(join(outside, 'victim.txt'), 'utf8')).toBe('must survive\n');
+    expect(await rollback(deployDir, [job.jobId])).toMatchObject({ status: 'succeeded' });
+    expect(readlinkSync(join(deployDir, 'app.conf'))).toBe(join(outside, 'victim.txt'));
+    expect(readFileSync(join(outside, 'victim.txt'), 'utf8')).toBe('must survive\n');
+  });
+
   it('a host link into .ferry or to nowhere is refused as well', async () => {
     const { deployDir } = freshCase();
     mkdirSync(join(deployDir, '.ferry/snapshots'), { recursive: true });
