@@ -7,6 +7,9 @@
 // Compression adapts to the content: data that does not compress (zip/png/ogg assets, encrypted or already packed
 // files) is stored at gzip level 0, which costs a copy instead of ~25 ms per MiB of futile deflate; everything else
 // gets the configured level. The output is one ordinary gzip stream that any `tar -xz` reads.
+//
+// Symbolic links are packed as links only when they resolve inside the release: a link that is absolute or climbs out
+// (directly or through other links) is refused, so no publish can make a host write through it later.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { lstat, readdir, readlink, writeFile } from 'node:fs/promises';
@@ -77,22 +80,79 @@ interface PlannedEntry {
 const BLOCK = 512;
 const READ_CHUNK = 1024 * 1024;
 
-/** Sorted, depth-first walk: a directory, then its contents. */
-async function planEntries(root: string, relative = ''): Promise<PlannedEntry[]> {
+/** Top-level name of Ferry's own files in every deploy directory (snapshots, journal, incoming packages). */
+export const FERRY_DIR_NAME = '.ferry';
+/** Links followed while resolving one link before it counts as a loop (Linux gives up after 40 too). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * Why the symbolic link `path` (relative to root, target text `link`) must not be published, or null when it resolves
+ * inside root. Resolution follows links inside the tree the way the kernel will on a host (so "here -> ." makes
+ * "here/.." the parent of root); missing components are taken as they read. An absolute target is always outside:
+ * on a host it would name a place Ferry does not own.
+ */
+export async function linkProblem(root: string, path: string, link: string, lstatCache = new Map<string, string | null>()): Promise<string | null> {
+  const refuse = (why: string) => `${path} -> ${link}: symbolic link ${why}; refusing to publish`;
+  const outside = refuse('leads outside the deploy directory');
+  // Where the kernel would be: the directory holding the link, as segments below root.
+  const at = path.split('/').slice(0, -1);
+  let pending = link.split('/');
+  if (link.startsWith('/')) return outside;
+  let hops = 0;
+  while (pending.length > 0) {
+    const segment = pending.shift()!;
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      if (at.length === 0) return outside;
+      at.pop();
+      continue;
+    }
+    at.push(segment);
+    const relative = at.join('/');
+    if (!lstatCache.has(relative)) {
+      const stat = await lstat(join(root, relative)).catch(() => null);
+      lstatCache.set(relative, stat?.isSymbolicLink() ? await readlink(join(root, relative)) : null);
+    }
+    const target = lstatCache.get(relative) ?? null;
+    if (target === null) continue;
+    if (++hops > MAX_LINK_HOPS) return refuse('cannot be resolved (a loop of links)');
+    if (target.startsWith('/')) return outside;
+    at.pop();
+    pending = [...target.split('/'), ...pending];
+  }
+  if (at[0] === FERRY_DIR_NAME) return refuse(`leads into Ferry's own ${FERRY_DIR_NAME} directory`);
+  return null;
+}
+
+/**
+ * Throws a PackError naming the first symbolic link under root that resolves outside it (or into .ferry), and for a
+ * top-level .ferry entry. Run on an export before anything reads it through its links (before-publish hooks), and
+ * again while packing, since hooks may have changed the tree.
+ */
+export async function checkReleaseTree(root: string): Promise<void> {
+  await planEntries(root);
+}
+
+/** Sorted, depth-first walk: a directory, then its contents. Refuses links that lead outside root (see linkProblem). */
+async function planEntries(root: string, relative = '', lstatCache = new Map<string, string | null>()): Promise<PlannedEntry[]> {
   const names = (await readdir(join(root, relative))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const planned: PlannedEntry[] = [];
   for (const name of names) {
     const path = relative ? `${relative}/${name}` : name;
+    if (path === FERRY_DIR_NAME) throw new PackError(`${path}: this name is reserved for Ferry's own files on the hosts; refusing to publish`);
     const absolute = join(root, path);
     const stat = await lstat(absolute);
     const common = { path, absolute, mode: stat.mode & 0o7777, mtime: stat.mtime };
     if (stat.isDirectory()) {
       planned.push({ ...common, type: 'Directory', size: 0 });
-      planned.push(...(await planEntries(root, path)));
+      planned.push(...(await planEntries(root, path, lstatCache)));
     } else if (stat.isFile()) {
       planned.push({ ...common, type: 'File', size: stat.size });
     } else if (stat.isSymbolicLink()) {
-      planned.push({ ...common, type: 'SymbolicLink', size: 0, link: await readlink(absolute) });
+      const link = await readlink(absolute);
+      const problem = await linkProblem(root, path, link, lstatCache);
+      if (problem) throw new PackError(problem);
+      planned.push({ ...common, type: 'SymbolicLink', size: 0, link });
     } else {
       throw new PackError(`"${path}" is not a file, directory or symbolic link; it cannot be packed`);
     }

@@ -1,6 +1,10 @@
 // Per-host publish and rollback: upload (or use a package a relay staged) -> verify + snapshot -> extract (restoring the
 // snapshot by itself on failure) -> hooks -> cleanup + prune, each arrow one remote command (every command costs a login
 // shell on the target), and rollback from snapshots, newest first. Targets need only POSIX sh, tar, sha256sum and find.
+//
+// Symbolic links: every script checks, with the paths resolved on the host, that no directory it writes, snapshots or
+// deletes under is a link leading outside the deploy directory (or into .ferry), and fails the host before changing
+// anything when one is (linkGuardLines). The package itself holds only links that stay inside (pack.ts refuses others).
 import { hookLabel, runHookChain, runRemoteHook, type HookSpec } from './hooks.ts';
 import {
   ancestorsOf,
@@ -8,7 +12,11 @@ import {
   ferryLayout,
   fromNulList,
   jobFiles,
+  linkGuardCalls,
+  linkGuardLines,
   normalizeManifestPath,
+  OUTSIDE_LINK_EXIT,
+  outsideLinkError,
   readRemoteFile,
   reasonFrom,
   RemoteCommandError,
@@ -123,7 +131,7 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     await opts.onSnapshotTaken?.();
 
     enter('extracting');
-    const extraction = await extractPackage(session, deployDir, jobId, snapshot.created, { timeoutMs, onOutput: opts.onOutput });
+    const extraction = await extractPackage(session, deployDir, jobId, snapshot.created, { timeoutMs, onOutput: opts.onOutput, manifest });
     if (!extraction.ok) {
       return extraction.restoreError === null
         ? failed(`extracting the package failed: ${extraction.reason} — the previous files were restored from the snapshot`, { restored: true })
@@ -236,6 +244,9 @@ export async function verifyAndSnapshot(
     `printf '${MARK}verified\\n'`,
     `mkdir -p -- ${shq(layout.snapshots)} ${shq(layout.journal)} || exit 13`,
     `cd -- ${shq(deployDir)} || exit 14`,
+    // Before the snapshot reads anything: no path of the package may lie behind a link out of the deploy directory.
+    ...linkGuardLines(`rm -f -- ${shq(files.package)}`),
+    ...linkGuardCalls(manifest),
     `exec 3> ${shq(existingList)} 4> ${shq(files.createdTmp)} || exit 14`,
     // m: a manifest path (snapshotted when it exists); p: a parent directory (its own entry snapshotted when it
     // exists, so extraction changing its mode can be undone; recorded as created when it does not).
@@ -273,6 +284,8 @@ export async function verifyAndSnapshot(
   });
   const lines = result.stdout.split('\n');
   if (!verified && lines.includes(`${MARK}verified`)) opts.onVerified?.();
+  const outside = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  if (outside) throw new Error(outside);
   if (result.code === DAMAGED_EXIT) {
     const actual = lines.find((line) => line.startsWith(`${MARK}sha256 `))?.slice(`${MARK}sha256 `.length) ?? '';
     throw new Error(`${what} is damaged (sha256 ${actual.slice(0, 12)}…, expected ${expectedSha256.slice(0, 12)}…); nothing was changed`);
@@ -302,12 +315,20 @@ export async function extractPackage(
   deployDir: string,
   jobId: number,
   created: readonly string[],
-  opts: { timeoutMs?: number; onOutput?: OutputListener } = {},
+  opts: { timeoutMs?: number; onOutput?: OutputListener; /** Package paths whose directories are checked for outside links again, right before tar. */ manifest?: readonly string[] } = {},
 ): Promise<{ ok: true } | { ok: false; reason: string; restoreError: string | null }> {
   const files = jobFiles(deployDir, jobId);
   const script = [
-    // --keep-directory-symlink: a directory that is a symlink on the target (conf -> /etc/game/conf) stays a symlink;
-    // GNU tar would otherwise replace it with a real directory holding only the published files.
+    `cd -- ${shq(deployDir)} || exit 1`,
+    // Checked again right before writing: a link may have appeared on the host since the snapshot.
+    ...linkGuardLines(`rm -f -- ${shq(files.package)}`),
+    ...linkGuardCalls(opts.manifest ?? []),
+    // --keep-directory-symlink: a directory that is a symlink on the target (conf -> shared/conf) stays a symlink; GNU
+    // tar would otherwise replace it with a real directory holding only the published files. The guard above has
+    // made sure each such link resolves inside the deploy directory. (Without the option GNU tar still follows a link
+    // in the middle of a member's path, so dropping it would not stop an escape.) Links that the package itself holds
+    // cannot be gone through by its later members: GNU tar creates a link whose target is absolute or has ".." only
+    // after everything else, and pack.ts refuses links that leave the release anyway.
     `tar -x -z -p --no-same-owner --keep-directory-symlink -f ${shq(files.package)} -C ${shq(deployDir)} && exit 0`,
     'rc=$?',
     `printf '${MARK}extract-failed %s\\n' "$rc"`,
@@ -328,6 +349,8 @@ export async function extractPackage(
   const onOutput = opts.onOutput;
   const result = await session.exec('sh -s', { stdin: script, timeoutMs, onOutput: onOutput && ((chunk, stream) => stream === 'stderr' && onOutput(chunk, stream)) });
   if (result.code === 0) return { ok: true };
+  const outside = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  if (outside) throw new Error(outside);
 
   const stdout = result.stdout;
   const failedLine = stdout.split('\n').find((line) => line.startsWith(`${MARK}extract-failed `));
@@ -341,10 +364,11 @@ export async function extractPackage(
   const restoringAt = stdout.indexOf(`${MARK}restoring\n`);
   const statusAt = stdout.lastIndexOf(`\n${MARK}restore-status `);
   const restoreOutput = restoringAt >= 0 && statusAt >= restoringAt ? stdout.slice(restoringAt + `${MARK}restoring\n`.length, statusAt) : '';
-  if (restoreOutput.trim() !== '') onOutput?.(restoreOutput.endsWith('\n') ? restoreOutput : `${restoreOutput}\n`, 'stderr');
+  const restoreText = withoutOutsideRecords(restoreOutput);
+  if (restoreText.trim() !== '') onOutput?.(restoreText.endsWith('\n') ? restoreText : `${restoreText}\n`, 'stderr');
   const restoreCode = statusAt >= 0 ? Number(stdout.slice(statusAt + `\n${MARK}restore-status `.length).trim().split('\n')[0]) : NaN;
   if (restoreCode === 0) return { ok: false, reason, restoreError: null };
-  const restoreReason = reasonFrom(restoreOutput) || (Number.isFinite(restoreCode) ? `exit code ${restoreCode}` : `the script ended with exit code ${result.code}`);
+  const restoreReason = outsideLinkError(restoreOutput, session.hostName)?.replace(/ — nothing was changed on this host$/, '') || reasonFrom(restoreText) || (Number.isFinite(restoreCode) ? `exit code ${restoreCode}` : `the script ended with exit code ${result.code}`);
   return { ok: false, reason, restoreError: `restoring the snapshot of job ${jobId} failed on ${session.hostName}: ${restoreReason}` };
 }
 
@@ -443,11 +467,12 @@ export async function rollbackHost(opts: RollbackOptions): Promise<RollbackResul
   try {
     requireAbsolute(deployDir);
     opts.onPhase?.('checking');
-    const missing = await missingSnapshots(session, deployDir, jobIds);
-    if (missing.length > 0) {
-      const what = missing.map((id) => `snapshot of job ${id} is missing on this host`).join('; ');
+    const check = await checkRollback(session, deployDir, jobIds);
+    if (check.missing.length > 0) {
+      const what = check.missing.map((id) => `snapshot of job ${id} is missing on this host`).join('; ');
       return { ok: false, restoredJobIds, error: `${what} — nothing was changed` };
     }
+    if (check.outsideLink) return { ok: false, restoredJobIds, error: check.outsideLink };
     opts.onPhase?.('restoring');
     for (const jobId of jobIds) {
       await restoreSnapshot(session, deployDir, jobId, { timeoutMs: opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS, onOutput: opts.onOutput });
@@ -462,13 +487,34 @@ export async function rollbackHost(opts: RollbackOptions): Promise<RollbackResul
 
 /** Job ids whose snapshot (tar.gz + created list) is not on the host. */
 export async function missingSnapshots(session: RemoteSession, deployDir: string, jobIds: readonly number[]): Promise<number[]> {
-  if (jobIds.length === 0) return [];
+  return (await checkRollback(session, deployDir, jobIds)).missing;
+}
+
+/**
+ * The rollback's `checking` phase, one command: which snapshots are missing, and whether any directory the restores
+ * would delete or write under is a link leading outside the deploy directory (the first such, as a plain error).
+ * Every path a restore touches is a published path or one of its directories, so the jobs' journals cover them all.
+ */
+export async function checkRollback(session: RemoteSession, deployDir: string, jobIds: readonly number[]): Promise<{ missing: number[]; outsideLink: string | null }> {
+  if (jobIds.length === 0) return { missing: [], outsideLink: null };
   const checks = jobIds.map((id) => {
     const files = jobFiles(deployDir, id);
     return `{ [ -f ${shq(files.snapshot)} ] && [ -f ${shq(files.created)} ]; } || echo ${id}`;
   });
-  const result = await runChecked(session, 'sh -s', 'checking snapshots', { stdin: `${checks.join('\n')}\n:\n` });
-  return result.stdout.split('\n').filter((line) => /^\d+$/.test(line)).map(Number);
+  const script = [
+    ...checks,
+    `cd -- ${shq(deployDir)} 2>/dev/null || exit 0`,
+    ...linkGuardLines(),
+    ...jobIds.map((id) => `guard_list ${shq(jobFiles(deployDir, id).publishedList)}`),
+    'exit 0',
+    '',
+  ].join('\n');
+  const result = await session.exec('sh -s', { stdin: script });
+  const outsideLink = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  if (result.code !== 0 && !outsideLink) {
+    throw new RemoteCommandError(`checking snapshots failed on ${session.hostName}: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`, session.hostName, result.code, result.stderr);
+  }
+  return { missing: result.stdout.split('\n').filter((line) => /^\d+$/.test(line)).map(Number), outsideLink };
 }
 
 /** Puts one job's snapshot back: removes the paths it created (deepest first, directories only if empty), then untars. */
@@ -483,18 +529,30 @@ export async function restoreSnapshot(
   if (createdList === null) throw new Error(`snapshot of job ${jobId} is missing on this host`);
   const created = deepestFirst(fromNulList(createdList).map(normalizeManifestPath));
   const script = [...restoreScriptLines(deployDir, jobId, created), ''].join('\n');
-  await runChecked(session, 'sh -s', `restoring the snapshot of job ${jobId}`, { stdin: script, timeoutMs: opts.timeoutMs, onOutput: opts.onOutput });
+  const onOutput = opts.onOutput;
+  const result = await session.exec('sh -s', { stdin: script, timeoutMs: opts.timeoutMs, onOutput: onOutput && ((chunk, stream) => stream === 'stderr' && onOutput(chunk, stream)) });
+  if (result.code === 0) return;
+  const outside = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  if (outside) throw new Error(outside.replace('nothing was changed on this host', `the snapshot of job ${jobId} was not restored`));
+  const reason = reasonFrom(result.stderr) || reasonFrom(result.stdout) || `exit code ${result.code}`;
+  throw new RemoteCommandError(`restoring the snapshot of job ${jobId} failed on ${session.hostName}: ${reason}`, session.hostName, result.code, result.stderr);
 }
 
 /**
  * A script (run in a subshell by extraction) that removes the paths a job created (deepest first, directories only if
  * empty), then untars its snapshot. Owners come back too when Ferry logs in as root (no --no-same-owner here, unlike
- * the package). Exit 1: no deployDir, 2: tar failed, else whether every created path could be removed.
+ * the package). First it checks that no directory it deletes or writes under is a link out of the deploy directory
+ * (the job's journal lists every published path, so its directories cover all the restore touches; the
+ * directories of `created` are checked as well, in case the journal is gone). Exit 1: no
+ * deployDir, 2: tar failed, OUTSIDE_LINK_EXIT: such a link, else whether every created path could be removed.
  */
 function restoreScriptLines(deployDir: string, jobId: number, created: readonly string[]): string[] {
   const files = jobFiles(deployDir, jobId);
   return [
     `cd -- ${shq(deployDir)} || exit 1`,
+    ...linkGuardLines(),
+    `guard_list ${shq(files.publishedList)}`,
+    ...linkGuardCalls(created),
     'status=0',
     'drop() {',
     '  if [ -d "$1" ] && [ ! -L "$1" ]; then rmdir -- "$1" 2>/dev/null; return 0; fi',
@@ -518,6 +576,11 @@ function deepestFirst(paths: readonly string[]): string[] {
 
 function requireAbsolute(deployDir: string): void {
   if (!deployDir.startsWith('/')) throw new Error(`deploy directory must be an absolute path: ${JSON.stringify(deployDir)}`);
+}
+
+/** Script output without the `ferry:outside` records (they are turned into a plain error instead). */
+function withoutOutsideRecords(text: string): string {
+  return text.replace(/\n?ferry:outside\0[^\n]*\n?/g, '\n');
 }
 
 function messageOf(err: unknown): string {

@@ -139,3 +139,70 @@ export function forEachHostLimited<T, R>(
   const limit = pLimit(Math.max(1, Math.floor(concurrency) || 1));
   return Promise.allSettled(items.map((item, index) => limit(() => fn(item, index))));
 }
+
+/** Exit code of a target-side script that found a symbolic link it must not go through (see linkGuardLines). */
+export const OUTSIDE_LINK_EXIT = 19;
+const OUTSIDE_MARK = 'ferry:outside';
+
+/**
+ * Shell functions that stop a script before it writes, snapshots or deletes through a symbolic link leading outside
+ * the deploy directory, judged by the resolved path on the host (links there may predate Ferry). Run them after `cd`
+ * into the deploy directory. `guard DIR` checks one directory path that something will be written under: when it is a
+ * link, `cd -P` must land inside the resolved deploy directory and not in its .ferry. Checking every ancestor of every
+ * path is enough: a directory that is not a link resolves inside when its parent does. `guard_list FILE` checks every ancestor
+ * of each path in a newline-separated list (a job's journal). A refusal prints a `ferry:outside` record (path and
+ * resolved target, NUL-separated), runs `onRefuse`, and exits with OUTSIDE_LINK_EXIT. POSIX sh only.
+ */
+export function linkGuardLines(onRefuse = ':'): string[] {
+  return [
+    'ferry_root=$(pwd -P) || exit 1',
+    '[ "$ferry_root" = / ] && ferry_root=',
+    'guard() {',
+    '  [ -L "./$1" ] || return 0',
+    '  r=$(cd -P -- "./$1" 2>/dev/null && pwd -P) || r=',
+    '  case $r in',
+    '    "") why=nowhere ;;',
+    '    "$ferry_root"/.ferry|"$ferry_root"/.ferry/*) why=ferry ;;',
+    '    "$ferry_root"|"$ferry_root"/*) return 0 ;;',
+    '    *) why=outside ;;',
+    '  esac',
+    `  printf '\\n${OUTSIDE_MARK}\\000%s\\000%s\\000%s\\000\\n' "$why" "$1" "$r"`,
+    `  ${onRefuse}`,
+    `  exit ${OUTSIDE_LINK_EXIT}`,
+    '}',
+    'guard_list() {',
+    '  [ -f "$1" ] || return 0',
+    '  last=',
+    '  while IFS= read -r f || [ -n "$f" ]; do',
+    // Lists come in tree order: a path in the same directory as the one before needs no new check.
+    '    case $f in */*) [ "${f%/*}" = "$last" ] && continue; last=${f%/*} ;; *) continue ;; esac',
+    '    d=',
+    '    while :; do',
+    '      case $f in',
+    '        */*) d=${d:+$d/}${f%%/*}; f=${f#*/}; guard "$d" ;;',
+    '        *) break ;;',
+    '      esac',
+    '    done',
+    '  done < "$1"',
+    '}',
+  ];
+}
+
+/** `guard` calls for every ancestor directory of the given relative paths, outermost first (so the first refusal names the outermost link). */
+export function linkGuardCalls(paths: readonly string[]): string[] {
+  const dirs = [...new Set(paths.flatMap(ancestorsOf))].sort((a, b) => depthOf(a) - depthOf(b));
+  return dirs.map((dir) => `guard ${shq(dir)}`);
+}
+
+/** The plain error for a `ferry:outside` record in a script's stdout, or null when there is none. */
+export function outsideLinkError(stdout: string, host: string): string | null {
+  const found = new RegExp(`${OUTSIDE_MARK}\\0(\\w+)\\0([^\\0]*)\\0([^\\0]*)\\0`).exec(stdout);
+  if (!found) return null;
+  const [, why, path, resolved] = found;
+  const what = why === 'nowhere'
+    ? 'a symbolic link that does not lead to an existing directory'
+    : why === 'ferry'
+      ? `a symbolic link into Ferry's own .ferry directory (${resolved})`
+      : `a symbolic link to ${resolved}, outside the deploy directory`;
+  return `"${path}" on ${host} is ${what}; Ferry does not write, snapshot or delete through it — nothing was changed on this host`;
+}

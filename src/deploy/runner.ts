@@ -7,7 +7,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { RunFile } from '../lib/exec.ts';
 import { runHookChain, runLocalHook, hookLabel } from './hooks.ts';
-import { packDirectory } from './pack.ts';
+import { checkReleaseTree, packDirectory, PackError } from './pack.ts';
 import { runProcessAction } from './processes.ts';
 import { forEachHostLimited } from './remote.ts';
 import { startRelayStaging, type HostReporter } from './relay.ts';
@@ -40,6 +40,16 @@ function formatBytes(bytes: number): string {
 export class JobAbortedError extends Error {}
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** A release the packer refuses (a link out of the export, an unpackable file) fails the job before any host is touched. */
+async function refusingUnsafeTree<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof PackError) throw new JobAbortedError(`${err.message}. No host was touched.`);
+    throw err;
+  }
+}
 
 export function createEngine(deps: EngineDeps): Engine {
   const connectTo = (target: HostTarget, extra: ConnectOptions = {}): Promise<RemoteSession> =>
@@ -76,6 +86,8 @@ export function createEngine(deps: EngineDeps): Engine {
       const svn = new SvnClient(req.svn, deps.runFile, { logger: deps.logger });
       const revision = await svn.exportSelection(req.files, req.revision ?? 'HEAD', exportDir);
       note(emit, '', `exported ${req.files.length} path(s) at r${revision}`);
+      // Before anything reads the export through its links (the hooks) or a host is touched: a link out of it is refused.
+      await refusingUnsafeTree(() => checkReleaseTree(exportDir));
       const hookEnv = { FERRY_PROJECT: req.project, FERRY_JOB_ID: String(req.jobId), FERRY_REVISION: String(revision), FERRY_USER: req.user };
 
       if (req.hooks.beforePublish.length) {
@@ -95,7 +107,7 @@ export function createEngine(deps: EngineDeps): Engine {
 
       emit({ type: 'job', status: 'running', message: 'packing' });
       const packagePath = path.join(work, `release-${req.jobId}.tar.gz`);
-      const pack = await packDirectory(exportDir, packagePath, { revision, manifestFile: false });
+      const pack = await refusingUnsafeTree(() => packDirectory(exportDir, packagePath, { revision, manifestFile: false }));
       deps.logger.info({ jobId: req.jobId, revision, files: pack.fileCount, bytes: pack.bytes }, 'package ready');
       note(emit, '', `packed ${pack.fileCount} file(s), ${formatBytes(pack.bytes)} (sha256 ${pack.sha256.slice(0, 12)}…)`);
       const manifestPaths = pack.manifest.map((m) => m.path);

@@ -1,7 +1,7 @@
 // A throwaway Subversion repository served by a real svnserve on 127.0.0.1, for integration tests.
 // Test commits go straight to the repository over file:// from a private working copy (no network auth needed).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,7 +11,8 @@ import { freePort } from './ports.ts';
 
 export { freePort };
 
-export type CommitFile = string | Buffer | { content: string | Buffer; executable?: boolean };
+/** File content, a file with its executable bit, or a symbolic link (committed as svn:special) to `link`. */
+export type CommitFile = string | Buffer | { content: string | Buffer; executable?: boolean } | { link: string };
 
 export interface SvnServer {
   /** svn:// URL of the repository root. */
@@ -101,11 +102,16 @@ export async function startSvnServer(opts: { users?: Record<string, string> } = 
     for (const [path, file] of Object.entries(files)) {
       const target = join(wc, path);
       await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, typeof file === 'string' || Buffer.isBuffer(file) ? file : file.content);
+      if (typeof file === 'object' && 'link' in file) {
+        await rm(target, { force: true });
+        await symlink(file.link, target);
+      } else {
+        await writeFile(target, typeof file === 'string' || Buffer.isBuffer(file) ? file : file.content);
+      }
     }
     await svn(['add', '--force', '--quiet', ...common, '.'], wc);
     for (const [path, file] of Object.entries(files)) {
-      if (typeof file === 'string' || Buffer.isBuffer(file) || file.executable === undefined) continue;
+      if (typeof file === 'string' || Buffer.isBuffer(file) || 'link' in file || file.executable === undefined) continue;
       if (file.executable) await svn(['propset', '--quiet', ...common, 'svn:executable', '*', `${path}@`], wc);
       else await svn(['propdel', '--quiet', ...common, 'svn:executable', `${path}@`], wc);
     }

@@ -148,21 +148,38 @@ describe('publishToHost', () => {
     expect(treeOf(deployDir)).toEqual(before);
   });
 
-  it('keeps a directory that is a symlink on the target, through publish and rollback', async () => {
+  it('keeps a directory that is a symlink on the target and stays inside it, through publish and rollback', async () => {
+    const deployDir = deployDirWith(ORIGINAL);
+    const shared = join(deployDir, 'shared', 'conf');
+    mkdirSync(shared, { recursive: true });
+    writeFileSync(join(shared, 'secret.ini'), 'kept\n');
+    writeFileSync(join(shared, 'app.ini'), 'old\n');
+    rmSync(join(deployDir, 'conf'), { recursive: true });
+    symlinkSync('shared/conf', join(deployDir, 'conf'));
+    const before = treeOf(deployDir);
+    expect((await publish(deployDir, await makePackage({ 'conf/app.ini': 'new\n' }))).ok).toBe(true);
+    expect(lstatSync(join(deployDir, 'conf')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(shared, 'app.ini'), 'utf8')).toBe('new\n');
+    expect(readFileSync(join(shared, 'secret.ini'), 'utf8')).toBe('kept\n');
+    expect(await rollbackHost({ session, deployDir, jobIds: [nextJobId] })).toEqual({ ok: true, restoredJobIds: [nextJobId] });
+    expect(treeOf(deployDir)).toEqual(before);
+    expect(readFileSync(join(shared, 'app.ini'), 'utf8')).toBe('old\n');
+  });
+
+  it('refuses a host whose directory is a symlink leading outside the deploy directory, changing nothing', async () => {
     const deployDir = deployDirWith(ORIGINAL);
     const outside = mkdtempSync(join(tmpdir(), 'ferry-linked-conf-'));
-    writeFileSync(join(outside, 'secret.ini'), 'kept\n');
     writeFileSync(join(outside, 'app.ini'), 'old\n');
     rmSync(join(deployDir, 'conf'), { recursive: true });
     symlinkSync(outside, join(deployDir, 'conf'));
     const before = treeOf(deployDir);
-    expect((await publish(deployDir, await makePackage({ 'conf/app.ini': 'new\n' }))).ok).toBe(true);
-    expect(lstatSync(join(deployDir, 'conf')).isSymbolicLink()).toBe(true);
-    expect(readFileSync(join(outside, 'app.ini'), 'utf8')).toBe('new\n');
-    expect(readFileSync(join(outside, 'secret.ini'), 'utf8')).toBe('kept\n');
-    expect(await rollbackHost({ session, deployDir, jobIds: [nextJobId] })).toEqual({ ok: true, restoredJobIds: [nextJobId] });
-    expect(treeOf(deployDir)).toEqual(before);
+    const result = await publish(deployDir, await makePackage({ 'conf/app.ini': 'new\n', 'bin/run.sh': 'new\n' }));
+    expect(result).toMatchObject({ ok: false, phase: 'snapshot', snapshotTaken: false });
+    expect(result.error).toBe(`"conf" on ${session.hostName} is a symbolic link to ${outside}, outside the deploy directory; Ferry does not write, snapshot or delete through it — nothing was changed on this host`);
     expect(readFileSync(join(outside, 'app.ini'), 'utf8')).toBe('old\n');
+    expect(treeOf(deployDir)).toEqual(before);
+    expect(readdirSync(join(deployDir, '.ferry', 'incoming'))).toEqual([]);
+    rmSync(outside, { recursive: true, force: true });
   });
 
   it('two stacked publishes rolled back newest first give back exactly the original tree', async () => {

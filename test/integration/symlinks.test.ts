@@ -1,0 +1,317 @@
+// Symbolic links from a hostile repository or a hostile host must never let Ferry read, write or delete outside the
+// deploy directory: real svnserve, real sshd (the target is this machine, so the tests look at its files with fs).
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HookSpec } from '../../src/deploy/hooks.ts';
+import { packDirectory } from '../../src/deploy/pack.ts';
+import type { PublishRequest } from '../../src/deploy/runner-types.ts';
+import { createEngine } from '../../src/deploy/runner.ts';
+import { createSshTransport } from '../../src/deploy/transport.ts';
+import type { JobEvent } from '../../src/deploy/types.ts';
+import { runFile } from '../../src/lib/exec.ts';
+import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
+import { startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+const engine = createEngine({ transport: createSshTransport(), runFile, logger: quiet, connectTimeoutMs: 10_000 });
+
+let svn: SvnServer;
+let sshd: SshdHandle;
+let scratch: string;
+let nextJobId = 1;
+let caseNumber = 0;
+
+beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'ferry-symlinks-test-'));
+  [svn, sshd] = await Promise.all([startSvnServer(), startSshd()]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([svn?.stop(), sshd?.stop()]);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A fresh, empty deploy directory on the target and a directory outside it (with one file that must survive). */
+function freshCase(): { deployDir: string; outside: string } {
+  const n = ++caseNumber;
+  const deployDir = join(sshd.dir, `case ${n}`);
+  mkdirSync(deployDir, { recursive: true });
+  const outside = join(sshd.rootDir, `outside-${n}`);
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'victim.txt'), 'must survive\n');
+  return { deployDir, outside };
+}
+
+type HostEvent = Extract<JobEvent, { type: 'host' }>;
+
+/** Publishes `project` (a folder at the repository root) to the deploy directory; a job-level failure comes back as `error`. */
+async function publish(project: string, deployDir: string, opts: { revision?: number; files?: string[]; beforePublish?: HookSpec[]; onEvent?: (e: JobEvent) => void } = {}) {
+  const events: JobEvent[] = [];
+  const req: PublishRequest = {
+    jobId: nextJobId++, project, user: 'ops', keepSnapshots: 5, concurrency: 1,
+    svn: { url: `${svn.url}/${project}`, username: svn.username, password: svn.password },
+    revision: opts.revision, files: opts.files ?? ['.'],
+    hosts: [{ name: 'web1', target: sshd.target({ name: 'web1' }), deployDir, relayMode: 'auto' }],
+    hooks: { beforePublish: opts.beforePublish ?? [], afterPublish: [] },
+  };
+  let error: string | null = null;
+  try {
+    await engine.publish(req, (e) => {
+      events.push(e);
+      opts.onEvent?.(e);
+    });
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+  }
+  const hostEvents = events.filter((e): e is HostEvent => e.type === 'host');
+  const output = events.filter((e) => e.type === 'output').map((e) => (e as { text: string }).text).join('');
+  return { jobId: req.jobId, error, hostEvents, final: hostEvents.at(-1), output };
+}
+
+async function rollback(deployDir: string, jobIds: number[]) {
+  const events: JobEvent[] = [];
+  await engine.rollback({
+    jobId: nextJobId++, project: 'links', user: 'ops', concurrency: 1,
+    hosts: [{ name: 'web1', target: sshd.target({ name: 'web1' }), deployDir, relayMode: 'auto', jobIds }],
+  }, (e) => void events.push(e));
+  return events.filter((e): e is HostEvent => e.type === 'host').at(-1);
+}
+
+/** Every entry under root (except .ferry/ when asked): type and content hash or link target. */
+function treeOf(root: string, opts: { withFerry?: boolean } = {}): Record<string, string> {
+  const tree: Record<string, string> = {};
+  const walk = (dir: string, prefix: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      if (prefix === '' && name === '.ferry' && !opts.withFerry) continue;
+      const full = join(dir, name);
+      const rel = prefix + name;
+      const stat = lstatSync(full);
+      if (stat.isSymbolicLink()) tree[rel] = `link -> ${readlinkSync(full)}`;
+      else if (stat.isDirectory()) {
+        tree[`${rel}/`] = 'dir';
+        walk(full, `${rel}/`);
+      } else tree[rel] = `file ${createHash('sha256').update(readFileSync(full)).digest('hex').slice(0, 16)}`;
+    }
+  };
+  if (existsSync(root)) walk(root, '');
+  return tree;
+}
+
+const OUTSIDE_ERROR = /symbolic link leads outside the deploy directory; refusing to publish/;
+
+describe('symbolic links in the repository', () => {
+  it('the two-revision attack (conf -> an outside directory, then conf/authorized_keys) never writes outside', async () => {
+    const { deployDir, outside } = freshCase();
+    const outsideBefore = treeOf(outside);
+    const r1 = await svn.commit({ 'attack/index.html': '<h1>hi</h1>\n', 'attack/conf': { link: outside } }, 'conf is a link');
+    await svn.commit({}, 'conf goes', { delete: ['attack/conf'] });
+    const r3 = await svn.commit({ 'attack/conf/authorized_keys': 'ssh-ed25519 AAAA attacker\n' }, 'conf is a directory again');
+
+    const first = await publish('attack', deployDir, { revision: r1 });
+    const second = await publish('attack', deployDir, { revision: r3 });
+
+    expect(treeOf(outside)).toEqual(outsideBefore);
+    expect(first.error).toMatch(OUTSIDE_ERROR);
+    expect(first.error).toContain(`conf -> ${outside}: symbolic link leads outside the deploy directory; refusing to publish`);
+    expect(first.error).toContain('No host was touched.');
+    expect(first.hostEvents).toEqual([]);
+    // The second revision, without the link, lands inside the deploy directory as a real directory.
+    expect(second.error).toBeNull();
+    expect(second.final).toMatchObject({ status: 'succeeded' });
+    expect(lstatSync(join(deployDir, 'conf')).isDirectory()).toBe(true);
+    expect(readFileSync(join(deployDir, 'conf/authorized_keys'), 'utf8')).toBe('ssh-ed25519 AAAA attacker\n');
+  });
+
+  it('a relative link that climbs out of the export (../../x) is refused at packing, before any host is touched', async () => {
+    const { deployDir } = freshCase();
+    const rev = await svn.commit({ 'climb/index.html': 'x\n', 'climb/static/up': { link: '../../x' } }, 'relative escape');
+    const job = await publish('climb', deployDir, { revision: rev });
+    expect(job.error).toContain('static/up -> ../../x: symbolic link leads outside the deploy directory; refusing to publish');
+    expect(job.hostEvents).toEqual([]);
+    expect(treeOf(deployDir, { withFerry: true })).toEqual({});
+  });
+
+  it('a relative link that stays inside is published as a link, works on the host and rolls back', async () => {
+    const { deployDir } = freshCase();
+    const rev = await svn.commit({
+      'inside/releases/v2/app.txt': 'version 2\n',
+      'inside/current': { link: 'releases/v2' },
+      'inside/bin/app.txt': { link: '../current/app.txt' },
+    }, 'inside links');
+    const job = await publish('inside', deployDir, { revision: rev });
+    expect(job.error).toBeNull();
+    expect(job.final).toMatchObject({ status: 'succeeded' });
+    expect(readlinkSync(join(deployDir, 'current'))).toBe('releases/v2');
+    expect(readlinkSync(join(deployDir, 'bin/app.txt'))).toBe('../current/app.txt');
+    expect(readFileSync(join(deployDir, 'bin/app.txt'), 'utf8')).toBe('version 2\n');
+    expect(await rollback(deployDir, [job.jobId])).toMatchObject({ status: 'succeeded' });
+    expect(treeOf(deployDir)).toEqual({});
+  });
+
+  it('a before-publish hook never runs when the export holds a link to a file outside it', async () => {
+    const { deployDir } = freshCase();
+    const secretDir = join(scratch, 'server-data');
+    mkdirSync(secretDir, { recursive: true });
+    writeFileSync(join(secretDir, 'secret.key'), 'the server key\n');
+    const stolen = join(scratch, 'stolen.txt');
+    const rev = await svn.commit({ 'leak/index.html': 'x\n', 'leak/data': { link: secretDir } }, 'link to the server data');
+    const job = await publish('leak', deployDir, {
+      revision: rev,
+      beforePublish: [{ name: 'minify', script: `cat data/secret.key > '${stolen}'` }],
+    });
+    expect(existsSync(stolen)).toBe(false);
+    expect(job.error).toContain(`data -> ${secretDir}: symbolic link leads outside the deploy directory; refusing to publish`);
+    expect(job.hostEvents).toEqual([]);
+  });
+});
+
+describe('packing', () => {
+  async function packTree(build: (dir: string) => Promise<void>) {
+    const dir = await mkdtemp(join(scratch, 'pack-'));
+    const src = join(dir, 'src');
+    await mkdir(src);
+    await build(src);
+    return packDirectory(src, join(dir, 'out.tar.gz'), { revision: 1, manifestFile: false });
+  }
+
+  it('refuses links that escape only through another link, loops, and links into .ferry', async () => {
+    // "here -> ." stays inside, but "here/.." is the parent of the export.
+    await expect(packTree(async (src) => {
+      await symlink('.', join(src, 'here'));
+      await symlink('here/..', join(src, 'up'));
+    })).rejects.toThrow('up -> here/..: symbolic link leads outside the deploy directory; refusing to publish');
+    // "sub/up -> .." is the export itself; "sub/x -> up/.." reads as "sub" but resolves to the export's parent.
+    await expect(packTree(async (src) => {
+      await mkdir(join(src, 'sub'));
+      await symlink('..', join(src, 'sub/up'));
+      await symlink('up/..', join(src, 'sub/x'));
+    })).rejects.toThrow('sub/x -> up/..: symbolic link leads outside the deploy directory; refusing to publish');
+    await expect(packTree(async (src) => {
+      await symlink('two', join(src, 'one'));
+      await symlink('one', join(src, 'two'));
+    })).rejects.toThrow(/one -> two: symbolic link cannot be resolved \(a loop of links\); refusing to publish/);
+    await expect(packTree(async (src) => {
+      await mkdir(join(src, '.ferry/journal'), { recursive: true });
+      await writeFile(join(src, '.ferry/journal/7.files'), 'bin/run.sh\n');
+    })).rejects.toThrow(".ferry: this name is reserved for Ferry's own files on the hosts; refusing to publish");
+    await expect(packTree(async (src) => {
+      await symlink('.ferry/snapshots', join(src, 'snap'));
+    })).rejects.toThrow(/snap -> .ferry\/snapshots: symbolic link leads into Ferry's own \.ferry directory; refusing to publish/);
+  });
+
+  it('packs chains of links that stay inside, including through a link to a directory', async () => {
+    const result = await packTree(async (src) => {
+      await mkdir(join(src, 'a/b'), { recursive: true });
+      await writeFile(join(src, 'a/b/f.txt'), 'f\n');
+      await symlink('a/b', join(src, 'deep'));
+      await symlink('../deep/../../a/b/f.txt', join(src, 'a/via'));
+      await symlink('deep', join(src, 'chain'));
+      await symlink('missing/yet', join(src, 'dangling'));
+    });
+    expect(result.manifest.filter((m) => m.link).map((m) => `${m.path} -> ${m.link}`)).toEqual([
+      'a/via -> ../deep/../../a/b/f.txt', 'chain -> deep', 'dangling -> missing/yet', 'deep -> a/b',
+    ]);
+  });
+});
+
+describe('symbolic links already on the host', () => {
+  it('a host whose conf is a link to an outside directory fails before anything is written, snapshotted or changed', async () => {
+    const { deployDir, outside } = freshCase();
+    writeFileSync(join(outside, 'app.ini'), 'outside original\n');
+    symlinkSync(outside, join(deployDir, 'conf'));
+    const outsideBefore = treeOf(outside);
+    const before = treeOf(deployDir);
+    const rev = await svn.commit({
+      'hostlink/index.html': '<h1>new</h1>\n',
+      'hostlink/conf/authorized_keys': 'ssh-ed25519 AAAA attacker\n',
+      'hostlink/conf/app.ini': 'new\n',
+    }, 'conf files');
+    const job = await publish('hostlink', deployDir, { revision: rev });
+
+    expect(treeOf(outside)).toEqual(outsideBefore);
+    expect(treeOf(deployDir)).toEqual(before);
+    expect(job.error).toBeNull();
+    expect(job.final).toMatchObject({ status: 'failed', snapshotTaken: false });
+    expect(job.final?.error).toContain(`"conf" on web1 is a symbolic link to ${outside}, outside the deploy directory; Ferry does not write, snapshot or delete through it — nothing was changed on this host`);
+    expect(job.output).toContain('"conf" on web1 is a symbolic link');
+    expect(readdirSync(join(deployDir, '.ferry', 'snapshots'))).toEqual([]);
+    expect(readdirSync(join(deployDir, '.ferry', 'incoming'))).toEqual([]);
+  });
+
+  it('a published file replaces a host link to an outside file instead of writing through it; rollback puts the link back', async () => {
+    const { deployDir, outside } = freshCase();
+    symlinkSync(join(outside, 'victim.txt'), join(deployDir, 'app.conf'));
+    const rev = await svn.commit({ 'leaf/app.conf': 'published\n' }, 'app.conf');
+    const job = await publish('leaf', deployDir, { revision: rev });
+    expect(job.final).toMatchObject({ status: 'succeeded' });
+    expect(lstatSync(join(deployDir, 'app.conf')).isFile()).toBe(true);
+    expect(readFileSync(join(deployDir, 'app.conf'), 'utf8')).toBe('published\n');
+    expect(readFileSync(join(outside, 'victim.txt'), 'utf8')).toBe('must survive\n');
+    expect(await rollback(deployDir, [job.jobId])).toMatchObject({ status: 'succeeded' });
+    expect(readlinkSync(join(deployDir, 'app.conf'))).toBe(join(outside, 'victim.txt'));
+    expect(readFileSync(join(outside, 'victim.txt'), 'utf8')).toBe('must survive\n');
+  });
+
+  it('a host link into .ferry or to nowhere is refused as well', async () => {
+    const { deployDir } = freshCase();
+    mkdirSync(join(deployDir, '.ferry/snapshots'), { recursive: true });
+    symlinkSync('.ferry/snapshots', join(deployDir, 'conf'));
+    symlinkSync('missing/dir', join(deployDir, 'logs'));
+    const rev = await svn.commit({ 'ferrydir/conf/1.tar.gz': 'not a snapshot\n', 'ferrydir/logs/today.log': 'x\n' }, 'into .ferry');
+    const first = await publish('ferrydir', deployDir, { revision: rev, files: ['conf'] });
+    expect(first.final?.error).toMatch(/^"conf" on web1 is a symbolic link into Ferry's own \.ferry directory \(.*\/\.ferry\/snapshots\); Ferry does not write/);
+    const second = await publish('ferrydir', deployDir, { revision: rev, files: ['logs'] });
+    expect(second.final?.error).toMatch(/^"logs" on web1 is a symbolic link that does not lead to an existing directory; Ferry does not write/);
+    expect(readdirSync(join(deployDir, '.ferry/snapshots'))).toEqual([]);
+  });
+
+  it('extraction checks again: a link that appears after the snapshot was taken stops the host before tar writes', async () => {
+    const { deployDir, outside } = freshCase();
+    mkdirSync(join(deployDir, 'conf'));
+    writeFileSync(join(deployDir, 'conf/app.ini'), 'before\n');
+    const rev = await svn.commit({ 'race/conf/authorized_keys': 'attacker\n', 'race/conf/app.ini': 'published\n' }, 'conf files');
+    let swapped = false;
+    const job = await publish('race', deployDir, {
+      revision: rev,
+      // The engine waits for this event to be recorded before it extracts: the moment a racing host user would use.
+      onEvent: (e) => {
+        if (swapped || e.type !== 'host' || !e.snapshotTaken) return;
+        swapped = true;
+        rmSync(join(deployDir, 'conf'), { recursive: true });
+        symlinkSync(outside, join(deployDir, 'conf'));
+      },
+    });
+    expect(swapped).toBe(true);
+    expect(treeOf(outside)).toEqual({ 'victim.txt': expect.stringMatching(/^file /) });
+    expect(job.final).toMatchObject({ status: 'failed' });
+    expect(job.final?.error).toContain(`"conf" on web1 is a symbolic link to ${outside}, outside the deploy directory`);
+    expect(readdirSync(join(deployDir, '.ferry', 'incoming'))).toEqual([]);
+  });
+
+  it('rollback refuses to delete or restore through an outside link that appeared after the publish', async () => {
+    const { deployDir, outside } = freshCase();
+    mkdirSync(join(deployDir, 'conf'));
+    writeFileSync(join(deployDir, 'conf/app.ini'), 'before\n');
+    const rev = await svn.commit({ 'later/conf/authorized_keys': 'ops key\n', 'later/conf/app.ini': 'published\n' }, 'conf files');
+    const job = await publish('later', deployDir, { revision: rev });
+    expect(job.final).toMatchObject({ status: 'succeeded' });
+
+    // Someone on the host swaps conf for a link to a directory that holds a file of the same name.
+    writeFileSync(join(outside, 'authorized_keys'), 'the real keys\n');
+    rmSync(join(deployDir, 'conf'), { recursive: true });
+    symlinkSync(outside, join(deployDir, 'conf'));
+    const outsideBefore = treeOf(outside);
+    const before = treeOf(deployDir);
+
+    const result = await rollback(deployDir, [job.jobId]);
+    expect(treeOf(outside)).toEqual(outsideBefore);
+    expect(treeOf(deployDir)).toEqual(before);
+    expect(result).toMatchObject({ status: 'failed' });
+    expect(result?.error).toContain(`"conf" on web1 is a symbolic link to ${outside}, outside the deploy directory`);
+    expect(result?.error).toContain('nothing was changed on this host');
+  });
+});
