@@ -195,20 +195,23 @@ describe('request bodies before authentication', () => {
   it('keeps answering other requests while eight large bodies arrive', async () => {
     // The eight senders run in a worker thread, so building and writing 36 MB does not block this thread's probe.
     const worker = new Worker(SENDER, { eval: true, workerData: { port, count: 8, depth: 2_000_000 } });
-    const done = new Promise<number[]>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+    let finished = false;
+    const done = new Promise<number[]>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); })
+      .finally(() => { finished = true; });
     await new Promise<void>((resolve) => worker.once('online', () => resolve()));
-    await new Promise((r) => setTimeout(r, 100));
+    // Probe the whole time the bodies arrive (at least five times), and keep the slowest answer.
     const probes: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    while (!finished || probes.length < 5) {
       const probe = await rawRequest('GET', '/login', {});
       expect(probe.status).toBe(200);
       probes.push(probe.ms);
+      await new Promise((r) => setTimeout(r, 20));
     }
-    console.log(`GET /login while 8 x 4 MB JSON bodies arrive: ${probes.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+    console.log(`GET /login while 8 x 4 MB JSON bodies arrive: ${probes.length} probes, slowest ${Math.max(...probes).toFixed(0)} ms, median ${[...probes].sort((x, y) => x - y)[probes.length >> 1].toFixed(0)} ms`);
     const statuses = await done;
     await worker.terminate();
+    expect(Math.max(...probes)).toBeLessThan(1000);
     expect(statuses).toEqual(Array(8).fill(413));
-    expect(Math.max(...probes)).toBeLessThan(500);
   });
 
   it('accepts a 1.5 MB import from an administrator, and refuses a member before reading the body', async () => {
