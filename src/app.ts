@@ -15,6 +15,8 @@ import { configurePassport } from './web/auth/passport.ts';
 import { LoginThrottle, type ThrottleOptions } from './web/auth/throttle.ts';
 import { bearerToken, requireLogin } from './web/middleware/auth.ts';
 import { takeFlash } from './web/middleware/flash.ts';
+import { smallBodies } from './web/middleware/body.ts';
+import { loginCsrf } from './web/login-csrf.ts';
 import { errorHandler, notFoundHandler } from './web/middleware/errors.ts';
 import { viewHelpers } from './web/view-helpers.ts';
 import { authRouter } from './web/routes/auth.ts';
@@ -76,8 +78,8 @@ export function createApp(deps: AppDeps) {
   app.use('/vendor/datatables-bs5', express.static(vendor('datatables.net-bs5'), statics));
   app.use('/vendor/jstree', express.static(vendor('jstree/dist'), statics));
 
-  app.use(express.urlencoded({ extended: true, limit: '2mb' }));
-  app.use(express.json({ limit: '5mb' }));
+  // Small bodies only: anything is parsed before authentication. The import routes parse theirs after the admin check.
+  app.use(smallBodies);
 
   const sessionStore = new PrismaSessionStore(db, config.sessionMaxAgeHours * 3600_000);
   app.use(session({
@@ -94,26 +96,33 @@ export function createApp(deps: AppDeps) {
   app.use(passport.session());
   app.use(bearerToken(svc));
 
-  const csrf = csrfSync({
-    getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? req.get('x-csrf-token'),
-  });
+  const tokenOf = (req: express.Request) => (req.body?._csrf as string | undefined) ?? req.get('x-csrf-token');
+  const csrf = csrfSync({ getTokenFromRequest: tokenOf });
+  // Anonymous visitors get no session (it would be a stored row per request): the login form is protected by a
+  // stateless signed token instead, and the session's own token takes over once signed in.
+  const preLogin = loginCsrf(config.sessionSecret, config.cookieSecure);
   // Token-authenticated API calls carry no cookie, so cross-site forgery cannot ride on them.
   // The one multipart form (bulk import) is checked by its route after multer has parsed the body.
   app.use((req, res, next) => {
     res.locals.user = req.user ?? null;
     // generateToken keeps the session's existing token, so this does not invalidate open forms.
-    res.locals.csrfToken = req.session && !req.viaToken ? csrf.generateToken(req) : '';
+    if (req.viaToken) res.locals.csrfToken = '';
+    else if (req.user) res.locals.csrfToken = csrf.generateToken(req);
+    else res.locals.csrfToken = req.path === '/login' ? preLogin.token(req, res) : '';
     res.locals.flash = takeFlash(req);
     res.locals.path = req.path;
     next();
   });
   app.use((req, res, next) => {
     if (req.viaToken || (req.method === 'POST' && req.path === '/admin/import' && req.is('multipart/form-data'))) return next();
+    if (!req.user && !['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+      return next(preLogin.isValid(req, tokenOf(req)) ? undefined : csrf.invalidCsrfTokenError);
+    }
     csrf.csrfSynchronisedProtection(req, res, next);
   });
 
   const throttle = new LoginThrottle(deps.throttle);
-  app.use(authRouter(svc, passport, throttle));
+  app.use(authRouter(svc, passport, throttle, preLogin));
   app.use('/api', apiRouter(svc, deps));
   app.use(requireLogin);
   app.use(homeRouter(svc));
@@ -125,6 +134,9 @@ export function createApp(deps: AppDeps) {
 
   app.use(notFoundHandler);
   app.use(errorHandler);
-  app.locals.close = () => sessionStore.close();
+  app.locals.close = () => {
+    sessionStore.close();
+    throttle.close();
+  };
   return app;
 }

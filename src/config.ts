@@ -117,3 +117,39 @@ export const API_TOKEN_LIMITS = {
   /** lastUsedAt is rewritten at most this often per token, so API calls do not each cost a database write. */
   lastUsedResolutionMs: 60_000,
 } as const;
+
+// ---- Limits on what the network can make Ferry store or parse (the README's security section lists them) ----
+
+/** Request bodies: the small limit applies everywhere before authentication; the large one only to bulk import, after the administrator check. */
+export const BODY_LIMITS = {
+  /** Forms and JSON API calls. */
+  bytes: 64 * 1024,
+  /** Bulk import (pasted text, uploaded file, POST /api/import). */
+  importBytes: 5 * 1024 * 1024,
+  /** Deepest nesting of arrays and objects in a JSON body. */
+  jsonDepth: 64,
+  /** Deepest nesting of form field names (a[b][c]...). */
+  formDepth: 32,
+  /** Most fields in one form (the grants page sends one per project and permission). */
+  formFields: 5000,
+} as const;
+
+/** Longest value of each operation-log field; longer values are cut (and marked with "…"). */
+export const OPLOG_FIELD_CHARS = {
+  userName: 256,
+  ip: 64,
+  action: 64,
+  project: 256,
+  target: 256,
+  detail: 4096,
+} as const;
+
+/** Failed logins: after this many within the window, logins for that user name (or from that address) are locked. */
+export const LOGIN_THROTTLE = {
+  perUser: 5,
+  perIp: 20,
+  windowSec: 15 * 60,
+  blockSec: 15 * 60,
+  /** Locks whose refused attempts are counted for the summary row; beyond this, refusals are not counted. */
+  maxCountedLocks: 10_000,
+} as const;

@@ -125,9 +125,11 @@ export async function* iterateOpLog(svc: Pick<Services, 'db'>, filter: OpLogFilt
 }
 
 export async function opLogFacets(svc: Pick<Services, 'db'>) {
+  // Suggested user names are the accounts, not every name ever typed into the login form (anyone can add those);
+  // the filter is free text, so names of deleted accounts can still be found.
   // Raw DISTINCT uses the indexes; Prisma's `distinct` would de-duplicate in memory.
   const [users, projects, actions] = await Promise.all([
-    svc.db.$queryRaw<{ v: string }[]>`SELECT DISTINCT userName AS v FROM OpLog WHERE userName <> '' ORDER BY v`,
+    svc.db.user.findMany({ select: { name: true }, orderBy: { name: 'asc' } }).then((rows) => rows.map((u) => ({ v: u.name }))),
     svc.db.project.findMany({ select: { name: true }, orderBy: { name: 'asc' } }),
     svc.db.$queryRaw<{ v: string }[]>`SELECT DISTINCT action AS v FROM OpLog ORDER BY v`,
   ]);

@@ -1,4 +1,4 @@
-// express-session store in the Ferry database, so sessions survive a restart.
+// express-session store in the Ferry database, so sessions survive a restart. Only signed-in sessions are kept.
 import session from 'express-session';
 import type { Db } from '../lib/db.ts';
 
@@ -27,6 +27,9 @@ export class PrismaSessionStore extends session.Store {
   }
 
   override set(sid: string, sess: session.SessionData, cb?: (err?: unknown) => void): void {
+    // Only signed-in sessions are stored: an anonymous visitor must not be able to add rows (one per request).
+    // Saving a session that lost its user (logout) removes its row.
+    if (!(sess as { passport?: { user?: unknown } }).passport?.user) return this.destroy(sid, cb);
     const data = JSON.stringify(sess);
     const expiresAt = this.expiry(sess);
     this.db.session.upsert({ where: { sid }, create: { sid, data, expiresAt }, update: { data, expiresAt } })

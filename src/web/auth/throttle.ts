@@ -1,5 +1,8 @@
 // Login throttling: too many failures for one user name or from one address locks logins out for a while.
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+// Each attempt is counted *before* its password is checked, so parallel guesses cannot slip past the limit, and
+// refusals during a lock are counted in memory (one summary when the lock ends), not stored one by one.
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { LOGIN_THROTTLE } from '../../config.ts';
 
 export interface ThrottleOptions {
   perUser?: number;
@@ -8,36 +11,91 @@ export interface ThrottleOptions {
   blockSec?: number;
 }
 
+/** What a lock applies to: one user name (lower case) or one client address. */
+export interface LockSubject {
+  kind: 'user' | 'address';
+  value: string;
+}
+
+export type AttemptVerdict =
+  | { allowed: true }
+  /** `lockStarted` is set on the attempt that started the lock (log it once); later refusals only count. */
+  | { allowed: false; message: string; lockStarted: LockSubject | null };
+
+export interface LockEndSummary extends LockSubject {
+  /** Attempts refused while the lock was on, after the one that started it. */
+  refused: number;
+}
+
 export class LoginThrottle {
   private byUser: RateLimiterMemory;
   private byIp: RateLimiterMemory;
+  private readonly blockMs: number;
+  /** Refusals per running lock ("user:name" / "address:ip"), reported through onLockEnd. */
+  private locks = new Map<string, { subject: LockSubject; refused: number; timer: NodeJS.Timeout }>();
+  /** Called when a lock that refused attempts ends (e.g. to write one summary row). */
+  onLockEnd: ((summary: LockEndSummary) => void) | null = null;
 
   constructor(opts: ThrottleOptions = {}) {
-    const windowSec = opts.windowSec ?? 15 * 60;
-    const blockSec = opts.blockSec ?? 15 * 60;
-    this.byUser = new RateLimiterMemory({ keyPrefix: 'user', points: opts.perUser ?? 5, duration: windowSec, blockDuration: blockSec });
-    this.byIp = new RateLimiterMemory({ keyPrefix: 'ip', points: opts.perIp ?? 20, duration: windowSec, blockDuration: blockSec });
+    const windowSec = opts.windowSec ?? LOGIN_THROTTLE.windowSec;
+    const blockSec = opts.blockSec ?? LOGIN_THROTTLE.blockSec;
+    this.blockMs = blockSec * 1000;
+    this.byUser = new RateLimiterMemory({ keyPrefix: 'user', points: opts.perUser ?? LOGIN_THROTTLE.perUser, duration: windowSec, blockDuration: blockSec });
+    this.byIp = new RateLimiterMemory({ keyPrefix: 'ip', points: opts.perIp ?? LOGIN_THROTTLE.perIp, duration: windowSec, blockDuration: blockSec });
   }
 
-  /** Returns a plain message when logins are refused for this user/address, else null. */
-  async refusal(user: string, ip: string): Promise<string | null> {
-    const [u, i] = await Promise.all([this.byUser.get(user.toLowerCase()), this.byIp.get(ip)]);
-    const blocked = [u, i].filter((r) => r && r.remainingPoints <= 0);
-    if (blocked.length === 0) return null;
-    const waitMs = Math.max(...blocked.map((r) => r!.msBeforeNext));
-    const minutes = Math.max(1, Math.ceil(waitMs / 60_000));
-    return `Too many failed logins. Logins are locked for ${minutes} minute${minutes === 1 ? '' : 's'}; try again later or ask an administrator.`;
+  /**
+   * Counts one login attempt against the address and the user name, before the password is checked.
+   * A successful login gives the points back (succeeded()), so only failures add up to a lock.
+   */
+  async attempt(user: string, ip: string): Promise<AttemptVerdict> {
+    const ipRes = await this.byIp.consume(ip).then(() => null, (r: unknown) => this.rejection(r));
+    if (ipRes) return this.refuse({ kind: 'address', value: ip }, ipRes);
+    const userRes = await this.byUser.consume(user.toLowerCase()).then(() => null, (r: unknown) => this.rejection(r));
+    if (userRes) return this.refuse({ kind: 'user', value: user.toLowerCase() }, userRes);
+    return { allowed: true };
   }
 
-  async failed(user: string, ip: string): Promise<void> {
-    // consume() rejects once the limit is passed; that rejection is the lockout, not an error.
-    await Promise.all([
-      this.byUser.consume(user.toLowerCase()).catch(() => undefined),
-      this.byIp.consume(ip).catch(() => undefined),
-    ]);
+  /** The right password: the user's failures are forgotten and this attempt does not count against the address. */
+  async succeeded(user: string, ip: string): Promise<void> {
+    await Promise.all([this.byUser.delete(user.toLowerCase()), this.byIp.reward(ip, 1)]);
   }
 
-  async succeeded(user: string): Promise<void> {
-    await this.byUser.delete(user.toLowerCase());
+  /** Stops the lock-end timers (app shutdown, tests). */
+  close(): void {
+    for (const lock of this.locks.values()) clearTimeout(lock.timer);
+    this.locks.clear();
+  }
+
+  private rejection(r: unknown): RateLimiterRes {
+    if (r instanceof RateLimiterRes) return r;
+    throw r; // a real error of the limiter, not a refusal
+  }
+
+  private refuse(subject: LockSubject, res: RateLimiterRes): AttemptVerdict {
+    const points = subject.kind === 'user' ? this.byUser.points : this.byIp.points;
+    const minutes = Math.max(1, Math.ceil(res.msBeforeNext / 60_000));
+    const message = `Too many failed logins. Logins are locked for ${minutes} minute${minutes === 1 ? '' : 's'}; try again later or ask an administrator.`;
+    const key = `${subject.kind}:${subject.value}`;
+    // The limiter blocks on the first attempt past the limit; that one starts the lock.
+    if (res.consumedPoints === points + 1) {
+      const old = this.locks.get(key);
+      if (old) clearTimeout(old.timer);
+      if (this.locks.size < LOGIN_THROTTLE.maxCountedLocks || old) {
+        const timer = setTimeout(() => this.endLock(key), this.blockMs);
+        timer.unref();
+        this.locks.set(key, { subject, refused: 0, timer });
+      }
+      return { allowed: false, message, lockStarted: subject };
+    }
+    const lock = this.locks.get(key);
+    if (lock) lock.refused++;
+    return { allowed: false, message, lockStarted: null };
+  }
+
+  private endLock(key: string): void {
+    const lock = this.locks.get(key);
+    this.locks.delete(key);
+    if (lock && lock.refused > 0) this.onLockEnd?.({ ...lock.subject, refused: lock.refused });
   }
 }

@@ -16,12 +16,16 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   } else if ((err as { code?: string }).code === 'EBADCSRFTOKEN') {
     status = 403;
     message = 'Your form expired or did not come from Ferry. Reload the page and try again.';
-  } else if ((err as { type?: string }).type === 'entity.too.large' || (err as { code?: string }).code === 'LIMIT_FILE_SIZE') {
+  } else if ((err as { type?: string }).type === 'entity.too.large' || (err as { type?: string }).type === 'parameters.too.many' || /^LIMIT_/.test((err as { code?: string }).code ?? '')) {
     status = 413;
-    message = 'The upload is too large.';
+    message = 'The request or upload is too large.';
   } else if ((err as { type?: string }).type === 'entity.parse.failed') {
     status = 400;
     message = 'The request body is not valid JSON.';
+  } else if (typeof (err as { type?: unknown }).type === 'string' && /^4\d\d$/.test(String((err as { status?: unknown }).status))) {
+    // Other body-parser refusals (form fields nested too deep, unsupported charset or encoding).
+    status = (err as { status: number }).status;
+    message = 'The request body could not be read.';
   }
   if (status >= 500) req.log?.error({ err }, 'request failed');
   else req.log?.info({ status, reason: message }, 'request refused');

@@ -3,8 +3,9 @@ import { Router, type Request, type Response, type NextFunction } from 'express'
 import type passport from 'passport';
 import type { Services } from '../../services/context.ts';
 import { recordOp } from '../../services/oplog.ts';
-import type { LoginThrottle } from '../auth/throttle.ts';
-import { flash } from '../middleware/flash.ts';
+import { nameField } from '../../services/config/form.ts';
+import type { LoginThrottle, LockSubject } from '../auth/throttle.ts';
+import type { LoginCsrf } from '../login-csrf.ts';
 
 /** Only same-site relative paths may be redirect targets after login. */
 // "/\\evil.com" and "//evil.com" would leave the site; control characters could smuggle either.
@@ -13,32 +14,53 @@ const safeNext = (next: unknown): string => {
   return [...next].some((c) => c.charCodeAt(0) < 0x20) ? '/' : next;
 };
 
-export function authRouter(svc: Services, pp: passport.PassportStatic, throttle: LoginThrottle) {
+const lockDetail = (s: LockSubject) => (s.kind === 'user'
+  ? 'logins for this user name locked after repeated failures'
+  : `logins from ${s.value} locked after repeated failures`);
+
+export function authRouter(svc: Services, pp: passport.PassportStatic, throttle: LoginThrottle, loginCsrf: LoginCsrf) {
   const router = Router();
+  // Refusals during a lock are counted, not logged one by one: one row when the lock starts, one summary when it ends.
+  throttle.onLockEnd = (lock) => {
+    const ctx = { actor: null, ip: lock.kind === 'address' ? lock.value : '', userName: lock.kind === 'user' ? lock.value : '' };
+    void recordOp(svc, ctx, { action: 'login', result: 'denied', detail: `${lock.refused} more login attempt${lock.refused === 1 ? ' was' : 's were'} refused while logins were locked` })
+      .catch((err: unknown) => svc.logger.error({ err }, 'could not log the end of a login lock'));
+  };
 
   // GET /login
   router.get('/login', function getLogin(req, res) {
     if (req.user) return res.redirect('/');
+    // The signed-out notice travels in the URL: a flash message would need a session for an anonymous visitor.
+    if (req.query.signedOut === '1') res.locals.flash = [{ type: 'info', message: 'You are signed out.' }];
     res.render('pages/auth/login', { title: 'Sign in', error: null, username: '', next: safeNext(req.query.next) });
   });
 
   // POST /login
   router.post('/login', async function postLogin(req: Request, res: Response, next: NextFunction) {
-    const username = String(req.body?.username ?? '').trim();
+    const rawName = req.body?.username;
+    const username = typeof rawName === 'string' ? rawName.trim() : '';
     const ip = req.ip ?? '';
-    const renderError = (status: number, error: string) =>
-      res.status(status).render('pages/auth/login', { title: 'Sign in', error, username, next: safeNext(req.body?.next) });
+    const renderError = (status: number, error: string, shownName = username) =>
+      res.status(status).render('pages/auth/login', { title: 'Sign in', error, username: shownName, next: safeNext(req.body?.next) });
 
-    const refusal = await throttle.refusal(username, ip);
-    if (refusal) {
-      await recordOp(svc, { actor: null, ip, userName: username }, { action: 'login', result: 'denied', detail: 'throttled after repeated failures' });
-      return renderError(429, refusal);
+    // A name no account can have is refused before anything is counted or written (a 60 KB name must not reach the log).
+    const validName = nameField.safeParse(username);
+    if (!validName.success) {
+      const why = typeof rawName !== 'string' || !username ? 'Enter your user name.' : 'That is not a valid user name: user names have at most 64 characters and hold only letters, digits, ".", "_", "-" or "@".';
+      return renderError(400, why, '');
+    }
+    // Counted before the password is checked, so parallel guesses cannot get past the limit.
+    const verdict = await throttle.attempt(username, ip);
+    if (!verdict.allowed) {
+      if (verdict.lockStarted) {
+        await recordOp(svc, { actor: null, ip, userName: username }, { action: 'login', result: 'denied', detail: lockDetail(verdict.lockStarted) });
+      }
+      return renderError(429, verdict.message);
     }
     pp.authenticate('local', (err: unknown, user: Express.User | false) => {
       if (err) return next(err);
       if (!user) {
         void (async () => {
-          await throttle.failed(username, ip);
           await recordOp(svc, { actor: null, ip, userName: username }, { action: 'login', result: 'failed', detail: 'wrong user name or password' });
           renderError(401, 'Wrong user name or password.');
         })().catch(next);
@@ -48,7 +70,8 @@ export function authRouter(svc: Services, pp: passport.PassportStatic, throttle:
       req.login(user, (loginErr) => {
         if (loginErr) return next(loginErr);
         void (async () => {
-          await throttle.succeeded(username);
+          await throttle.succeeded(username, ip);
+          loginCsrf.clear(res);
           await recordOp(svc, { actor: { id: user.id, name: username } as Express.User, ip }, { action: 'login', result: 'ok' });
           res.redirect(safeNext(req.body?.next));
         })().catch(next);
@@ -63,8 +86,7 @@ export function authRouter(svc: Services, pp: passport.PassportStatic, throttle:
       if (err) return next(err);
       void (async () => {
         if (actor) await recordOp(svc, { actor, ip: req.ip ?? '' }, { action: 'logout', result: 'ok' });
-        flash(req, 'info', 'You are signed out.');
-        res.redirect('/login');
+        res.redirect('/login?signedOut=1');
       })().catch(next);
     });
   });

@@ -5,11 +5,17 @@ import type { Services } from '../../../services/context.ts';
 import crypto from 'node:crypto';
 import { decryptSecret, encryptSecret } from '../../../lib/crypto.ts';
 import { AppError } from '../../../lib/errors.ts';
+import { BODY_LIMITS } from '../../../config.ts';
 import { applyImport, parseImportFile } from '../../../services/import.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
-const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 5 * 1024 * 1024, files: 1 } });
+// Runs after the administrator check. The sealed preview field is the document encrypted and base64-encoded, so
+// fields may be larger than the file itself.
+const upload = multer({
+  storage: multer.memoryStorage(),
+  limits: { fileSize: BODY_LIMITS.importBytes, files: 1, fields: 10, fieldSize: 3 * BODY_LIMITS.importBytes },
+});
 type Format = 'yaml' | 'json' | 'csv' | 'auto';
 const FORMATS: Format[] = ['auto', 'yaml', 'json', 'csv'];
 /** How long a preview can be applied. */

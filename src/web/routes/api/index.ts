@@ -7,6 +7,8 @@ import { queryOpLog, OPLOG_COLUMNS, type OpLogColumn } from '../../../services/o
 import { filterFromQuery } from '../oplog.ts';
 import { applyImport, parseImportData, parseImportFile } from '../../../services/import.ts';
 import { badRequest } from '../../../lib/errors.ts';
+import { BODY_LIMITS } from '../../../config.ts';
+import { jsonBody } from '../../middleware/body.ts';
 import { projectsApi } from './projects.ts';
 import { jobsApi } from './jobs.ts';
 
@@ -27,7 +29,8 @@ export function apiRouter(svc: Services, deps: AppDeps) {
   });
 
   // POST /api/import?dryRun=1  body: { format?: "yaml"|"json"|"csv", content: "..." } or the document itself as JSON
-  router.post('/import', requireRole(svc, 'admin'), async function postImport(req, res) {
+  // The large body limit applies here only, and only after the administrator check (the global parser skips this route).
+  router.post('/import', requireRole(svc, 'admin'), jsonBody(BODY_LIMITS.importBytes), async function postImport(req, res) {
     const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object') throw badRequest('Send the import document as JSON, or { "format": "yaml", "content": "..." }.');
     const doc = typeof body.content === 'string'

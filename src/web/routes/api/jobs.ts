@@ -14,8 +14,18 @@ const jobIdOf = (req: Request) => {
 
 /** Streams a job as Server-Sent Events: a snapshot first, then live events until it ends. */
 export async function streamJobEvents(jobs: JobRunner, req: Request, res: Response, jobId: number) {
+  // The close handler is registered before the first await: a client that leaves while the snapshot is read must
+  // not leave a subscriber and a ping timer behind. `stop` grows as there is more to undo.
+  let gone = false;
+  let stop = () => {};
+  res.on('close', () => {
+    gone = true;
+    stop();
+  });
+  if (req.socket.destroyed) gone = true;
   const ctx = ctxOf(req);
   await jobs.getJob(ctx, jobId); // permission check before anything is streamed
+  if (gone) return;
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   // Listen before reading the snapshot so no state change falls between the two. Until the snapshot is sent, host
   // and job events are kept (replaying them is harmless); output is dropped because the flushed snapshot holds it.
@@ -24,7 +34,7 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
   let snapshot: Awaited<ReturnType<JobRunner['getJob']>> | null = null;
   const finish = async () => {
     ended = true;
-    if (early) return; // the snapshot step sends 'end' itself
+    if (early || gone) return; // the snapshot step sends 'end' itself
     send('end', await jobs.getJob(ctx, jobId).catch(() => snapshot));
     res.end();
   };
@@ -32,8 +42,10 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
     if (!early) return void send('progress', e);
     if ((e as { type?: string }).type !== 'output') early.push(e);
   }, () => void finish());
+  stop = () => unsubscribe?.();
   await jobs.flush(jobId);
   snapshot = await jobs.getJob(ctx, jobId);
+  if (gone) return;
   res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
   send('snapshot', snapshot);
   for (const e of early) send('progress', e);
@@ -44,10 +56,10 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
     return void res.end();
   }
   const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-  req.on('close', () => {
+  stop = () => {
     clearInterval(ping);
     unsubscribe();
-  });
+  };
 }
 
 export function jobsApi(svc: Services, jobs: JobRunner) {
