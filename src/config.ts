@@ -108,3 +108,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionMaxAgeHours: e.FERRY_SESSION_HOURS,
   };
 }
+
+/**
+ * Output limits. Whatever a remote command or hook prints, Ferry keeps only the last OUTPUT_TAIL_BYTES of it per host
+ * (in memory, in the job record and in error messages), preceded by a line saying how much was dropped, so memory
+ * and disk stay flat however much a process prints.
+ */
+export const OUTPUT_TAIL_BYTES = 256 * 1024;
+/** Live output sent to watchers of a running job, per host and per flush interval; the rest is only counted. */
+export const LIVE_OUTPUT_BYTES_PER_FLUSH = 16 * 1024;
+/**
+ * What Ferry's own remote commands (snapshot checks, file lists) may print and still be read whole; beyond it only the
+ * tail is kept. It bounds what a misbehaving host can make Ferry hold per command.
+ */
+export const COMMAND_CAPTURE_CHARS = 16 * 1024 * 1024;
