@@ -122,3 +122,8 @@ export const LIVE_OUTPUT_BYTES_PER_FLUSH = 16 * 1024;
  * tail is kept. It bounds what a misbehaving host can make Ferry hold per command.
  */
 export const COMMAND_CAPTURE_CHARS = 16 * 1024 * 1024;
+/**
+ * The process-level safety net (src/lib/safety-net.ts) logs an error nobody handled and keeps serving; only this many
+ * within a minute make Ferry exit for its service manager to restart it, as state that breaks that often is not sound.
+ */
+export const UNCAUGHT_ERRORS_PER_MINUTE_BEFORE_EXIT = 20;
