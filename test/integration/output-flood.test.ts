@@ -46,6 +46,7 @@ beforeAll(async () => {
       name: 'game', svnUrl: `${svn.url}/trunk`, svnUsername: svn.username, svnPassword: svn.password, deployDir: '/srv/unused',
       keepSnapshots: 10, groups: { zone1: ['a'] },
       processes: [{ name: 'noisy', start: FLOOD, stop: 'true', status: FLOOD, groups: ['zone1'] }],
+      hooks: [{ stage: 'after-publish', name: 'chatty', script: FLOOD }],
     }],
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -56,6 +57,27 @@ afterAll(async () => {
   await Promise.all([svn?.stop(), a?.stop()]);
   await t?.cleanup();
 });
+
+/** Runs `start` (a job) while sampling this process's RSS and counting the output a live watcher would get. */
+async function measured(start: () => Promise<supertest.Response>) {
+  globalThis.gc?.();
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const res = await start();
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  const jobId = res.body.jobId as number;
+  let liveChars = 0;
+  t.jobs!.subscribe(jobId, (e) => {
+    const event = e as { type: string; text?: string };
+    if (event.type === 'output') liveChars += event.text?.length ?? 0;
+  }, () => undefined);
+  await t.jobs!.idle();
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  const job = (await api('get', `/api/jobs/${jobId}`)).body as { status: string; hosts: { host: string; status: string; error: string | null; output: string }[] };
+  return { job, host: job.hosts.find((h) => h.host === 'a')!, liveChars, growthMb: (peak - before) / 1024 / 1024 };
+}
 
 describe('a remote command that prints 200 MB', () => {
   it('ends with a bounded stored tail that says what was dropped, while memory and live output stay bounded', async () => {
@@ -87,6 +109,17 @@ describe('a remote command that prints 200 MB', () => {
     expect(host.output).toMatch(/\[… [\d.]+ MB of output dropped …\]/);
     expect(host.output).toContain('the very end');
     expect(host.output).toContain('noisy: running');
+    expect(liveChars).toBeLessThan(20 * 1024 * 1024);
+    expect(growthMb).toBeLessThan(100);
+  }, 180_000);
+
+  it('as an after-publish hook: the publish ends with a bounded tail in the host\'s log and flat memory', async () => {
+    const { job, host, liveChars, growthMb } = await measured(() => api('post', '/api/projects/game/publish', { files: ['conf/app.ini'], hosts: ['a'] }));
+    console.info(`after-publish hook, ${FLOOD_BYTES / 1e6} MB of output: peak RSS growth ${growthMb.toFixed(1)} MB, live output ${(liveChars / 1024).toFixed(0)} KB, stored ${host.output.length} chars`);
+    expect(job.status, host.error ?? '').toBe('succeeded');
+    expect(host.output.length).toBeLessThanOrEqual(OUTPUT_TAIL_BYTES + 200);
+    expect(host.output).toMatch(/\[… [\d.]+ MB of output dropped …\]/);
+    expect(host.output).toContain('the very end');
     expect(liveChars).toBeLessThan(20 * 1024 * 1024);
     expect(growthMb).toBeLessThan(100);
   }, 180_000);
