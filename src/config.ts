@@ -153,3 +153,22 @@ export const LOGIN_THROTTLE = {
   /** Locks whose refused attempts are counted for the summary row; beyond this, refusals are not counted. */
   maxCountedLocks: 10_000,
 } as const;
+
+/**
+ * Output limits. Whatever a remote command or hook prints, Ferry keeps only the last OUTPUT_TAIL_BYTES of it per host
+ * (in memory, in the job record and in error messages), preceded by a line saying how much was dropped, so memory
+ * and disk stay flat however much a process prints.
+ */
+export const OUTPUT_TAIL_BYTES = 256 * 1024;
+/** Live output sent to watchers of a running job, per host and per flush interval; the rest is only counted. */
+export const LIVE_OUTPUT_BYTES_PER_FLUSH = 16 * 1024;
+/**
+ * What Ferry's own remote commands (snapshot checks, file lists) may print and still be read whole; beyond it only the
+ * tail is kept. It bounds what a misbehaving host can make Ferry hold per command.
+ */
+export const COMMAND_CAPTURE_CHARS = 16 * 1024 * 1024;
+/**
+ * The process-level safety net (src/lib/safety-net.ts) logs an error nobody handled and keeps serving; only this many
+ * within a minute make Ferry exit for its service manager to restart it, as state that breaks that often is not sound.
+ */
+export const UNCAUGHT_ERRORS_PER_MINUTE_BEFORE_EXIT = 20;

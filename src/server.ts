@@ -12,6 +12,7 @@ import { runFile } from './lib/exec.ts';
 import { JobRunner } from './services/jobs.ts';
 import { pinHostKey } from './services/targets.ts';
 import { recordOp } from './services/oplog.ts';
+import { installSafetyNet } from './lib/safety-net.ts';
 
 async function main() {
   const config = loadConfig();
@@ -47,10 +48,20 @@ async function main() {
   const app = createApp({ config, db, logger, jobs });
   const server: Server = app.listen(config.port, config.host, () => {
     logger.info({ url: `http://localhost:${config.port}` }, 'Ferry is listening');
+    // From here on an error nobody handled (say, from a misbehaving SSH peer) is logged and Ferry keeps serving;
+    // before this point it ends start-up with a clear message (main().catch below).
+    installSafetyNet(logger, process, { exit: (reason) => shutdown(reason, 1) });
+  });
+  server.on('error', (err) => {
+    // Cannot listen (port taken, no permission): nothing to serve, so stop with the reason. Once listening, a failed
+    // accept (e.g. too many open files) is logged and the server goes on.
+    if (server.listening) return logger.error({ err }, 'the HTTP server reported an error');
+    process.stderr.write(`Ferry could not start: ${err.message}\n`);
+    process.exit(1);
   });
 
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const shutdown = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
@@ -60,7 +71,7 @@ async function main() {
       // Jobs cannot finish without this process: record them as interrupted now (start-up would do it otherwise).
       await jobs.markInterrupted().catch(() => undefined);
       await db.$disconnect();
-      process.exit(0);
+      process.exit(exitCode);
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -2,6 +2,7 @@
 // A hook result never throws for a non-zero exit or a timeout; only a lost connection rejects.
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
+import { OutputTail } from './output-tail.ts';
 import { CommandTimeoutError } from './transport.ts';
 import { shq } from './remote.ts';
 import type { RemoteSession } from './types.ts';
@@ -13,7 +14,6 @@ export type HookStage = (typeof HOOK_STAGES)[number];
 export const DEFAULT_HOOK_TIMEOUT_MS = 10 * 60_000;
 /** Exit code reported for a hook that was stopped at its timeout (as coreutils `timeout` does). */
 export const TIMEOUT_EXIT_CODE = 124;
-const MAX_HOOK_OUTPUT_CHARS = 1024 * 1024;
 
 export interface HookSpec {
   name?: string;
@@ -32,7 +32,7 @@ export interface HookRunOptions {
 export interface HookResult {
   ok: boolean;
   exitCode: number;
-  /** stdout and stderr interleaved as they arrived (the tail, if very long). */
+  /** stdout and stderr interleaved as they arrived: the last OUTPUT_TAIL_BYTES, after a line saying what was dropped. */
   output: string;
   timedOut: boolean;
 }
@@ -103,6 +103,8 @@ export async function runRemoteScript(session: RemoteSession, opts: HookRunOptio
     const result = await session.exec(command, {
       env: opts.env,
       timeoutMs,
+      // The tail below is all that is kept: the transport holds nothing of its own.
+      captureChars: 0,
       onOutput: (chunk, stream) => {
         output.push(chunk);
         opts.onOutput?.(chunk, stream);
@@ -121,13 +123,13 @@ export async function runHookChain(
   hooks: readonly HookSpec[],
   run: (hook: HookSpec) => Promise<HookResult>,
 ): Promise<HookResult & { failedHook?: HookSpec }> {
-  let output = '';
+  const output = new OutputTail();
   for (const hook of hooks) {
     const result = await run(hook);
-    output += result.output;
-    if (!result.ok) return { ...result, output, failedHook: hook };
+    output.push(result.output);
+    if (!result.ok) return { ...result, output: output.text(), failedHook: hook };
   }
-  return { ok: true, exitCode: 0, output, timedOut: false };
+  return { ok: true, exitCode: 0, output: output.text(), timedOut: false };
 }
 
 /** A short human label for messages: the hook's name, or the first line of its script. */
@@ -148,22 +150,4 @@ function baseLocalEnv(): Record<string, string> {
 
 function signalNumber(signal: NodeJS.Signals): number {
   return osConstants.signals[signal] ?? 0;
-}
-
-/** Interleaved output, keeping the last MAX_HOOK_OUTPUT_CHARS. */
-class OutputTail {
-  private value = '';
-  private truncated = false;
-
-  push(chunk: string): void {
-    this.value += chunk;
-    if (this.value.length > MAX_HOOK_OUTPUT_CHARS) {
-      this.value = this.value.slice(-MAX_HOOK_OUTPUT_CHARS);
-      this.truncated = true;
-    }
-  }
-
-  text(): string {
-    return this.truncated ? `[…output truncated…]\n${this.value}` : this.value;
-  }
 }

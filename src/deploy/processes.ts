@@ -1,6 +1,7 @@
 // Process control on a target: the user's own start/stop/status commands, run in deployDir,
 // with restart = before-restart hooks, stop, start, after-restart hooks.
 import { hookLabel, runHookChain, runRemoteScript, type HookResult, type HookSpec } from './hooks.ts';
+import { OutputTail } from './output-tail.ts';
 import type { RemoteSession } from './types.ts';
 
 export const PROCESS_ACTIONS = ['start', 'stop', 'restart', 'status'] as const;
@@ -68,24 +69,25 @@ async function restart(
   run: (script: string) => Promise<HookResult>,
   runHooks: (hooks: readonly HookSpec[] | undefined, stage: string) => Promise<HookResult & { failedHook?: HookSpec }>,
 ): Promise<ProcessActionResult> {
-  let output = '';
+  // Each step's output is already a bounded tail; together they are bounded again.
+  const output = new OutputTail();
   const before = await runHooks(opts.hooks?.beforeRestart, 'before-restart');
-  output += before.output;
-  if (!before.ok) return hookFailure('before-restart', before, output);
+  output.push(before.output);
+  if (!before.ok) return hookFailure('before-restart', before, output.text());
 
   // A stop that fails (often: "not running") does not block the start; its output stays in the log.
   const stop = await run(opts.process.stopCmd);
-  output += stop.output;
-  if (!stop.ok) output += `\n[stop ${stop.timedOut ? 'timed out' : `exited with code ${stop.exitCode}`}; starting anyway]\n`;
+  output.push(stop.output);
+  if (!stop.ok) output.push(`\n[stop ${stop.timedOut ? 'timed out' : `exited with code ${stop.exitCode}`}; starting anyway]\n`);
 
   const start = await run(opts.process.startCmd);
-  output += start.output;
-  if (!start.ok) return { ...fromCommand('start', start), output };
+  output.push(start.output);
+  if (!start.ok) return { ...fromCommand('start', start), output: output.text() };
 
   const after = await runHooks(opts.hooks?.afterRestart, 'after-restart');
-  output += after.output;
-  if (!after.ok) return hookFailure('after-restart', after, output);
-  return { exitCode: 0, ok: true, output };
+  output.push(after.output);
+  if (!after.ok) return hookFailure('after-restart', after, output.text());
+  return { exitCode: 0, ok: true, output: output.text() };
 }
 
 function fromCommand(what: string, result: HookResult): ProcessActionResult {

@@ -1,6 +1,7 @@
 // SSH transport on ssh2: reaches a target directly or through a chain of jump hosts, pins host keys,
 // runs shell commands (environment, timeout, live output) and streams uploads over SFTP.
 import { constants as osConstants } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
@@ -18,7 +19,9 @@ import type {
   SignCallback,
   SigningRequestOptions,
 } from 'ssh2';
+import { COMMAND_CAPTURE_CHARS } from '../config.ts';
 import { fingerprintOf, hostKeyFromBlob, sameHostKey } from './hostkey.ts';
+import { OutputTail } from './output-tail.ts';
 import { envPrefix } from './remote.ts';
 import type { AgentKey, ConnectOptions, ExecOptions, ExecResult, HostTarget, RemoteSession, Transport } from './types.ts';
 
@@ -28,10 +31,14 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 const DEFAULT_KEEPALIVE_MS = 15_000;
 /** After a command exits, wait this long for its channel to close (a stray background job may hold stdout). */
 const CLOSE_GRACE_MS = 2_000;
-/** Captured stdout/stderr per command; beyond this only the tail is kept. */
-const MAX_CAPTURE_CHARS = 32 * 1024 * 1024;
-/** First stderr line of every command: the remote shell's pid, which is also its process group (sshd calls setsid). */
+/**
+ * First stderr line of every command: the remote shell's pid, which is also its process group (sshd calls setsid).
+ * Each command's marker carries a random nonce, so a line a login shell prints by itself (`FERRYPID:1` in a .bashrc)
+ * is never taken for it.
+ */
 const PID_MARK = 'FERRYPID:';
+/** Stderr searched for the pid line before giving up on it (a login shell may print a banner first). */
+const PID_LINE_SEARCH_CHARS = 64 * 1024;
 
 export type TransportErrorCode =
   | 'refused'
@@ -124,12 +131,21 @@ function throughJump(err: unknown, jump: HostTarget, target: HostTarget): unknow
 /** Asks the jump host to open a TCP connection to the target (direct-tcpip); the channel becomes the target's socket. */
 function forwardThrough(jumpClient: SshClient, jump: HostTarget, target: HostTarget, timeoutMs: number): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
+    let timedOut = false;
     const timer = setTimeout(() => {
+      timedOut = true;
       reject(new TransportError(`jump host ${jump.name} did not open a connection to ${where(target)} within ${formatSeconds(timeoutMs)}`, jump.name, 'timeout', { jumpFor: target.name }));
     }, timeoutMs);
     jumpClient.forwardOut('127.0.0.1', 0, target.address, target.port, (err, channel) => {
       clearTimeout(timer);
-      if (!err) return resolve(channel);
+      if (!err) {
+        // The jump host controls this channel: its errors reach the Client built on it, never the process.
+        channel.on('error', () => undefined);
+        channel.stderr?.on('error', () => undefined);
+        if (timedOut) return void channel.close();
+        return resolve(channel);
+      }
+      if (timedOut) return;
       const reason = err.message.replace(/^\(SSH\) Channel open failure:\s*/i, '');
       const code: TransportErrorCode = /refused/i.test(reason) ? 'refused' : 'jump-forward';
       reject(new TransportError(`jump host ${jump.name} could not open a connection to ${where(target)}: ${reason}`, jump.name, code, { cause: err, jumpFor: target.name }));
@@ -336,31 +352,57 @@ const AGENT_RSA_SHA2_512 = 4;
 /** Agent messages are small (a sign request carries a session hash); anything huge is not a real client. */
 const MAX_AGENT_MESSAGE = 256 * 1024;
 
-/** The agent's side of one forwarded channel: length-framed requests in, one answer out per request, in order. */
+/**
+ * The agent's side of one forwarded channel: length-framed requests in, one answer out per request, in order.
+ * Whatever the host sends, this stream never emits 'error' (ssh2 pipes it to the channel with no error handler, so an
+ * error would crash the process): a malformed frame gets SSH_AGENT_FAILURE and the channel is closed.
+ */
 class AgentEndpoint extends Duplex {
   private pending = Buffer.alloc(0);
+  private broken = false;
 
   constructor(private readonly answer: (request: Buffer) => Buffer) {
     super();
+    // The forwarded channel is piped in here: its errors (the host's doing) must not reach the process either.
+    this.on('pipe', (source: NodeJS.ReadableStream) => source.on('error', () => undefined));
+    this.on('error', () => undefined);
   }
 
   override _read(): void {}
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.broken) return done();
     this.pending = Buffer.concat([this.pending, chunk]);
     while (this.pending.length >= 4) {
       const length = this.pending.readUInt32BE(0);
-      if (length === 0 || length > MAX_AGENT_MESSAGE) return done(new Error('malformed agent request'));
+      if (length === 0 || length > MAX_AGENT_MESSAGE) {
+        this.refuse();
+        break;
+      }
       if (this.pending.length < 4 + length) break;
       const request = this.pending.subarray(4, 4 + length);
       this.pending = this.pending.subarray(4 + length);
-      this.push(sshString(this.answer(request)));
+      let reply: Buffer;
+      try {
+        reply = this.answer(request);
+      } catch {
+        reply = Buffer.from([AGENT_FAILURE]);
+      }
+      this.push(sshString(reply));
     }
     done();
   }
 
-  override _final(done: (err?: Error | null) => void): void {
+  /** A frame no agent client sends: answer failure, end this channel and ignore whatever else arrives on it. */
+  private refuse(): void {
+    this.broken = true;
+    this.pending = Buffer.alloc(0);
+    this.push(sshString(Buffer.from([AGENT_FAILURE])));
     this.push(null);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    if (!this.broken) this.push(null);
     done();
   }
 }
@@ -492,18 +534,20 @@ class SshSession implements RemoteSession {
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     if (this.lost) return Promise.reject(this.lost);
+    const nonce = randomBytes(8).toString('hex');
     let script: string;
     try {
-      script = `printf '${PID_MARK}%s\\n' "$$" >&2; ${envPrefix(opts.env)}${command}`;
+      script = `printf '${PID_MARK}${nonce}:%s\\n' "$$" >&2; ${envPrefix(opts.env)}${command}`;
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise<ExecResult>((resolve, reject) => {
-      const stdout = new Capture();
-      const stderr = new Capture();
+      const captureLimit = opts.captureChars ?? COMMAND_CAPTURE_CHARS;
+      const stdout = new OutputTail(captureLimit);
+      const stderr = new OutputTail(captureLimit);
       const stdoutText = new StringDecoder('utf8');
       const stderrText = new StringDecoder('utf8');
-      const pidLine = new PidLineFilter();
+      const pidLine = new PidLineFilter(nonce);
       let exitCode: number | null = null;
       let timedOut = false;
       let settled = false;
@@ -562,7 +606,9 @@ class SshSession implements RemoteSession {
           }, CLOSE_GRACE_MS);
         });
         channel.on('close', completed);
+        // Errors on a channel are the host's doing; the command's result says what happened.
         channel.on('error', () => undefined);
+        channel.stderr.on('error', () => undefined);
 
         if (opts.timeoutMs && opts.timeoutMs > 0) {
           const timeoutMs = opts.timeoutMs;
@@ -590,14 +636,18 @@ class SshSession implements RemoteSession {
     });
   }
 
-  /** Stops a command that ran too long: TERM to its whole process group, KILL a second later, then close the channel. */
+  /**
+   * Stops a command that ran too long: TERM to its whole process group, KILL a second later, then close the channel.
+   * Only a pid from this command's own marker is used, and never one below 2 (`kill -- -1` would hit every process
+   * of the user).
+   */
   private async stopCommand(channel: ClientChannel, pid: number | null): Promise<void> {
     try {
       channel.signal('TERM');
     } catch {
       // Old servers do not support signals; killing the process group below does the work.
     }
-    if (pid !== null && !this.lost) {
+    if (pid !== null && Number.isSafeInteger(pid) && pid >= 2 && !this.lost) {
       const group = `-${pid}`;
       await this.exec(`kill -s TERM -- ${group} 2>/dev/null || exit 0; sleep 1; kill -s KILL -- ${group} 2>/dev/null; exit 0`, { timeoutMs: 10_000 }).catch(() => undefined);
     }
@@ -633,15 +683,26 @@ class SshSession implements RemoteSession {
   }
 
   private openSftp(): Promise<SFTPWrapper> {
-    this.sftp ??= new Promise<SFTPWrapper>((resolve, reject) => {
+    if (this.sftp) return this.sftp;
+    const opened: Promise<SFTPWrapper> = new Promise<SFTPWrapper>((resolve, reject) => {
       this.client.sftp((err, sftp) => {
-        if (!err) return resolve(sftp);
+        if (!err) {
+          // After start-up ssh2 leaves the SFTP channel without an error listener: the server's errors would crash the
+          // process. A broken channel is dropped; the next upload opens a new one, and the upload in flight fails.
+          const forget = () => {
+            if (this.sftp === opened) this.sftp = null;
+          };
+          sftp.on('error', forget);
+          sftp.on('close', forget);
+          return resolve(sftp);
+        }
         this.sftp = null;
         // A dropped connection is the real reason, in words an operator recognises; else say SFTP itself failed.
         setImmediate(() => reject(this.lost ?? new TransportError(`could not start SFTP on ${this.hostName} (is the sftp subsystem enabled in sshd?): ${err.message}`, this.hostName, 'upload', { cause: err })));
       });
     });
-    return this.sftp;
+    this.sftp = opened;
+    return opened;
   }
 
   async close(): Promise<void> {
@@ -665,45 +726,30 @@ async function closeConnections(chain: Connection[]): Promise<void> {
   }
 }
 
-/** Keeps the tail of a command's output once it grows past MAX_CAPTURE_CHARS. */
-class Capture {
-  private parts: string[] = [];
-  private length = 0;
-  private truncated = false;
-
-  push(text: string): void {
-    this.parts.push(text);
-    this.length += text.length;
-    if (this.length > MAX_CAPTURE_CHARS) {
-      const tail = this.parts.join('').slice(-MAX_CAPTURE_CHARS / 2);
-      this.parts = [tail];
-      this.length = tail.length;
-      this.truncated = true;
-    }
-  }
-
-  text(): string {
-    const body = this.parts.join('');
-    return this.truncated ? `[…output truncated…]\n${body}` : body;
-  }
-}
-
-/** Takes the FERRYPID line out of stderr (it may arrive split, or after a login-shell warning). */
+/**
+ * Takes this command's FERRYPID line out of stderr (it may arrive split, or after a login-shell banner). Only the line
+ * with this command's nonce counts; any other FERRYPID line is the host's own output and stays in stderr.
+ */
 class PidLineFilter {
   pid: number | null = null;
   private head: string | null = '';
+  private readonly pattern: RegExp;
+
+  constructor(nonce: string) {
+    this.pattern = new RegExp(`(^|\\n)${PID_MARK}${nonce}:(\\d{1,10})\\n`);
+  }
 
   push(text: string): string {
     if (this.head === null) return text;
     this.head += text;
-    const match = /(^|\n)FERRYPID:(\d+)\n/.exec(this.head);
+    const match = this.pattern.exec(this.head);
     if (match) {
       this.pid = Number(match[2]);
       const rest = this.head.slice(0, match.index + match[1].length) + this.head.slice(match.index + match[0].length);
       this.head = null;
       return rest;
     }
-    if (this.head.length > 4096) return this.end();
+    if (this.head.length > PID_LINE_SEARCH_CHARS) return this.end();
     return '';
   }
 

@@ -10,6 +10,12 @@ export interface ExecOptions {
   env?: Record<string, string>;
   /** Live output, for progress views. */
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * Characters of stdout and of stderr kept in the result (the tail, after a line saying how much was dropped).
+   * Default COMMAND_CAPTURE_CHARS, for Ferry's own commands that answer in their output; 0 when `onOutput` does
+   * all the work (user commands and hooks keep their own bounded tail).
+   */
+  captureChars?: number;
 }
 
 export interface ExecResult {
