@@ -108,3 +108,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionMaxAgeHours: e.FERRY_SESSION_HOURS,
   };
 }
+
+/** Paging of the history, the operation log and their APIs: larger or odd values are clamped, never an error. */
+export const PAGING = {
+  defaultLength: 25,
+  /** Rows per page of the DataTables views and /api/logs. */
+  maxLength: 500,
+  maxApiLength: 1000,
+  /** An offset past this is treated as this (the page is simply empty); keeps every value a safe SQL integer. */
+  maxOffset: 1_000_000_000,
+  /** Search text is cut to this many characters. */
+  maxSearchLength: 200,
+} as const;
+
+/** Import files (upload page, API, CLI): refused beyond these, before anything is compared or written. */
+export const IMPORT_LIMITS = {
+  maxFileChars: 5_000_000,
+  /** YAML alias expansions per document ("billion laughs" guard). */
+  maxAliasCount: 100,
+  /** Nesting levels of the decoded document; a real import file uses about six. */
+  maxDepth: 32,
+} as const;

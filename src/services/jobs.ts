@@ -9,7 +9,8 @@ import { badRequest, conflict, notFound } from '../lib/errors.ts';
 import type { Ctx, Services } from './context.ts';
 import { JobRecorder, type LiveJob } from './job-events.ts';
 import { recordOp } from './oplog.ts';
-import { assertCan, assertCanSee } from './permissions.ts';
+import { assertCan, assertCanSee, canSeeProject } from './permissions.ts';
+import { safeWholeNumber } from './paging.ts';
 import { resolveHostTargets } from './targets.ts';
 
 export type JobKind = 'publish' | 'rollback' | 'process';
@@ -18,6 +19,16 @@ const PROCESS_ACTIONS: ProcessAction[] = ['start', 'stop', 'restart', 'status'];
 
 export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown }
 export interface ProcessInput { action: unknown; processes?: unknown; hosts?: unknown; groups?: unknown; batchSize?: unknown; batchPercent?: unknown }
+
+/**
+ * A job id from a URL: plain digits, exact as a number. Anything else is answered like an unknown job (404), so odd
+ * input never reaches the database.
+ */
+export function jobIdParam(value: unknown): number {
+  const id = safeWholeNumber(value);
+  if (id === undefined || id <= 0) throw notFound('That job');
+  return id;
+}
 
 const stringList = (value: unknown, field: string): string[] => {
   if (value === undefined || value === null) return [];
@@ -263,7 +274,7 @@ export class JobRunner {
   private async rollbackTarget(ctx: Ctx, jobId: number) {
     const target = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
     if (!target) throw notFound(`Job #${jobId}`);
-    await assertCanSee(this.svc, ctx, target.project, 'rollback');
+    await this.assertJobVisible(ctx, target, 'rollback');
     if (target.kind !== 'publish') throw badRequest(`Job #${jobId} is a ${target.kind} job; only publish jobs can be rolled back.`);
     return target;
   }
@@ -378,7 +389,7 @@ export class JobRunner {
   async retry(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
     const job = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
     if (!job) throw notFound(`Job #${jobId}`);
-    await assertCanSee(this.svc, ctx, job.project, 'retry');
+    await this.assertJobVisible(ctx, job, 'retry');
     if (ACTIVE.includes(job.status)) throw conflict(`Job #${jobId} is still running; wait for it to finish before retrying.`);
     const params = JSON.parse(job.params) as { action?: string; processes?: string[]; targetJobId?: number; batchSize?: number };
     if (job.kind === 'rollback') return this.startRollback(ctx, params.targetJobId!);
@@ -394,11 +405,21 @@ export class JobRunner {
     return this.startProcessAction(ctx, job.project.name, { action: params.action, processes: params.processes, hosts: failedHosts, batchSize: params.batchSize });
   }
 
+  /**
+   * A job of a project the actor cannot see is answered exactly like a job that does not exist (404), so job ids
+   * reveal neither project names nor which ids exist. The refusal is still written to the operation log.
+   */
+  private async assertJobVisible(ctx: Ctx, job: { id: number; project: { id: number; name: string } }, action: string): Promise<void> {
+    if (canSeeProject(ctx.actor, job.project.id)) return;
+    await recordOp(this.svc, ctx, { action, result: 'denied', project: job.project.name, target: `job #${job.id}`, detail: 'no grant on this project' });
+    throw notFound(`Job #${job.id}`);
+  }
+
   // ---- reading ----
   async getJob(ctx: Ctx, jobId: number) {
     const job = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: { select: { id: true, name: true } }, hosts: { orderBy: { hostName: 'asc' } } } });
     if (!job) throw notFound(`Job #${jobId}`);
-    await assertCanSee(this.svc, ctx, job.project, 'job.view');
+    await this.assertJobVisible(ctx, job, 'job.view');
     return {
       id: job.id, kind: job.kind, status: job.status, project: job.project.name, user: job.userName, revision: job.revision,
       files: JSON.parse(job.files) as string[], params: JSON.parse(job.params) as Record<string, unknown>, note: job.note, error: job.error, output: job.output,
