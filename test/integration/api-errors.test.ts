@@ -5,6 +5,7 @@ import supertest from 'supertest';
 import { startTestApp, type Agent } from '../helpers/app.ts';
 import { JobRunner } from '../../src/services/jobs.ts';
 import type { Engine } from '../../src/deploy/runner-types.ts';
+import { PAGING } from '../../src/config.ts';
 
 let t: Awaited<ReturnType<typeof startTestApp>>;
 let admin: Agent;
@@ -121,6 +122,9 @@ describe('DataTables paging values', () => {
     for (const q of [{ offset: '1e300' }, { offset: HUGE, limit: HUGE }, { jobId: HUGE }, { jobId: '1e300' }]) {
       const res = await admin.get('/api/logs').query(q);
       expect(res.status, `${JSON.stringify(q)}: ${res.text}`).toBe(200);
+      // The answer reports the page it really used.
+      expect(res.body.offset).toBeLessThanOrEqual(PAGING.maxOffset);
+      expect(res.body.limit).toBeLessThanOrEqual(PAGING.maxApiLength);
     }
   });
 });
