@@ -172,3 +172,56 @@ export const COMMAND_CAPTURE_CHARS = 16 * 1024 * 1024;
  * within a minute make Ferry exit for its service manager to restart it, as state that breaks that often is not sound.
  */
 export const UNCAUGHT_ERRORS_PER_MINUTE_BEFORE_EXIT = 20;
+
+/** Paging of the history, the operation log and their APIs: larger or odd values are clamped, never an error. */
+export const PAGING = {
+  defaultLength: 25,
+  /** Rows per page of the DataTables views and /api/logs. */
+  maxLength: 500,
+  maxApiLength: 1000,
+  /** An offset past this is treated as this (the page is simply empty); keeps every value a safe SQL integer. */
+  maxOffset: 1_000_000_000,
+  /** Search text is cut to this many characters. */
+  maxSearchLength: 200,
+} as const;
+
+/** Import files (upload page, API, CLI): refused beyond these, before anything is compared or written. */
+export const IMPORT_LIMITS = {
+  maxFileChars: 5_000_000,
+  /** YAML alias expansions per document ("billion laughs" guard). */
+  maxAliasCount: 100,
+  /** Nesting levels of the decoded document; a real import file uses about six. */
+  maxDepth: 32,
+} as const;
+
+/** Process jobs (start, stop, restart, status) of one project wait in a queue instead of all running at once. */
+export const JOB_QUEUE = {
+  /** Process jobs of one project that may run at the same time; the rest wait as "queued". */
+  processJobsPerProject: 1,
+  /** Waiting process jobs per project beyond which a new one is refused (429). */
+  maxQueuedPerProject: 20,
+} as const;
+
+/**
+ * Lengths and ranges of configuration values, the same for the admin forms and the bulk import
+ * (src/services/config/rules.ts turns them into the one validation both use).
+ */
+export const FIELD_LIMITS = {
+  name: 64,
+  username: 100,
+  address: 255,
+  description: 500,
+  svnUrl: 1000,
+  svnUsername: 200,
+  path: 500,
+  password: 1024,
+  privateKey: 20_000,
+  hostKey: 20_000,
+  command: 4000,
+  script: 100_000,
+  port: { min: 1, max: 65_535 },
+  keepSnapshots: { min: 1, max: 100 },
+  concurrency: { min: 1, max: 100 },
+  hookTimeoutSec: { min: 1, max: 86_400 },
+  userPasswordMin: 8,
+} as const;

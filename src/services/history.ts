@@ -2,6 +2,7 @@
 // published revision per host, and what the publish and processes pages show. Permissions are checked here.
 import type { Prisma } from '../lib/db.ts';
 import { notFound } from '../lib/errors.ts';
+import { clampPage, safeWholeNumber } from './paging.ts';
 import type { Ctx, ProjectGrant, Services } from './context.ts';
 import { visibleProjectIds } from './dashboard.ts';
 import { assertCan, assertCanSee, can } from './permissions.ts';
@@ -54,10 +55,11 @@ export function jobWhere(f: JobFilter): Prisma.JobWhereInput[] {
       { note: { contains: q } }, { project: { name: { contains: q } } },
     ];
     // "#12" finds job 12, "r345" revision 345, a bare number either.
-    const id = /^#(\d+)$/.exec(q);
-    const rev = /^r(\d+)$/i.exec(q);
-    if (id) or.push({ id: Number(id[1]) });
-    if (rev) or.push({ revision: Number(rev[1]) });
+    // Only numbers SQLite can hold exactly; "#99999999999999999999" simply finds nothing by id.
+    const id = safeWholeNumber(/^#(\d+)$/.exec(q)?.[1]);
+    const rev = safeWholeNumber(/^r(\d+)$/i.exec(q)?.[1]);
+    if (id !== undefined) or.push({ id });
+    if (rev !== undefined) or.push({ revision: rev });
     if (/^\d+$/.test(q) && Number.isSafeInteger(Number(q))) or.push({ id: Number(q) }, { revision: Number(q) });
     and.push({ OR: or });
   }
@@ -107,12 +109,13 @@ export async function queryJobs(
   const visible = await visibilityWhere(svc, ctx);
   const where: Prisma.JobWhereInput = { AND: [visible, ...jobWhere(filter)] };
   const dir = page.dir ?? 'desc';
+  const { offset, limit } = clampPage(page.offset, page.limit);
   const primary = ORDER[page.orderBy ?? 'id'] ?? ORDER.id!;
   const [total, filtered, jobs] = await Promise.all([
     svc.db.job.count({ where: visible }),
     svc.db.job.count({ where }),
     svc.db.job.findMany({
-      where, orderBy: [primary(dir), { id: dir }], skip: page.offset, take: Math.min(page.limit, 500),
+      where, orderBy: [primary(dir), { id: dir }], skip: offset, take: limit,
       select: {
         id: true, createdAt: true, userName: true, kind: true, status: true, revision: true, files: true, params: true,
         startedAt: true, finishedAt: true, project: { select: { name: true } }, _count: { select: { hosts: true } },

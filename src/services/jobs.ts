@@ -5,11 +5,14 @@ import type { Engine, HostPlan, ProcessAction } from '../deploy/runner-types.ts'
 import { batchSizeOf, rollingProcessAction } from './rolling.ts';
 import { normalizeSelection, SelectionError } from '../deploy/selection.ts';
 import { decryptSecret } from '../lib/crypto.ts';
-import { badRequest, conflict, notFound } from '../lib/errors.ts';
+import { AppError, badRequest, conflict, notFound } from '../lib/errors.ts';
+import { JOB_QUEUE } from '../config.ts';
+import { ProjectLanes, type LaneTicket } from './job-queue.ts';
 import type { Ctx, Services } from './context.ts';
 import { JobRecorder, type LiveJob } from './job-events.ts';
 import { recordOp } from './oplog.ts';
-import { assertCan, assertCanSee } from './permissions.ts';
+import { assertCan, assertCanSee, canSeeProject } from './permissions.ts';
+import { safeWholeNumber } from './paging.ts';
 import { resolveHostTargets } from './targets.ts';
 
 export type JobKind = 'publish' | 'rollback' | 'process';
@@ -18,6 +21,16 @@ const PROCESS_ACTIONS: ProcessAction[] = ['start', 'stop', 'restart', 'status'];
 
 export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown }
 export interface ProcessInput { action: unknown; processes?: unknown; hosts?: unknown; groups?: unknown; batchSize?: unknown; batchPercent?: unknown }
+
+/**
+ * A job id from a URL: plain digits, exact as a number. Anything else is answered like an unknown job (404), so odd
+ * input never reaches the database.
+ */
+export function jobIdParam(value: unknown): number {
+  const id = safeWholeNumber(value);
+  if (id === undefined || id <= 0) throw notFound('That job');
+  return id;
+}
 
 const stringList = (value: unknown, field: string): string[] => {
   if (value === undefined || value === null) return [];
@@ -32,6 +45,8 @@ export class JobRunner {
   /** projectId -> jobId (0 while the job row is being created). */
   private locks = new Map<number, number>();
   private tasks = new Set<Promise<void>>();
+  /** Process jobs wait here per project; publish and rollback use `locks` (refused with 409 instead of waiting). */
+  private processLanes = new ProjectLanes(JOB_QUEUE.processJobsPerProject, JOB_QUEUE.maxQueuedPerProject);
 
   constructor(private readonly svc: Services, private readonly engine: Engine) {}
 
@@ -109,12 +124,12 @@ export class JobRunner {
     return [...chosen.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  private async createJob(ctx: Ctx, project: { id: number }, data: { kind: JobKind; revision?: number | null; files?: string[]; params?: object; note?: string }, hosts: { id: number; name: string }[]) {
+  private async createJob(ctx: Ctx, project: { id: number }, data: { kind: JobKind; revision?: number | null; files?: string[]; params?: object; note?: string; queued?: boolean }, hosts: { id: number; name: string }[]) {
     return this.svc.db.job.create({
       data: {
-        kind: data.kind, status: 'running', projectId: project.id, userId: ctx.actor.id, userName: ctx.actor.name,
+        kind: data.kind, status: data.queued ? 'queued' : 'running', projectId: project.id, userId: ctx.actor.id, userName: ctx.actor.name,
         revision: data.revision ?? null, files: JSON.stringify(data.files ?? []), params: JSON.stringify(data.params ?? {}),
-        note: data.note ?? '', startedAt: new Date(),
+        note: data.note ?? '', startedAt: data.queued ? null : new Date(),
         hosts: { create: hosts.map((h) => ({ hostId: h.id, hostName: h.name })) },
       },
     });
@@ -122,7 +137,7 @@ export class JobRunner {
 
   /** Runs the engine part in the background; records the outcome whatever happens. */
   private launch(ctx: Ctx, job: { id: number; kind: string }, project: { id: number; name: string }, release: (() => void) | null,
-    work: (emit: JobRecorder['emit']) => Promise<{ revision?: number } | void>) {
+    work: (emit: JobRecorder['emit']) => Promise<{ revision?: number } | void>, lane?: LaneTicket) {
     const emitter = new EventEmitter();
     emitter.setMaxListeners(0);
     const recorder = new JobRecorder(this.svc, job.id, emitter);
@@ -132,6 +147,11 @@ export class JobRunner {
       let error: string | null = null;
       let revision: number | undefined;
       try {
+        if (lane) {
+          await lane.turn();
+          await this.svc.db.job.update({ where: { id: job.id }, data: { status: 'running', startedAt: new Date() } });
+          recorder.emit({ type: 'job', status: 'running', message: 'started' });
+        }
         revision = (await work(recorder.emit))?.revision;
       } catch (err) {
         error = err instanceof Error ? err.message : String(err);
@@ -147,6 +167,7 @@ export class JobRunner {
     })().catch((err) => this.svc.logger.error({ err, jobId: job.id }, 'could not finish job'))
       .finally(() => {
         release?.();
+        lane?.leave();
         this.live.get(job.id)?.emitter.emit('end');
         this.live.delete(job.id);
         this.tasks.delete(task);
@@ -263,7 +284,7 @@ export class JobRunner {
   private async rollbackTarget(ctx: Ctx, jobId: number) {
     const target = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
     if (!target) throw notFound(`Job #${jobId}`);
-    await assertCanSee(this.svc, ctx, target.project, 'rollback');
+    await this.assertJobVisible(ctx, target, 'rollback');
     if (target.kind !== 'publish') throw badRequest(`Job #${jobId} is a ${target.kind} job; only publish jobs can be rolled back.`);
     return target;
   }
@@ -358,8 +379,21 @@ export class JobRunner {
     const items = [...perHost.values()].sort((a, b) => a.host.name.localeCompare(b.host.name));
     if (items.length === 0) throw badRequest('None of the chosen hosts runs the chosen processes.');
     const batchSize = batchSizeOf(input, items.length);
-    const job = await this.createJob(ctx, project, { kind: 'process', params: { action, processes: processes.map((p) => p.name), ...(batchSize ? { batchSize } : {}) } }, items.map((i) => i.host));
-    await recordOp(this.svc, ctx, { action: `process.${action}`, result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `${processes.map((p) => p.name).join(', ')} on ${items.length} host(s)${batchSize ? ` in batches of ${batchSize}` : ''}` });
+    const lane = this.processLanes.admit(project.id);
+    if (!lane) {
+      const msg = `Project "${project.name}" already has ${this.processLanes.admitted(project.id)} process jobs running or waiting. Wait for some of them to finish, then try again.`;
+      await recordOp(this.svc, ctx, { action: `process.${action}`, result: 'denied', project: project.name, detail: msg });
+      throw new AppError(429, msg);
+    }
+    let job;
+    try {
+      job = await this.createJob(ctx, project, { kind: 'process', queued: true, params: { action, processes: processes.map((p) => p.name), ...(batchSize ? { batchSize } : {}) } }, items.map((i) => i.host));
+      await recordOp(this.svc, ctx, { action: `process.${action}`, result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `${processes.map((p) => p.name).join(', ')} on ${items.length} host(s)${batchSize ? ` in batches of ${batchSize}` : ''}` });
+    } catch (err) {
+      lane.leave();
+      if (job) await this.finish(job.id, err instanceof Error ? err.message : String(err));
+      throw err;
+    }
     this.launch(ctx, job, project, null, async (emit) => {
       const plans = await this.plans(project, items.map((i) => i.host.id));
       const request = (hosts: typeof items, act: ProcessAction) => ({
@@ -369,7 +403,7 @@ export class JobRunner {
       });
       if (!batchSize) return void (await this.engine.processAction(request(items, action), emit));
       await rollingProcessAction(items, batchSize, action, emit, (hosts, act, sink) => this.engine.processAction(request(hosts, act), sink));
-    });
+    }, lane);
     return { jobId: job.id };
   }
 
@@ -378,7 +412,7 @@ export class JobRunner {
   async retry(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
     const job = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
     if (!job) throw notFound(`Job #${jobId}`);
-    await assertCanSee(this.svc, ctx, job.project, 'retry');
+    await this.assertJobVisible(ctx, job, 'retry');
     if (ACTIVE.includes(job.status)) throw conflict(`Job #${jobId} is still running; wait for it to finish before retrying.`);
     const params = JSON.parse(job.params) as { action?: string; processes?: string[]; targetJobId?: number; batchSize?: number };
     if (job.kind === 'rollback') return this.startRollback(ctx, params.targetJobId!);
@@ -394,11 +428,21 @@ export class JobRunner {
     return this.startProcessAction(ctx, job.project.name, { action: params.action, processes: params.processes, hosts: failedHosts, batchSize: params.batchSize });
   }
 
+  /**
+   * A job of a project the actor cannot see is answered exactly like a job that does not exist (404), so job ids
+   * reveal neither project names nor which ids exist. The refusal is still written to the operation log.
+   */
+  private async assertJobVisible(ctx: Ctx, job: { id: number; project: { id: number; name: string } }, action: string): Promise<void> {
+    if (canSeeProject(ctx.actor, job.project.id)) return;
+    await recordOp(this.svc, ctx, { action, result: 'denied', project: job.project.name, target: `job #${job.id}`, detail: 'no grant on this project' });
+    throw notFound(`Job #${job.id}`);
+  }
+
   // ---- reading ----
   async getJob(ctx: Ctx, jobId: number) {
     const job = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: { select: { id: true, name: true } }, hosts: { orderBy: { hostName: 'asc' } } } });
     if (!job) throw notFound(`Job #${jobId}`);
-    await assertCanSee(this.svc, ctx, job.project, 'job.view');
+    await this.assertJobVisible(ctx, job, 'job.view');
     return {
       id: job.id, kind: job.kind, status: job.status, project: job.project.name, user: job.userName, revision: job.revision,
       files: JSON.parse(job.files) as string[], params: JSON.parse(job.params) as Record<string, unknown>, note: job.note, error: job.error, output: job.output,

@@ -3,6 +3,8 @@
 import { Prisma } from '../generated/prisma/client.ts';
 import type { Services } from './context.ts';
 import { OPLOG_SEARCH_COLUMNS } from '../lib/search-index.ts';
+import { PAGING } from '../config.ts';
+import { clampPage } from './paging.ts';
 
 export interface OpLogFilter {
   user?: string;
@@ -81,7 +83,7 @@ export async function queryOpLog(
 ): Promise<{ total: number; filtered: number; rows: OpLogRow[] }> {
   const col = page.orderBy ?? 'at';
   const dir = page.dir ?? 'desc';
-  const take = Math.min(page.limit, 1000);
+  const { offset, limit: take } = clampPage(page.offset, page.limit, PAGING.maxApiLength);
   const totalQuery = svc.db.$queryRaw<{ n: bigint | number }[]>`SELECT COUNT(*) AS n FROM OpLog`.then((r) => Number(r[0].n));
   const term = filter.search?.trim() ?? '';
   if (term.length >= 3) {
@@ -95,7 +97,7 @@ export async function queryOpLog(
     const [total, filtered, rows] = await Promise.all([
       totalQuery,
       svc.db.$queryRaw<{ n: bigint | number }[]>`SELECT COUNT(*) AS n FROM OpLog WHERE ${where}`.then((r) => Number(r[0].n)),
-      svc.db.$queryRaw<OpLogRow[]>`SELECT * FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${take} OFFSET ${page.offset}`,
+      svc.db.$queryRaw<OpLogRow[]>`SELECT * FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT ${take} OFFSET ${offset}`,
     ]);
     return { total, filtered, rows: rows.map((r) => ({ ...r, at: new Date(r.at) })) };
   }
@@ -104,7 +106,7 @@ export async function queryOpLog(
   const orderBy: Prisma.OpLogOrderByWithRelationInput[] = col === 'at' ? [{ at: dir }, { id: dir }] : [{ [col]: dir }, { at: dir }, { id: dir }];
   const [total, rows] = await Promise.all([
     totalQuery,
-    svc.db.opLog.findMany({ where, orderBy, skip: page.offset, take }),
+    svc.db.opLog.findMany({ where, orderBy, skip: offset, take }),
   ]);
   const filtered = hasFilter(filter) ? await svc.db.opLog.count({ where }) : total;
   return { total, filtered, rows };

@@ -191,7 +191,8 @@ describe('job page', () => {
     expect((await ops.get(`/jobs/${partial}`)).text).not.toContain('retry-button');
 
     const stranger = await t.login('stranger', 'member', { beta: ['publish'] });
-    expect((await stranger.get(`/jobs/${jobId}`)).status).toBe(403);
+    // A job of a project the member cannot see looks exactly like one that does not exist.
+    expect((await stranger.get(`/jobs/${jobId}`)).status).toBe(404);
     expect((await admin.get('/jobs/999999')).status).toBe(404);
     expect((await admin.get('/jobs/abc')).status).toBe(404);
   });

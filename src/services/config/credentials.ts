@@ -8,7 +8,8 @@ import { AppError, conflict, notFound } from '../../lib/errors.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
-import { changeDetail, checkbox, invalid, nameField, parseForm, requiredText, secretField } from './form.ts';
+import { changeDetail, checkbox, formText, invalid, nameField, parseForm, secretField } from './form.ts';
+import { privateKeyRule, usernameRule } from './rules.ts';
 
 export const CREDENTIAL_SECRET_INPUTS = ['privateKey', 'passphrase', 'password'] as const;
 type SecretName = (typeof CREDENTIAL_SECRET_INPUTS)[number];
@@ -18,9 +19,9 @@ const COLUMN: Record<SecretName, 'privateKeyEnc' | 'passphraseEnc' | 'passwordEn
 
 const credentialSchema = z.object({
   name: nameField,
-  username: requiredText(100).refine((u) => !/\s/.test(u), 'must not contain spaces'),
+  username: formText(usernameRule),
   // A pasted key often gains or loses surrounding blank lines; they carry no meaning.
-  privateKey: z.preprocess((v) => (typeof v === 'string' && v.trim() ? `${v.trim()}\n` : undefined), z.string().max(20_000).optional()),
+  privateKey: z.preprocess((v) => (typeof v === 'string' && v.trim() ? `${v.trim()}\n` : undefined), privateKeyRule.optional()),
   passphrase: secretField,
   password: secretField,
   clearPrivateKey: checkbox,

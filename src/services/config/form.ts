@@ -2,12 +2,17 @@
 // turning zod issues into per-field messages, and naming which fields an edit changed.
 import { z } from 'zod';
 import { AppError, badRequest } from '../../lib/errors.ts';
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
+import { intRule, nameRule, passwordRule } from './rules.ts';
 
 /** Names of projects, hosts, credentials, users, groups, processes and hooks (the same rule as the import file). */
-export const nameField = z.string({ error: 'required' }).trim().min(1, 'required').max(64, 'at most 64 characters')
-  .regex(NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_", "-" or "@"');
+export const nameField = nameRule;
+
+/** A shared rule (rules.ts) applied to a form input: a missing field counts as empty. */
+export const formText = <S extends z.ZodType>(rule: S) => z.preprocess((v) => v ?? '', rule);
+
+/** An optional shared rule: a missing or blank field is undefined. */
+export const optionalFormText = <S extends z.ZodType>(rule: S) =>
+  z.preprocess((v) => (v === undefined || v === null || (typeof v === 'string' && v.trim() === '') ? undefined : v), rule.optional());
 
 /** Free text; a missing field counts as empty. */
 export const textField = (max = 1000) => z.preprocess((v) => v ?? '', z.string().trim().max(max, `at most ${max} characters`));
@@ -18,8 +23,7 @@ export const requiredText = (max = 1000) => z.preprocess((v) => v ?? '', z.strin
 /** A whole number typed into a form: "" is missing, anything but digits is refused with a plain message. */
 export const intField = (min: number, max: number) => z.preprocess(
   (v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : /^\s*-?\d+\s*$/.test(v) ? Number(v) : v) : v),
-  z.number({ error: (issue) => (issue.input === undefined ? 'required' : 'must be a whole number') })
-    .int('must be a whole number').min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+  intRule({ min, max }),
 );
 
 /** A checkbox: present ("on", "1", "true") or absent. */
@@ -43,8 +47,13 @@ export const requiredId = (message: string) => z.preprocess(
   z.number({ error: message }).int().positive(message),
 );
 
-/** A secret input: never trimmed (spaces may be part of a password); "" means "not given". */
-export const secretField = z.preprocess((v) => (typeof v === 'string' && v !== '' ? v : undefined), z.string().max(20_000).optional());
+/** A secret input: never trimmed (spaces may be part of a password); "" means "not given". Same rule as the import. */
+export const secretField = secretInput(passwordRule);
+
+/** A secret input checked by `rule` (e.g. the user password rule with its minimum length). */
+export function secretInput<S extends z.ZodType<string>>(rule: S) {
+  return z.preprocess((v) => (typeof v === 'string' && v !== '' ? v : undefined), rule.optional());
+}
 
 /** Parses form input or throws a 400 whose fields map each form field to its first problem. */
 export function parseForm<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

@@ -9,22 +9,22 @@ import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
 import { pinHostKey, resolveHostTargets } from '../targets.ts';
-import { changeDetail, changedFields, intField, invalid, nameField, optionalId, parseForm, pick, requiredId, requiredText, textField } from './form.ts';
+import { changeDetail, changedFields, formText, intField, invalid, nameField, optionalFormText, optionalId, parseForm, pick, requiredId } from './form.ts';
+import { addressRule, deployDirRule, hostKeyRule, RANGES } from './rules.ts';
 
 export const RELAY_MODES = ['auto', 'tunnel', 'store-forward'] as const;
 export type RelayMode = (typeof RELAY_MODES)[number];
 
 const hostSchema = z.object({
   name: nameField,
-  address: requiredText(255).refine((a) => !/\s/.test(a), 'must not contain spaces'),
-  port: intField(1, 65_535),
+  address: formText(addressRule),
+  port: intField(RANGES.port.min, RANGES.port.max),
   credentialId: requiredId('choose a credential'),
   jumpHostId: optionalId,
-  hostKey: textField(20_000),
+  hostKey: formText(hostKeyRule),
   relayMode: z.enum(RELAY_MODES, { error: `must be one of ${RELAY_MODES.join(', ')}` }),
   // Empty: the project's deploy directory is used on this host.
-  deployDir: textField(1000).refine((d) => d === '' || d.startsWith('/'), 'must be an absolute path (start with /)')
-    .transform((d) => (d === '' ? null : d.replace(/\/+$/, '') || '/')),
+  deployDir: optionalFormText(deployDirRule).transform((d) => d ?? null),
 });
 
 const HOST_FIELDS = ['name', 'address', 'port', 'credentialId', 'jumpHostId', 'hostKey', 'relayMode', 'deployDir'] as const;

@@ -5,7 +5,8 @@ import { AppError, notFound } from '../../lib/errors.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
-import { changeDetail, changedFields, idList, intField, invalid, nameField, parseForm, pick, requiredText, textField } from './form.ts';
+import { changeDetail, changedFields, formText, idList, intField, invalid, nameField, parseForm, pick } from './form.ts';
+import { commandRule, RANGES, requiredCommandRule, scriptRule } from './rules.ts';
 
 export const HOOK_STAGES = ['before-publish', 'after-publish', 'before-restart', 'after-restart'] as const;
 export type HookStage = (typeof HOOK_STAGES)[number];
@@ -18,16 +19,16 @@ export type PartKind = 'group' | 'process' | 'hook';
 const groupSchema = z.object({ name: nameField, hosts: idList });
 const processSchema = z.object({
   name: nameField,
-  startCmd: requiredText(4000),
-  stopCmd: requiredText(4000),
-  statusCmd: textField(4000),
+  startCmd: formText(requiredCommandRule),
+  stopCmd: formText(requiredCommandRule),
+  statusCmd: formText(commandRule),
   groups: idList,
 });
 const hookSchema = z.object({
   name: nameField,
   stage: z.enum(HOOK_STAGES, { error: `must be one of ${HOOK_STAGES.join(', ')}` }),
-  script: requiredText(100_000),
-  timeoutSec: intField(1, 86_400),
+  script: formText(scriptRule),
+  timeoutSec: intField(RANGES.hookTimeoutSec.min, RANGES.hookTimeoutSec.max),
   position: intField(0, 1000),
 });
 

@@ -8,26 +8,21 @@ import { SvnClient, SvnError } from '../../deploy/svn.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
-import { changeDetail, changedFields, checkbox, intField, invalid, nameField, parseForm, pick, requiredText, secretField, textField } from './form.ts';
+import { changeDetail, changedFields, checkbox, formText, intField, invalid, nameField, parseForm, pick, secretField } from './form.ts';
+import { deployDirRule, descriptionRule, RANGES, svnUrlRule, svnUsernameRule } from './rules.ts';
 
 export const PROJECT_SECRET_INPUTS = ['svnPassword'] as const;
 
-const SVN_URL = /^(svn|svn\+ssh|https?|file):\/\/\S+$/;
-
 const projectSchema = z.object({
   name: nameField,
-  description: textField(500),
-  svnUrl: requiredText(1000)
-    .refine((u) => SVN_URL.test(u), 'must start with svn://, svn+ssh://, http://, https:// or file://')
-    .refine((u) => !passwordInUrl(u), 'put the password in the SVN password field, not in the URL'),
-  svnUsername: textField(200),
-  svnPassword: secretField.refine((p) => p === undefined || !/[\r\n]/.test(p), 'must not contain line breaks'),
+  description: formText(descriptionRule),
+  svnUrl: formText(svnUrlRule),
+  svnUsername: formText(svnUsernameRule),
+  svnPassword: secretField,
   clearSvnPassword: checkbox,
-  deployDir: requiredText(500)
-    .refine((p) => p.startsWith('/'), 'must be an absolute path (starting with /)')
-    .refine((p) => !p.startsWith('/') || (p.replace(/\/+$/, '') !== '' && !p.split('/').includes('..')), 'must not be "/" or contain ".."'),
-  keepSnapshots: intField(1, 100),
-  concurrency: intField(1, 100),
+  deployDir: formText(deployDirRule),
+  keepSnapshots: intField(RANGES.keepSnapshots.min, RANGES.keepSnapshots.max),
+  concurrency: intField(RANGES.concurrency.min, RANGES.concurrency.max),
 });
 export type ProjectInput = z.input<typeof projectSchema>;
 
@@ -168,10 +163,3 @@ function sameSecret(svc: Pick<Services, 'secretKey'>, stored: string | null, pla
   }
 }
 
-function passwordInUrl(url: string): boolean {
-  try {
-    return new URL(url).password !== '';
-  } catch {
-    return false;
-  }
-}

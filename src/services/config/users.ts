@@ -7,14 +7,15 @@ import { PERMISSIONS, ROLES } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
 import { createUser, setPassword } from '../users.ts';
-import { changeDetail, changedFields, checkbox, invalid, nameField, parseForm, secretField } from './form.ts';
+import { changeDetail, changedFields, checkbox, invalid, nameField, parseForm, secretInput } from './form.ts';
+import { userPasswordRule } from './rules.ts';
 
 export const USER_SECRET_INPUTS = ['password'] as const;
 
 const roleField = z.enum(ROLES as readonly [Role, ...Role[]], { error: `must be one of ${ROLES.join(', ')}` });
-const newUserSchema = z.object({ name: nameField, role: roleField, password: secretField });
+const newUserSchema = z.object({ name: nameField, role: roleField, password: secretInput(userPasswordRule) });
 const updateUserSchema = z.object({ role: roleField, disabled: checkbox });
-const passwordSchema = z.object({ password: secretField });
+const passwordSchema = z.object({ password: secretInput(userPasswordRule) });
 /** Grant checkboxes arrive as "projectId:permission" values; "view" alone lets a member see a project. */
 const grantsSchema = z.object({
   grant: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(z.string().regex(/^\d+:(view|publish|rollback|process)$/, 'unknown choice'))),

@@ -5,6 +5,7 @@ import ssh2 from 'ssh2';
 import YAML from 'yaml';
 import { normalizeHostKey } from '../../deploy/hostkey.ts';
 import { badRequest } from '../../lib/errors.ts';
+import { IMPORT_LIMITS } from '../../config.ts';
 import { addZodIssues, issueMessage, Problems } from './problems.ts';
 import { checkReferences } from './references.ts';
 import type { HookEntry, ImportDocument, ImportFileInput, ProjectEntry } from './schema.ts';
@@ -17,6 +18,10 @@ export type ImportFormat = 'yaml' | 'json' | 'csv' | 'auto';
 export const CSV_COLUMNS = ['name', 'address', 'port', 'credential', 'jump', 'project', 'groups', 'hostKey', 'relayMode', 'deployDir'] as const;
 
 export function parseImportFile(text: string, format: ImportFormat, filename?: string): ImportDocument {
+  if (text.length > IMPORT_LIMITS.maxFileChars) {
+    const mb = (IMPORT_LIMITS.maxFileChars / 1_000_000).toFixed(0);
+    throw badRequest(`The import file is too large: at most ${mb} million characters. Split it into several files.`, { file: 'too large' });
+  }
   const chosen = format === 'auto' ? detectFormat(text, filename) : format;
   if (!text.trim()) throw badRequest('The import file is empty.', { file: 'empty' });
   const data = chosen === 'csv' ? csvToData(text) : readStructured(text, chosen);
@@ -29,6 +34,7 @@ export function parseImportData(data: unknown): ImportDocument {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw badRequest('The import file must be a mapping with credentials, hosts, projects and/or users.', { file: 'must be a mapping' });
   }
+  checkDepth(data);
   const result = importFileSchema.safeParse(data, { error: issueMessage });
   if (!result.success) {
     addZodIssues(problems, result.error.issues);
@@ -58,21 +64,47 @@ function detectFormat(text: string, filename?: string): 'yaml' | 'json' | 'csv' 
 
 function readStructured(text: string, format: 'yaml' | 'json'): unknown {
   if (format === 'json') {
+    let data: unknown;
     try {
-      return JSON.parse(text.replace(/^\uFEFF/, ''));
+      data = JSON.parse(text.replace(/^\uFEFF/, ''));
     } catch (err) {
       // Node quotes the start of the text in some messages; the text may hold secrets.
       const msg = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '');
       throw badRequest(`The file is not valid JSON: ${msg}`, { file: `not valid JSON: ${msg}` });
     }
+    checkDepth(data);
+    return data;
   }
   const parsed = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (parsed.errors.length) {
     const msg = parsed.errors[0].message.split('\n')[0];
     throw badRequest(`The file is not valid YAML: ${msg}`, { file: `not valid YAML: ${msg}` });
   }
-  // maxAliasCount guards against alias bombs ("billion laughs").
-  return parsed.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    // maxAliasCount guards against alias bombs ("billion laughs"): yaml throws a ReferenceError past it.
+    data = parsed.toJS({ maxAliasCount: IMPORT_LIMITS.maxAliasCount });
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    const msg = `it uses aliases (*name) too often (more than ${IMPORT_LIMITS.maxAliasCount} expansions); write the entries out instead`;
+    throw badRequest(`The file was refused: ${msg}.`, { file: msg });
+  }
+  checkDepth(data);
+  return data;
+}
+
+/** Import documents are a few levels deep; a far deeper one is refused before it is walked any further. */
+function checkDepth(data: unknown): void {
+  const stack: [unknown, number][] = [[data, 0]];
+  while (stack.length) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= IMPORT_LIMITS.maxDepth) {
+      const msg = `it is nested more than ${IMPORT_LIMITS.maxDepth} levels deep`;
+      throw badRequest(`The file was refused: ${msg}.`, { file: msg });
+    }
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
 }
 
 /** A CSV of hosts: header name,address,port,credential,jump,project,groups (groups split by ";" or "|"). */

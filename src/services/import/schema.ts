@@ -1,7 +1,13 @@
-// The shape of an import file (zod) and of the checked document the planner works on.
+// The shape of an import file (zod) and of the checked document the planner works on. Field values are checked by
+// the same rules as the admin forms (config/rules.ts), so the import accepts exactly what the forms accept.
 import { z } from 'zod';
+import { FIELD_LIMITS } from '../../config.ts';
 import type { Permission, Role } from '../context.ts';
 import { PERMISSIONS, ROLES } from '../context.ts';
+import {
+  addressRule, commandRule, deployDirRule, descriptionRule, hostKeyRule, intRule, nameRule, passwordRule, privateKeyRule,
+  RANGES, requiredCommandRule, scriptRule, svnUrlRule, svnUsernameRule, userPasswordRule, usernameRule,
+} from '../config/rules.ts';
 
 export const HOOK_STAGES = ['before-publish', 'after-publish', 'before-restart', 'after-restart'] as const;
 export type HookStage = (typeof HOOK_STAGES)[number];
@@ -11,18 +17,18 @@ export type RelayMode = (typeof RELAY_MODES)[number];
 /** Hooks of the publish preparation run on the Ferry server; all others on each target. */
 export const runOnForStage = (stage: HookStage): 'server' | 'target' => (stage === 'before-publish' ? 'server' : 'target');
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
-const name = z.string().trim().min(1).max(64)
-  .regex(NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_", "-" or "@"');
+const name = nameRule;
 /** A reference to another entry by name; checked against the file and the database later. */
-const ref = z.string().trim().min(1);
-const text = z.string().trim().min(1);
+const ref = z.string().trim().min(1).max(FIELD_LIMITS.name, `at most ${FIELD_LIMITS.name} characters`);
 
 /** Whole numbers may arrive as strings (CSV cells, quoted YAML). */
-const int = (min: number, max: number) => z.preprocess(
+const int = (range: { min: number; max: number }) => z.preprocess(
   (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
-  z.number().int().min(min).max(max),
+  intRule(range),
 );
+
+/** "" or null removes an optional path override; anything else must be a valid deploy directory. */
+const optionalDeployDir = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? null : v), deployDirRule.nullable().optional());
 
 /** A list given as a YAML list or as "a;b" / "a|b" text (CSV cells). */
 const nameList = z.preprocess(
@@ -32,53 +38,51 @@ const nameList = z.preprocess(
 
 const credential = z.strictObject({
   name,
-  username: text,
-  privateKey: z.string().min(1).optional(),
-  passphrase: z.string().optional(),
-  password: z.string().min(1).optional(),
+  username: usernameRule,
+  privateKey: privateKeyRule.min(1).optional(),
+  passphrase: passwordRule.optional(),
+  password: passwordRule.min(1).optional(),
 });
 
 const host = z.strictObject({
   name,
-  address: text.regex(/^\S+$/, 'must not contain spaces'),
-  port: int(1, 65535).optional(),
+  address: addressRule,
+  port: int(RANGES.port).optional(),
   credential: ref,
   // null or "" removes the jump host / the pinned key; leaving the field out keeps what is stored.
   jump: z.string().trim().nullable().optional(),
-  hostKey: z.string().trim().nullable().optional(),
+  hostKey: hostKeyRule.nullable().optional(),
   relayMode: z.enum(RELAY_MODES).optional(),
   // Overrides the project's deploy directory on this host; null or "" removes the override.
-  deployDir: z.string().trim().regex(/^\//, 'must be an absolute path').or(z.literal('')).nullable().optional(),
+  deployDir: optionalDeployDir,
   project: ref.optional(),
   groups: nameList.optional(),
 });
 
 const processEntry = z.strictObject({
   name,
-  start: text,
-  stop: text,
-  status: z.string().trim().optional(),
+  start: requiredCommandRule,
+  stop: requiredCommandRule,
+  status: commandRule.optional(),
   groups: nameList.optional(),
 });
 
 const hook = z.strictObject({
   stage: z.enum(HOOK_STAGES),
-  script: text,
+  script: scriptRule,
   name: name.optional(),
-  timeout: int(1, 86_400).optional(),
+  timeout: int(RANGES.hookTimeoutSec).optional(),
 });
 
 const project = z.strictObject({
   name,
-  description: z.string().trim().optional(),
-  svnUrl: text.regex(/^(svn|svn\+ssh|https?|file):\/\/\S+$/, 'must start with svn://, svn+ssh://, http://, https:// or file://'),
-  svnUsername: z.string().trim().optional(),
-  svnPassword: z.string().nullable().optional(),
-  deployDir: text
-    .refine((p) => p.startsWith('/'), 'must be an absolute path')
-    .refine((p) => !p.startsWith('/') || (p.replace(/\/+$/, '') !== '' && !p.split('/').includes('..')), 'must not be "/" or contain ".."'),
-  keepSnapshots: int(1, 1000).optional(),
-  concurrency: int(1, 1000).optional(),
+  description: descriptionRule.optional(),
+  svnUrl: svnUrlRule,
+  svnUsername: svnUsernameRule.optional(),
+  svnPassword: passwordRule.nullable().optional(),
+  deployDir: deployDirRule,
+  keepSnapshots: int(RANGES.keepSnapshots).optional(),
+  concurrency: int(RANGES.concurrency).optional(),
   groups: z.record(name, z.array(ref).nullable().transform((hosts) => hosts ?? [])).optional(),
   processes: z.array(processEntry).optional(),
   hooks: z.array(hook).optional(),
@@ -87,7 +91,7 @@ const project = z.strictObject({
 const user = z.strictObject({
   name,
   role: z.enum(ROLES as readonly [Role, ...Role[]]),
-  password: z.string().min(8, 'at least 8 characters').optional(),
+  password: userPasswordRule.optional(),
   grants: z.record(ref, z.array(z.enum(PERMISSIONS as readonly [Permission, ...Permission[]])).nullable()).optional(),
 });
 

@@ -7,14 +7,14 @@ import {
   JOB_COLUMNS, JOB_KINDS, JOB_STATUSES, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
 } from '../../services/history.ts';
 import { ctxOf } from '../middleware/auth.ts';
+import { dataTablesRequest, searchFromQuery } from '../datatables.ts';
+import { jobIdParam } from '../../services/jobs.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
 export function jobFilterFromQuery(q: Request['query']): JobFilter {
-  const search = q.search as { value?: unknown } | string | undefined;
   return {
-    project: str(q.project), kind: str(q.kind), status: str(q.status), user: str(q.user),
-    search: typeof search === 'object' ? str(search?.value) : str(search),
+    project: str(q.project), kind: str(q.kind), status: str(q.status), user: str(q.user), search: searchFromQuery(q),
   };
 }
 
@@ -31,20 +31,17 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
 
   // GET /jobs/data — DataTables server-side protocol
   router.get('/data', async function getHistoryData(req, res) {
-    const order = (req.query.order as { column?: string; dir?: string }[] | undefined)?.[0];
-    const column = JOB_COLUMNS[Number(order?.column ?? 0)] ?? 'id';
+    const page = dataTablesRequest(req.query);
+    const column = JOB_COLUMNS[page.column ?? 0] ?? 'id';
     const { total, filtered, rows } = await queryJobs(svc, ctxOf(req), jobFilterFromQuery(req.query), {
-      offset: Math.max(0, Number(req.query.start) || 0),
-      limit: Math.min(Math.max(1, Number(req.query.length) || 25), 500),
-      orderBy: isSortable(column) ? column : 'id', dir: order?.dir === 'asc' ? 'asc' : 'desc',
+      offset: page.offset, limit: page.limit, orderBy: isSortable(column) ? column : 'id', dir: page.dir,
     });
-    res.json({ draw: Number(req.query.draw) || 0, recordsTotal: total, recordsFiltered: filtered, data: rows });
+    res.json({ draw: page.draw, recordsTotal: total, recordsFiltered: filtered, data: rows });
   });
 
   // GET /jobs/:id
   router.get('/:id', async function getJobPage(req, res) {
-    const id = Number(req.params.id);
-    if (!Number.isInteger(id) || id <= 0) throw new AppError(404, 'No such job.');
+    const id = jobIdParam(req.params.id);
     if (!jobs) throw new AppError(503, 'The release engine is not running, so jobs cannot be shown. Tell an administrator.');
     const ctx = ctxOf(req);
     const job = await jobs.getJob(ctx, id);

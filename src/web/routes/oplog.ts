@@ -4,15 +4,15 @@ import { stringify } from 'csv-stringify';
 import type { Services } from '../../services/context.ts';
 import { OPLOG_COLUMNS, iterateOpLog, opLogFacets, queryOpLog, type OpLogFilter } from '../../services/oplog-query.ts';
 import { requireRole } from '../middleware/auth.ts';
+import { dataTablesRequest, searchFromQuery } from '../datatables.ts';
+import { safeWholeNumber } from '../../services/paging.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
 export function filterFromQuery(q: Request['query']): OpLogFilter {
-  const search = q.search as { value?: unknown } | string | undefined;
   return {
     user: str(q.user), project: str(q.project), action: str(q.action), result: str(q.result),
-    from: str(q.from), to: str(q.to), jobId: Number(q.jobId) || undefined,
-    search: typeof search === 'object' ? str(search?.value) : str(search),
+    from: str(q.from), to: str(q.to), jobId: safeWholeNumber(q.jobId) || undefined, search: searchFromQuery(q),
   };
 }
 
@@ -27,15 +27,13 @@ export function oplogRouter(svc: Services) {
 
   // GET /oplog/data — DataTables server-side protocol
   router.get('/data', async function getOpLogData(req, res) {
-    const order = (req.query.order as { column?: string; dir?: string }[] | undefined)?.[0];
-    const col = OPLOG_COLUMNS[Number(order?.column ?? 0)] ?? 'at';
+    const page = dataTablesRequest(req.query);
+    const col = OPLOG_COLUMNS[page.column ?? 0] ?? 'at';
     const { total, filtered, rows } = await queryOpLog(svc, filterFromQuery(req.query), {
-      offset: Math.max(0, Number(req.query.start) || 0),
-      limit: Math.min(Math.max(1, Number(req.query.length) || 25), 500),
-      orderBy: col, dir: order?.dir === 'asc' ? 'asc' : 'desc',
+      offset: page.offset, limit: page.limit, orderBy: col, dir: page.dir,
     });
     res.json({
-      draw: Number(req.query.draw) || 0, recordsTotal: total, recordsFiltered: filtered,
+      draw: page.draw, recordsTotal: total, recordsFiltered: filtered,
       data: rows.map((r) => ({ ...r, at: r.at.toISOString() })),
     });
   });

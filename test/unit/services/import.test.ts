@@ -104,10 +104,10 @@ describe('parseImportFile', () => {
     };
     expect(problemsOf(() => parseImportData(bad))).toEqual({
       'hosts[3].address': 'required',
-      'hosts[3].port': 'must be a number',
+      'hosts[3].port': 'must be a whole number',
       'hosts[3].colour': 'unknown field',
       'projects[0].svnUrl': 'must start with svn://, svn+ssh://, http://, https:// or file://',
-      'projects[0].deployDir': 'must be an absolute path',
+      'projects[0].deployDir': 'must be an absolute path (starting with /)',
       'projects[0].hooks[0].stage': 'must be one of before-publish, after-publish, before-restart, after-restart',
       'users[0].role': 'must be one of admin, member, auditor',
       'users[1].password': 'at least 8 characters',

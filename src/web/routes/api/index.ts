@@ -7,8 +7,9 @@ import { queryOpLog, OPLOG_COLUMNS, type OpLogColumn } from '../../../services/o
 import { filterFromQuery } from '../oplog.ts';
 import { applyImport, parseImportData, parseImportFile } from '../../../services/import.ts';
 import { badRequest } from '../../../lib/errors.ts';
-import { BODY_LIMITS } from '../../../config.ts';
+import { BODY_LIMITS, PAGING } from '../../../config.ts';
 import { jsonBody } from '../../middleware/body.ts';
+import { clampPage } from '../../../services/paging.ts';
 import { projectsApi } from './projects.ts';
 import { jobsApi } from './jobs.ts';
 
@@ -22,8 +23,7 @@ export function apiRouter(svc: Services, deps: AppDeps) {
   // GET /api/logs?user=&project=&action=&result=&from=&to=&search=&offset=&limit=&sort=&dir=
   router.get('/logs', requireRole(svc, 'admin', 'auditor'), async function getLogs(req, res) {
     const sort = OPLOG_COLUMNS.includes(req.query.sort as OpLogColumn) ? (req.query.sort as OpLogColumn) : 'at';
-    const limit = Math.min(Math.max(1, Number(req.query.limit) || 50), 1000);
-    const offset = Math.max(0, Number(req.query.offset) || 0);
+    const { offset, limit } = clampPage(req.query.offset, req.query.limit, PAGING.maxApiLength, 50);
     const { total, filtered, rows } = await queryOpLog(svc, filterFromQuery(req.query), { offset, limit, orderBy: sort, dir: req.query.dir === 'asc' ? 'asc' : 'desc' });
     res.json({ total, filtered, offset, limit, rows });
   });

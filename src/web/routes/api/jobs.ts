@@ -1,16 +1,11 @@
 // API: SVN browsing, publish, rollback, process control, job status and live job events (SSE).
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../../services/context.ts';
-import type { JobRunner } from '../../../services/jobs.ts';
+import { jobIdParam, type JobRunner } from '../../../services/jobs.ts';
 import { svnLog, svnTree } from '../../../services/svn-browse.ts';
-import { AppError } from '../../../lib/errors.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 
-const jobIdOf = (req: Request) => {
-  const id = Number(req.params.id);
-  if (!Number.isInteger(id) || id <= 0) throw new AppError(404, 'No such job.');
-  return id;
-};
+const jobIdOf = (req: Request) => jobIdParam(req.params.id);
 
 /** Streams a job as Server-Sent Events: a snapshot first, then live events until it ends. */
 export async function streamJobEvents(jobs: JobRunner, req: Request, res: Response, jobId: number) {

@@ -1,0 +1,65 @@
+// The one validation of configuration values, shared by the admin forms (form.ts wraps these for form strings) and
+// the bulk import (import/schema.ts): the same length caps, character rules and ranges whichever way a value arrives.
+import { z } from 'zod';
+import { FIELD_LIMITS as L } from '../../config.ts';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const LINE_BREAK = /[\r\n]/;
+
+const max = (n: number) => [n, `at most ${n} characters`] as const;
+
+/** Names of projects, hosts, credentials, users, groups, processes and hooks. */
+export const nameRule = z.string({ error: 'required' }).trim().min(1, 'required').max(...max(L.name))
+  .regex(NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_", "-" or "@"');
+
+/** A one-line value without spaces (SSH user name, address). */
+const token = (limit: number) => z.string({ error: 'required' }).trim().min(1, 'required').max(...max(limit))
+  .refine((v) => !/\s/.test(v), 'must not contain spaces or line breaks');
+
+export const usernameRule = token(L.username);
+export const addressRule = token(L.address);
+
+/** One line of free text (may be empty). */
+export const lineRule = (limit: number) => z.string().trim().max(...max(limit)).refine((v) => !CONTROL.test(v), 'must be one line without control characters');
+
+export const descriptionRule = z.string().trim().max(...max(L.description));
+export const svnUsernameRule = lineRule(L.svnUsername);
+export const svnUrlRule = z.string({ error: 'required' }).trim().min(1, 'required').max(...max(L.svnUrl))
+  .refine((u) => /^(svn|svn\+ssh|https?|file):\/\/\S+$/.test(u), 'must start with svn://, svn+ssh://, http://, https:// or file://')
+  .refine((u) => !passwordInUrl(u), 'put the password in the SVN password field, not in the URL');
+
+function passwordInUrl(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Passwords and passphrases: never trimmed (spaces may belong to them), one line, bounded. */
+export const passwordRule = z.string().max(...max(L.password)).refine((p) => !LINE_BREAK.test(p), 'must not contain line breaks');
+export const userPasswordRule = passwordRule.refine((p) => p.length >= L.userPasswordMin, `at least ${L.userPasswordMin} characters`);
+export const privateKeyRule = z.string().max(...max(L.privateKey));
+export const hostKeyRule = z.string().trim().max(...max(L.hostKey));
+
+/** A deploy directory: absolute, not "/" itself, no ".." segment, one line. */
+export const deployDirRule = z.string({ error: 'required' }).trim().min(1, 'required').max(...max(L.path))
+  .refine((p) => p.startsWith('/'), 'must be an absolute path (starting with /)')
+  .refine((p) => !CONTROL.test(p), 'must not contain line breaks or control characters')
+  .refine((p) => !p.startsWith('/') || (p.replace(/\/+$/, '') !== '' && !p.split('/').includes('..')), 'must not be "/" or contain ".."')
+  .transform((p) => p.replace(/\/+$/, ''));
+
+/** Start, stop and status commands (one shell line or a short script). */
+export const commandRule = z.string().trim().max(...max(L.command));
+export const requiredCommandRule = commandRule.refine((c) => c.length > 0, 'required');
+export const scriptRule = z.string({ error: 'required' }).trim().min(1, 'required').max(...max(L.script));
+
+export const RANGES = {
+  port: L.port, keepSnapshots: L.keepSnapshots, concurrency: L.concurrency, hookTimeoutSec: L.hookTimeoutSec,
+} as const;
+
+/** A whole number within a range, with plain messages. */
+export const intRule = (range: { min: number; max: number }) => z.number({ error: (issue) => (issue.input === undefined ? 'required' : 'must be a whole number') })
+  .int('must be a whole number').min(range.min, `must be at least ${range.min}`).max(range.max, `must be at most ${range.max}`);
