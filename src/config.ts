@@ -173,6 +173,12 @@ export const COMMAND_CAPTURE_CHARS = 16 * 1024 * 1024;
  */
 export const UNCAUGHT_ERRORS_PER_MINUTE_BEFORE_EXIT = 20;
 
+/** Live job events (SSE) per browser: output is skipped while this much is unsent, and the stream is cut beyond cutOffBytes. */
+export const SSE_LIMITS = {
+  backlogBytes: 1024 * 1024,
+  cutOffBytes: 8 * 1024 * 1024,
+} as const;
+
 /** Paging of the history, the operation log and their APIs: larger or odd values are clamped, never an error. */
 export const PAGING = {
   defaultLength: 25,

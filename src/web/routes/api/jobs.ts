@@ -4,6 +4,7 @@ import type { Services } from '../../../services/context.ts';
 import { jobIdParam, type JobRunner } from '../../../services/jobs.ts';
 import { svnLog, svnTree } from '../../../services/svn-browse.ts';
 import { ctxOf } from '../../middleware/auth.ts';
+import { SSE_LIMITS } from '../../../config.ts';
 
 const jobIdOf = (req: Request) => jobIdParam(req.params.id);
 
@@ -33,8 +34,26 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
     send('end', await jobs.getJob(ctx, jobId).catch(() => snapshot));
     res.end();
   };
+  // A browser that stops reading must not make Ferry queue output for it without bound: live output is skipped
+  // (and the skip announced) while the socket's backlog is over the limit; a client far behind is cut off and its
+  // EventSource reconnects to a fresh snapshot, which holds the stored output tail.
+  const skipped = new Map<string, number>();
+  const live = (e: unknown) => {
+    const event = e as { type?: string; host?: string; text?: string };
+    if (res.writableLength > SSE_LIMITS.cutOffBytes) return void res.destroy();
+    if (event.type === 'output' && typeof event.text === 'string') {
+      const host = event.host ?? '';
+      if (res.writableLength > SSE_LIMITS.backlogBytes) return void skipped.set(host, (skipped.get(host) ?? 0) + event.text.length);
+      const missed = skipped.get(host);
+      if (missed) {
+        skipped.delete(host);
+        send('progress', { type: 'output', host, text: `[… ${missed} characters of live output skipped: this browser fell behind; reload for the stored log …]\n` });
+      }
+    }
+    send('progress', e);
+  };
   const unsubscribe = jobs.subscribe(jobId, (e) => {
-    if (!early) return void send('progress', e);
+    if (!early) return live(e);
     if ((e as { type?: string }).type !== 'output') early.push(e);
   }, () => void finish());
   stop = () => unsubscribe?.();
