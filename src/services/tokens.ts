@@ -135,7 +135,7 @@ export async function checkToken(svc: Pick<Services, 'db'>, token: string) {
   if (!row || row.user.disabled) return { ok: false as const, reason: 'unknown' as const };
   const now = new Date();
   const status = tokenStatus(row, now);
-  if (status !== 'active') return { ok: false as const, reason: status };
+  if (status !== 'active') return { ok: false as const, reason: status, tokenId: row.id, prefix: row.prefix, userName: row.user.name };
   if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() >= API_TOKEN_LIMITS.lastUsedResolutionMs) {
     await svc.db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: now } });
   }

@@ -142,9 +142,23 @@ describe('My account page', () => {
     const agent = await t.login('olga', 'member');
     const { token } = await createOnAccountPage(agent, { note: 'only one' });
     const res = await supertest(t.app).post('/account/tokens').set('Authorization', `Bearer ${token}`).type('form').send({ note: 'second' });
-    expect(res.status).toBe(403);
-    expect(res.text).toMatch(/signed in with your password/);
+    expect(res.status).toBe(401);
+    expect(res.text).toMatch(/only under \/api/);
     expect(await t.db.apiToken.count({ where: { user: { name: 'olga' } } })).toBe(1);
+  });
+
+  it('does not let an admin token drive the admin pages, so it cannot plant an account that outlives its revocation', async () => {
+    const agent = await t.login('pia', 'admin');
+    const { token } = await createOnAccountPage(agent, { note: 'admin bot' });
+    const create = await supertest(t.app).post('/admin/users').set('Authorization', `Bearer ${token}`).type('form')
+      .send({ name: 'backdoor', role: 'admin', password: 'long-enough-password' });
+    expect(create.status).toBe(401);
+    expect(create.headers['set-cookie']).toBeUndefined();
+    expect(await t.db.user.count({ where: { name: 'backdoor' } })).toBe(0);
+    const page = await supertest(t.app).get('/admin/users').set('Authorization', `Bearer ${token}`);
+    expect(page.status).toBe(401);
+    // The same token still works where it belongs.
+    expect((await api(token)).status).toBe(200);
   });
 
   it('refuses a bad expiry in the form and creates nothing', async () => {
@@ -166,6 +180,10 @@ describe('My account page', () => {
     expect((await agent.get('/account')).text).toMatch(/revoked/);
     const op = await t.db.opLog.findFirstOrThrow({ where: { action: 'token.revoke', userName: 'gina' } });
     expect(op.result).toBe('ok');
+    // Using a revoked token is logged (the sign of a leaked one), once a minute per token rather than per request.
+    const uses = await t.db.opLog.findMany({ where: { action: 'token.use', userName: 'gina' } });
+    expect(uses.map((u) => [u.result, u.target])).toEqual([['denied', `token #${id} (${token.slice(0, 12)})`]]);
+    expect(uses[0].detail).toMatch(/revoked token used for GET \/api\/projects/);
   });
 
   it("a member cannot revoke another user's token: 403, nothing changed, the refusal logged", async () => {

@@ -14,13 +14,34 @@ const TOKEN_REFUSALS = {
   expired: 'The API token has expired; create a new one on your account page.',
 } as const;
 
+const refusedTokenLoggedAt = new Map<number, number>();
+function shouldLogRefusedToken(tokenId: number): boolean {
+  const now = Date.now();
+  if ((refusedTokenLoggedAt.get(tokenId) ?? 0) > now - 60_000) return false;
+  if (refusedTokenLoggedAt.size > 10_000) refusedTokenLoggedAt.clear();
+  refusedTokenLoggedAt.set(tokenId, now);
+  return true;
+}
+
 /** Accepts an API token in place of a session; a revoked or expired one is refused at once. */
 export function bearerToken(svc: Services) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const header = req.get('authorization');
     if (!header?.startsWith('Bearer ')) return next();
+    // Tokens drive the JSON API only: the pages and forms (admin, account) need a password sign-in, so a stolen
+    // token cannot create accounts or new passwords there that would outlive its revocation.
+    if (!isApi(req)) throw new AppError(401, 'API tokens are accepted only under /api; sign in with your password for the pages.');
     const checked = await checkToken(svc, header.slice(7).trim());
-    if (!checked.ok) throw new AppError(401, TOKEN_REFUSALS[checked.reason]);
+    if (!checked.ok) {
+      // A revoked or expired token still in use is the clearest sign of a leaked one: log it, once a minute per token.
+      if (checked.tokenId !== undefined && shouldLogRefusedToken(checked.tokenId)) {
+        await recordOp(svc, { actor: null, ip: req.ip ?? '', userName: checked.userName }, {
+          action: 'token.use', result: 'denied', target: `token #${checked.tokenId} (${checked.prefix || 'older token'})`,
+          detail: `${checked.reason} token used for ${req.method} ${req.originalUrl.split('?')[0]}`,
+        });
+      }
+      throw new AppError(401, TOKEN_REFUSALS[checked.reason]);
+    }
     req.user = toActor(checked.user);
     req.viaToken = true;
     next();
