@@ -122,15 +122,18 @@ describe('browser workflow', () => {
     await screenshot(page, '04-publish-confirm');
     await Promise.all([page.waitForURL(/\/jobs\/\d+$/), page.click('#publish-submit')]);
 
-    // Live: both hosts reach the hook while the job runs, and their output arrives before the job ends.
-    for (const host of ['a', 'b']) {
-      await page.waitForSelector(`tr[data-host="${host}"][data-status="running"] .host-phase-name:text-is("hooks")`, { timeout: 60_000 });
-      await expect.poll(() => page.locator(`tr[data-output-for="${host}"] pre`).textContent(), { timeout: 30_000 }).toContain(`held on ${host}`);
+    try {
+      // Live: both hosts reach the hook while the job runs, and their output arrives before the job ends.
+      for (const host of ['a', 'b']) {
+        await page.waitForSelector(`tr[data-host="${host}"][data-status="running"] .host-phase-name:text-is("hooks")`, { timeout: 30_000 });
+        await expect.poll(() => page.locator(`tr[data-output-for="${host}"] pre`).textContent(), { timeout: 15_000 }).toContain(`held on ${host}`);
+      }
+      expect(await page.getAttribute('#job-status', 'data-status')).toBe('running');
+      expect(read('a', 'conf/app.ini')).toBe('level=2\n'); // extracted already; only the hook holds the job
+      await screenshot(page, '05-job-progress');
+    } finally {
+      fs.writeFileSync(gate, ''); // never leave the hosts held, even when the page failed to show them
     }
-    expect(await page.getAttribute('#job-status', 'data-status')).toBe('running');
-    expect(read('a', 'conf/app.ini')).toBe('level=2\n'); // extracted already; only the hook holds the job
-    await screenshot(page, '05-job-progress');
-    fs.writeFileSync(gate, '');
     // The same page, not reloaded, follows the job to its end.
     await page.waitForSelector('#job-status[data-status="succeeded"]', { timeout: 60_000 });
     await t.db.hook.delete({ where: { id: hold.id } });
@@ -162,7 +165,7 @@ describe('browser workflow', () => {
     }
     expect(errors, errors.join('\n')).toEqual([]);
     await page.close();
-  });
+  }, 150_000);
 
   it('restarts a process group from the processes page and shows its new status', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
