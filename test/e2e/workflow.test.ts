@@ -2,6 +2,7 @@
 // (one host behind a jump host), watch live progress, roll back from the job page, restart a process group, read the
 // history and the operation log; and a member without `publish` sees no publish button and gets 403 from the server.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -91,8 +92,16 @@ describe('browser workflow', () => {
     await page.goto(`${base}/login`);
     await screenshot(page, '01-login');
     await signIn(page, 'ops');
-    await expect(page.locator('tr[data-project="game"]')).toBeTruthy();
+    await page.locator('tr[data-project="game"]').waitFor();
+    expect(await page.locator('tr[data-project="game"]').count()).toBe(1);
     await screenshot(page, '02-dashboard');
+
+    // An after-publish hook holds every host in its "hooks" phase until the test opens the gate, so the page can be
+    // seen showing the job running before it shows the end (the hook gives up after 60 s so nothing hangs).
+    const gate = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-e2e-gate-')), 'open');
+    const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
+    const hold = await t.db.hook.create({ data: { projectId: project.id, name: 'hold', stage: 'after-publish', runOn: 'target',
+      script: `echo "held on $FERRY_HOST"; i=0; while [ ! -e '${gate}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done` } });
 
     await page.click('tr[data-project="game"] a:has-text("Publish")');
     await page.waitForSelector(`${node('conf')} > a`);
@@ -113,9 +122,27 @@ describe('browser workflow', () => {
     await screenshot(page, '04-publish-confirm');
     await Promise.all([page.waitForURL(/\/jobs\/\d+$/), page.click('#publish-submit')]);
 
+    try {
+      // Live: both hosts reach the hook while the job runs, and their output arrives before the job ends.
+      for (const host of ['a', 'b']) {
+        await page.waitForSelector(`tr[data-host="${host}"][data-status="running"] .host-phase-name:text-is("hooks")`, { timeout: 30_000 });
+        await expect.poll(() => page.locator(`tr[data-output-for="${host}"] pre`).textContent(), { timeout: 15_000 }).toContain(`held on ${host}`);
+      }
+      expect(await page.getAttribute('#job-status', 'data-status')).toBe('running');
+      expect(read('a', 'conf/app.ini')).toBe('level=2\n'); // extracted already; only the hook holds the job
+      await screenshot(page, '05-job-progress');
+    } finally {
+      fs.writeFileSync(gate, ''); // never leave the hosts held, even when the page failed to show them
+    }
+    // The same page, not reloaded, follows the job to its end.
     await page.waitForSelector('#job-status[data-status="succeeded"]', { timeout: 60_000 });
-    for (const host of ['a', 'b']) expect(await page.getAttribute(`tr[data-host="${host}"]`, 'data-status')).toBe('succeeded');
-    await screenshot(page, '05-job-progress');
+    await t.db.hook.delete({ where: { id: hold.id } });
+    for (const host of ['a', 'b']) {
+      expect(await page.getAttribute(`tr[data-host="${host}"]`, 'data-status')).toBe('succeeded');
+      expect(await page.textContent(`tr[data-host="${host}"] .host-phase-name`)).toBe('done');
+    }
+    expect(await page.textContent('#job-result')).toMatch(/succeeded on all 2 host\(s\)/);
+    await screenshot(page, '05b-job-done');
     for (const host of ['a', 'b'] as const) {
       expect(read(host, 'conf/app.ini')).toBe('level=2\n');
       expect(read(host, 'bin/server')).toBe('server v2\n');
@@ -138,7 +165,7 @@ describe('browser workflow', () => {
     }
     expect(errors, errors.join('\n')).toEqual([]);
     await page.close();
-  });
+  }, 150_000);
 
   it('restarts a process group from the processes page and shows its new status', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -151,14 +178,17 @@ describe('browser workflow', () => {
     await page.click('#process-confirm-ok');
     // The restart job's own status badge, not a host row: the rolling restart must be over before the status check.
     await page.waitForSelector('#process-jobs .process-job .job-status[data-status="succeeded"]', { timeout: 60_000 });
+    // The job this page started (not any restart job in the database) was a rolling one.
+    const restartJobId = Number(await page.getAttribute('#process-jobs .process-job', 'data-job-id'));
     await page.click('#refresh-status');
     for (const host of ['a', 'b']) {
       await page.waitForSelector(`.process-status[data-process="zone1"][data-host="${host}"][data-state="running"]`, { timeout: 60_000 });
     }
     await screenshot(page, '08-processes');
     expect(fs.existsSync(path.join(fleet.targets.a.dir, 'run/zone1.pid'))).toBe(true);
-    const rolling = await t.db.job.findFirstOrThrow({ where: { kind: 'process', params: { contains: '"action":"restart"' } } });
-    expect(JSON.parse(rolling.params)).toMatchObject({ batchSize: 1 });
+    const rolling = await t.db.job.findUniqueOrThrow({ where: { id: restartJobId } });
+    expect(rolling.kind).toBe('process');
+    expect(JSON.parse(rolling.params)).toMatchObject({ action: 'restart', batchSize: 1 });
     await page.goto(`${base}/jobs`);
     await page.waitForSelector('table tbody tr a[href^="/jobs/"]');
     await screenshot(page, '09-history');
@@ -166,6 +196,7 @@ describe('browser workflow', () => {
     await page.waitForSelector('#oplog-table tbody tr a[href^="/jobs/"]');
     await screenshot(page, '10-oplog');
     await page.goto(`${base}/admin/hosts`);
+    for (const host of ['relay', 'a', 'b']) await page.locator(`#hosts-table tr[data-host="${host}"]`).waitFor();
     await screenshot(page, '11-hosts');
     expect(errors).toEqual([]);
     await page.close();

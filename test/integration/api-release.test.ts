@@ -35,6 +35,8 @@ let api: (method: 'get' | 'post', url: string, body?: object) => Promise<superte
 const read = (h: SshdHandle, rel: string) => fs.readFileSync(path.join(h.dir, rel), 'utf8');
 const modeOf = (h: SshdHandle, rel: string) => fs.statSync(path.join(h.dir, rel)).mode & 0o777;
 const exists = (h: SshdHandle, rel: string) => fs.existsSync(path.join(h.dir, rel));
+/** The file's text, or null when it is absent (tests may run alone, before anything was published). */
+const readIfAny = (h: SshdHandle, rel: string) => (exists(h, rel) ? read(h, rel) : null);
 
 async function publish(body: object) {
   const res = await api('post', '/api/projects/game/publish', body);
@@ -122,11 +124,8 @@ describe('SVN browsing', () => {
 });
 
 describe('publish and rollback', () => {
-  let firstJob: number;
-
   it('publishes files to a direct host and a host behind a jump host with the exact bytes and modes', async () => {
     const job = await publish({ files: ['bin', 'conf/app.ini', 'docs/read me.txt', '配置/服务器.txt'], groups: ['zone1'], note: 'first' });
-    firstJob = job.id;
     expect(job.status, JSON.stringify(job.hosts)).toBe('succeeded');
     expect(job.revision).toBe(1);
     for (const h of [a, b]) {
@@ -146,6 +145,10 @@ describe('publish and rollback', () => {
   });
 
   it('rolls back two stacked publishes newest first, restoring old bytes and removing added files', async () => {
+    // The release the rollback must bring back: this test's own, so it does not depend on the one above.
+    const base = await publish({ files: ['conf/app.ini', 'bin/server'], groups: ['zone1'] });
+    expect(base.status).toBe('succeeded');
+    expect(read(a, 'conf/app.ini')).toBe('level=1\n');
     await svn.commit({ 'trunk/conf/app.ini': 'level=2\n', 'trunk/conf/new.ini': 'added in r2\n' }, 'second');
     const second = await publish({ files: ['conf'], groups: ['zone1'] });
     expect(second.status).toBe('succeeded');
@@ -169,7 +172,8 @@ describe('publish and rollback', () => {
     // Rolled-back publishes are not undone twice.
     const again = await api('get', `/api/jobs/${third.id}/rollback-plan`);
     expect(again.body.undoes).toEqual([]);
-    expect(firstJob).toBeLessThan(second.id);
+    // The base release is not part of the rollback and stays undoable.
+    expect((await api('get', `/api/jobs/${base.id}/rollback-plan`)).body.undoes).toEqual([base.id]);
   });
 
   it('refuses a path that escapes the project before anything runs', async () => {
@@ -200,11 +204,13 @@ describe('publish and rollback', () => {
     const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
     const hook = await t.db.hook.create({ data: { projectId: project.id, name: 'gate', stage: 'before-publish', runOn: 'server', script: 'echo "checking $FERRY_REVISION"; test -f conf/app.ini && exit 3' } });
     await svn.commit({ 'trunk/conf/app.ini': 'level=4\n' }, 'fourth');
+    const before = readIfAny(a, 'conf/app.ini');
     const job = await publish({ files: ['conf'], groups: ['zone1'] });
     await t.db.hook.delete({ where: { id: hook.id } });
     expect(job.status).toBe('failed');
     expect(job.error).toMatch(/before-publish hook gate failed \(exit 3\); no host was touched/);
-    expect(read(a, 'conf/app.ini')).not.toBe('level=4\n');
+    expect(readIfAny(a, 'conf/app.ini')).toBe(before);
+    expect(before).not.toBe('level=4\n');
     expect(exists(a, `.ferry/snapshots/${job.id}.tar.gz`)).toBe(false);
     expect(exists(b, `.ferry/incoming/${job.id}.tar.gz`)).toBe(false);
   });
@@ -234,6 +240,9 @@ describe('publish and rollback', () => {
   });
 
   it('refuses a host whose key changed and changes nothing on it', async () => {
+    // A publish first, so a's key is pinned and a holds a release to keep.
+    expect((await publish({ files: ['conf/app.ini'], hosts: ['a'] })).status).toBe('succeeded');
+    expect((await t.db.host.findUniqueOrThrow({ where: { name: 'a' } })).hostKey).toBe(a.hostKey);
     const before = read(a, 'conf/app.ini');
     await svn.commit({ 'trunk/conf/app.ini': 'level=5\n' }, 'fifth');
     await a.restartWithNewHostKey();
@@ -248,7 +257,8 @@ describe('publish and rollback', () => {
   });
 
   it('streams job events as SSE: a snapshot, then the final state', async () => {
-    const last = await t.db.job.findFirstOrThrow({ where: { kind: 'publish' }, orderBy: { id: 'desc' } });
+    const last = await publish({ files: ['conf/app.ini'], hosts: ['a'] });
+    expect(last.status).toBe('succeeded');
     const res = await supertest(t.app).get(`/api/jobs/${last.id}/events`).set('Authorization', `Bearer ${token}`)
       .buffer(true).parse((r, cb) => {
         let text = '';
@@ -257,6 +267,7 @@ describe('publish and rollback', () => {
       });
     expect(res.headers['content-type']).toMatch(/text\/event-stream/);
     expect(res.body).toMatch(/^event: snapshot\ndata: \{/);
+    expect(JSON.parse(/^event: snapshot\ndata: (.*)\n/.exec(res.body)![1])).toMatchObject({ id: last.id, kind: 'publish' });
     expect(res.body).toMatch(/event: end\ndata: .*"status":"succeeded"/);
   });
 });
@@ -281,48 +292,71 @@ describe('process control', () => {
 });
 
 describe('rolling process control', () => {
-  it('restarts a group in batches and stops at the first batch whose status check fails', async () => {
+  // Each test publishes bin/ctl.sh itself, so it can run alone.
+  const publishCtl = async () => expect((await publish({ files: ['bin'], groups: ['zone1'] })).status).toBe('succeeded');
+  /** Adds process "flaky" (its status check always fails on a) for the duration of `body`. */
+  async function withFlakyProcess(body: () => Promise<void>) {
     const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
     const zone1 = await t.db.hostGroup.findFirstOrThrow({ where: { projectId: project.id, name: 'zone1' } });
     await t.db.process.create({ data: {
       projectId: project.id, name: 'flaky', startCmd: 'sh bin/ctl.sh start flaky', stopCmd: 'sh bin/ctl.sh stop flaky',
       statusCmd: 'test "$FERRY_HOST" != a && sh bin/ctl.sh status flaky', groups: { connect: { id: zone1.id } },
     } });
+    try {
+      await body();
+    } finally {
+      await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop' })).body.jobId);
+      await t.db.process.delete({ where: { projectId_name: { projectId: project.id, name: 'flaky' } } });
+    }
+  }
+  const restartFlaky = async () => {
     const res = await api('post', '/api/projects/game/processes', { action: 'restart', processes: ['flaky'], groups: ['zone1'], batchSize: 1 });
     expect(res.status).toBe(201);
-    const job = await waitJob(res.body.jobId);
-    expect(job.status).toBe('failed');
-    expect(job.error).toMatch(/stopped at batch 1 \(a failed\)\. Done: no host/);
-    expect(hostOf(job, 'a').error).toMatch(/status check failed/);
-    expect(hostOf(job, 'b')).toMatchObject({ status: 'skipped' });
-    // b was never touched: its process is not running.
-    expect(fs.existsSync(path.join(b.dir, 'run/flaky.pid'))).toBe(false);
+    return waitJob(res.body.jobId);
+  };
 
-    const ok = await waitJob((await api('post', '/api/projects/game/processes', { action: 'restart', processes: ['zone1'], batchPercent: 50 })).body.jobId);
-    expect(ok.status, JSON.stringify(ok.hosts)).toBe('succeeded');
-    expect(ok.hosts.every((h) => h.output.includes('zone1: running'))).toBe(true);
-    await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop' })).body.jobId);
+  it('restarts a group in batches and stops at the first batch whose status check fails', async () => {
+    await publishCtl();
+    await withFlakyProcess(async () => {
+      const job = await restartFlaky();
+      expect(job.status).toBe('failed');
+      expect(job.error).toMatch(/stopped at batch 1 \(a failed\)\. Done: no host/);
+      expect(hostOf(job, 'a').error).toMatch(/status check failed/);
+      expect(hostOf(job, 'b')).toMatchObject({ status: 'skipped' });
+      // b was never touched: its process is not running.
+      expect(fs.existsSync(path.join(b.dir, 'run/flaky.pid'))).toBe(false);
+
+      const ok = await waitJob((await api('post', '/api/projects/game/processes', { action: 'restart', processes: ['zone1'], batchPercent: 50 })).body.jobId);
+      expect(ok.status, JSON.stringify(ok.hosts)).toBe('succeeded');
+      expect(ok.hosts.map((h) => h.host)).toEqual(['a', 'b']);
+      for (const h of ok.hosts) expect(h.output, h.host).toContain('zone1: running');
+    });
   });
 
   it('a rolling stop succeeds when every host is stopped afterwards', async () => {
-    await waitJob((await api('post', '/api/projects/game/processes', { action: 'start', processes: ['zone1'] })).body.jobId);
+    await publishCtl();
+    expect((await waitJob((await api('post', '/api/projects/game/processes', { action: 'start', processes: ['zone1'] })).body.jobId)).status).toBe('succeeded');
+    expect(fs.existsSync(path.join(a.dir, 'run/zone1.pid'))).toBe(true);
     const stop = await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop', processes: ['zone1'], batchSize: 1 })).body.jobId);
     expect(stop.status, JSON.stringify(stop.hosts)).toBe('succeeded');
     expect(fs.existsSync(path.join(a.dir, 'run/zone1.pid'))).toBe(false);
   });
 
   it('retries a job on its failed hosts only', async () => {
-    const failed = await t.db.job.findFirstOrThrow({ where: { kind: 'process', status: 'failed' }, orderBy: { id: 'desc' } });
-    const res = await api('post', `/api/jobs/${failed.id}/retry`);
-    expect(res.status).toBe(201);
-    const retry = await waitJob(res.body.jobId);
-    expect(retry.hosts.map((h) => h.host)).toEqual(['a', 'b']);
-    // Same action, processes and batches as the original: a still fails its status check, so b is skipped again.
-    expect(retry.error).toMatch(/stopped at batch 1/);
-    await waitJob((await api('post', '/api/projects/game/processes', { action: 'stop' })).body.jobId);
-    const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
-    await t.db.process.delete({ where: { projectId_name: { projectId: project.id, name: 'flaky' } } });
-    const ok = await t.db.job.findFirstOrThrow({ where: { kind: 'publish', status: 'succeeded' }, orderBy: { id: 'desc' } });
+    await publishCtl();
+    await withFlakyProcess(async () => {
+      const failed = await restartFlaky();
+      expect(failed.status).toBe('failed');
+      const res = await api('post', `/api/jobs/${failed.id}/retry`);
+      expect(res.status).toBe(201);
+      const retry = await waitJob(res.body.jobId);
+      expect(retry.hosts.map((h) => h.host)).toEqual(['a', 'b']);
+      // Same action, processes and batches as the original: a still fails its status check, so b is skipped again.
+      expect(retry.error).toMatch(/stopped at batch 1/);
+      expect(hostOf(retry, 'b')).toMatchObject({ status: 'skipped' });
+    });
+    const ok = await publish({ files: ['conf/app.ini'], hosts: ['a'] });
+    expect(ok.status).toBe('succeeded');
     const none = await api('post', `/api/jobs/${ok.id}/retry`);
     expect(none.status).toBe(400);
     expect(none.body.error).toMatch(/nothing to retry/);
@@ -335,7 +369,7 @@ describe('permissions on the API', () => {
     const outsider = await t.login('outsider', 'member');
     const csrf = (await agent.get('/').then((r) => /name="csrf-token" content="([^"]+)"/.exec(r.text)))![1];
     const csrf2 = (await outsider.get('/').then((r) => /name="csrf-token" content="([^"]+)"/.exec(r.text)))![1];
-    const anyJob = await t.db.job.findFirstOrThrow({ where: { kind: 'publish', project: { name: 'game' } }, orderBy: { id: 'desc' } });
+    const anyJob = await publish({ files: ['conf/app.ini'], hosts: ['a'] });
     const jobsBefore = await t.db.job.count();
 
     expect((await agent.post(`/api/jobs/${anyJob.id}/rollback`).set('x-csrf-token', csrf)).status).toBe(403);
@@ -360,6 +394,9 @@ describe('permissions on the API', () => {
 
 describe('renamed hosts', () => {
   it('rolls back a publish on a host renamed since, and marks it rolled back', async () => {
+    // A release of its own for the rollback to return to.
+    expect((await publish({ files: ['conf/app.ini'], hosts: ['a'] })).status).toBe('succeeded');
+    const before = read(a, 'conf/app.ini');
     await svn.commit({ 'trunk/conf/app.ini': 'level=renamed\n' }, 'before rename');
     const job = await publish({ files: ['conf/app.ini'], hosts: ['a'] });
     expect(job.status).toBe('succeeded');
@@ -369,7 +406,8 @@ describe('renamed hosts', () => {
       expect(plan.body.hosts).toEqual([{ host: 'a-renamed', jobIds: [job.id] }]);
       const rollback = await waitJob((await api('post', `/api/jobs/${job.id}/rollback`)).body.jobId);
       expect(rollback.status, JSON.stringify(rollback.hosts)).toBe('succeeded');
-      expect(read(a, 'conf/app.ini')).not.toBe('level=renamed\n');
+      expect(read(a, 'conf/app.ini')).toBe(before);
+      expect(before).not.toBe('level=renamed\n');
       expect((await api('get', `/api/jobs/${job.id}/rollback-plan`)).body.hosts).toEqual([]);
     } finally {
       await t.db.host.update({ where: { name: 'a-renamed' }, data: { name: 'a' } });

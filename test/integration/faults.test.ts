@@ -1,6 +1,5 @@
 // Fault tolerance through the API: a connection cut mid-upload, a full disk during extraction, two users at once.
 import crypto from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import supertest from 'supertest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/sshd.ts';
 import { startTestApp, csrf } from '../helpers/app.ts';
+import { mountTmpfs } from '../helpers/capabilities.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
 import { createSshTransport } from '../../src/deploy/transport.ts';
 import { runFile } from '../../src/lib/exec.ts';
@@ -92,11 +92,7 @@ describe('faults', () => {
   it('a full disk during extraction fails the host with that reason and restores its files from the snapshot', async (ctx) => {
     const small = path.join(fleet.targets.b.rootDir, 'small disk');
     fs.mkdirSync(small, { recursive: true });
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', small], { stdio: 'ignore' });
-    } catch {
-      ctx.skip('cannot mount a tmpfs here (needs root)');
-    }
+    const unmount = mountTmpfs(ctx, small, '2m');
     try {
       await t.db.host.update({ where: { name: 'b' }, data: { deployDir: small } });
       const seed = await waitJob((await api('post', '/api/projects/game/publish', { files: ['conf'], hosts: ['b'] })).body.jobId);
@@ -111,7 +107,7 @@ describe('faults', () => {
       expect(fs.existsSync(path.join(small, 'zeros/z.bin'))).toBe(false);
     } finally {
       await t.db.host.update({ where: { name: 'b' }, data: { deployDir: fleet.targets.b.dir } });
-      execFileSync('umount', [small]);
+      unmount();
     }
   });
 

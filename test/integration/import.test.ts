@@ -119,7 +119,8 @@ describe('bulk import', () => {
 
     await new Promise((resolve) => setTimeout(resolve, 20)); // so a needless write would show in updatedAt
     const again = await applyImport(t.svc, adminCtx(), parseImportFile(fleetYaml(), 'yaml'));
-    expect(again.items.every((i) => i.action === 'unchanged')).toBe(true);
+    expect(again.items).toHaveLength(11);
+    expect(again.items.filter((i) => i.action !== 'unchanged')).toEqual([]);
     expect({ counts: await counts(), updatedAts: await updatedAts() }).toEqual(before);
     expect((await t.db.user.findUniqueOrThrow({ where: { name: 'alice' } })).passwordHash).toBe(alice.passwordHash);
   });
@@ -230,13 +231,16 @@ describe('bulk import', () => {
     expect(Object.fromEntries(groups.map((g) => [g.name, g.hosts.map((h) => h.name)]))).toEqual({
       all: ['zone1-b', 'zone2-a'], relays: ['relay'], zone1: ['zone1-a'], zone2: ['zone1-b', 'zone2-a'],
     });
-    expect(actions(await planImport(t.svc, parseImportFile(csv, 'csv'))).every((a) => a.endsWith(':unchanged'))).toBe(true);
+    const replanned = actions(await planImport(t.svc, parseImportFile(csv, 'csv')));
+    expect(replanned.length).toBeGreaterThan(0);
+    expect(replanned.filter((a) => !a.endsWith(':unchanged'))).toEqual([]);
   });
 
   it('a dry run changes nothing and logs nothing', async () => {
     const result = await applyImport(t.svc, adminCtx(), parseImportFile(fleetYaml(), 'yaml'), { dryRun: true });
     expect(result.dryRun).toBe(true);
-    expect(result.items.every((i) => i.action === 'create')).toBe(true);
+    expect(result.items).toHaveLength(11);
+    expect(result.items.filter((i) => i.action !== 'create')).toEqual([]);
     expect(await counts()).toEqual({ credentials: 0, hosts: 0, projects: 0, groups: 0, processes: 0, hooks: 0, users: 0, grants: 0 });
     expect(await t.db.opLog.count()).toBe(0);
   });
@@ -311,6 +315,6 @@ describe('bulk import', () => {
     expect(await counts()).toEqual({ credentials: 0, hosts: 0, projects: 0, groups: 0, processes: 0, hooks: 0, users: 0, grants: 0 });
     const log = await t.db.opLog.findMany();
     expect(log).toHaveLength(4);
-    expect(log.every((row) => row.action === 'config.import' && row.result === 'denied')).toBe(true);
+    expect(log.filter((row) => row.action !== 'config.import' || row.result !== 'denied')).toEqual([]);
   });
 });

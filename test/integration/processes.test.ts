@@ -1,5 +1,5 @@
 // Process control over real SSH: a small start/stop/status script that runs a background sleep with a pid file.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocalHook } from '../../src/deploy/hooks.ts';
@@ -80,6 +80,7 @@ function isAlive(pid: number): boolean {
 
 describe('runProcessAction', () => {
   it('reports status, starts, stops, and restarts with hooks around it', async () => {
+    rmSync(join(deployDir, 'events.log'), { force: true }); // this test reads back its own calls only, whatever ran before
     expect(await act('status')).toEqual({ exitCode: 3, ok: false, running: false, output: 'not running\n' });
 
     const started = await act('start');

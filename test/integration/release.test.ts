@@ -1,5 +1,4 @@
 // Publish and rollback against a real sshd on 127.0.0.1; the "target" is this machine, so trees are checked with fs.
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +9,7 @@ import { forEachHostLimited } from '../../src/deploy/remote.ts';
 import { publishToHost, rollbackHost, type PublishOptions, type PublishPhase } from '../../src/deploy/release.ts';
 import { createSshTransport } from '../../src/deploy/transport.ts';
 import type { RemoteSession } from '../../src/deploy/types.ts';
+import { mountTmpfs } from '../helpers/capabilities.ts';
 import { startSshd, startTcpProxy, type SshdHandle } from '../helpers/sshd.ts';
 
 type FileSpec = string | Buffer | { content: string | Buffer; mode: number };
@@ -261,12 +261,7 @@ describe('publishToHost', () => {
   it('restores the snapshot by itself when the disk fills up during extraction (tmpfs)', async (ctx) => {
     const deployDir = join(sshd.rootDir, `tmpfs ${++caseNumber} 满`);
     mkdirSync(deployDir);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', deployDir], { stdio: 'ignore' });
-    } catch {
-      ctx.skip('cannot mount a tmpfs here; the blocked-directory test covers automatic restore');
-      return;
-    }
+    const unmount = mountTmpfs(ctx, deployDir, '1m');
     try {
       writeFiles(deployDir, ORIGINAL);
       const before = treeOf(deployDir);
@@ -277,7 +272,7 @@ describe('publishToHost', () => {
       expect(result.error).toMatch(/No space left on device/);
       expect(treeOf(deployDir)).toEqual(before);
     } finally {
-      execFileSync('umount', [deployDir]);
+      unmount();
     }
   });
 
