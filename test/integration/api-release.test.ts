@@ -375,13 +375,21 @@ describe('permissions on the API', () => {
     expect((await agent.post(`/api/jobs/${anyJob.id}/rollback`).set('x-csrf-token', csrf)).status).toBe(403);
     expect((await agent.post('/api/projects/game/processes').set('x-csrf-token', csrf).send({ action: 'stop' })).status).toBe(403);
     for (const [method, url] of [
-      ['get', '/api/projects/game/tree'], ['get', '/api/projects/game/log'], ['get', `/api/jobs/${anyJob.id}`],
-      ['get', `/api/jobs/${anyJob.id}/events`], ['get', `/api/jobs/${anyJob.id}/rollback-plan`],
-      ['post', '/api/projects/game/publish'], ['post', `/api/jobs/${anyJob.id}/rollback`], ['post', '/api/projects/game/processes'],
+      ['get', '/api/projects/game/tree'], ['get', '/api/projects/game/log'],
+      ['post', '/api/projects/game/publish'], ['post', '/api/projects/game/processes'],
     ] as const) {
       const res = await outsider[method](url).set('x-csrf-token', csrf2).send({ files: ['conf'], groups: ['zone1'], action: 'status' });
       expect(res.status, `${method} ${url}`).toBe(403);
       expect(res.body.error).toMatch(/permission|no access/);
+    }
+    // A job of a project the outsider cannot see is answered exactly like a job that does not exist.
+    for (const [method, url] of [
+      ['get', `/api/jobs/${anyJob.id}`], ['get', `/api/jobs/${anyJob.id}/events`], ['get', `/api/jobs/${anyJob.id}/rollback-plan`],
+      ['post', `/api/jobs/${anyJob.id}/rollback`], ['post', `/api/jobs/${anyJob.id}/retry`],
+    ] as const) {
+      const res = await outsider[method](url).set('x-csrf-token', csrf2).send({});
+      expect(res.status, `${method} ${url}`).toBe(404);
+      expect(res.body.error).toBe(`Job #${anyJob.id} does not exist.`);
     }
     const auditor = await t.login('aud', 'auditor');
     const csrf3 = (await auditor.get('/').then((r) => /name="csrf-token" content="([^"]+)"/.exec(r.text)))![1];
