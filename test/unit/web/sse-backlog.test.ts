@@ -12,9 +12,9 @@ import type { JobRunner } from '../../../src/services/jobs.ts';
 const servers: http.Server[] = [];
 afterEach(() => { for (const s of servers.splice(0)) s.close(); });
 
-function fakeRunner(emitter: EventEmitter) {
+function fakeRunner(emitter: EventEmitter, snapshotOutput = '') {
   return {
-    getJob: async () => ({ id: 1, status: 'running', hosts: [] }),
+    getJob: async () => ({ id: 1, status: 'running', output: snapshotOutput, hosts: [] }),
     flush: async () => undefined,
     subscribe: (_id: number, onEvent: (e: unknown) => void) => {
       emitter.on('event', onEvent);
@@ -24,7 +24,7 @@ function fakeRunner(emitter: EventEmitter) {
 }
 
 describe('live job events to a browser that stops reading', () => {
-  it('skips output past the backlog limit instead of buffering everything', async () => {
+  async function flood(snapshotOutput: string) {
     const emitter = new EventEmitter();
     let backlogPeak = 0;
     let response: express.Response | null = null;
@@ -32,7 +32,7 @@ describe('live job events to a browser that stops reading', () => {
     app.get('/events', async (req, res) => {
       req.user = { id: 1, name: 'a', role: 'admin', grants: {} } as unknown as Express.User;
       response = res;
-      await streamJobEvents(fakeRunner(emitter), req, res, 1);
+      await streamJobEvents(fakeRunner(emitter, snapshotOutput), req, res, 1);
     });
     const server = app.listen(0, '127.0.0.1');
     servers.push(server);
@@ -46,6 +46,7 @@ describe('live job events to a browser that stops reading', () => {
     while (!response) await new Promise((r) => setTimeout(r, 10));
     const res = response as express.Response;
     await new Promise((r) => setTimeout(r, 50));
+    const afterSnapshot = res.writableLength;
 
     const chunk = 'x'.repeat(64 * 1024);
     let sent = 0;
@@ -55,9 +56,23 @@ describe('live job events to a browser that stops reading', () => {
       backlogPeak = Math.max(backlogPeak, res.writableLength);
       if (i % 20 === 0) await new Promise((r) => setImmediate(r));
     }
+    const destroyed = res.destroyed;
     socket.destroy();
-    expect(sent).toBeGreaterThan(SSE_LIMITS.cutOffBytes);
+    return { sent, backlogPeak, afterSnapshot, destroyed, chunk: chunk.length };
+  }
+
+  it('skips output past the backlog limit instead of buffering everything', async () => {
+    const r = await flood('');
+    expect(r.sent).toBeGreaterThan(SSE_LIMITS.cutOffBytes);
     // Without the limits the backlog grows with everything emitted (~38 MB).
-    expect(backlogPeak).toBeLessThan(SSE_LIMITS.backlogBytes + 2 * chunk.length);
+    expect(r.backlogPeak).toBeLessThan(SSE_LIMITS.backlogBytes + 2 * r.chunk);
+    expect(r.destroyed).toBe(false);
+  });
+
+  it('does not count a large snapshot (many hosts\' output) against the limits', async () => {
+    const r = await flood('y'.repeat(SSE_LIMITS.cutOffBytes + 1024 * 1024));
+    expect(r.afterSnapshot).toBeGreaterThan(SSE_LIMITS.cutOffBytes);
+    expect(r.destroyed).toBe(false);
+    expect(r.backlogPeak).toBeLessThan(r.afterSnapshot + SSE_LIMITS.backlogBytes + 2 * r.chunk);
   });
 });

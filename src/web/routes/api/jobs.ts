@@ -37,13 +37,16 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
   // A browser that stops reading must not make Ferry queue output for it without bound: live output is skipped
   // (and the skip announced) while the socket's backlog is over the limit; a client far behind is cut off and its
   // EventSource reconnects to a fresh snapshot, which holds the stored output tail.
+  // The snapshot itself may be large (many hosts' output tails): it is allowed on top of the limits.
   const skipped = new Map<string, number>();
+  let allowance = 0;
   const live = (e: unknown) => {
     const event = e as { type?: string; host?: string; text?: string };
-    if (res.writableLength > SSE_LIMITS.cutOffBytes) return void res.destroy();
+    const backlog = res.writableLength - allowance;
+    if (backlog > SSE_LIMITS.cutOffBytes) return void res.destroy();
     if (event.type === 'output' && typeof event.text === 'string') {
       const host = event.host ?? '';
-      if (res.writableLength > SSE_LIMITS.backlogBytes) return void skipped.set(host, (skipped.get(host) ?? 0) + event.text.length);
+      if (backlog > SSE_LIMITS.backlogBytes) return void skipped.set(host, (skipped.get(host) ?? 0) + event.text.length);
       const missed = skipped.get(host);
       if (missed) {
         skipped.delete(host);
@@ -62,6 +65,7 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
   if (gone) return;
   res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
   send('snapshot', snapshot);
+  allowance = res.writableLength;
   for (const e of early) send('progress', e);
   early = null;
   if (!unsubscribe || ended) {
