@@ -120,13 +120,13 @@ export async function linkProblem(root: string, path: string, link: string, lsta
     at.pop();
     pending = [...target.split('/'), ...pending];
   }
-  if (at[0] === FERRY_DIR_NAME) return refuse(`leads into Ferry's own ${FERRY_DIR_NAME} directory`);
+  if (at.includes(FERRY_DIR_NAME)) return refuse(`leads into Ferry's own ${FERRY_DIR_NAME} directory`);
   return null;
 }
 
 /**
  * Throws a PackError naming the first symbolic link under root that resolves outside it (or into .ferry), and for a
- * top-level .ferry entry. Run on an export before anything reads it through its links (before-publish hooks), and
+ * .ferry entry at any depth. Run on an export before anything reads it through its links (before-publish hooks), and
  * again while packing, since hooks may have changed the tree.
  */
 export async function checkReleaseTree(root: string): Promise<void> {
@@ -139,7 +139,8 @@ async function planEntries(root: string, relative = '', lstatCache = new Map<str
   const planned: PlannedEntry[] = [];
   for (const name of names) {
     const path = relative ? `${relative}/${name}` : name;
-    if (path === FERRY_DIR_NAME) throw new PackError(`${path}: this name is reserved for Ferry's own files on the hosts; refusing to publish`);
+    // At any depth: "a/.ferry" is the deploy directory's own .ferry on a host where "a" is a link to the deploy root.
+    if (name === FERRY_DIR_NAME) throw new PackError(`${path}: this name is reserved for Ferry's own files on the hosts; refusing to publish`);
     const absolute = join(root, path);
     const stat = await lstat(absolute);
     const common = { path, absolute, mode: stat.mode & 0o7777, mtime: stat.mtime };

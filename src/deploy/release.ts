@@ -540,8 +540,9 @@ export async function restoreSnapshot(
 
 /**
  * A script (run in a subshell by extraction) that removes the paths a job created (deepest first, directories only if
- * empty), then untars its snapshot. Owners come back too when Ferry logs in as root (no --no-same-owner here, unlike
- * the package). First it checks that no directory it deletes or writes under is a link out of the deploy directory
+ * empty), then untars its snapshot. The snapshot's rwx bits come back, but never its owners (files belong to the login
+ * user, as after a publish) nor setuid/setgid/sticky bits, which are named in a warning instead: a snapshot is a file
+ * on the host, and restoring it must not be a way to plant a setuid program, whoever managed to write it. First it checks that no directory it deletes or writes under is a link out of the deploy directory
  * (the job's journal lists every published path, so its directories cover all the restore touches; the
  * directories of `created` are checked as well, in case the journal is gone). Exit 1: no
  * deployDir, 2: tar failed, OUTSIDE_LINK_EXIT: such a link, else whether every created path could be removed.
@@ -559,7 +560,10 @@ function restoreScriptLines(deployDir: string, jobId: number, created: readonly 
     '  if [ -e "$1" ] || [ -L "$1" ]; then rm -f -- "$1" || status=1; fi',
     '}',
     ...created.map((p) => `drop ${shq(`./${p}`)}`),
-    `tar -x -z -p --keep-directory-symlink -f ${shq(files.snapshot)} -C ${shq(deployDir)} || exit 2`,
+    // tar -tv lists modes as ls does: an s/S/t/T in an execute column is a setuid, setgid or sticky bit.
+    `tar -t -v -z -f ${shq(files.snapshot)} 2>/dev/null | grep -E '^.(..[sS]|.{5}[sS]|.{8}[tT])' | head -n 20 | sed 's/^/${MARK} setuid, setgid or sticky bits are not restored by a rollback: /' >&2`,
+    // umask 0 with --no-same-permissions: every rwx bit of the snapshot comes back, setuid/setgid/sticky never do.
+    `( umask 000 && exec tar -x -z --no-same-permissions --no-same-owner --keep-directory-symlink -f ${shq(files.snapshot)} -C ${shq(deployDir)} ) || exit 2`,
     'exit $status',
   ];
 }

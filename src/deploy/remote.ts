@@ -148,8 +148,9 @@ const OUTSIDE_MARK = 'ferry:outside';
  * Shell functions that stop a script before it writes, snapshots or deletes through a symbolic link leading outside
  * the deploy directory, judged by the resolved path on the host (links there may predate Ferry). Run them after `cd`
  * into the deploy directory. `guard DIR` checks one directory path that something will be written under: when it is a
- * link, `cd -P` must land inside the resolved deploy directory and not in its .ferry. Checking every ancestor of every
- * path is enough: a directory that is not a link resolves inside when its parent does. `guard_list FILE` checks every ancestor
+ * link, `cd -P` must land inside the resolved deploy directory and not in its .ferry; a directory named .ferry (link or
+ * not) must not resolve to the deploy directory's own .ferry (it does when a parent is a link to the deploy root).
+ * Checking every ancestor of every path is enough: a directory that is not a link resolves inside when its parent does. `guard_list FILE` checks every ancestor
  * of each path in a newline-separated list (a job's journal). A refusal prints a `ferry:outside` record (path and
  * resolved target, NUL-separated), runs `onRefuse`, and exits with OUTSIDE_LINK_EXIT. POSIX sh only.
  */
@@ -158,11 +159,15 @@ export function linkGuardLines(onRefuse = ':'): string[] {
     'ferry_root=$(pwd -P) || exit 1',
     '[ "$ferry_root" = / ] && ferry_root=',
     'guard() {',
-    '  [ -L "./$1" ] || return 0',
+    // A directory named .ferry is resolved too, link or not: through "a -> ." the path "a/.ferry" is the real .ferry.
+    '  kind=link',
+    '  if [ ! -L "./$1" ]; then',
+    '    case $1 in .ferry|*/.ferry) [ -e "./$1" ] || return 0; kind=named ;; *) return 0 ;; esac',
+    '  fi',
     '  r=$(cd -P -- "./$1" 2>/dev/null && pwd -P) || r=',
     '  case $r in',
     '    "") why=nowhere ;;',
-    '    "$ferry_root"/.ferry|"$ferry_root"/.ferry/*) why=ferry ;;',
+    '    "$ferry_root"/.ferry|"$ferry_root"/.ferry/*) [ "$kind" = link ] && why=ferry || why=ferryname ;;',
     '    "$ferry_root"|"$ferry_root"/*) return 0 ;;',
     '    *) why=outside ;;',
     '  esac',
@@ -203,6 +208,8 @@ export function outsideLinkError(stdout: string, host: string): string | null {
     ? 'a symbolic link that does not lead to an existing directory'
     : why === 'ferry'
       ? `a symbolic link into Ferry's own .ferry directory (${resolved})`
+      : why === 'ferryname'
+        ? `Ferry's own .ferry directory (${resolved}), reached through a symbolic link`
       : `a symbolic link to ${resolved}, outside the deploy directory`;
   return `"${path}" on ${host} is ${what}; Ferry does not write, snapshot or delete through it — nothing was changed on this host`;
 }
