@@ -9,6 +9,8 @@ import { hookLabel, runHookChain, runRemoteHook, type HookSpec } from './hooks.t
 import {
   ancestorsOf,
   depthOf,
+  ferryDirError,
+  ferryDirGuardLines,
   ferryLayout,
   fromNulList,
   jobFiles,
@@ -20,7 +22,6 @@ import {
   readRemoteFile,
   reasonFrom,
   RemoteCommandError,
-  runChecked,
   shq,
 } from './remote.ts';
 import type { RemoteSession } from './types.ts';
@@ -174,15 +175,46 @@ export async function uploadPackage(
   opts: { onProgress?: (sent: number, total: number) => void } = {},
 ): Promise<void> {
   const files = jobFiles(deployDir, jobId);
+  await refuseLinkedUploadPath(session, deployDir, files.packagePart);
   const upload = () => session.upload(packagePath, files.packagePart, { mode: 0o600, onProgress: opts.onProgress });
   try {
     await upload();
+    return;
   } catch (err) {
     if (!isMissingDirectory(err)) throw err;
-    const layout = ferryLayout(deployDir);
-    await runChecked(session, `mkdir -p -- ${shq(layout.incoming)} ${shq(layout.snapshots)} ${shq(layout.journal)}`, 'creating the .ferry directories');
-    await upload();
   }
+  const layout = ferryLayout(deployDir);
+  await runGuardedScript(session, [...ferryDirGuardLines(deployDir), `mkdir -p -- ${shq(layout.incoming)} ${shq(layout.snapshots)} ${shq(layout.journal)}`], 'creating the .ferry directories');
+  await upload();
+}
+
+/** Runs a script that starts with a link guard: a refusal becomes its plain error, any other failure a RemoteCommandError. */
+async function runGuardedScript(session: RemoteSession, lines: string[], what: string): Promise<void> {
+  const result = await session.exec('sh -s', { stdin: [...lines, ''].join('\n') });
+  if (result.code === 0) return;
+  const refused = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  if (refused) throw new Error(refused);
+  throw new RemoteCommandError(`${what} failed on ${session.hostName}: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`, session.hostName, result.code, result.stderr);
+}
+
+/**
+ * Before the SFTP upload writes anything (lstat over the open SFTP channel, no login shell): `.ferry`, `.ferry/incoming`
+ * and the `.part` file itself must not be symbolic links. Owners are checked by the first shell command, before the
+ * package is moved or anything is snapshotted (SFTP cannot tell which uid the login user has).
+ */
+async function refuseLinkedUploadPath(session: RemoteSession, deployDir: string, packagePart: string): Promise<void> {
+  if (!session.inspect) return;
+  const { root, incoming } = ferryLayout(deployDir);
+  const named = [
+    { name: '.ferry', path: root },
+    { name: '.ferry/incoming', path: incoming },
+    { name: `.ferry/incoming/${packagePart.slice(incoming.length + 1)}`, path: packagePart },
+  ];
+  const infos = await Promise.all(named.map(({ path }) => session.inspect!(path)));
+  named.forEach(({ name }, i) => {
+    const info = infos[i];
+    if (info?.type === 'symlink') throw new Error(ferryDirError(name, session.hostName, { link: info.link ?? '?' }));
+  });
 }
 
 /** An SFTP "no such file" for the file being created: its directory does not exist (a lost connection never is). */
@@ -236,6 +268,8 @@ export async function verifyAndSnapshot(
   for (let i = 0; i < manifest.length; i += 200) journalLines.push(`  printf '%s\\n' ${manifest.slice(i, i + 200).map(shq).join(' ')} || exit 16`);
   const script = [
     `part=${shq(files.packagePart)}`,
+    // First of all: nothing below may be read, moved, written or deleted through a linked or foreign .ferry directory.
+    ...ferryDirGuardLines(deployDir),
     `trap ${shq(`rm -f -- ${temps}`)} EXIT`,
     'sum=$(sha256sum < "$part") || exit 10',
     'sum=${sum%% *}',
@@ -319,6 +353,7 @@ export async function extractPackage(
 ): Promise<{ ok: true } | { ok: false; reason: string; restoreError: string | null }> {
   const files = jobFiles(deployDir, jobId);
   const script = [
+    ...ferryDirGuardLines(deployDir),
     `cd -- ${shq(deployDir)} || exit 1`,
     // Checked again right before writing: a link may have appeared on the host since the snapshot.
     ...linkGuardLines(`rm -f -- ${shq(files.package)}`),
@@ -397,7 +432,7 @@ function removeIncomingLines(deployDir: string, jobId: number): string[] {
 
 /** The package is no longer needed (used when hooks failed; a successful publish uses cleanUpAfterPublish). */
 export async function removeIncomingPackage(session: RemoteSession, deployDir: string, jobId: number): Promise<void> {
-  await runChecked(session, `${removeIncomingLines(deployDir, jobId).join('; ')}; true`, 'removing the uploaded package');
+  await runGuardedScript(session, [...ferryDirGuardLines(deployDir), ...removeIncomingLines(deployDir, jobId), 'true'], 'removing the uploaded package');
 }
 
 const PRUNE_STEPS: Record<number, string> = { 21: 'listing snapshots', 22: 'removing old snapshots' };
@@ -419,6 +454,7 @@ export async function cleanUpAfterPublish(
   const foreign = [...new Set(opts.foreignJobIds ?? [])];
   for (const id of foreign) if (!Number.isSafeInteger(id) || id < 0) throw new TypeError(`invalid job id: ${id}`);
   const script = [
+    ...ferryDirGuardLines(deployDir),
     ...removeIncomingLines(deployDir, jobId),
     `cd -- ${shq(snapshots)} || exit 21`,
     `for f in *.tar.gz; do [ -f "$f" ] || continue; id=\${f%.tar.gz}; case $id in ''|*[!0-9]*${foreign.map((id) => `|${id}`).join('')}) continue ;; esac; printf '%s\\n' "$id"; done | sort -r -n | {`,
@@ -436,6 +472,8 @@ export async function cleanUpAfterPublish(
   try {
     const result = await session.exec('sh -s', { stdin: script });
     if (result.code === 0) return [];
+    const refused = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+    if (refused) return [`cleaning up skipped: ${refused.replace(/ — nothing was changed on this host$/, '')}`];
     const step = PRUNE_STEPS[result.code] ?? 'cleaning up';
     return [`${step} failed on ${session.hostName}: ${reasonFrom(result.stderr) || reasonFrom(result.stdout) || `exit code ${result.code}`}`];
   } catch (err) {
@@ -502,6 +540,7 @@ export async function checkRollback(session: RemoteSession, deployDir: string, j
     return `{ [ -f ${shq(files.snapshot)} ] && [ -f ${shq(files.created)} ]; } || echo ${id}`;
   });
   const script = [
+    ...ferryDirGuardLines(deployDir),
     ...checks,
     `cd -- ${shq(deployDir)} 2>/dev/null || exit 0`,
     ...linkGuardLines(),
@@ -550,6 +589,7 @@ export async function restoreSnapshot(
 function restoreScriptLines(deployDir: string, jobId: number, created: readonly string[]): string[] {
   const files = jobFiles(deployDir, jobId);
   return [
+    ...ferryDirGuardLines(deployDir),
     `cd -- ${shq(deployDir)} || exit 1`,
     ...linkGuardLines(),
     `guard_list ${shq(files.publishedList)}`,

@@ -393,3 +393,55 @@ describe("Ferry's own .ferry directory", () => {
     expect(output.join('')).toMatch(/not restored by a rollback: .*\.\/shared\.txt/);
   });
 });
+
+describe("the .ferry directories on the host", () => {
+  it('a publish never uploads, snapshots or journals through .ferry or one of its directories when it is a symbolic link', async () => {
+    for (const linked of ['.ferry', '.ferry/incoming', '.ferry/snapshots', '.ferry/journal']) {
+      const { deployDir, outside } = freshCase();
+      mkdirSync(join(deployDir, '.ferry/incoming'), { recursive: true });
+      mkdirSync(join(deployDir, '.ferry/snapshots'), { recursive: true });
+      mkdirSync(join(deployDir, '.ferry/journal'), { recursive: true });
+      rmSync(join(deployDir, linked), { recursive: true });
+      symlinkSync(outside, join(deployDir, linked));
+      const outsideBefore = treeOf(outside);
+      const rev = await svn.commit({ [`ferrylinks${caseNumber}/index.html`]: 'x\n' }, `index for ${linked}`);
+      const job = await publish(`ferrylinks${caseNumber}`, deployDir, { revision: rev });
+      expect(treeOf(outside), linked).toEqual(outsideBefore);
+      expect(existsSync(join(deployDir, 'index.html')), linked).toBe(false);
+      expect(job.final, linked).toMatchObject({ status: 'failed', snapshotTaken: false });
+      expect(job.final?.error, linked).toBe(`"${linked}" on web1 is a symbolic link (to ${outside}); Ferry keeps its packages, snapshots and journal only in real directories the login user owns — nothing was changed on this host`);
+    }
+  });
+
+  it('a .ferry directory that belongs to another user is refused before anything is moved or snapshotted', async () => {
+    const { deployDir } = freshCase();
+    for (const dir of ['incoming', 'snapshots', 'journal']) mkdirSync(join(deployDir, '.ferry', dir), { recursive: true });
+    execFileSync('chown', ['12345:12345', join(deployDir, '.ferry/journal')]);
+    const rev = await svn.commit({ 'ferryowner/index.html': 'x\n' }, 'index');
+    const job = await publish('ferryowner', deployDir, { revision: rev });
+    expect(job.final).toMatchObject({ status: 'failed', snapshotTaken: false });
+    expect(job.final?.error).toBe('".ferry/journal" on web1 belongs to 12345, not to the login user; Ferry keeps its packages, snapshots and journal only in real directories the login user owns — nothing was changed on this host');
+    expect(existsSync(join(deployDir, 'index.html'))).toBe(false);
+    expect(readdirSync(join(deployDir, '.ferry/snapshots'))).toEqual([]);
+  });
+
+  it('a rollback does not restore a snapshot from a .ferry/snapshots that is a symbolic link', async () => {
+    const { deployDir, outside } = freshCase();
+    const rev = await svn.commit({ 'ferrysnap/index.html': 'published\n' }, 'index');
+    const job = await publish('ferrysnap', deployDir, { revision: rev });
+    expect(job.final).toMatchObject({ status: 'succeeded' });
+    // Someone moves the real snapshots aside and links in a directory holding a crafted one.
+    const crafted = join(outside, 'build');
+    mkdirSync(crafted);
+    writeFileSync(join(crafted, 'index.html'), 'crafted\n');
+    gnuTar(crafted, ['./index.html'], join(outside, `${job.jobId}.tar.gz`));
+    writeFileSync(join(outside, `${job.jobId}.created`), '');
+    rmSync(join(deployDir, '.ferry/snapshots'), { recursive: true });
+    symlinkSync(outside, join(deployDir, '.ferry/snapshots'));
+
+    const result = await rollback(deployDir, [job.jobId]);
+    expect(result).toMatchObject({ status: 'failed' });
+    expect(result?.error).toContain(`".ferry/snapshots" on web1 is a symbolic link (to ${outside})`);
+    expect(readFileSync(join(deployDir, 'index.html'), 'utf8')).toBe('published\n');
+  });
+});
