@@ -208,6 +208,27 @@ describe('packing', () => {
     })).rejects.toThrow(/snap -> .ferry\/snapshots: symbolic link leads into Ferry's own \.ferry directory; refusing to publish/);
   });
 
+  it('refuses a link that climbs back (..) out of a directory the export does not have', async () => {
+    // On a host where data is a link to /srv, htdocs/x would be /srv/.. ; the export cannot tell, so it is refused.
+    await expect(packTree(async (src) => {
+      await mkdir(join(src, 'htdocs'));
+      await symlink('../data/..', join(src, 'htdocs/x'));
+    })).rejects.toThrow('htdocs/x -> ../data/..: symbolic link goes back up (..) from "data", which the release does not have; refusing to publish');
+    await expect(packTree(async (src) => {
+      await symlink('missing/../../x', join(src, 'y'));
+    })).rejects.toThrow('y -> missing/../../x: symbolic link goes back up (..) from "missing", which the release does not have; refusing to publish');
+  });
+
+  it('refuses file names with control characters (line breaks would split the journal and FERRY_FILES)', async () => {
+    await expect(packTree(async (src) => {
+      await mkdir(join(src, 'conf'));
+      await writeFile(join(src, 'conf/evil\nname.txt'), 'x\n');
+    })).rejects.toThrow('"conf/evil\\nname.txt": file names with control characters (line breaks, tabs and the like) cannot be published; refusing to publish');
+    await expect(packTree(async (src) => {
+      await mkdir(join(src, 'tab\there'));
+    })).rejects.toThrow('"tab\\there": file names with control characters');
+  });
+
   it('packs chains of links that stay inside, including through a link to a directory', async () => {
     const result = await packTree(async (src) => {
       await mkdir(join(src, 'a/b'), { recursive: true });
@@ -292,9 +313,26 @@ describe('symbolic links already on the host', () => {
     });
     expect(swapped).toBe(true);
     expect(treeOf(outside)).toEqual({ 'victim.txt': expect.stringMatching(/^file /) });
-    expect(job.final).toMatchObject({ status: 'failed' });
+    // Nothing was published, so there is nothing a rollback could undo: the job's snapshot and journal are gone.
+    expect(job.final).toMatchObject({ status: 'failed', snapshotTaken: false });
     expect(job.final?.error).toContain(`"conf" on web1 is a symbolic link to ${outside}, outside the deploy directory`);
     expect(readdirSync(join(deployDir, '.ferry', 'incoming'))).toEqual([]);
+    expect(readdirSync(join(deployDir, '.ferry', 'snapshots'))).toEqual([]);
+    expect(readdirSync(join(deployDir, '.ferry', 'journal'))).toEqual([]);
+  });
+
+  it('a link to a directory whose name is the deploy directory plus a trailing newline is outside, not the deploy root', async () => {
+    const { deployDir } = freshCase();
+    const twin = `${deployDir}\n`;
+    mkdirSync(twin);
+    writeFileSync(join(twin, 'app.ini'), 'twin original\n');
+    symlinkSync(twin, join(deployDir, 'conf'));
+    const rev = await svn.commit({ 'newline/conf/app.ini': 'published\n' }, 'conf/app.ini');
+    const job = await publish('newline', deployDir, { revision: rev });
+    expect(readFileSync(join(twin, 'app.ini'), 'utf8')).toBe('twin original\n');
+    expect(job.final).toMatchObject({ status: 'failed', snapshotTaken: false });
+    expect(job.final?.error).toContain('"conf" on web1 is a symbolic link to');
+    expect(job.final?.error).toContain('outside the deploy directory');
   });
 
   it('rollback refuses to delete or restore through an outside link that appeared after the publish', async () => {
