@@ -156,12 +156,18 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     enter('done');
     return { ok: true, phase, snapshotTaken, restored: false, warnings };
   } catch (err) {
+    if (err instanceof SnapshotDroppedError) snapshotTaken = false;
     return failed(messageOf(err));
   }
 }
 
 /** Prefix of the lines Ferry's own target-side scripts print on stdout to report progress. */
 const MARK = 'ferry:';
+/** Printed by the extraction script when it refused before tar and removed the job's snapshot and journal. */
+const SNAPSHOT_DROPPED = `${MARK}snapshot-dropped`;
+
+/** Extraction refused before writing anything and removed the job's snapshot: the host has nothing to roll back. */
+class SnapshotDroppedError extends Error {}
 
 /**
  * Step 1: upload to `incoming/<job>.tar.gz.part` over SFTP. The .ferry directories normally exist from earlier
@@ -352,11 +358,14 @@ export async function extractPackage(
   opts: { timeoutMs?: number; onOutput?: OutputListener; /** Package paths whose directories are checked for outside links again, right before tar. */ manifest?: readonly string[] } = {},
 ): Promise<{ ok: true } | { ok: false; reason: string; restoreError: string | null }> {
   const files = jobFiles(deployDir, jobId);
+  // Nothing was extracted when this refuses, so the job's snapshot and journal go too: a later rollback must not
+  // "restore" a publish that never happened.
+  const dropJob = [files.package, files.snapshot, files.created, files.publishedList].map(shq).join(' ');
   const script = [
     ...ferryDirGuardLines(deployDir),
     `cd -- ${shq(deployDir)} || exit 1`,
     // Checked again right before writing: a link may have appeared on the host since the snapshot.
-    ...linkGuardLines(`rm -f -- ${shq(files.package)}`),
+    ...linkGuardLines(`rm -f -- ${dropJob} && printf '${SNAPSHOT_DROPPED}\\n'`),
     ...linkGuardCalls(opts.manifest ?? []),
     // --keep-directory-symlink: a directory that is a symlink on the target (conf -> shared/conf) stays a symlink; GNU
     // tar would otherwise replace it with a real directory holding only the published files. The guard above has
@@ -385,6 +394,7 @@ export async function extractPackage(
   const result = await session.exec('sh -s', { stdin: script, timeoutMs, onOutput: onOutput && ((chunk, stream) => stream === 'stderr' && onOutput(chunk, stream)) });
   if (result.code === 0) return { ok: true };
   const outside = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  if (outside && result.stdout.split('\n').includes(SNAPSHOT_DROPPED)) throw new SnapshotDroppedError(outside);
   if (outside) throw new Error(outside);
 
   const stdout = result.stdout;

@@ -156,7 +156,9 @@ const OUTSIDE_MARK = 'ferry:outside';
  */
 export function linkGuardLines(onRefuse = ':'): string[] {
   return [
-    'ferry_root=$(pwd -P) || exit 1',
+    // The "." sentinels keep trailing newlines of a directory name that $(...) would strip ("/srv/app\n" is not "/srv/app").
+    'ferry_root=$(pwd -P && printf .) || exit 1',
+    'ferry_root=${ferry_root%?}; ferry_root=${ferry_root%?}',
     '[ "$ferry_root" = / ] && ferry_root=',
     'guard() {',
     // A directory named .ferry is resolved too, link or not: through "a -> ." the path "a/.ferry" is the real .ferry.
@@ -164,7 +166,7 @@ export function linkGuardLines(onRefuse = ':'): string[] {
     '  if [ ! -L "./$1" ]; then',
     '    case $1 in .ferry|*/.ferry) [ -e "./$1" ] || return 0; kind=named ;; *) return 0 ;; esac',
     '  fi',
-    '  r=$(cd -P -- "./$1" 2>/dev/null && pwd -P) || r=',
+    '  if r=$(cd -P -- "./$1" 2>/dev/null && pwd -P && printf .); then r=${r%?}; r=${r%?}; else r=; fi',
     '  case $r in',
     '    "") why=nowhere ;;',
     '    "$ferry_root"/.ferry|"$ferry_root"/.ferry/*) [ "$kind" = link ] && why=ferry || why=ferryname ;;',
