@@ -5,6 +5,9 @@
 // Symbolic links: every script checks, with the paths resolved on the host, that no directory it writes, snapshots or
 // deletes under is a link leading outside the deploy directory (or into .ferry), and fails the host before changing
 // anything when one is (linkGuardLines). The package itself holds only links that stay inside (pack.ts refuses others).
+// Ferry's own .ferry directories must be real directories of the login user: the upload lstats them over SFTP first,
+// and every script starts by checking them (ferryDirGuardLines). Rollbacks restore modes but never owners or
+// setuid/setgid/sticky bits.
 import { hookLabel, runHookChain, runRemoteHook, type HookSpec } from './hooks.ts';
 import {
   ancestorsOf,
