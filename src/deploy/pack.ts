@@ -85,13 +85,17 @@ export const FERRY_DIR_NAME = '.ferry';
 /** Links followed while resolving one link before it counts as a loop (Linux gives up after 40 too). */
 const MAX_LINK_HOPS = 40;
 
+/** Per path below root: its link target, null for anything else that exists, MISSING when the export lacks it. */
+type LinkCache = Map<string, string | null | typeof MISSING>;
+const MISSING = Symbol('missing');
+
 /**
  * Why the symbolic link `path` (relative to root, target text `link`) must not be published, or null when it resolves
  * inside root. Resolution follows links inside the tree the way the kernel will on a host (so "here -> ." makes
- * "here/.." the parent of root); missing components are taken as they read. An absolute target is always outside:
+ * "here/.." the parent of root); missing components are taken as they read, but no ".." may follow one. An absolute target is always outside:
  * on a host it would name a place Ferry does not own.
  */
-export async function linkProblem(root: string, path: string, link: string, lstatCache = new Map<string, string | null>()): Promise<string | null> {
+export async function linkProblem(root: string, path: string, link: string, lstatCache: LinkCache = new Map()): Promise<string | null> {
   const refuse = (why: string) => `${path} -> ${link}: symbolic link ${why}; refusing to publish`;
   const outside = refuse('leads outside the deploy directory');
   // Where the kernel would be: the directory holding the link, as segments below root.
@@ -99,47 +103,64 @@ export async function linkProblem(root: string, path: string, link: string, lsta
   let pending = link.split('/');
   if (link.startsWith('/')) return outside;
   let hops = 0;
+  // The first component the export does not have: what it is on a host is unknown (it may be a link there), so no
+  // ".." may climb back out of it.
+  let missing: string | null = null;
   while (pending.length > 0) {
     const segment = pending.shift()!;
     if (segment === '' || segment === '.') continue;
     if (segment === '..') {
+      if (missing !== null) return refuse(`goes back up (..) from "${missing}", which the release does not have`);
       if (at.length === 0) return outside;
       at.pop();
       continue;
     }
     at.push(segment);
     const relative = at.join('/');
+    if (missing !== null) continue;
     if (!lstatCache.has(relative)) {
       const stat = await lstat(join(root, relative)).catch(() => null);
-      lstatCache.set(relative, stat?.isSymbolicLink() ? await readlink(join(root, relative)) : null);
+      lstatCache.set(relative, stat === null ? MISSING : stat.isSymbolicLink() ? await readlink(join(root, relative)) : null);
     }
     const target = lstatCache.get(relative) ?? null;
-    if (target === null) continue;
+    if (target === MISSING) missing = relative;
+    if (typeof target !== 'string') continue;
     if (++hops > MAX_LINK_HOPS) return refuse('cannot be resolved (a loop of links)');
     if (target.startsWith('/')) return outside;
     at.pop();
     pending = [...target.split('/'), ...pending];
   }
-  if (at[0] === FERRY_DIR_NAME) return refuse(`leads into Ferry's own ${FERRY_DIR_NAME} directory`);
+  if (at.includes(FERRY_DIR_NAME)) return refuse(`leads into Ferry's own ${FERRY_DIR_NAME} directory`);
   return null;
 }
 
 /**
  * Throws a PackError naming the first symbolic link under root that resolves outside it (or into .ferry), and for a
- * top-level .ferry entry. Run on an export before anything reads it through its links (before-publish hooks), and
+ * .ferry entry at any depth. Run on an export before anything reads it through its links (before-publish hooks), and
  * again while packing, since hooks may have changed the tree.
  */
 export async function checkReleaseTree(root: string): Promise<void> {
   await planEntries(root);
 }
 
+function hasControlCharacter(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
 /** Sorted, depth-first walk: a directory, then its contents. Refuses links that lead outside root (see linkProblem). */
-async function planEntries(root: string, relative = '', lstatCache = new Map<string, string | null>()): Promise<PlannedEntry[]> {
+async function planEntries(root: string, relative = '', lstatCache: LinkCache = new Map()): Promise<PlannedEntry[]> {
   const names = (await readdir(join(root, relative))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const planned: PlannedEntry[] = [];
   for (const name of names) {
     const path = relative ? `${relative}/${name}` : name;
-    if (path === FERRY_DIR_NAME) throw new PackError(`${path}: this name is reserved for Ferry's own files on the hosts; refusing to publish`);
+    // Journals and FERRY_FILES on the hosts are newline-separated; before-publish hooks can create any name.
+    if (hasControlCharacter(name)) throw new PackError(`${JSON.stringify(path)}: file names with control characters (line breaks, tabs and the like) cannot be published; refusing to publish`);
+    // At any depth: "a/.ferry" is the deploy directory's own .ferry on a host where "a" is a link to the deploy root.
+    if (name === FERRY_DIR_NAME) throw new PackError(`${path}: this name is reserved for Ferry's own files on the hosts; refusing to publish`);
     const absolute = join(root, path);
     const stat = await lstat(absolute);
     const common = { path, absolute, mode: stat.mode & 0o7777, mtime: stat.mtime };

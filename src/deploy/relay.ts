@@ -4,7 +4,7 @@
 // targets' pinned host keys, written to a temporary known_hosts. Nothing secret is ever written on the relay.
 import pLimit from 'p-limit';
 import { normalizeHostKey } from './hostkey.ts';
-import { ferryLayout, jobFiles, reasonFrom, runChecked, shq } from './remote.ts';
+import { ferryDirGuardCommand, ferryLayout, jobFiles, reasonFrom, runChecked, shq } from './remote.ts';
 import type { HostPlan } from './runner-types.ts';
 import { publicKeyOf } from './transport.ts';
 import type { AgentKey, EngineLogger, HostTarget, RemoteSession } from './types.ts';
@@ -333,6 +333,7 @@ function copyCommand(plan: HostPlan, dir: string, index: number, jobId: number):
   const layout = ferryLayout(plan.deployDir);
   const part = jobFiles(plan.deployDir, jobId).packagePart;
   const remote =
+    `${ferryDirGuardCommand(plan.deployDir)}; ` +
     `mkdir -p -- ${shq(layout.incoming)} ${shq(layout.snapshots)} ${shq(layout.journal)}` +
     ` && rm -f -- ${shq(part)} && (umask 077 && cat > ${shq(part)})`;
   const options = [

@@ -5,10 +5,15 @@
 // Symbolic links: every script checks, with the paths resolved on the host, that no directory it writes, snapshots or
 // deletes under is a link leading outside the deploy directory (or into .ferry), and fails the host before changing
 // anything when one is (linkGuardLines). The package itself holds only links that stay inside (pack.ts refuses others).
+// Ferry's own .ferry directories must be real directories of the login user: the upload lstats them over SFTP first,
+// and every script starts by checking them (ferryDirGuardLines). Rollbacks restore modes but never owners or
+// setuid/setgid/sticky bits.
 import { hookLabel, runHookChain, runRemoteHook, type HookSpec } from './hooks.ts';
 import {
   ancestorsOf,
   depthOf,
+  ferryDirError,
+  ferryDirGuardLines,
   ferryLayout,
   fromNulList,
   jobFiles,
@@ -20,7 +25,6 @@ import {
   readRemoteFile,
   reasonFrom,
   RemoteCommandError,
-  runChecked,
   shq,
 } from './remote.ts';
 import type { RemoteSession } from './types.ts';
@@ -155,12 +159,18 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     enter('done');
     return { ok: true, phase, snapshotTaken, restored: false, warnings };
   } catch (err) {
+    if (err instanceof SnapshotDroppedError) snapshotTaken = false;
     return failed(messageOf(err));
   }
 }
 
 /** Prefix of the lines Ferry's own target-side scripts print on stdout to report progress. */
 const MARK = 'ferry:';
+/** Printed by the extraction script when it refused before tar and removed the job's snapshot and journal. */
+const SNAPSHOT_DROPPED = `${MARK}snapshot-dropped`;
+
+/** Extraction refused before writing anything and removed the job's snapshot: the host has nothing to roll back. */
+class SnapshotDroppedError extends Error {}
 
 /**
  * Step 1: upload to `incoming/<job>.tar.gz.part` over SFTP. The .ferry directories normally exist from earlier
@@ -174,15 +184,46 @@ export async function uploadPackage(
   opts: { onProgress?: (sent: number, total: number) => void } = {},
 ): Promise<void> {
   const files = jobFiles(deployDir, jobId);
+  await refuseLinkedUploadPath(session, deployDir, files.packagePart);
   const upload = () => session.upload(packagePath, files.packagePart, { mode: 0o600, onProgress: opts.onProgress });
   try {
     await upload();
+    return;
   } catch (err) {
     if (!isMissingDirectory(err)) throw err;
-    const layout = ferryLayout(deployDir);
-    await runChecked(session, `mkdir -p -- ${shq(layout.incoming)} ${shq(layout.snapshots)} ${shq(layout.journal)}`, 'creating the .ferry directories');
-    await upload();
   }
+  const layout = ferryLayout(deployDir);
+  await runGuardedScript(session, [...ferryDirGuardLines(deployDir), `mkdir -p -- ${shq(layout.incoming)} ${shq(layout.snapshots)} ${shq(layout.journal)}`], 'creating the .ferry directories');
+  await upload();
+}
+
+/** Runs a script that starts with a link guard: a refusal becomes its plain error, any other failure a RemoteCommandError. */
+async function runGuardedScript(session: RemoteSession, lines: string[], what: string): Promise<void> {
+  const result = await session.exec('sh -s', { stdin: [...lines, ''].join('\n') });
+  if (result.code === 0) return;
+  const refused = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  if (refused) throw new Error(refused);
+  throw new RemoteCommandError(`${what} failed on ${session.hostName}: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`, session.hostName, result.code, result.stderr);
+}
+
+/**
+ * Before the SFTP upload writes anything (lstat over the open SFTP channel, no login shell): `.ferry`, `.ferry/incoming`
+ * and the `.part` file itself must not be symbolic links. Owners are checked by the first shell command, before the
+ * package is moved or anything is snapshotted (SFTP cannot tell which uid the login user has).
+ */
+async function refuseLinkedUploadPath(session: RemoteSession, deployDir: string, packagePart: string): Promise<void> {
+  if (!session.inspect) return;
+  const { root, incoming } = ferryLayout(deployDir);
+  const named = [
+    { name: '.ferry', path: root },
+    { name: '.ferry/incoming', path: incoming },
+    { name: `.ferry/incoming/${packagePart.slice(incoming.length + 1)}`, path: packagePart },
+  ];
+  const infos = await Promise.all(named.map(({ path }) => session.inspect!(path)));
+  named.forEach(({ name }, i) => {
+    const info = infos[i];
+    if (info?.type === 'symlink') throw new Error(ferryDirError(name, session.hostName, { link: info.link ?? '?' }));
+  });
 }
 
 /** An SFTP "no such file" for the file being created: its directory does not exist (a lost connection never is). */
@@ -236,6 +277,8 @@ export async function verifyAndSnapshot(
   for (let i = 0; i < manifest.length; i += 200) journalLines.push(`  printf '%s\\n' ${manifest.slice(i, i + 200).map(shq).join(' ')} || exit 16`);
   const script = [
     `part=${shq(files.packagePart)}`,
+    // First of all: nothing below may be read, moved, written or deleted through a linked or foreign .ferry directory.
+    ...ferryDirGuardLines(deployDir),
     `trap ${shq(`rm -f -- ${temps}`)} EXIT`,
     'sum=$(sha256sum < "$part") || exit 10',
     'sum=${sum%% *}',
@@ -318,10 +361,14 @@ export async function extractPackage(
   opts: { timeoutMs?: number; onOutput?: OutputListener; /** Package paths whose directories are checked for outside links again, right before tar. */ manifest?: readonly string[] } = {},
 ): Promise<{ ok: true } | { ok: false; reason: string; restoreError: string | null }> {
   const files = jobFiles(deployDir, jobId);
+  // Nothing was extracted when this refuses, so the job's snapshot and journal go too: a later rollback must not
+  // "restore" a publish that never happened.
+  const dropJob = [files.package, files.snapshot, files.created, files.publishedList].map(shq).join(' ');
   const script = [
+    ...ferryDirGuardLines(deployDir),
     `cd -- ${shq(deployDir)} || exit 1`,
     // Checked again right before writing: a link may have appeared on the host since the snapshot.
-    ...linkGuardLines(`rm -f -- ${shq(files.package)}`),
+    ...linkGuardLines(`rm -f -- ${dropJob} && printf '${SNAPSHOT_DROPPED}\\n'`),
     ...linkGuardCalls(opts.manifest ?? []),
     // --keep-directory-symlink: a directory that is a symlink on the target (conf -> shared/conf) stays a symlink; GNU
     // tar would otherwise replace it with a real directory holding only the published files. The guard above has
@@ -350,6 +397,7 @@ export async function extractPackage(
   const result = await session.exec('sh -s', { stdin: script, timeoutMs, onOutput: onOutput && ((chunk, stream) => stream === 'stderr' && onOutput(chunk, stream)) });
   if (result.code === 0) return { ok: true };
   const outside = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  if (outside && result.stdout.split('\n').includes(SNAPSHOT_DROPPED)) throw new SnapshotDroppedError(outside);
   if (outside) throw new Error(outside);
 
   const stdout = result.stdout;
@@ -397,7 +445,7 @@ function removeIncomingLines(deployDir: string, jobId: number): string[] {
 
 /** The package is no longer needed (used when hooks failed; a successful publish uses cleanUpAfterPublish). */
 export async function removeIncomingPackage(session: RemoteSession, deployDir: string, jobId: number): Promise<void> {
-  await runChecked(session, `${removeIncomingLines(deployDir, jobId).join('; ')}; true`, 'removing the uploaded package');
+  await runGuardedScript(session, [...ferryDirGuardLines(deployDir), ...removeIncomingLines(deployDir, jobId), 'true'], 'removing the uploaded package');
 }
 
 const PRUNE_STEPS: Record<number, string> = { 21: 'listing snapshots', 22: 'removing old snapshots' };
@@ -419,6 +467,7 @@ export async function cleanUpAfterPublish(
   const foreign = [...new Set(opts.foreignJobIds ?? [])];
   for (const id of foreign) if (!Number.isSafeInteger(id) || id < 0) throw new TypeError(`invalid job id: ${id}`);
   const script = [
+    ...ferryDirGuardLines(deployDir),
     ...removeIncomingLines(deployDir, jobId),
     `cd -- ${shq(snapshots)} || exit 21`,
     `for f in *.tar.gz; do [ -f "$f" ] || continue; id=\${f%.tar.gz}; case $id in ''|*[!0-9]*${foreign.map((id) => `|${id}`).join('')}) continue ;; esac; printf '%s\\n' "$id"; done | sort -r -n | {`,
@@ -436,6 +485,8 @@ export async function cleanUpAfterPublish(
   try {
     const result = await session.exec('sh -s', { stdin: script });
     if (result.code === 0) return [];
+    const refused = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+    if (refused) return [`cleaning up skipped: ${refused.replace(/ — nothing was changed on this host$/, '')}`];
     const step = PRUNE_STEPS[result.code] ?? 'cleaning up';
     return [`${step} failed on ${session.hostName}: ${reasonFrom(result.stderr) || reasonFrom(result.stdout) || `exit code ${result.code}`}`];
   } catch (err) {
@@ -502,6 +553,7 @@ export async function checkRollback(session: RemoteSession, deployDir: string, j
     return `{ [ -f ${shq(files.snapshot)} ] && [ -f ${shq(files.created)} ]; } || echo ${id}`;
   });
   const script = [
+    ...ferryDirGuardLines(deployDir),
     ...checks,
     `cd -- ${shq(deployDir)} 2>/dev/null || exit 0`,
     ...linkGuardLines(),
@@ -540,8 +592,9 @@ export async function restoreSnapshot(
 
 /**
  * A script (run in a subshell by extraction) that removes the paths a job created (deepest first, directories only if
- * empty), then untars its snapshot. Owners come back too when Ferry logs in as root (no --no-same-owner here, unlike
- * the package). First it checks that no directory it deletes or writes under is a link out of the deploy directory
+ * empty), then untars its snapshot. The snapshot's rwx bits come back, but never its owners (files belong to the login
+ * user, as after a publish) nor setuid/setgid/sticky bits, which are named in a warning instead: a snapshot is a file
+ * on the host, and restoring it must not be a way to plant a setuid program, whoever managed to write it. First it checks that no directory it deletes or writes under is a link out of the deploy directory
  * (the job's journal lists every published path, so its directories cover all the restore touches; the
  * directories of `created` are checked as well, in case the journal is gone). Exit 1: no
  * deployDir, 2: tar failed, OUTSIDE_LINK_EXIT: such a link, else whether every created path could be removed.
@@ -549,6 +602,7 @@ export async function restoreSnapshot(
 function restoreScriptLines(deployDir: string, jobId: number, created: readonly string[]): string[] {
   const files = jobFiles(deployDir, jobId);
   return [
+    ...ferryDirGuardLines(deployDir),
     `cd -- ${shq(deployDir)} || exit 1`,
     ...linkGuardLines(),
     `guard_list ${shq(files.publishedList)}`,
@@ -559,7 +613,10 @@ function restoreScriptLines(deployDir: string, jobId: number, created: readonly 
     '  if [ -e "$1" ] || [ -L "$1" ]; then rm -f -- "$1" || status=1; fi',
     '}',
     ...created.map((p) => `drop ${shq(`./${p}`)}`),
-    `tar -x -z -p --keep-directory-symlink -f ${shq(files.snapshot)} -C ${shq(deployDir)} || exit 2`,
+    // tar -tv lists modes as ls does: an s/S/t/T in an execute column is a setuid, setgid or sticky bit.
+    `tar -t -v -z -f ${shq(files.snapshot)} 2>/dev/null | grep -E '^.(..[sS]|.{5}[sS]|.{8}[tT])' | head -n 20 | sed 's/^/${MARK} setuid, setgid or sticky bits are not restored by a rollback: /' >&2`,
+    // umask 0 with --no-same-permissions: every rwx bit of the snapshot comes back, setuid/setgid/sticky never do.
+    `( umask 000 && exec tar -x -z --no-same-permissions --no-same-owner --keep-directory-symlink -f ${shq(files.snapshot)} -C ${shq(deployDir)} ) || exit 2`,
     'exit $status',
   ];
 }

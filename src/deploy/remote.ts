@@ -148,21 +148,28 @@ const OUTSIDE_MARK = 'ferry:outside';
  * Shell functions that stop a script before it writes, snapshots or deletes through a symbolic link leading outside
  * the deploy directory, judged by the resolved path on the host (links there may predate Ferry). Run them after `cd`
  * into the deploy directory. `guard DIR` checks one directory path that something will be written under: when it is a
- * link, `cd -P` must land inside the resolved deploy directory and not in its .ferry. Checking every ancestor of every
- * path is enough: a directory that is not a link resolves inside when its parent does. `guard_list FILE` checks every ancestor
+ * link, `cd -P` must land inside the resolved deploy directory and not in its .ferry; a directory named .ferry (link or
+ * not) must not resolve to the deploy directory's own .ferry (it does when a parent is a link to the deploy root).
+ * Checking every ancestor of every path is enough: a directory that is not a link resolves inside when its parent does. `guard_list FILE` checks every ancestor
  * of each path in a newline-separated list (a job's journal). A refusal prints a `ferry:outside` record (path and
  * resolved target, NUL-separated), runs `onRefuse`, and exits with OUTSIDE_LINK_EXIT. POSIX sh only.
  */
 export function linkGuardLines(onRefuse = ':'): string[] {
   return [
-    'ferry_root=$(pwd -P) || exit 1',
+    // The "." sentinels keep trailing newlines of a directory name that $(...) would strip ("/srv/app\n" is not "/srv/app").
+    'ferry_root=$(pwd -P && printf .) || exit 1',
+    'ferry_root=${ferry_root%?}; ferry_root=${ferry_root%?}',
     '[ "$ferry_root" = / ] && ferry_root=',
     'guard() {',
-    '  [ -L "./$1" ] || return 0',
-    '  r=$(cd -P -- "./$1" 2>/dev/null && pwd -P) || r=',
+    // A directory named .ferry is resolved too, link or not: through "a -> ." the path "a/.ferry" is the real .ferry.
+    '  kind=link',
+    '  if [ ! -L "./$1" ]; then',
+    '    case $1 in .ferry|*/.ferry) [ -e "./$1" ] || return 0; kind=named ;; *) return 0 ;; esac',
+    '  fi',
+    '  if r=$(cd -P -- "./$1" 2>/dev/null && pwd -P && printf .); then r=${r%?}; r=${r%?}; else r=; fi',
     '  case $r in',
     '    "") why=nowhere ;;',
-    '    "$ferry_root"/.ferry|"$ferry_root"/.ferry/*) why=ferry ;;',
+    '    "$ferry_root"/.ferry|"$ferry_root"/.ferry/*) [ "$kind" = link ] && why=ferry || why=ferryname ;;',
     '    "$ferry_root"|"$ferry_root"/*) return 0 ;;',
     '    *) why=outside ;;',
     '  esac',
@@ -194,15 +201,58 @@ export function linkGuardCalls(paths: readonly string[]): string[] {
   return dirs.map((dir) => `guard ${shq(dir)}`);
 }
 
+/** The directories of `.ferry` as the guard names them, relative to the deploy directory, outermost first. */
+export const FERRY_DIRS = ['.ferry', '.ferry/incoming', '.ferry/snapshots', '.ferry/journal'] as const;
+
+/**
+ * Shell lines that stop a script (OUTSIDE_LINK_EXIT, `ferry:outside` record) when `.ferry` or one of its directories is
+ * a symbolic link or belongs to another user: Ferry's packages, snapshots and journal are written, read back and
+ * deleted there, so a link (or a directory someone else can fill with links) would make Ferry write outside the deploy
+ * directory or restore a snapshot it never took. Missing directories pass (they are created after the check).
+ * Absolute paths; POSIX sh only.
+ */
+export function ferryDirGuardLines(deployDir: string, onRefuse = ':'): string[] {
+  const checks = FERRY_DIRS.map((name) => `${shq(name)} ${shq(joinRemote(deployDir, name))}`);
+  return [
+    'ferry_dir_guard() {',
+    '  while [ $# -gt 1 ]; do',
+    '    if [ -L "$2" ]; then why=ferrylink; what=$(readlink -- "$2")',
+    `    elif [ -e "$2" ] && [ ! -O "$2" ]; then why=ferryowner; what=$(ls -ldn -- "$2" | awk '{print $3}')`,
+    '    else shift 2; continue; fi',
+    `    printf '\\n${OUTSIDE_MARK}\\000%s\\000%s\\000%s\\000\\n' "$why" "$1" "$what"`,
+    `    ${onRefuse}`,
+    `    exit ${OUTSIDE_LINK_EXIT}`,
+    '  done',
+    '}',
+    `ferry_dir_guard ${checks.join(' ')}`,
+  ];
+}
+
+/** ferryDirGuardLines as one line for commands that cannot take a script (the relay's ssh to a target): a plain stderr line. */
+export function ferryDirGuardCommand(deployDir: string): string {
+  const paths = FERRY_DIRS.map((name) => shq(joinRemote(deployDir, name))).join(' ');
+  return `for d in ${paths}; do if [ -L "$d" ] || { [ -e "$d" ] && [ ! -O "$d" ]; }; then echo "$d is a symbolic link or belongs to another user; Ferry keeps its packages, snapshots and journal only in real directories the login user owns" >&2; exit ${OUTSIDE_LINK_EXIT}; fi; done`;
+}
+
+/** The plain error when `.ferry` or one of its directories (`path`, relative) is a link or has another owner. */
+export function ferryDirError(path: string, host: string, problem: { link: string } | { owner: string }): string {
+  const what = 'link' in problem ? `is a symbolic link (to ${problem.link})` : `belongs to ${problem.owner}, not to the login user`;
+  return `"${path}" on ${host} ${what}; Ferry keeps its packages, snapshots and journal only in real directories the login user owns — nothing was changed on this host`;
+}
+
 /** The plain error for a `ferry:outside` record in a script's stdout, or null when there is none. */
 export function outsideLinkError(stdout: string, host: string): string | null {
   const found = new RegExp(`${OUTSIDE_MARK}\\0(\\w+)\\0([^\\0]*)\\0([^\\0]*)\\0`).exec(stdout);
   if (!found) return null;
   const [, why, path, resolved] = found;
+  if (why === 'ferrylink') return ferryDirError(path, host, { link: resolved });
+  if (why === 'ferryowner') return ferryDirError(path, host, { owner: resolved });
   const what = why === 'nowhere'
     ? 'a symbolic link that does not lead to an existing directory'
     : why === 'ferry'
       ? `a symbolic link into Ferry's own .ferry directory (${resolved})`
+      : why === 'ferryname'
+        ? `Ferry's own .ferry directory (${resolved}), reached through a symbolic link`
       : `a symbolic link to ${resolved}, outside the deploy directory`;
   return `"${path}" on ${host} is ${what}; Ferry does not write, snapshot or delete through it — nothing was changed on this host`;
 }

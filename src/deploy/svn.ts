@@ -618,7 +618,9 @@ export class SvnClient {
       const dest = path === PROJECT_ROOT ? root : join(root, ...path.split('/'));
       await mkdir(dirname(dest), { recursive: true });
       const ctx: ErrorContext = { action: 'export', path, revision };
-      const args = ['export', '--force', '--quiet', '-r', String(revision), '--', this.urlOf(path, revision), dest];
+      // --ignore-externals: an svn:externals property could pull any repository the Ferry server can reach (file:///
+      // included) into a release; only what the project itself holds is published.
+      const args = ['export', '--force', '--quiet', '--ignore-externals', '-r', String(revision), '--', this.urlOf(path, revision), dest];
       await this.svn(args, ctx, { timeoutMs: this.opts.exportTimeoutMs });
     };
     // Let running exports finish before failing, so the caller can safely clean destDir up.

@@ -23,7 +23,7 @@ import { COMMAND_CAPTURE_CHARS } from '../config.ts';
 import { fingerprintOf, hostKeyFromBlob, sameHostKey } from './hostkey.ts';
 import { OutputTail } from './output-tail.ts';
 import { envPrefix } from './remote.ts';
-import type { AgentKey, ConnectOptions, ExecOptions, ExecResult, HostTarget, RemoteSession, Transport } from './types.ts';
+import type { AgentKey, ConnectOptions, ExecOptions, ExecResult, HostTarget, RemotePathInfo, RemoteSession, Transport } from './types.ts';
 
 const { BaseAgent, Client, utils } = ssh2;
 
@@ -678,6 +678,38 @@ class SshSession implements RemoteSession {
         this.aborters.delete(abort);
         opts.onProgress?.(total, total);
         resolve();
+      });
+    });
+  }
+
+  /** SFTP lstat (and readlink for a link): lets the upload refuse a linked .ferry directory before writing anything. */
+  async inspect(remotePath: string): Promise<RemotePathInfo | null> {
+    if (this.lost) throw this.lost;
+    const sftp = await this.openSftp();
+    return new Promise<RemotePathInfo | null>((done, reject) => {
+      let settled = false;
+      const abort = (err: TransportError) => {
+        if (settled) return;
+        settled = true;
+        this.aborters.delete(abort);
+        reject(err);
+      };
+      this.aborters.add(abort);
+      const resolve = (info: RemotePathInfo | null) => {
+        if (settled) return;
+        settled = true;
+        this.aborters.delete(abort);
+        done(info);
+      };
+      sftp.lstat(remotePath, (err, stats) => {
+        if (settled) return;
+        if (err) {
+          if ((err as { code?: unknown }).code === 2) return resolve(null);
+          return abort(this.lost ?? new TransportError(`looking at ${remotePath} on ${this.hostName} failed: ${err.message || 'unknown SFTP error'}`, this.hostName, 'upload', { cause: err }));
+        }
+        const type = stats.isSymbolicLink() ? 'symlink' : stats.isDirectory() ? 'directory' : stats.isFile() ? 'file' : 'other';
+        if (type !== 'symlink') return resolve({ type, uid: stats.uid });
+        sftp.readlink(remotePath, (linkErr, link) => resolve({ type, uid: stats.uid, link: linkErr ? '?' : link }));
       });
     });
   }

@@ -216,6 +216,24 @@ describe('relay store-and-forward', () => {
     expectPublished(targets[0], job.jobId);
   });
 
+  it('never copies into a target whose .ferry/incoming is a symbolic link', async () => {
+    const via = relayTarget(relay, relayProxy, 'r1');
+    const incoming = join(targets[0].dir, '.ferry', 'incoming');
+    const outside = mkdtempSync(join(scratch, 'outside-'));
+    mkdirSync(incoming, { recursive: true });
+    rmSync(incoming, { recursive: true });
+    symlinkSync(outside, incoming);
+    try {
+      const job = await publish([planFor(targets[0], 't1', via, 'store-forward')]);
+      expect(readdirSync(outside)).toEqual([]);
+      expect(job.final('t1')).toMatchObject({ status: 'failed', phase: 'relay-copy' });
+      expect(job.final('t1')!.error).toContain(`${incoming} is a symbolic link or belongs to another user; Ferry keeps its packages, snapshots and journal only in real directories the login user owns`);
+    } finally {
+      rmSync(incoming);
+      mkdirSync(incoming);
+    }
+  });
+
   it('refuses to copy to a target whose pinned key does not match: host-key checking stays on', async () => {
     const via = relayTarget(relay, relayProxy, 'r1');
     const wrongKey = targets[1].hostKey;

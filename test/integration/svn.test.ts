@@ -1,6 +1,7 @@
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SvnClient, SvnError, type SvnRepository } from '../../src/deploy/svn.ts';
 import { runFile, type RunFile, type RunFileOptions } from '../../src/lib/exec.ts';
@@ -238,5 +239,33 @@ describe('SvnClient.listDir with a large directory', () => {
     expect(listed[0]).toEqual({ name: 'f&0 文件.txt', path: 'big/f&0 文件.txt', kind: 'dir', size: null, rev: 1, author: 'alice', date: '2024-01-01T00:00:00.000000Z' });
     expect(listed[2000]).toMatchObject({ kind: 'file', size: 1, rev: 2 });
     expect(elapsed).toBeLessThan(1500);
+  });
+
+  // Last: it commits a revision, and earlier tests expect HEAD to be revs.second.
+  it('never pulls svn:externals into an export (they could name any repository the Ferry server reaches)', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'ferry-svn-external-'));
+    try {
+      const otherRepo = join(other, 'repo');
+      expect((await runFile('svnadmin', ['create', otherRepo])).code).toBe(0);
+      const otherWc = join(other, 'wc');
+      expect((await runFile('svn', ['checkout', '--quiet', pathToFileURL(otherRepo).href, otherWc])).code).toBe(0);
+      await writeFile(join(otherWc, 'secret.txt'), 'from another repository\n');
+      expect((await runFile('svn', ['add', '--quiet', join(otherWc, 'secret.txt')])).code).toBe(0);
+      expect((await runFile('svn', ['commit', '--quiet', '-m', 'secret', otherWc])).code).toBe(0);
+
+      const wc = join(other, 'project-wc');
+      expect((await runFile('svn', ['checkout', '--quiet', `${pathToFileURL(server.root).href}/trunk`, wc])).code).toBe(0);
+      expect((await runFile('svn', ['propset', '--quiet', 'svn:externals', `${pathToFileURL(otherRepo).href} pulled`, join(wc, 'lib')])).code).toBe(0);
+      const committed = await runFile('svn', ['commit', '-m', 'external', wc]);
+      const rev = Number(/Committed revision (\d+)\./.exec(committed.stdout)?.[1]);
+      expect(rev).toBeGreaterThan(0);
+
+      const dest = join(work, 'externals');
+      await client.exportSelection(['.', 'lib'], rev, dest);
+      expect(await stat(join(dest, 'lib/deep/x.bin')).then(() => true)).toBe(true);
+      expect(await stat(join(dest, 'lib/pulled')).then(() => true, () => false)).toBe(false);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
   });
 });

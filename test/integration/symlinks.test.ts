@@ -1,17 +1,19 @@
 // Symbolic links from a hostile repository or a hostile host must never let Ferry read, write or delete outside the
 // deploy directory: real svnserve, real sshd (the target is this machine, so the tests look at its files with fs).
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HookSpec } from '../../src/deploy/hooks.ts';
 import { packDirectory } from '../../src/deploy/pack.ts';
+import { publishToHost, rollbackHost } from '../../src/deploy/release.ts';
 import type { PublishRequest } from '../../src/deploy/runner-types.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
 import { createSshTransport } from '../../src/deploy/transport.ts';
-import type { JobEvent } from '../../src/deploy/types.ts';
+import type { JobEvent, RemoteSession } from '../../src/deploy/types.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
 import { startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
@@ -21,6 +23,7 @@ const engine = createEngine({ transport: createSshTransport(), runFile, logger: 
 
 let svn: SvnServer;
 let sshd: SshdHandle;
+let session: RemoteSession;
 let scratch: string;
 let nextJobId = 1;
 let caseNumber = 0;
@@ -28,9 +31,11 @@ let caseNumber = 0;
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'ferry-symlinks-test-'));
   [svn, sshd] = await Promise.all([startSvnServer(), startSshd()]);
+  session = await createSshTransport().connect(sshd.target({ name: 'web1' }));
 }, 60_000);
 
 afterAll(async () => {
+  await session?.close();
   await Promise.all([svn?.stop(), sshd?.stop()]);
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -203,6 +208,27 @@ describe('packing', () => {
     })).rejects.toThrow(/snap -> .ferry\/snapshots: symbolic link leads into Ferry's own \.ferry directory; refusing to publish/);
   });
 
+  it('refuses a link that climbs back (..) out of a directory the export does not have', async () => {
+    // On a host where data is a link to /srv, htdocs/x would be /srv/.. ; the export cannot tell, so it is refused.
+    await expect(packTree(async (src) => {
+      await mkdir(join(src, 'htdocs'));
+      await symlink('../data/..', join(src, 'htdocs/x'));
+    })).rejects.toThrow('htdocs/x -> ../data/..: symbolic link goes back up (..) from "data", which the release does not have; refusing to publish');
+    await expect(packTree(async (src) => {
+      await symlink('missing/../../x', join(src, 'y'));
+    })).rejects.toThrow('y -> missing/../../x: symbolic link goes back up (..) from "missing", which the release does not have; refusing to publish');
+  });
+
+  it('refuses file names with control characters (line breaks would split the journal and FERRY_FILES)', async () => {
+    await expect(packTree(async (src) => {
+      await mkdir(join(src, 'conf'));
+      await writeFile(join(src, 'conf/evil\nname.txt'), 'x\n');
+    })).rejects.toThrow('"conf/evil\\nname.txt": file names with control characters (line breaks, tabs and the like) cannot be published; refusing to publish');
+    await expect(packTree(async (src) => {
+      await mkdir(join(src, 'tab\there'));
+    })).rejects.toThrow('"tab\\there": file names with control characters');
+  });
+
   it('packs chains of links that stay inside, including through a link to a directory', async () => {
     const result = await packTree(async (src) => {
       await mkdir(join(src, 'a/b'), { recursive: true });
@@ -287,9 +313,26 @@ describe('symbolic links already on the host', () => {
     });
     expect(swapped).toBe(true);
     expect(treeOf(outside)).toEqual({ 'victim.txt': expect.stringMatching(/^file /) });
-    expect(job.final).toMatchObject({ status: 'failed' });
+    // Nothing was published, so there is nothing a rollback could undo: the job's snapshot and journal are gone.
+    expect(job.final).toMatchObject({ status: 'failed', snapshotTaken: false });
     expect(job.final?.error).toContain(`"conf" on web1 is a symbolic link to ${outside}, outside the deploy directory`);
     expect(readdirSync(join(deployDir, '.ferry', 'incoming'))).toEqual([]);
+    expect(readdirSync(join(deployDir, '.ferry', 'snapshots'))).toEqual([]);
+    expect(readdirSync(join(deployDir, '.ferry', 'journal'))).toEqual([]);
+  });
+
+  it('a link to a directory whose name is the deploy directory plus a trailing newline is outside, not the deploy root', async () => {
+    const { deployDir } = freshCase();
+    const twin = `${deployDir}\n`;
+    mkdirSync(twin);
+    writeFileSync(join(twin, 'app.ini'), 'twin original\n');
+    symlinkSync(twin, join(deployDir, 'conf'));
+    const rev = await svn.commit({ 'newline/conf/app.ini': 'published\n' }, 'conf/app.ini');
+    const job = await publish('newline', deployDir, { revision: rev });
+    expect(readFileSync(join(twin, 'app.ini'), 'utf8')).toBe('twin original\n');
+    expect(job.final).toMatchObject({ status: 'failed', snapshotTaken: false });
+    expect(job.final?.error).toContain('"conf" on web1 is a symbolic link to');
+    expect(job.final?.error).toContain('outside the deploy directory');
   });
 
   it('rollback refuses to delete or restore through an outside link that appeared after the publish', async () => {
@@ -313,5 +356,130 @@ describe('symbolic links already on the host', () => {
     expect(result).toMatchObject({ status: 'failed' });
     expect(result?.error).toContain(`"conf" on web1 is a symbolic link to ${outside}, outside the deploy directory`);
     expect(result?.error).toContain('nothing was changed on this host');
+  });
+});
+
+/** A .tar.gz built with the system's GNU tar from `dir` (members as given, e.g. './a/b'), plus its sha256. */
+function gnuTar(dir: string, members: string[], out: string, extra: string[] = []): { path: string; sha256: string } {
+  execFileSync('tar', ['-c', '-z', '--no-recursion', ...extra, '-f', out, '-C', dir, ...members]);
+  return { path: out, sha256: createHash('sha256').update(readFileSync(out)).digest('hex') };
+}
+
+describe("Ferry's own .ferry directory", () => {
+  it('a link to the deploy root (a -> .) cannot carry a later revision into .ferry: any .ferry component is refused at packing', async () => {
+    const { deployDir } = freshCase();
+    const r1 = await svn.commit({ 'rootlink/index.html': 'x\n', 'rootlink/a': { link: '.' } }, 'a is the deploy root');
+    const first = await publish('rootlink', deployDir, { revision: r1 });
+    expect(first.final).toMatchObject({ status: 'succeeded' });
+    expect(readlinkSync(join(deployDir, 'a'))).toBe('.');
+
+    // The next job's own snapshot, planted through a/ (the attacker knows job ids count up).
+    const victimJob = nextJobId;
+    await svn.commit({}, 'a goes', { delete: ['rootlink/a'] });
+    const r3 = await svn.commit({
+      [`rootlink/a/.ferry/snapshots/${victimJob}.tar.gz`]: Buffer.from('crafted snapshot'),
+      [`rootlink/a/.ferry/snapshots/${victimJob}.created`]: '',
+    }, 'a is a directory holding .ferry');
+    const second = await publish('rootlink', deployDir, { revision: r3 });
+
+    expect(second.jobId).toBe(victimJob);
+    expect(second.error).toContain("a/.ferry: this name is reserved for Ferry's own files on the hosts; refusing to publish");
+    expect(second.hostEvents).toEqual([]);
+    expect(existsSync(join(deployDir, `.ferry/snapshots/${victimJob}.tar.gz`))).toBe(false);
+  });
+
+  it('the host refuses a package member that goes through a directory named .ferry resolving into the deploy root\'s .ferry', async () => {
+    const { deployDir } = freshCase();
+    symlinkSync('.', join(deployDir, 'a'));
+    const jobId = nextJobId++;
+    const build = mkdtempSync(join(scratch, 'crafted-'));
+    mkdirSync(join(build, 'a/.ferry/snapshots'), { recursive: true });
+    writeFileSync(join(build, `a/.ferry/snapshots/${jobId}.tar.gz`), 'crafted snapshot');
+    writeFileSync(join(build, `a/.ferry/snapshots/${jobId}.created`), '');
+    const members = [`a/.ferry/snapshots/${jobId}.tar.gz`, `a/.ferry/snapshots/${jobId}.created`];
+    const pkg = gnuTar(build, members, `${build}.tar.gz`);
+
+    const result = await publishToHost({ session, deployDir, jobId, packagePath: pkg.path, packageSha256: pkg.sha256, manifestPaths: members });
+    expect(result).toMatchObject({ ok: false, snapshotTaken: false });
+    expect(result.error).toMatch(/^"a\/\.ferry" on web1 is Ferry's own \.ferry directory \(.*\/\.ferry\), reached through a symbolic link; Ferry does not write, snapshot or delete through it — nothing was changed on this host$/);
+    expect(readdirSync(join(deployDir, '.ferry/snapshots'))).toEqual([]);
+  });
+
+  it('a rollback never restores owners or setuid/setgid bits from a snapshot, and says so', async () => {
+    const { deployDir } = freshCase();
+    const jobId = nextJobId++;
+    const build = mkdtempSync(join(scratch, 'snapshot-'));
+    execFileSync('cp', ['/bin/sh', join(build, 'tool')]);
+    chmodSync(join(build, 'tool'), 0o4755);
+    writeFileSync(join(build, 'shared.txt'), 'group writable\n');
+    chmodSync(join(build, 'shared.txt'), 0o2664);
+    writeFileSync(join(build, 'plain.txt'), 'plain\n');
+    chmodSync(join(build, 'plain.txt'), 0o664);
+    mkdirSync(join(deployDir, '.ferry/snapshots'), { recursive: true });
+    gnuTar(build, ['./tool', './shared.txt', './plain.txt'], join(deployDir, `.ferry/snapshots/${jobId}.tar.gz`), ['--owner=12345', '--group=12345', '--numeric-owner']);
+    writeFileSync(join(deployDir, `.ferry/snapshots/${jobId}.created`), '');
+    const output: string[] = [];
+
+    const result = await rollbackHost({ session, deployDir, jobIds: [jobId], onOutput: (text) => void output.push(text) });
+    expect(result).toEqual({ ok: true, restoredJobIds: [jobId] });
+    const uid = process.getuid?.() ?? 0;
+    expect(statSync(join(deployDir, 'tool')).mode & 0o7777).toBe(0o755);
+    expect(statSync(join(deployDir, 'shared.txt')).mode & 0o7777).toBe(0o664);
+    expect(statSync(join(deployDir, 'plain.txt')).mode & 0o7777).toBe(0o664);
+    for (const name of ['tool', 'shared.txt', 'plain.txt']) expect(statSync(join(deployDir, name)).uid).toBe(uid);
+    expect(output.join('')).toMatch(/setuid, setgid or sticky bits are not restored by a rollback: .*\.\/tool/);
+    expect(output.join('')).toMatch(/not restored by a rollback: .*\.\/shared\.txt/);
+  });
+});
+
+describe("the .ferry directories on the host", () => {
+  it('a publish never uploads, snapshots or journals through .ferry or one of its directories when it is a symbolic link', async () => {
+    for (const linked of ['.ferry', '.ferry/incoming', '.ferry/snapshots', '.ferry/journal']) {
+      const { deployDir, outside } = freshCase();
+      mkdirSync(join(deployDir, '.ferry/incoming'), { recursive: true });
+      mkdirSync(join(deployDir, '.ferry/snapshots'), { recursive: true });
+      mkdirSync(join(deployDir, '.ferry/journal'), { recursive: true });
+      rmSync(join(deployDir, linked), { recursive: true });
+      symlinkSync(outside, join(deployDir, linked));
+      const outsideBefore = treeOf(outside);
+      const rev = await svn.commit({ [`ferrylinks${caseNumber}/index.html`]: 'x\n' }, `index for ${linked}`);
+      const job = await publish(`ferrylinks${caseNumber}`, deployDir, { revision: rev });
+      expect(treeOf(outside), linked).toEqual(outsideBefore);
+      expect(existsSync(join(deployDir, 'index.html')), linked).toBe(false);
+      expect(job.final, linked).toMatchObject({ status: 'failed', snapshotTaken: false });
+      expect(job.final?.error, linked).toBe(`"${linked}" on web1 is a symbolic link (to ${outside}); Ferry keeps its packages, snapshots and journal only in real directories the login user owns — nothing was changed on this host`);
+    }
+  });
+
+  it('a .ferry directory that belongs to another user is refused before anything is moved or snapshotted', async () => {
+    const { deployDir } = freshCase();
+    for (const dir of ['incoming', 'snapshots', 'journal']) mkdirSync(join(deployDir, '.ferry', dir), { recursive: true });
+    execFileSync('chown', ['12345:12345', join(deployDir, '.ferry/journal')]);
+    const rev = await svn.commit({ 'ferryowner/index.html': 'x\n' }, 'index');
+    const job = await publish('ferryowner', deployDir, { revision: rev });
+    expect(job.final).toMatchObject({ status: 'failed', snapshotTaken: false });
+    expect(job.final?.error).toBe('".ferry/journal" on web1 belongs to 12345, not to the login user; Ferry keeps its packages, snapshots and journal only in real directories the login user owns — nothing was changed on this host');
+    expect(existsSync(join(deployDir, 'index.html'))).toBe(false);
+    expect(readdirSync(join(deployDir, '.ferry/snapshots'))).toEqual([]);
+  });
+
+  it('a rollback does not restore a snapshot from a .ferry/snapshots that is a symbolic link', async () => {
+    const { deployDir, outside } = freshCase();
+    const rev = await svn.commit({ 'ferrysnap/index.html': 'published\n' }, 'index');
+    const job = await publish('ferrysnap', deployDir, { revision: rev });
+    expect(job.final).toMatchObject({ status: 'succeeded' });
+    // Someone moves the real snapshots aside and links in a directory holding a crafted one.
+    const crafted = join(outside, 'build');
+    mkdirSync(crafted);
+    writeFileSync(join(crafted, 'index.html'), 'crafted\n');
+    gnuTar(crafted, ['./index.html'], join(outside, `${job.jobId}.tar.gz`));
+    writeFileSync(join(outside, `${job.jobId}.created`), '');
+    rmSync(join(deployDir, '.ferry/snapshots'), { recursive: true });
+    symlinkSync(outside, join(deployDir, '.ferry/snapshots'));
+
+    const result = await rollback(deployDir, [job.jobId]);
+    expect(result).toMatchObject({ status: 'failed' });
+    expect(result?.error).toContain(`".ferry/snapshots" on web1 is a symbolic link (to ${outside})`);
+    expect(readFileSync(join(deployDir, 'index.html'), 'utf8')).toBe('published\n');
   });
 });
