@@ -192,6 +192,18 @@ describe('request bodies before authentication', () => {
     expect(JSON.parse(res.body).error).toMatch(/deeper than 64 levels/);
   });
 
+  it('refuses JSON in another charset, where the nesting scan could not see quotes and brackets', async () => {
+    // In UTF-16 an escaped quote is 5c 00 22 00: a byte scan would think the string ended and miss the nesting.
+    const { token, cookie } = await loginForm();
+    const text = `{"username":"\\"","x":${'['.repeat(5000)}${']'.repeat(5000)},"_csrf":"${token}"}`;
+    for (const charset of ['utf-16le', 'utf-16be']) {
+      const body = charset === 'utf-16le' ? Buffer.from(text, 'utf16le') : Buffer.from(text, 'utf16le').swap16();
+      const res = await rawRequest('POST', '/login', { 'Content-Type': `application/json; charset=${charset}`, Cookie: cookie, Accept: 'application/json' }, body);
+      expect(res.status, charset).toBe(415);
+      expect(JSON.parse(res.body).error).toMatch(/UTF-8/);
+    }
+  });
+
   it('keeps answering other requests while eight large bodies arrive', async () => {
     // The eight senders run in a worker thread, so building and writing 36 MB does not block this thread's probe.
     const worker = new Worker(SENDER, { eval: true, workerData: { port, count: 8, depth: 2_000_000 } });

@@ -24,7 +24,11 @@ export function assertJsonDepth(buf: Buffer, max: number): void {
   }
 }
 
-const verifyDepth = (_req: Request, _res: Response, buf: Buffer) => assertJsonDepth(buf, BODY_LIMITS.jsonDepth);
+// The scan reads bytes as UTF-8; in UTF-16 or UTF-7 a quote or bracket has other bytes, so other charsets are refused.
+const verifyDepth = (_req: Request, _res: Response, buf: Buffer, encoding: string) => {
+  if (encoding.toLowerCase().replace('-', '') !== 'utf8') throw new AppError(415, 'JSON bodies must be UTF-8.');
+  assertJsonDepth(buf, BODY_LIMITS.jsonDepth);
+};
 
 /** JSON with the given size limit and the nesting check. */
 export const jsonBody = (limit: number): RequestHandler => express.json({ limit, verify: verifyDepth });
