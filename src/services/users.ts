@@ -4,6 +4,7 @@ import { AppError, badRequest } from '../lib/errors.ts';
 import type { Actor, Ctx, ProjectGrant, Role, Services } from './context.ts';
 import { ROLES } from './context.ts';
 import { recordOp } from './oplog.ts';
+import { nameRule } from './config/rules.ts';
 import { checkToken, issueToken } from './tokens.ts';
 
 type UserWithGrants = { id: number; name: string; role: string; grants: { projectId: number; canPublish: boolean; canRollback: boolean; canProcess: boolean }[] };
@@ -61,6 +62,8 @@ export function validatePassword(password: string): void {
 }
 
 export async function createUser(svc: Services, ctx: Ctx, input: { name: string; role: Role; password?: string }): Promise<{ id: number; password: string; generated: boolean }> {
+  const name = nameRule.safeParse(input.name);
+  if (!name.success) throw new AppError(400, `User name "${input.name.slice(0, 80)}": ${name.error.issues[0]?.message ?? 'not valid'}.`, { name: name.error.issues[0]?.message ?? 'not valid' });
   const password = input.password || generatePassword();
   validatePassword(password);
   if (await svc.db.user.findUnique({ where: { name: input.name } })) throw new AppError(409, `A user named "${input.name}" already exists.`, { name: 'already exists' });

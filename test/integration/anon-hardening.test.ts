@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import type { Engine } from '../../src/deploy/runner-types.ts';
-import { createToken } from '../../src/services/users.ts';
+import { createToken, createUser } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { csrf, PASSWORD, startTestApp, type Agent } from '../helpers/app.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -97,6 +97,17 @@ Promise.all(Array.from({ length: count }, send)).then((statuses) => parentPort.p
 const nestedJson = (depth: number, name = 'x') => `{"username":${'['.repeat(depth)}"${name}"${']'.repeat(depth)},"password":"p"}`;
 
 describe('login names and the operation log', () => {
+  it('still signs in an account whose name predates the name rule, and refuses such names for new accounts', async () => {
+    // Created directly, as an older CLI could: a space and a "+" that the rule now refuses.
+    await t.addUser('jane doe+ops', 'member');
+    const agent = supertest.agent(t.app);
+    const token = await csrf(agent, '/login');
+    const res = await agent.post('/login').type('form').send({ username: 'jane doe+ops', password: PASSWORD, _csrf: token });
+    expect(res.status, res.text.slice(0, 300)).toBe(302);
+    await expect(createUser(t.svc, { actor: cliActor(), ip: '' }, { name: 'john doe', role: 'member', password: 'long-enough-pw' })).rejects.toThrow(/User name "john doe": must start with a letter or digit/);
+    expect(await t.db.user.count({ where: { name: 'john doe' } })).toBe(0);
+  });
+
   it('refuses an over-long user name with 400 or 413 and writes nothing', async () => {
     const rowsBefore = await t.db.opLog.count();
     const { token, cookie } = await loginForm();

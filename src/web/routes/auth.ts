@@ -3,7 +3,7 @@ import { Router, type Request, type Response, type NextFunction } from 'express'
 import type passport from 'passport';
 import type { Services } from '../../services/context.ts';
 import { recordOp } from '../../services/oplog.ts';
-import { nameField } from '../../services/config/form.ts';
+import { FIELD_LIMITS } from '../../config.ts';
 import type { LoginThrottle, LockSubject } from '../auth/throttle.ts';
 import type { LoginCsrf } from '../login-csrf.ts';
 
@@ -44,9 +44,11 @@ export function authRouter(svc: Services, pp: passport.PassportStatic, throttle:
       res.status(status).render('pages/auth/login', { title: 'Sign in', error, username: shownName, next: safeNext(req.body?.next) });
 
     // A name no account can have is refused before anything is counted or written (a 60 KB name must not reach the log).
-    const validName = nameField.safeParse(username);
-    if (!validName.success) {
-      const why = typeof rawName !== 'string' || !username ? 'Enter your user name.' : 'That is not a valid user name: user names have at most 64 characters and hold only letters, digits, ".", "_", "-" or "@".';
+    // Only the length and control characters are checked here, not the character set: an account created before the
+    // name rule existed (or by an older CLI) must still be able to sign in.
+    // eslint-disable-next-line no-control-regex
+    if (typeof rawName !== 'string' || !username || username.length > FIELD_LIMITS.name || /[\u0000-\u001f\u007f]/.test(username)) {
+      const why = typeof rawName !== 'string' || !username ? 'Enter your user name.' : `That is not a valid user name: user names have at most ${FIELD_LIMITS.name} characters on one line.`;
       return renderError(400, why, '');
     }
     // Counted before the password is checked, so parallel guesses cannot get past the limit.
