@@ -317,11 +317,15 @@ export async function verifyAndSnapshot(
     timeoutMs: opts.timeoutMs,
     onOutput: (chunk, stream) => {
       if (verified || stream !== 'stdout') return;
-      seen += chunk;
-      if (seen.includes(`${MARK}verified\n`)) {
+      // Only the tail that could hold the start of the marker is kept: a host printing without end costs nothing.
+      const marker = `${MARK}verified\n`;
+      seen = (seen + chunk).slice(-(chunk.length + marker.length));
+      if (seen.includes(marker)) {
         verified = true;
         seen = '';
         opts.onVerified?.();
+      } else {
+        seen = seen.slice(-marker.length);
       }
     },
   });
