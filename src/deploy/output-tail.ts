@@ -8,18 +8,32 @@ export function droppedLine(bytes: number): string {
 }
 
 /**
- * Keeps the chunks that make up the tail and lets older ones go one by one. It never joins or copies the kept output
- * until asked for it: a flood then only makes short-lived chunk garbage, not a large string per chunk.
+ * Small chunks are gathered and joined into one string of about this many characters before they are kept: a host
+ * sending one byte per packet would otherwise make Ferry hold one string (and its ~20 bytes of header) per byte.
+ */
+const COALESCE_CHARS = 8 * 1024;
+
+/**
+ * Keeps the last `limit` characters as a list of flat strings of at least COALESCE_CHARS (or the limit, if smaller),
+ * and lets older ones go one by one. It never joins the kept output until asked for it, and a string it lets go is no
+ * longer referenced, so memory stays about `limit` characters whatever the size of the chunks.
  */
 export class OutputTail {
   private parts: string[] = [];
-  /** Index of the oldest kept chunk in `parts` (dropping from the front without shifting the array each time). */
+  /** Index of the oldest kept part in `parts` (dropping from the front without shifting the array each time). */
   private head = 0;
+  /** Small chunks not yet joined into a part, and their length. */
+  private small: string[] = [];
+  private smallChars = 0;
+  /** Characters kept: in parts[head..] and in `small`. */
   private length = 0;
   private droppedBytes = 0;
+  private readonly coalesceChars: number;
 
   /** `limit` is in characters (UTF-16 units; one per byte for ASCII output). */
-  constructor(private readonly limit: number = OUTPUT_TAIL_BYTES) {}
+  constructor(private readonly limit: number = OUTPUT_TAIL_BYTES) {
+    this.coalesceChars = Math.max(1, Math.min(COALESCE_CHARS, limit));
+  }
 
   push(text: string): void {
     if (!text) return;
@@ -30,25 +44,30 @@ export class OutputTail {
     if (text.length >= this.limit) {
       // One chunk fills the whole tail: everything before it, and its own head, goes.
       for (let i = this.head; i < this.parts.length; i++) this.droppedBytes += Buffer.byteLength(this.parts[i]);
+      for (const piece of this.small) this.droppedBytes += Buffer.byteLength(piece);
       this.parts = [];
       this.head = 0;
+      this.small = [];
+      this.smallChars = 0;
       this.length = 0;
       const cut = text.length - this.limit;
       this.droppedBytes += Buffer.byteLength(text.slice(0, cut));
-      text = text.slice(cut);
+      // A slice of a long string keeps the whole string alive; copy the kept end when most of the chunk goes.
+      text = cut > this.limit ? copyOf(text.slice(cut)) : text.slice(cut);
+      this.parts.push(text);
+      this.length = text.length;
+      return;
     }
-    this.parts.push(text);
+    if (text.length >= this.coalesceChars) {
+      this.joinSmall();
+      this.parts.push(text);
+    } else {
+      this.small.push(text);
+      this.smallChars += text.length;
+      if (this.smallChars >= this.coalesceChars) this.joinSmall();
+    }
     this.length += text.length;
-    // Whole chunks go while the rest still fills the limit; the oldest kept chunk may stick out (trimmed in body()).
-    while (this.length - this.parts[this.head].length >= this.limit) {
-      const old = this.parts[this.head++];
-      this.length -= old.length;
-      this.droppedBytes += Buffer.byteLength(old);
-    }
-    if (this.head > 64 && this.head * 2 > this.parts.length) {
-      this.parts = this.parts.slice(this.head);
-      this.head = 0;
-    }
+    this.dropWholeParts();
   }
 
   /** Counts output dropped elsewhere (e.g. by a tail this one is fed from), in bytes. */
@@ -65,7 +84,7 @@ export class OutputTail {
   /** The kept output, without the dropped line. */
   body(): string {
     this.trim();
-    return this.parts.slice(this.head).join('');
+    return this.parts.slice(this.head).join('') + this.small.join('');
   }
 
   /** The kept output, preceded by the dropped line when anything was dropped. */
@@ -74,7 +93,31 @@ export class OutputTail {
     return this.droppedBytes > 0 ? `${droppedLine(this.droppedBytes)}${body}` : body;
   }
 
+  private joinSmall(): void {
+    if (this.small.length === 0) return;
+    this.parts.push(this.small.length === 1 ? this.small[0] : this.small.join(''));
+    this.small = [];
+    this.smallChars = 0;
+  }
+
+  /** Whole parts go while the rest still fills the limit; the oldest kept part may stick out (trimmed in trim()). */
+  private dropWholeParts(): void {
+    while (this.head < this.parts.length && this.length - this.parts[this.head].length >= this.limit) {
+      const old = this.parts[this.head];
+      this.parts[this.head++] = '';
+      this.length -= old.length;
+      this.droppedBytes += Buffer.byteLength(old);
+    }
+    if (this.head > 64 && this.head * 2 > this.parts.length) {
+      this.parts = this.parts.slice(this.head);
+      this.head = 0;
+    }
+  }
+
   private trim(): void {
+    if (this.length <= this.limit) return;
+    this.joinSmall();
+    this.dropWholeParts();
     if (this.length <= this.limit) return;
     const first = this.parts[this.head];
     const cut = this.length - this.limit;
@@ -82,6 +125,11 @@ export class OutputTail {
     this.parts[this.head] = first.slice(cut);
     this.length = this.limit;
   }
+}
+
+/** A flat copy of `text` that does not keep the string it was sliced from alive. */
+function copyOf(text: string): string {
+  return Buffer.from(text, 'utf16le').toString('utf16le');
 }
 
 export function formatSize(bytes: number): string {

@@ -1,6 +1,8 @@
 // Building blocks for talking to a target host: shell quoting, the .ferry/ layout, checked commands,
 // small remote files and a bounded fan-out over hosts. Targets only need POSIX sh, tar, sha256sum and find.
 import pLimit from 'p-limit';
+import { REMOTE_FILE_CAPTURE_CHARS } from '../config.ts';
+import { formatSize } from './output-tail.ts';
 import type { ExecOptions, ExecResult, RemoteSession } from './types.ts';
 
 /** Quotes one word for POSIX sh: everything inside single quotes, each ' written as '\''. */
@@ -121,10 +123,16 @@ export async function runChecked(session: RemoteSession, command: string, what: 
   return result;
 }
 
-/** The text of a remote file, or null when it does not exist. */
+/**
+ * The text of a remote file, or null when it does not exist. Up to REMOTE_FILE_CAPTURE_CHARS (more than a command's
+ * usual tail: a job's created list grows with the release); a larger file is refused rather than read in part.
+ */
 export async function readRemoteFile(session: RemoteSession, path: string): Promise<string | null> {
-  const result = await runChecked(session, `if [ -f ${shq(path)} ]; then printf 'Y'; cat ${shq(path)}; else printf 'N'; fi`, `reading ${path}`);
-  return result.stdout.startsWith('Y') ? result.stdout.slice(1) : null;
+  const command = `if [ -f ${shq(path)} ]; then printf 'Y'; cat ${shq(path)}; else printf 'N'; fi`;
+  const result = await runChecked(session, command, `reading ${path}`, { captureChars: REMOTE_FILE_CAPTURE_CHARS + 1 });
+  if (result.stdout.startsWith('Y')) return result.stdout.slice(1);
+  if (result.stdout.startsWith('N')) return null;
+  throw new Error(`${path} on ${session.hostName} is larger than ${formatSize(REMOTE_FILE_CAPTURE_CHARS)}; Ferry does not read a remote file that large`);
 }
 
 /**

@@ -349,16 +349,27 @@ const AGENTC_SIGN_REQUEST = 13;
 const AGENT_SIGN_RESPONSE = 14;
 const AGENT_RSA_SHA2_256 = 2;
 const AGENT_RSA_SHA2_512 = 4;
-/** Agent messages are small (a sign request carries a session hash); anything huge is not a real client. */
-const MAX_AGENT_MESSAGE = 256 * 1024;
+/**
+ * The largest agent request answered. Ferry's agent answers two requests: "list identities" (1 byte) and "sign" (a key
+ * blob of at most ~2 KB for an RSA-8192 key or a certificate, the data to sign, about the session id and the userauth
+ * request that repeats the key blob, and 4 bytes of flags): a few KB at most. Anything bigger is not a real client.
+ */
+export const MAX_AGENT_MESSAGE = 16 * 1024;
 
 /**
  * The agent's side of one forwarded channel: length-framed requests in, one answer out per request, in order.
  * Whatever the host sends, this stream never emits 'error' (ssh2 pipes it to the channel with no error handler, so an
- * error would crash the process): a malformed frame gets SSH_AGENT_FAILURE and the channel is closed.
+ * error would crash the process): a malformed or oversize frame gets SSH_AGENT_FAILURE and the channel is closed.
+ * Each byte the host sends is copied once (into its frame), however small its packets: a frame sent one byte per
+ * packet costs no more than one sent whole.
  */
-class AgentEndpoint extends Duplex {
-  private pending = Buffer.alloc(0);
+export class AgentEndpoint extends Duplex {
+  /** The 4-byte length of the frame being read, as far as it has arrived. */
+  private readonly header = Buffer.alloc(4);
+  private headerFilled = 0;
+  /** The body of the frame being read, allocated once its length is known; null while the header is incomplete. */
+  private frame: Buffer | null = null;
+  private frameFilled = 0;
   private broken = false;
 
   constructor(private readonly answer: (request: Buffer) => Buffer) {
@@ -371,17 +382,28 @@ class AgentEndpoint extends Duplex {
   override _read(): void {}
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (this.broken) return done();
-    this.pending = Buffer.concat([this.pending, chunk]);
-    while (this.pending.length >= 4) {
-      const length = this.pending.readUInt32BE(0);
-      if (length === 0 || length > MAX_AGENT_MESSAGE) {
-        this.refuse();
-        break;
+    let pos = 0;
+    while (!this.broken && pos < chunk.length) {
+      if (!this.frame) {
+        const taken = chunk.copy(this.header, this.headerFilled, pos, Math.min(chunk.length, pos + 4 - this.headerFilled));
+        this.headerFilled += taken;
+        pos += taken;
+        if (this.headerFilled < 4) break;
+        const length = this.header.readUInt32BE(0);
+        if (length === 0 || length > MAX_AGENT_MESSAGE) {
+          this.refuse();
+          break;
+        }
+        this.frame = Buffer.allocUnsafe(length);
+        this.frameFilled = 0;
       }
-      if (this.pending.length < 4 + length) break;
-      const request = this.pending.subarray(4, 4 + length);
-      this.pending = this.pending.subarray(4 + length);
+      const taken = chunk.copy(this.frame, this.frameFilled, pos, Math.min(chunk.length, pos + this.frame.length - this.frameFilled));
+      this.frameFilled += taken;
+      pos += taken;
+      if (this.frameFilled < this.frame.length) break;
+      const request = this.frame;
+      this.frame = null;
+      this.headerFilled = 0;
       let reply: Buffer;
       try {
         reply = this.answer(request);
@@ -396,7 +418,7 @@ class AgentEndpoint extends Duplex {
   /** A frame no agent client sends: answer failure, end this channel and ignore whatever else arrives on it. */
   private refuse(): void {
     this.broken = true;
-    this.pending = Buffer.alloc(0);
+    this.frame = null;
     this.push(sshString(Buffer.from([AGENT_FAILURE])));
     this.push(null);
   }
@@ -759,36 +781,65 @@ async function closeConnections(chain: Connection[]): Promise<void> {
 }
 
 /**
- * Takes this command's FERRYPID line out of stderr (it may arrive split, or after a login-shell banner). Only the line
- * with this command's nonce counts; any other FERRYPID line is the host's own output and stays in stderr.
+ * Takes this command's FERRYPID line out of stderr (it may arrive split, or after a login-shell banner). Only a whole
+ * line `FERRYPID:<nonce>:<digits>` counts; any other FERRYPID line is the host's own output and stays in stderr.
+ * Each finished line is tested once and never rescanned, so the work is linear in what the host sends, whatever size
+ * its packets are; stderr is held back until the line is found or PID_LINE_SEARCH_CHARS have passed without it.
  */
-class PidLineFilter {
+export class PidLineFilter {
   pid: number | null = null;
-  private head: string | null = '';
-  private readonly pattern: RegExp;
+  /** Finished lines (with their newline) seen before the marker; null once the search is over. */
+  private held: string[] | null = [];
+  private heldChars = 0;
+  /** The unfinished last line, in pieces (joined once, when its newline arrives). */
+  private partial: string[] = [];
+  private partialChars = 0;
+  private readonly mark: string;
 
   constructor(nonce: string) {
-    this.pattern = new RegExp(`(^|\\n)${PID_MARK}${nonce}:(\\d{1,10})\\n`);
+    this.mark = `${PID_MARK}${nonce}:`;
   }
 
   push(text: string): string {
-    if (this.head === null) return text;
-    this.head += text;
-    const match = this.pattern.exec(this.head);
-    if (match) {
-      this.pid = Number(match[2]);
-      const rest = this.head.slice(0, match.index + match[1].length) + this.head.slice(match.index + match[0].length);
-      this.head = null;
-      return rest;
+    if (this.held === null) return text;
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n', start)) {
+      const piece = text.slice(start, newline);
+      const line = this.partial.length > 0 ? this.partial.join('') + piece : piece;
+      this.partial = [];
+      this.partialChars = 0;
+      start = newline + 1;
+      const pid = this.pidIn(line);
+      if (pid !== null) {
+        this.pid = pid;
+        const before = this.held.join('');
+        this.held = null;
+        return before + text.slice(start);
+      }
+      this.held.push(`${line}\n`);
+      this.heldChars += line.length + 1;
     }
-    if (this.head.length > PID_LINE_SEARCH_CHARS) return this.end();
+    if (start < text.length) {
+      this.partial.push(text.slice(start));
+      this.partialChars += text.length - start;
+    }
+    if (this.heldChars + this.partialChars > PID_LINE_SEARCH_CHARS) return this.end();
     return '';
   }
 
   end(): string {
-    const rest = this.head ?? '';
-    this.head = null;
+    if (this.held === null) return '';
+    const rest = this.held.join('') + this.partial.join('');
+    this.held = null;
+    this.partial = [];
     return rest;
+  }
+
+  /** The pid when `line` is exactly this command's marker line, else null. */
+  private pidIn(line: string): number | null {
+    if (!line.startsWith(this.mark)) return null;
+    const digits = line.slice(this.mark.length);
+    return digits.length >= 1 && digits.length <= 10 && /^\d+$/.test(digits) ? Number(digits) : null;
   }
 }
 

@@ -1,4 +1,6 @@
 // The bounded output tail shared by the transport, hooks, process commands and the job recorder.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { OutputTail, droppedLine } from '../../../src/deploy/output-tail.ts';
 
@@ -44,4 +46,42 @@ describe('OutputTail', () => {
     expect(tail.dropped).toBe(2_000_000 - 1000);
     expect((tail as unknown as { parts: string[] }).parts.length).toBeLessThan(2200);
   });
+
+  it('holds about `limit` characters of memory when fed two-byte chunks, and lets dropped chunks go', () => {
+    const heapAfterGc = forcedGc();
+    const limit = 1024 * 1024;
+    const before = heapAfterGc();
+    const tail = new OutputTail(limit);
+    // 4 M characters in 2-character packets: a hostile host trickling output. Before, every packet was kept as its own
+    // string (~20 bytes of header each) and dropped ones stayed referenced: a 16 M-character tail held 421 MB.
+    for (let i = 0; i < 2 * 1024 * 1024; i++) tail.push(i % 2 ? 'b\n' : 'a\n');
+    const held = heapAfterGc() - before;
+    expect(tail.body()).toHaveLength(limit);
+    expect(tail.body().endsWith('a\nb\n')).toBe(true);
+    expect(tail.dropped).toBe(3 * limit);
+    expect(held).toBeLessThan(4 * limit);
+  });
+
+  it('keeps the same text whatever the chunk sizes', () => {
+    const text = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'x'.repeat(i % 97)}\n`).join('');
+    const expected = new OutputTail(50_000);
+    expected.push(text);
+    for (const size of [1, 3, 700, 8191, 8192, 20_000]) {
+      const tail = new OutputTail(50_000);
+      for (let i = 0; i < text.length; i += size) tail.push(text.slice(i, i + size));
+      expect(tail.text()).toBe(expected.text());
+      expect(tail.body()).toBe(text.slice(-50_000));
+    }
+  });
 });
+
+/** A function that collects garbage and answers the heap in use (gc exposed for this test only). */
+function forcedGc(): () => number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  return () => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+}
