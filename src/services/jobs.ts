@@ -9,10 +9,11 @@ import { AppError, badRequest, conflict, notFound } from '../lib/errors.ts';
 import { JOB_QUEUE } from '../config.ts';
 import { ProjectLanes, type LaneTicket } from './job-queue.ts';
 import { RANGES, storedDeployDirProblem } from './config/rules.ts';
-import type { Ctx, Services } from './context.ts';
+import type { Ctx, Permission, Services } from './context.ts';
 import { JobRecorder, type LiveJob } from './job-events.ts';
 import { recordOp } from './oplog.ts';
-import { assertCan, assertCanSee, canSeeProject } from './permissions.ts';
+import { assertCan, assertCanSee, can, canSeeProject } from './permissions.ts';
+import { loadActor } from './users.ts';
 import { safeWholeNumber } from './paging.ts';
 import { resolveHostTargets } from './targets.ts';
 
@@ -141,7 +142,7 @@ export class JobRunner {
 
   /** Runs the engine part in the background; records the outcome whatever happens. */
   private launch(ctx: Ctx, job: { id: number; kind: string }, project: { id: number; name: string }, release: (() => void) | null,
-    work: (emit: JobRecorder['emit']) => Promise<{ revision?: number } | void>, lane?: LaneTicket) {
+    work: (emit: JobRecorder['emit']) => Promise<{ revision?: number } | void>, lane?: LaneTicket, recheck?: () => Promise<void>) {
     const emitter = new EventEmitter();
     emitter.setMaxListeners(0);
     const recorder = new JobRecorder(this.svc, job.id, emitter);
@@ -153,6 +154,8 @@ export class JobRunner {
       try {
         if (lane) {
           await lane.turn();
+          // The permission was checked when the job was queued; it may have been withdrawn while it waited.
+          await recheck?.();
           await this.svc.db.job.update({ where: { id: job.id }, data: { status: 'running', startedAt: new Date() } });
           recorder.emit({ type: 'job', status: 'running', message: 'started' });
         }
@@ -430,8 +433,21 @@ export class JobRunner {
       });
       if (!batchSize) return void (await this.engine.processAction(request(usable, action), emit));
       await rollingProcessAction(usable, batchSize, action, emit, (hosts, act, sink) => this.engine.processAction(request(hosts, act), sink));
-    }, lane);
+    }, lane, () => this.assertStillAllowed(ctx, project, 'process', `process.${action}`, job.id));
     return { jobId: job.id };
+  }
+
+  /**
+   * For a job that waited its turn: the user must still exist, be enabled and hold the permission now. If not, the
+   * refusal is logged and the job ends failed without contacting any host.
+   */
+  private async assertStillAllowed(ctx: Ctx, project: { id: number; name: string }, permission: Permission, action: string, jobId: number): Promise<void> {
+    if (ctx.actor.id === null) return; // the CLI acts as the operator on the server itself
+    const now = await loadActor(this.svc, ctx.actor.id);
+    if (now && can(now, permission, project.id)) return;
+    const msg = 'permission withdrawn while queued';
+    await recordOp(this.svc, ctx, { action, result: 'denied', project: project.name, target: `job #${jobId}`, jobId, detail: `${msg}: ${now ? `missing "${permission}" permission` : 'the user was disabled or deleted'}` });
+    throw new Error(msg);
   }
 
   // ---- retry ----
