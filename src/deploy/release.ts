@@ -24,6 +24,7 @@ import {
   shq,
 } from './remote.ts';
 import type { RemoteSession } from './types.ts';
+import { MAINTENANCE_COMMAND_TIMEOUT_MS } from '../config.ts';
 
 /** The stages of a publish on one host, in order; `done` is reached only on success. A staged package skips `uploading`. */
 export const PUBLISH_PHASES = ['uploading', 'verifying', 'snapshot', 'extracting', 'hooks', 'cleanup', 'done'] as const;
@@ -434,7 +435,7 @@ export async function cleanUpAfterPublish(
     '',
   ].join('\n');
   try {
-    const result = await session.exec('sh -s', { stdin: script });
+    const result = await session.exec('sh -s', { stdin: script, timeoutMs: MAINTENANCE_COMMAND_TIMEOUT_MS });
     if (result.code === 0) return [];
     const step = PRUNE_STEPS[result.code] ?? 'cleaning up';
     return [`${step} failed on ${session.hostName}: ${reasonFrom(result.stderr) || reasonFrom(result.stdout) || `exit code ${result.code}`}`];
@@ -509,7 +510,7 @@ export async function checkRollback(session: RemoteSession, deployDir: string, j
     'exit 0',
     '',
   ].join('\n');
-  const result = await session.exec('sh -s', { stdin: script });
+  const result = await session.exec('sh -s', { stdin: script, timeoutMs: MAINTENANCE_COMMAND_TIMEOUT_MS });
   const outsideLink = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
   if (result.code !== 0 && !outsideLink) {
     throw new RemoteCommandError(`checking snapshots failed on ${session.hostName}: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`, session.hostName, result.code, result.stderr);
