@@ -237,3 +237,13 @@ export const FIELD_LIMITS = {
   hookTimeoutSec: { min: 1, max: 86_400 },
   userPasswordMin: 8,
 } as const;
+
+/**
+ * Ferry's own short commands on a host outside a step's timeout (pruning old snapshots after a publish, checking the
+ * snapshots before a rollback). A host that never closes the channel would otherwise hold the project's publish lock
+ * for ever; after this the command fails with a timeout and the job finishes.
+ */
+export const MAINTENANCE_COMMAND_TIMEOUT_MS = 5 * 60_000;
+
+/** After SIGTERM/SIGINT Ferry exits within this time even if closing connections or recording jobs hangs. */
+export const SHUTDOWN_DEADLINE_MS = 10_000;

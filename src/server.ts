@@ -1,6 +1,6 @@
 // Start-up: config -> database (migrated) -> first admin -> app -> listen; graceful shutdown on SIGTERM/SIGINT.
 import type { Server } from 'node:http';
-import { loadConfig } from './config.ts';
+import { loadConfig, SHUTDOWN_DEADLINE_MS } from './config.ts';
 import { createLogger } from './lib/logger.ts';
 import { createDb } from './lib/db.ts';
 import { applyMigrations } from './lib/migrate.ts';
@@ -64,6 +64,11 @@ async function main() {
   const shutdown = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
+    // Closing connections, recording jobs or the database may hang; a stop must not. unref: it never keeps Ferry up.
+    setTimeout(() => {
+      logger.warn({ signal, deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long: exiting now');
+      process.exit(exitCode);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     logger.info({ signal }, 'shutting down');
     server.close();
     server.closeAllConnections?.();

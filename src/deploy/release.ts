@@ -28,6 +28,7 @@ import {
   shq,
 } from './remote.ts';
 import type { RemoteSession } from './types.ts';
+import { MAINTENANCE_COMMAND_TIMEOUT_MS } from '../config.ts';
 
 /** The stages of a publish on one host, in order; `done` is reached only on success. A staged package skips `uploading`. */
 export const PUBLISH_PHASES = ['uploading', 'verifying', 'snapshot', 'extracting', 'hooks', 'cleanup', 'done'] as const;
@@ -487,7 +488,7 @@ export async function cleanUpAfterPublish(
     '',
   ].join('\n');
   try {
-    const result = await session.exec('sh -s', { stdin: script });
+    const result = await session.exec('sh -s', { stdin: script, timeoutMs: MAINTENANCE_COMMAND_TIMEOUT_MS });
     if (result.code === 0) return [];
     const refused = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
     if (refused) return [`cleaning up skipped: ${refused.replace(/ — nothing was changed on this host$/, '')}`];
@@ -565,7 +566,7 @@ export async function checkRollback(session: RemoteSession, deployDir: string, j
     'exit 0',
     '',
   ].join('\n');
-  const result = await session.exec('sh -s', { stdin: script });
+  const result = await session.exec('sh -s', { stdin: script, timeoutMs: MAINTENANCE_COMMAND_TIMEOUT_MS });
   const outsideLink = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
   if (result.code !== 0 && !outsideLink) {
     throw new RemoteCommandError(`checking snapshots failed on ${session.hostName}: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`, session.hostName, result.code, result.stderr);

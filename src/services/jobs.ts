@@ -8,10 +8,12 @@ import { decryptSecret } from '../lib/crypto.ts';
 import { AppError, badRequest, conflict, notFound } from '../lib/errors.ts';
 import { JOB_QUEUE } from '../config.ts';
 import { ProjectLanes, type LaneTicket } from './job-queue.ts';
-import type { Ctx, Services } from './context.ts';
+import { RANGES, storedDeployDirProblem } from './config/rules.ts';
+import type { Ctx, Permission, Services } from './context.ts';
 import { JobRecorder, type LiveJob } from './job-events.ts';
 import { recordOp } from './oplog.ts';
-import { assertCan, assertCanSee, canSeeProject } from './permissions.ts';
+import { assertCan, assertCanSee, can, canSeeProject } from './permissions.ts';
+import { loadActor } from './users.ts';
 import { safeWholeNumber } from './paging.ts';
 import { resolveHostTargets } from './targets.ts';
 
@@ -37,6 +39,9 @@ const stringList = (value: unknown, field: string): string[] => {
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw badRequest(`"${field}" must be a list of names.`, { [field]: 'must be a list of strings' });
   return value as string[];
 };
+
+/** A stored concurrency is used only within today's range (an old install or a direct edit may hold more). */
+const concurrencyOf = (project: { concurrency: number }) => Math.min(Math.max(Math.trunc(project.concurrency) || 1, RANGES.concurrency.min), RANGES.concurrency.max);
 
 type ProjectFull = NonNullable<Awaited<ReturnType<JobRunner['loadProject']>>>;
 
@@ -137,7 +142,7 @@ export class JobRunner {
 
   /** Runs the engine part in the background; records the outcome whatever happens. */
   private launch(ctx: Ctx, job: { id: number; kind: string }, project: { id: number; name: string }, release: (() => void) | null,
-    work: (emit: JobRecorder['emit']) => Promise<{ revision?: number } | void>, lane?: LaneTicket) {
+    work: (emit: JobRecorder['emit']) => Promise<{ revision?: number } | void>, lane?: LaneTicket, recheck?: () => Promise<void>) {
     const emitter = new EventEmitter();
     emitter.setMaxListeners(0);
     const recorder = new JobRecorder(this.svc, job.id, emitter);
@@ -149,6 +154,8 @@ export class JobRunner {
       try {
         if (lane) {
           await lane.turn();
+          // The permission was checked when the job was queued; it may have been withdrawn while it waited.
+          await recheck?.();
           await this.svc.db.job.update({ where: { id: job.id }, data: { status: 'running', startedAt: new Date() } });
           recorder.emit({ type: 'job', status: 'running', message: 'started' });
         }
@@ -190,15 +197,32 @@ export class JobRunner {
     return project.hooks.filter((h) => h.stage === stage).map((h) => ({ name: h.name, script: h.script, timeoutMs: h.timeoutSec * 1000 }));
   }
 
-  private async plans(project: { deployDir: string }, ids: number[]): Promise<Map<number, HostPlan>> {
+  /**
+   * Per host: where and how to reach it. Stored values are checked again here, because an old install may hold a
+   * deploy directory today's forms refuse ("/", "/srv/../etc"): such a host fails with the reason and is never
+   * contacted; the others go ahead. Refused hosts are absent from the returned map.
+   */
+  private async plans(run: { ctx: Ctx; jobId: number; kind: string; emit: JobRecorder['emit'] }, project: { name: string; deployDir: string }, ids: number[]): Promise<Map<number, HostPlan>> {
     const targets = await resolveHostTargets(this.svc, ids);
     const rows = await this.svc.db.host.findMany({ where: { id: { in: ids } }, select: { id: true, deployDir: true, relayMode: true } });
     const byId = new Map(rows.map((r) => [r.id, r]));
     const relayModeOf = (mode: string): HostPlan['relayMode'] => (mode === 'tunnel' || mode === 'store-forward' ? mode : 'auto');
-    return new Map(ids.map((id) => [id, {
-      name: targets.get(id)!.name, target: targets.get(id)!,
-      deployDir: byId.get(id)!.deployDir || project.deployDir, relayMode: relayModeOf(byId.get(id)!.relayMode),
-    }]));
+    const plans = new Map<number, HostPlan>();
+    for (const id of ids) {
+      const row = byId.get(id)!;
+      const name = targets.get(id)!.name;
+      const deployDir = row.deployDir || project.deployDir;
+      const problem = storedDeployDirProblem(deployDir);
+      if (problem) {
+        const owner = row.deployDir ? `the host's deploy directory` : `the deploy directory of project ${project.name}`;
+        const error = `deploy directory "${deployDir}" of host ${name} is not allowed: edit ${owner} (it ${problem})`;
+        await run.emit({ type: 'host', host: name, status: 'failed', phase: 'refused', error });
+        await recordOp(this.svc, run.ctx, { action: `${run.kind}.host-refused`, result: 'failed', project: project.name, target: name, jobId: run.jobId, detail: error });
+        continue;
+      }
+      plans.set(id, { name, target: targets.get(id)!, deployDir, relayMode: relayModeOf(row.relayMode) });
+    }
+    return plans;
   }
 
   // ---- publish ----
@@ -232,15 +256,17 @@ export class JobRunner {
       throw err;
     }
     this.launch(ctx, job, project, release, async (emit) => {
-      const plans = await this.plans(project, hosts.map((h) => h.id));
+      const plans = await this.plans({ ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
+      const usable = hosts.filter((h) => plans.has(h.id));
+      if (usable.length === 0) return;
       const protect = await this.newestSuccessfulPublishPerHost(project.id, hosts.map((h) => h.id));
       const foreign = await this.otherProjectsSnapshots(project.id, hosts.map((h) => h.id));
       const outcome = await this.engine.publish({
         jobId: job.id, project: project.name, user: ctx.actor.name,
-        keepSnapshots: project.keepSnapshots, concurrency: project.concurrency,
+        keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
         svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(this.svc.secretKey, project.svnPasswordEnc) : null },
         revision, files, note,
-        hosts: hosts.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id), foreignJobIds: foreign.get(h.id) ?? [] })),
+        hosts: usable.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id), foreignJobIds: foreign.get(h.id) ?? [] })),
         hooks: { beforePublish: this.hookSpecs(project, 'before-publish'), afterPublish: this.hookSpecs(project, 'after-publish') },
       }, emit);
       return { revision: outcome.revision };
@@ -328,7 +354,9 @@ export class JobRunner {
     }
     const rollbackJob = job;
     this.launch(ctx, rollbackJob, project, release, async (emit) => {
-      const plans = await this.plans(project, hosts.map((h) => h.hostId));
+      const plans = await this.plans({ ctx, jobId: rollbackJob.id, kind: 'rollback', emit }, project, hosts.map((h) => h.hostId));
+      const usable = hosts.filter((h) => plans.has(h.hostId));
+      if (usable.length === 0) return;
       const marks: Promise<unknown>[] = [];
       // Each host is marked as soon as it reports, so a crash mid-rollback still leaves an accurate record.
       const markRestored = (hostName: string, jobIds: number[]) => {
@@ -343,8 +371,8 @@ export class JobRunner {
       };
       try {
         await this.engine.rollback({
-          jobId: rollbackJob.id, project: project.name, user: ctx.actor.name, concurrency: project.concurrency,
-          hosts: hosts.map((h) => ({ ...plans.get(h.hostId)!, jobIds: h.jobIds })),
+          jobId: rollbackJob.id, project: project.name, user: ctx.actor.name, concurrency: concurrencyOf(project),
+          hosts: usable.map((h) => ({ ...plans.get(h.hostId)!, jobIds: h.jobIds })),
         }, track);
       } finally {
         await Promise.all(marks);
@@ -395,16 +423,31 @@ export class JobRunner {
       throw err;
     }
     this.launch(ctx, job, project, null, async (emit) => {
-      const plans = await this.plans(project, items.map((i) => i.host.id));
+      const plans = await this.plans({ ctx, jobId: job.id, kind: 'process', emit }, project, items.map((i) => i.host.id));
+      const usable = items.filter((i) => plans.has(i.host.id));
+      if (usable.length === 0) return;
       const request = (hosts: typeof items, act: ProcessAction) => ({
-        jobId: job.id, project: project.name, user: ctx.actor.name, concurrency: project.concurrency, action: act,
+        jobId: job.id, project: project.name, user: ctx.actor.name, concurrency: concurrencyOf(project), action: act,
         hosts: hosts.map((i) => ({ ...plans.get(i.host.id)!, processes: i.processes.map((p) => ({ name: p.name, startCmd: p.startCmd, stopCmd: p.stopCmd, statusCmd: p.statusCmd })) })),
         hooks: { beforeRestart: this.hookSpecs(project, 'before-restart'), afterRestart: this.hookSpecs(project, 'after-restart') },
       });
-      if (!batchSize) return void (await this.engine.processAction(request(items, action), emit));
-      await rollingProcessAction(items, batchSize, action, emit, (hosts, act, sink) => this.engine.processAction(request(hosts, act), sink));
-    }, lane);
+      if (!batchSize) return void (await this.engine.processAction(request(usable, action), emit));
+      await rollingProcessAction(usable, batchSize, action, emit, (hosts, act, sink) => this.engine.processAction(request(hosts, act), sink));
+    }, lane, () => this.assertStillAllowed(ctx, project, 'process', `process.${action}`, job.id));
     return { jobId: job.id };
+  }
+
+  /**
+   * For a job that waited its turn: the user must still exist, be enabled and hold the permission now. If not, the
+   * refusal is logged and the job ends failed without contacting any host.
+   */
+  private async assertStillAllowed(ctx: Ctx, project: { id: number; name: string }, permission: Permission, action: string, jobId: number): Promise<void> {
+    if (ctx.actor.id === null) return; // the CLI acts as the operator on the server itself
+    const now = await loadActor(this.svc, ctx.actor.id);
+    if (now && can(now, permission, project.id)) return;
+    const msg = 'permission withdrawn while queued';
+    await recordOp(this.svc, ctx, { action, result: 'denied', project: project.name, target: `job #${jobId}`, jobId, detail: `${msg}: ${now ? `missing "${permission}" permission` : 'the user was disabled or deleted'}` });
+    throw new Error(msg);
   }
 
   // ---- retry ----

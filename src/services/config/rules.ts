@@ -1,5 +1,6 @@
 // The one validation of configuration values, shared by the admin forms (form.ts wraps these for form strings) and
 // the bulk import (import/schema.ts): the same length caps, character rules and ranges whichever way a value arrives.
+import path from 'node:path';
 import { z } from 'zod';
 import { FIELD_LIMITS as L } from '../../config.ts';
 
@@ -44,12 +45,42 @@ export const userPasswordRule = passwordRule.refine((p) => p.length >= L.userPas
 export const privateKeyRule = z.string().max(...max(L.privateKey));
 export const hostKeyRule = z.string().trim().max(...max(L.hostKey));
 
-/** A deploy directory: absolute, not "/" itself, no ".." segment, one line. */
+/**
+ * A deploy directory: absolute, one line, and already in its plain form (what `path.posix.normalize` gives, one
+ * trailing slash allowed), so "/", "/.", "//", "/srv/./x" and any ".." are refused instead of being resolved later.
+ */
 export const deployDirRule = z.string({ error: 'required' }).trim().min(1, 'required').max(...max(L.path))
   .refine((p) => p.startsWith('/'), 'must be an absolute path (starting with /)')
   .refine((p) => !CONTROL.test(p), 'must not contain line breaks or control characters')
-  .refine((p) => !p.startsWith('/') || (p.replace(/\/+$/, '') !== '' && !p.split('/').includes('..')), 'must not be "/" or contain ".."')
-  .transform((p) => p.replace(/\/+$/, ''));
+  .superRefine((p, ctx) => {
+    if (!p.startsWith('/') || CONTROL.test(p)) return;
+    const problem = deployDirShapeProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .transform(withoutTrailingSlash);
+
+function withoutTrailingSlash(p: string): string {
+  return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+}
+
+function deployDirShapeProblem(p: string): string | null {
+  const plain = withoutTrailingSlash(p);
+  const normal = path.posix.normalize(plain);
+  if (normal === '/' || normal === '.' || plain.split('/').includes('..')) return 'must not be "/" or contain ".."';
+  if (normal !== plain) return `must be written plainly, without "//", "." or ".." (did you mean "${normal.replace(/\/$/, '')}"?)`;
+  return null;
+}
+
+/**
+ * Checks a deploy directory read from the database (an old install may hold values today's forms refuse): the
+ * problem in plain words, or null when the engine may use it as it is.
+ */
+export function storedDeployDirProblem(dir: string): string | null {
+  const result = deployDirRule.safeParse(dir);
+  if (!result.success) return result.error.issues[0].message;
+  if (result.data !== withoutTrailingSlash(dir)) return 'must not have spaces around it';
+  return null;
+}
 
 /** Start, stop and status commands (one shell line or a short script). */
 export const commandRule = z.string().trim().max(...max(L.command));

@@ -8,6 +8,7 @@ import { badRequest } from '../../lib/errors.ts';
 import { IMPORT_LIMITS } from '../../config.ts';
 import { addZodIssues, issueMessage, Problems } from './problems.ts';
 import { checkReferences } from './references.ts';
+import { estimateNesting } from './nesting.ts';
 import type { HookEntry, ImportDocument, ImportFileInput, ProjectEntry } from './schema.ts';
 import { importFileSchema, runOnForStage } from './schema.ts';
 
@@ -24,6 +25,9 @@ export function parseImportFile(text: string, format: ImportFormat, filename?: s
   }
   const chosen = format === 'auto' ? detectFormat(text, filename) : format;
   if (!text.trim()) throw badRequest('The import file is empty.', { file: 'empty' });
+  // Parsers take seconds on a line of a million "[" or "- ": the nesting is estimated from the text first. The
+  // estimate counts a level or two more than the decoded data has (the root, compact "- key"), hence the margin.
+  if (chosen !== 'csv' && estimateNesting(text, IMPORT_LIMITS.maxDepth + 2) > IMPORT_LIMITS.maxDepth + 2) throw tooDeep();
   const data = chosen === 'csv' ? csvToData(text) : readStructured(text, chosen);
   return parseImportData(data);
 }
@@ -99,12 +103,14 @@ function checkDepth(data: unknown): void {
   while (stack.length) {
     const [value, depth] = stack.pop()!;
     if (value === null || typeof value !== 'object') continue;
-    if (depth >= IMPORT_LIMITS.maxDepth) {
-      const msg = `it is nested more than ${IMPORT_LIMITS.maxDepth} levels deep`;
-      throw badRequest(`The file was refused: ${msg}.`, { file: msg });
-    }
+    if (depth >= IMPORT_LIMITS.maxDepth) throw tooDeep();
     for (const child of Object.values(value)) stack.push([child, depth + 1]);
   }
+}
+
+function tooDeep() {
+  const msg = `it is nested more than ${IMPORT_LIMITS.maxDepth} levels deep`;
+  return badRequest(`The file was refused: ${msg}.`, { file: msg });
 }
 
 /** A CSV of hosts: header name,address,port,credential,jump,project,groups (groups split by ";" or "|"). */

@@ -40,4 +40,49 @@ describe('import limits', () => {
       expect(err.message, format).toMatch(/nested more than/);
     }
   });
+
+  it.each([
+    ['YAML with a million "["', () => `a: ${'['.repeat(1_000_000)}`, 'yaml'],
+    ['YAML with a million nested "- " on one line', () => `a:\n  ${'- '.repeat(1_000_000)}x`, 'yaml'],
+    ['YAML with a million "{" after a key', () => `a: &x !!map ${'{b: '.repeat(500_000)}`, 'yaml'],
+    ['YAML with a million "[" after a flow key', () => `[a]: ${'['.repeat(1_000_000)}`, 'yaml'],
+    ['YAML with a million "[" after a quote inside a plain scalar', () => `a: [x' ${'['.repeat(1_000_000)}`, 'yaml'],
+    ['JSON with a million "["', () => `{"a":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}`, 'json'],
+  ] as const)('%s is refused as too deeply nested before it is parsed, in well under a second', (_label, text, format) => {
+    const doc = text();
+    const started = process.hrtime.bigint();
+    const err = refusal(() => parseImportFile(doc, format));
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    expect(err).toBeInstanceOf(AppError);
+    expect(err.status).toBe(400);
+    expect(err.message).toMatch(/nested more than/);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('brackets inside quoted strings, plain scalars, comments and block scalars do not count as nesting', () => {
+    const deep = '[['.repeat(IMPORT_LIMITS.maxDepth);
+    const yaml = [
+      `# ${deep}`,
+      'users:',
+      `  - name: alice # ${deep}`,
+      '    role: viewer',
+      `    password: "a${deep}b"`,
+      'projects:',
+      '  - name: game',
+      `    description: plain text ${deep} with brackets`,
+      '    svnUrl: svn://svn.example/game/trunk',
+      '    deployDir: /srv/game',
+      '    hooks:',
+      '      - stage: before-publish',
+      '        script: |',
+      `          if [ -f x ]; then echo '${deep}'; fi`,
+      `          ${deep}`,
+      '      - stage: after-publish',
+      `        script: ['not', 'a', 'string']`,
+    ].join('\n');
+    const err = refusal(() => parseImportFile(yaml, 'yaml'));
+    // Refused for the list given as a script, not for the brackets elsewhere.
+    expect(err.message).not.toMatch(/nested more than/);
+    expect(Object.keys(err.fields ?? {}).join(' ')).toMatch(/script/);
+  });
 });
