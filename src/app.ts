@@ -134,6 +134,7 @@ export function createApp(deps: AppDeps) {
 
   app.use(notFoundHandler);
   app.use(errorHandler);
+  app.locals.loginThrottle = throttle;
   app.locals.close = () => {
     sessionStore.close();
     throttle.close();

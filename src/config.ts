@@ -152,6 +152,8 @@ export const LOGIN_THROTTLE = {
   blockSec: 15 * 60,
   /** Locks whose refused attempts are counted for the summary row; beyond this, refusals are not counted. */
   maxCountedLocks: 10_000,
+  /** Failed logins logged one row each per minute, across all clients; beyond it they are summed in one row. */
+  failedRowsPerMinute: 60,
 } as const;
 
 /**

@@ -11,6 +11,7 @@ import { createToken, createUser } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { csrf, PASSWORD, startTestApp, type Agent } from '../helpers/app.ts';
 import { waitFor } from '../helpers/wait.ts';
+import type { LoginThrottle } from '../../src/web/auth/throttle.ts';
 
 type TestApp = Awaited<ReturnType<typeof startTestApp>>;
 
@@ -314,6 +315,27 @@ describe('login throttling', () => {
       expect(new Set(statuses.slice(10))).toEqual(new Set([429]));
       expect(await other.db.opLog.count({ where: { result: 'denied' } })).toBe(1);
       expect(await other.db.opLog.count()).toBe(11);
+    } finally {
+      other.app.locals.close?.();
+      await other.cleanup();
+    }
+  });
+
+  it('logs failed logins one row each only up to a budget a minute, then sums the rest in one row', async () => {
+    // Many addresses together (an IPv6 network, a botnet) must not fill the disk either: the budget is global.
+    const other = await startTestApp({ throttle: { perUser: 5, perIp: 1000, windowSec: 60, blockSec: 60, failedRowsPerMinute: 5 } });
+    try {
+      const agent = supertest.agent(other.app);
+      const token = await csrf(agent, '/login');
+      for (let i = 0; i < 20; i++) expect((await agent.post('/login').type('form').send({ username: `spray${i}`, password: 'x', _csrf: token })).status).toBe(401);
+      expect(await other.db.opLog.count({ where: { action: 'login', result: 'failed' } })).toBe(5);
+      (other.app.locals.loginThrottle as LoginThrottle).failedRows.roll(); // the minute ends
+      await waitFor(async () => (await other.db.opLog.count({ where: { action: 'login', result: 'failed' } })) === 6, 'the summary row');
+      const summary = await other.db.opLog.findFirstOrThrow({ where: { action: 'login', result: 'failed' }, orderBy: { id: 'desc' } });
+      expect(summary.detail).toMatch(/^15 more failed logins were not logged one by one/);
+      // A new minute logs rows again.
+      expect((await agent.post('/login').type('form').send({ username: 'spray-next', password: 'x', _csrf: token })).status).toBe(401);
+      expect(await other.db.opLog.count({ where: { action: 'login', result: 'failed', userName: 'spray-next' } })).toBe(1);
     } finally {
       other.app.locals.close?.();
       await other.cleanup();

@@ -1,6 +1,7 @@
 // Login throttling: too many failures for one user name or from one address locks logins out for a while.
 // Each attempt is counted *before* its password is checked, so parallel guesses cannot slip past the limit, and
 // refusals during a lock are counted in memory (one summary when the lock ends), not stored one by one.
+import { isIPv6 } from 'node:net';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { LOGIN_THROTTLE } from '../../config.ts';
 
@@ -9,6 +10,7 @@ export interface ThrottleOptions {
   perIp?: number;
   windowSec?: number;
   blockSec?: number;
+  failedRowsPerMinute?: number;
 }
 
 /** What a lock applies to: one user name (lower case) or one client address. */
@@ -35,6 +37,10 @@ export class LoginThrottle {
   private locks = new Map<string, { subject: LockSubject; refused: number; timer: NodeJS.Timeout }>();
   /** Called when a lock that refused attempts ends (e.g. to write one summary row). */
   onLockEnd: ((summary: LockEndSummary) => void) | null = null;
+  /** Called when a minute ends in which more failures happened than may be logged one by one. */
+  onUnloggedFailures: ((count: number) => void) | null = null;
+  /** Failed logins logged one row each, per minute across all clients. */
+  readonly failedRows: FailedLoginBudget;
 
   constructor(opts: ThrottleOptions = {}) {
     const windowSec = opts.windowSec ?? LOGIN_THROTTLE.windowSec;
@@ -42,13 +48,15 @@ export class LoginThrottle {
     this.blockMs = blockSec * 1000;
     this.byUser = new RateLimiterMemory({ keyPrefix: 'user', points: opts.perUser ?? LOGIN_THROTTLE.perUser, duration: windowSec, blockDuration: blockSec });
     this.byIp = new RateLimiterMemory({ keyPrefix: 'ip', points: opts.perIp ?? LOGIN_THROTTLE.perIp, duration: windowSec, blockDuration: blockSec });
+    this.failedRows = new FailedLoginBudget(opts.failedRowsPerMinute ?? LOGIN_THROTTLE.failedRowsPerMinute, (count) => this.onUnloggedFailures?.(count));
   }
 
   /**
    * Counts one login attempt against the address and the user name, before the password is checked.
    * A successful login gives the points back (succeeded()), so only failures add up to a lock.
    */
-  async attempt(user: string, ip: string): Promise<AttemptVerdict> {
+  async attempt(user: string, rawIp: string): Promise<AttemptVerdict> {
+    const ip = addressKey(rawIp);
     const ipRes = await this.byIp.consume(ip).then(() => null, (r: unknown) => this.rejection(r));
     if (ipRes) return this.refuse({ kind: 'address', value: ip }, ipRes);
     const userRes = await this.byUser.consume(user.toLowerCase()).then(() => null, (r: unknown) => this.rejection(r));
@@ -58,11 +66,12 @@ export class LoginThrottle {
 
   /** The right password: the user's failures are forgotten and this attempt does not count against the address. */
   async succeeded(user: string, ip: string): Promise<void> {
-    await Promise.all([this.byUser.delete(user.toLowerCase()), this.byIp.reward(ip, 1)]);
+    await Promise.all([this.byUser.delete(user.toLowerCase()), this.byIp.reward(addressKey(ip), 1)]);
   }
 
   /** Stops the lock-end timers (app shutdown, tests). */
   close(): void {
+    this.failedRows.close();
     for (const lock of this.locks.values()) clearTimeout(lock.timer);
     this.locks.clear();
   }
@@ -97,5 +106,58 @@ export class LoginThrottle {
     const lock = this.locks.get(key);
     this.locks.delete(key);
     if (lock && lock.refused > 0) this.onLockEnd?.({ ...lock.subject, refused: lock.refused });
+  }
+}
+
+/**
+ * The address a throttle counts against: an IPv6 client is counted by its /64 (one customer network hands out a
+ * whole /64, so rotating addresses inside it must not reset the count); IPv4, also IPv4-mapped, by its address.
+ */
+export function addressKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  if (!isIPv6(ip)) return ip;
+  const [head, tail] = ip.toLowerCase().split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/**
+ * Failed logins are logged one row each only up to a budget per minute across all clients; beyond it they are
+ * counted and one summary row is written when the minute ends, so many addresses together cannot fill the disk.
+ */
+export class FailedLoginBudget {
+  private used = 0;
+  private overflow = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly perMinute: number, private readonly onOverflow: (count: number) => void) {}
+
+  /** True when this failure may be logged as its own row. */
+  take(): boolean {
+    this.timer ??= setTimeout(() => this.roll(), 60_000).unref();
+    if (this.used < this.perMinute) {
+      this.used++;
+      return true;
+    }
+    this.overflow++;
+    return false;
+  }
+
+  /** Ends the current minute: reports what was only counted (tests call it instead of waiting). */
+  roll(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const overflow = this.overflow;
+    this.used = 0;
+    this.overflow = 0;
+    if (overflow > 0) this.onOverflow(overflow);
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
   }
 }

@@ -27,6 +27,11 @@ export function authRouter(svc: Services, pp: passport.PassportStatic, throttle:
       .catch((err: unknown) => svc.logger.error({ err }, 'could not log the end of a login lock'));
   };
 
+  throttle.onUnloggedFailures = (count) => {
+    void recordOp(svc, { actor: null, ip: '' }, { action: 'login', result: 'failed', detail: `${count} more failed login${count === 1 ? ' was' : 's were'} not logged one by one (over the limit per minute)` })
+      .catch((err: unknown) => svc.logger.error({ err }, 'could not log the failed-login summary'));
+  };
+
   // GET /login
   router.get('/login', function getLogin(req, res) {
     if (req.user) return res.redirect('/');
@@ -63,7 +68,7 @@ export function authRouter(svc: Services, pp: passport.PassportStatic, throttle:
       if (err) return next(err);
       if (!user) {
         void (async () => {
-          await recordOp(svc, { actor: null, ip, userName: username }, { action: 'login', result: 'failed', detail: 'wrong user name or password' });
+          if (throttle.failedRows.take()) await recordOp(svc, { actor: null, ip, userName: username }, { action: 'login', result: 'failed', detail: 'wrong user name or password' });
           renderError(401, 'Wrong user name or password.');
         })().catch(next);
         return;
