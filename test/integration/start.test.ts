@@ -27,7 +27,7 @@ it('npm start comes up with a usable first admin and stops on SIGTERM', async ()
     await waitFor(async () => ((await fetch(`http://127.0.0.1:${port}/login`).catch(() => null))?.ok ? true : undefined), 'the login page');
     expect(fs.existsSync(path.join(dataDir, 'ferry.db'))).toBe(true);
 
-    // The printed password signs in (the login form needs its CSRF token and the session cookie).
+    // The printed password signs in (the login form needs its CSRF token and the ferry.login cookie it is bound to).
     const page = await fetch(`http://127.0.0.1:${port}/login`);
     const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
