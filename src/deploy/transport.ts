@@ -680,24 +680,14 @@ class SshSession implements RemoteSession {
     if (this.lost) throw this.lost;
     const total = (await stat(localPath)).size;
     const sftp = await this.openSftp();
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const abort = (err: TransportError) => {
-        if (settled) return;
-        settled = true;
-        this.aborters.delete(abort);
-        reject(err);
-      };
-      this.aborters.add(abort);
+    await this.abortable<void>((resolve, abort, settled) => {
       // fastPut reads the local file in 32 KiB chunks with a bounded window: memory stays small for any size.
       sftp.fastPut(localPath, remotePath, { mode: opts.mode, step: (sent) => opts.onProgress?.(sent, total) }, (err) => {
         if (err) {
           const reason = err.message || 'unknown SFTP error';
           return abort(this.lost ?? new TransportError(`upload of ${basename(localPath)} to ${remotePath} on ${this.hostName} failed: ${reason}`, this.hostName, 'upload', { cause: err }));
         }
-        if (settled) return;
-        settled = true;
-        this.aborters.delete(abort);
+        if (settled()) return;
         opts.onProgress?.(total, total);
         resolve();
       });
@@ -708,23 +698,9 @@ class SshSession implements RemoteSession {
   async inspect(remotePath: string): Promise<RemotePathInfo | null> {
     if (this.lost) throw this.lost;
     const sftp = await this.openSftp();
-    return new Promise<RemotePathInfo | null>((done, reject) => {
-      let settled = false;
-      const abort = (err: TransportError) => {
-        if (settled) return;
-        settled = true;
-        this.aborters.delete(abort);
-        reject(err);
-      };
-      this.aborters.add(abort);
-      const resolve = (info: RemotePathInfo | null) => {
-        if (settled) return;
-        settled = true;
-        this.aborters.delete(abort);
-        done(info);
-      };
+    return this.abortable<RemotePathInfo | null>((resolve, abort, settled) => {
       sftp.lstat(remotePath, (err, stats) => {
-        if (settled) return;
+        if (settled()) return;
         if (err) {
           if ((err as { code?: unknown }).code === 2) return resolve(null);
           return abort(this.lost ?? new TransportError(`looking at ${remotePath} on ${this.hostName} failed: ${err.message || 'unknown SFTP error'}`, this.hostName, 'upload', { cause: err }));
@@ -733,6 +709,25 @@ class SshSession implements RemoteSession {
         if (type !== 'symlink') return resolve({ type, uid: stats.uid });
         sftp.readlink(remotePath, (linkErr, link) => resolve({ type, uid: stats.uid, link: linkErr ? '?' : link }));
       });
+    });
+  }
+
+  /**
+   * A promise that a lost connection (the aborters) rejects too; whichever comes first settles it, later calls are
+   * ignored. `settled()` lets a late callback stop early.
+   */
+  private abortable<T>(run: (resolve: (value: T) => void, abort: (err: TransportError) => void, settled: () => boolean) => void): Promise<T> {
+    return new Promise<T>((done, reject) => {
+      let settled = false;
+      const finish = (then: () => void) => {
+        if (settled) return;
+        settled = true;
+        this.aborters.delete(abort);
+        then();
+      };
+      const abort = (err: TransportError) => finish(() => reject(err));
+      this.aborters.add(abort);
+      run((value) => finish(() => done(value)), abort, () => settled);
     });
   }
 
