@@ -61,15 +61,15 @@ async function main() {
   });
 
   let stopping = false;
-  const shutdown = (signal: string, exitCode = 0) => {
+  const shutdown = (reason: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     // Closing connections, recording jobs or the database may hang; a stop must not. unref: it never keeps Ferry up.
     setTimeout(() => {
-      logger.warn({ signal, deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long: exiting now');
+      logger.warn({ reason, deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long: exiting now');
       process.exit(exitCode);
     }, SHUTDOWN_DEADLINE_MS).unref();
-    logger.info({ signal }, 'shutting down');
+    logger.info({ reason }, 'shutting down');
     server.close();
     server.closeAllConnections?.();
     void Promise.resolve(app.locals.close?.()).finally(async () => {

@@ -81,7 +81,7 @@ const BLOCK = 512;
 const READ_CHUNK = 1024 * 1024;
 
 /** Top-level name of Ferry's own files in every deploy directory (snapshots, journal, incoming packages). */
-export const FERRY_DIR_NAME = '.ferry';
+const FERRY_DIR_NAME = '.ferry';
 /** Links followed while resolving one link before it counts as a loop (Linux gives up after 40 too). */
 const MAX_LINK_HOPS = 40;
 

@@ -20,12 +20,13 @@ import {
   linkGuardCalls,
   linkGuardLines,
   normalizeManifestPath,
-  OUTSIDE_LINK_EXIT,
   outsideLinkError,
   readRemoteFile,
   reasonFrom,
+  refusalOf,
   RemoteCommandError,
   shq,
+  withoutOutsideRecords,
 } from './remote.ts';
 import type { RemoteSession } from './types.ts';
 import { MAINTENANCE_COMMAND_TIMEOUT_MS } from '../config.ts';
@@ -202,7 +203,7 @@ export async function uploadPackage(
 async function runGuardedScript(session: RemoteSession, lines: string[], what: string): Promise<void> {
   const result = await session.exec('sh -s', { stdin: [...lines, ''].join('\n') });
   if (result.code === 0) return;
-  const refused = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  const refused = refusalOf(result, session.hostName);
   if (refused) throw new Error(refused);
   throw new RemoteCommandError(`${what} failed on ${session.hostName}: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`, session.hostName, result.code, result.stderr);
 }
@@ -320,7 +321,7 @@ export async function verifyAndSnapshot(
       if (verified || stream !== 'stdout') return;
       // Only the tail that could hold the start of the marker is kept: a host printing without end costs nothing.
       const marker = `${MARK}verified\n`;
-      seen = (seen + chunk).slice(-(chunk.length + marker.length));
+      seen += chunk;
       if (seen.includes(marker)) {
         verified = true;
         seen = '';
@@ -332,7 +333,7 @@ export async function verifyAndSnapshot(
   });
   const lines = result.stdout.split('\n');
   if (!verified && lines.includes(`${MARK}verified`)) opts.onVerified?.();
-  const outside = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  const outside = refusalOf(result, session.hostName);
   if (outside) throw new Error(outside);
   if (result.code === DAMAGED_EXIT) {
     const actual = lines.find((line) => line.startsWith(`${MARK}sha256 `))?.slice(`${MARK}sha256 `.length) ?? '';
@@ -401,7 +402,7 @@ export async function extractPackage(
   const onOutput = opts.onOutput;
   const result = await session.exec('sh -s', { stdin: script, timeoutMs, onOutput: onOutput && ((chunk, stream) => stream === 'stderr' && onOutput(chunk, stream)) });
   if (result.code === 0) return { ok: true };
-  const outside = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  const outside = refusalOf(result, session.hostName);
   if (outside && result.stdout.split('\n').includes(SNAPSHOT_DROPPED)) throw new SnapshotDroppedError(outside);
   if (outside) throw new Error(outside);
 
@@ -490,7 +491,7 @@ export async function cleanUpAfterPublish(
   try {
     const result = await session.exec('sh -s', { stdin: script, timeoutMs: MAINTENANCE_COMMAND_TIMEOUT_MS });
     if (result.code === 0) return [];
-    const refused = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+    const refused = refusalOf(result, session.hostName);
     if (refused) return [`cleaning up skipped: ${refused.replace(/ — nothing was changed on this host$/, '')}`];
     const step = PRUNE_STEPS[result.code] ?? 'cleaning up';
     return [`${step} failed on ${session.hostName}: ${reasonFrom(result.stderr) || reasonFrom(result.stdout) || `exit code ${result.code}`}`];
@@ -541,11 +542,6 @@ export async function rollbackHost(opts: RollbackOptions): Promise<RollbackResul
   }
 }
 
-/** Job ids whose snapshot (tar.gz + created list) is not on the host. */
-export async function missingSnapshots(session: RemoteSession, deployDir: string, jobIds: readonly number[]): Promise<number[]> {
-  return (await checkRollback(session, deployDir, jobIds)).missing;
-}
-
 /**
  * The rollback's `checking` phase, one command: which snapshots are missing, and whether any directory the restores
  * would delete or write under is a link leading outside the deploy directory (the first such, as a plain error).
@@ -567,7 +563,7 @@ export async function checkRollback(session: RemoteSession, deployDir: string, j
     '',
   ].join('\n');
   const result = await session.exec('sh -s', { stdin: script, timeoutMs: MAINTENANCE_COMMAND_TIMEOUT_MS });
-  const outsideLink = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  const outsideLink = refusalOf(result, session.hostName);
   if (result.code !== 0 && !outsideLink) {
     throw new RemoteCommandError(`checking snapshots failed on ${session.hostName}: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`, session.hostName, result.code, result.stderr);
   }
@@ -589,7 +585,7 @@ export async function restoreSnapshot(
   const onOutput = opts.onOutput;
   const result = await session.exec('sh -s', { stdin: script, timeoutMs: opts.timeoutMs, onOutput: onOutput && ((chunk, stream) => stream === 'stderr' && onOutput(chunk, stream)) });
   if (result.code === 0) return;
-  const outside = result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, session.hostName) : null;
+  const outside = refusalOf(result, session.hostName);
   if (outside) throw new Error(outside.replace('nothing was changed on this host', `the snapshot of job ${jobId} was not restored`));
   const reason = reasonFrom(result.stderr) || reasonFrom(result.stdout) || `exit code ${result.code}`;
   throw new RemoteCommandError(`restoring the snapshot of job ${jobId} failed on ${session.hostName}: ${reason}`, session.hostName, result.code, result.stderr);
@@ -638,11 +634,6 @@ function deepestFirst(paths: readonly string[]): string[] {
 
 function requireAbsolute(deployDir: string): void {
   if (!deployDir.startsWith('/')) throw new Error(`deploy directory must be an absolute path: ${JSON.stringify(deployDir)}`);
-}
-
-/** Script output without the `ferry:outside` records (they are turned into a plain error instead). */
-function withoutOutsideRecords(text: string): string {
-  return text.replace(/\n?ferry:outside\0[^\n]*\n?/g, '\n');
 }
 
 function messageOf(err: unknown): string {

@@ -210,7 +210,7 @@ export function linkGuardCalls(paths: readonly string[]): string[] {
 }
 
 /** The directories of `.ferry` as the guard names them, relative to the deploy directory, outermost first. */
-export const FERRY_DIRS = ['.ferry', '.ferry/incoming', '.ferry/snapshots', '.ferry/journal'] as const;
+const FERRY_DIRS = ['.ferry', '.ferry/incoming', '.ferry/snapshots', '.ferry/journal'] as const;
 
 /**
  * Shell lines that stop a script (OUTSIDE_LINK_EXIT, `ferry:outside` record) when `.ferry` or one of its directories is
@@ -246,6 +246,16 @@ export function ferryDirGuardCommand(deployDir: string): string {
 export function ferryDirError(path: string, host: string, problem: { link: string } | { owner: string }): string {
   const what = 'link' in problem ? `is a symbolic link (to ${problem.link})` : `belongs to ${problem.owner}, not to the login user`;
   return `"${path}" on ${host} ${what}; Ferry keeps its packages, snapshots and journal only in real directories the login user owns — nothing was changed on this host`;
+}
+
+/** The plain error a guarded script reported (it exited OUTSIDE_LINK_EXIT with a `ferry:outside` record), or null. */
+export function refusalOf(result: ExecResult, host: string): string | null {
+  return result.code === OUTSIDE_LINK_EXIT ? outsideLinkError(result.stdout, host) : null;
+}
+
+/** Script output without the `ferry:outside` records (they are turned into a plain error instead). */
+export function withoutOutsideRecords(text: string): string {
+  return text.replace(new RegExp(`\\n?${OUTSIDE_MARK}\\0[^\\n]*\\n?`, 'g'), '\n');
 }
 
 /** The plain error for a `ferry:outside` record in a script's stdout, or null when there is none. */
