@@ -15,7 +15,7 @@ export interface OpEntry {
 }
 
 /** Cuts a value to at most `max` UTF-16 units, marking the cut with "…" and never splitting a surrogate pair. */
-export function clip(value: string, max: number): string {
+function clip(value: string, max: number): string {
   if (value.length <= max) return value;
   let end = max - 1;
   const last = value.charCodeAt(end - 1);

@@ -1,6 +1,9 @@
 // The one place request paging and search values are turned into safe numbers and text, for every list that pages
 // (job history, operation log, their APIs). Anything odd is clamped or dropped: a page far past the end is empty, not an error.
 import { PAGING } from '../config.ts';
+import { CONTROL } from './config/rules.ts';
+
+const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
 
 /** A whole number written in plain digits and small enough to be exact; anything else (1e3, -1, 1.5, huge) is undefined. */
 export function safeWholeNumber(value: unknown): number | undefined {
@@ -29,7 +32,6 @@ export function clampPage(offset: unknown, limit: unknown, maxLimit: number = PA
 /** Search text: control characters (NUL included) become spaces, the rest is trimmed and cut to a sane length. */
 export function searchText(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
-  // eslint-disable-next-line no-control-regex
-  const clean = value.replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, PAGING.maxSearchLength).trim();
+  const clean = value.replace(CONTROL_ALL, ' ').trim().slice(0, PAGING.maxSearchLength).trim();
   return clean || undefined;
 }

@@ -5,7 +5,8 @@ import type { Actor, Ctx, ProjectGrant, Role, Services } from './context.ts';
 import { ROLES } from './context.ts';
 import { recordOp } from './oplog.ts';
 import { nameRule } from './config/rules.ts';
-import { checkToken, issueToken } from './tokens.ts';
+import { issueToken } from './tokens.ts';
+import { FIELD_LIMITS } from '../config.ts';
 
 type UserWithGrants = { id: number; name: string; role: string; grants: { projectId: number; canPublish: boolean; canRollback: boolean; canProcess: boolean }[] };
 
@@ -34,12 +35,6 @@ export async function checkPassword(svc: Pick<Services, 'db'>, name: string, pas
 }
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + 'A'.repeat(86) + '==';
 
-/** The acting user of a valid API token, or null for an unknown, revoked or expired one (see checkToken for why). */
-export async function actorForToken(svc: Pick<Services, 'db'>, token: string): Promise<Actor | null> {
-  const checked = await checkToken(svc, token);
-  return checked.ok ? toActor(checked.user) : null;
-}
-
 /**
  * On the very first start (no admin ever created) makes the `admin` account. Remembered in Setting,
  * so later starts never recreate or reset it, even if it was renamed or deleted.
@@ -58,16 +53,21 @@ export async function ensureFirstAdmin(svc: Services, presetPassword?: string): 
 }
 
 export function validatePassword(password: string): void {
-  if (password.length < 8) throw badRequest('The password must have at least 8 characters.', { password: 'at least 8 characters' });
+  const min = FIELD_LIMITS.userPasswordMin;
+  if (password.length < min) throw badRequest(`The password must have at least ${min} characters.`, { password: `at least ${min} characters` });
 }
 
 export async function createUser(svc: Services, ctx: Ctx, input: { name: string; role: Role; password?: string }): Promise<{ id: number; password: string; generated: boolean }> {
-  const name = nameRule.safeParse(input.name);
-  if (!name.success) throw new AppError(400, `User name "${input.name.slice(0, 80)}": ${name.error.issues[0]?.message ?? 'not valid'}.`, { name: name.error.issues[0]?.message ?? 'not valid' });
+  const checked = nameRule.safeParse(input.name);
+  if (!checked.success) {
+    const problem = checked.error.issues[0]?.message ?? 'not valid';
+    throw new AppError(400, `User name "${input.name.slice(0, 80)}": ${problem}.`, { name: problem });
+  }
+  const name = checked.data; // trimmed, as the login form trims what it is given
   const password = input.password || generatePassword();
   validatePassword(password);
-  if (await svc.db.user.findUnique({ where: { name: input.name } })) throw new AppError(409, `A user named "${input.name}" already exists.`, { name: 'already exists' });
-  const user = await svc.db.user.create({ data: { name: input.name, role: input.role, passwordHash: await hashPassword(password) } });
+  if (await svc.db.user.findUnique({ where: { name } })) throw new AppError(409, `A user named "${name}" already exists.`, { name: 'already exists' });
+  const user = await svc.db.user.create({ data: { name, role: input.role, passwordHash: await hashPassword(password) } });
   await recordOp(svc, ctx, { action: 'user.create', result: 'ok', target: input.name, detail: `role ${input.role}` });
   return { id: user.id, password, generated: !input.password };
 }

@@ -14,12 +14,6 @@ export const formText = <S extends z.ZodType>(rule: S) => z.preprocess((v) => v 
 export const optionalFormText = <S extends z.ZodType>(rule: S) =>
   z.preprocess((v) => (v === undefined || v === null || (typeof v === 'string' && v.trim() === '') ? undefined : v), rule.optional());
 
-/** Free text; a missing field counts as empty. */
-export const textField = (max = 1000) => z.preprocess((v) => v ?? '', z.string().trim().max(max, `at most ${max} characters`));
-
-/** Required text. */
-export const requiredText = (max = 1000) => z.preprocess((v) => v ?? '', z.string().trim().min(1, 'required').max(max, `at most ${max} characters`));
-
 /** A whole number typed into a form: "" is missing, anything but digits is refused with a plain message. */
 export const intField = (min: number, max: number) => z.preprocess(
   (v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : /^\s*-?\d+\s*$/.test(v) ? Number(v) : v) : v),

@@ -5,8 +5,9 @@ import { z } from 'zod';
 import { FIELD_LIMITS as L } from '../../config.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
+/** A control character (NUL, line breaks, tabs, DEL). Not global: safe for repeated .test(). */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
+export const CONTROL = /[\u0000-\u001f\u007f]/;
 const LINE_BREAK = /[\r\n]/;
 
 const max = (n: number) => [n, `at most ${n} characters`] as const;

@@ -128,7 +128,7 @@ export function addressKey(ip: string): string {
  * Failed logins are logged one row each only up to a budget per minute across all clients; beyond it they are
  * counted and one summary row is written when the minute ends, so many addresses together cannot fill the disk.
  */
-export class FailedLoginBudget {
+class FailedLoginBudget {
   private used = 0;
   private overflow = 0;
   private timer: NodeJS.Timeout | null = null;

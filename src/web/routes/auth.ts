@@ -4,6 +4,7 @@ import type passport from 'passport';
 import type { Services } from '../../services/context.ts';
 import { recordOp } from '../../services/oplog.ts';
 import { FIELD_LIMITS } from '../../config.ts';
+import { CONTROL } from '../../services/config/rules.ts';
 import type { LoginThrottle, LockSubject } from '../auth/throttle.ts';
 import type { LoginCsrf } from '../login-csrf.ts';
 
@@ -51,8 +52,7 @@ export function authRouter(svc: Services, pp: passport.PassportStatic, throttle:
     // A name no account can have is refused before anything is counted or written (a 60 KB name must not reach the log).
     // Only the length and control characters are checked here, not the character set: an account created before the
     // name rule existed (or by an older CLI) must still be able to sign in.
-    // eslint-disable-next-line no-control-regex
-    if (typeof rawName !== 'string' || !username || username.length > FIELD_LIMITS.name || /[\u0000-\u001f\u007f]/.test(username)) {
+    if (typeof rawName !== 'string' || !username || username.length > FIELD_LIMITS.name || CONTROL.test(username)) {
       const why = typeof rawName !== 'string' || !username ? 'Enter your user name.' : `That is not a valid user name: user names have at most ${FIELD_LIMITS.name} characters on one line.`;
       return renderError(400, why, '');
     }
