@@ -249,3 +249,23 @@ export const MAINTENANCE_COMMAND_TIMEOUT_MS = 5 * 60_000;
 
 /** After SIGTERM/SIGINT Ferry exits within this time even if closing connections or recording jobs hangs. */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/**
+ * The release source cache under <FERRY_DATA_DIR>/cache (src/deploy/source.ts): one sparse SVN working copy per project
+ * in svn/, so a publish fetches only what changed since the project's last one, and the packages built from them in
+ * packages/, reused when the same SVN URL, revision and selection is published again (another group of hosts, a
+ * retry). Beyond these limits the least recently used are deleted, never one a running job is using. Deleting the
+ * whole directory while no job runs is always safe: it is rebuilt on demand.
+ */
+export const RELEASE_CACHE = {
+  /** Total size of the cached packages. A package larger than this is still used, then deleted. */
+  packageBytes: 2 * 1024 ** 3,
+  /** Most cached packages. */
+  packageEntries: 100,
+  /** A cached package nobody used for this long is deleted. */
+  packageMaxIdleMs: 7 * 24 * 3600_000,
+  /** Most projects with a working copy. */
+  workingCopies: 20,
+  /** Total size of the working copies; each holds its files twice (svn keeps a pristine copy of every file). */
+  workingCopyBytes: 20 * 1024 ** 3,
+} as const;

@@ -10,12 +10,16 @@
 //
 // Symbolic links are packed as links only when they resolve inside the release: a link that is absolute or climbs out
 // (directly or through other links) is refused, so no publish can make a host write through it later.
+//
+// The release is either a whole directory (an export) or the selected part of a project's working copy
+// (ReleaseSelection), which packs to the same entries, modes and checks as an export of that selection.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { lstat, readdir, readlink, writeFile } from 'node:fs/promises';
+import { constants as fsConstants, createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGzip, deflateRawSync, type Gzip } from 'node:zlib';
 import { Header, list, Pax, type ReadEntry } from 'tar';
+import { PROJECT_ROOT } from './selection.ts';
 
 export interface ManifestEntry {
   /** Relative, '/'-separated, no leading './'. */
@@ -49,6 +53,45 @@ export interface PackOptions {
   manifestFile?: string | false;
   /** gzip level 1-9 for compressible data, default 1 (fast; see DEFAULT_GZIP_LEVEL). Incompressible data is stored. */
   gzipLevel?: number;
+  /** Pack only this part of srcDir (a working copy); default everything in it. */
+  selection?: ReleaseSelection;
+}
+
+/**
+ * The release inside a directory that holds more, a project's working copy: the selected paths with everything below
+ * them and the folders leading to them, never svn's own `.svn`. It packs to what an export of the selection packs to.
+ */
+export interface ReleaseSelection {
+  /** Project-relative paths as normalizeSelection returns them. */
+  paths: readonly string[];
+  /**
+   * Write bits (0o222 without the umask's) given back to a file that has none: svn makes a file with svn:needs-lock
+   * read-only in a working copy, while an export leaves it writable.
+   */
+  restoreWriteBits: number;
+}
+
+/** Which paths below the root are part of the release (all of them without a ReleaseSelection). */
+type InRelease = (path: string) => boolean;
+
+const SVN_DIR_NAME = '.svn';
+
+function inReleaseOf(selection: ReleaseSelection | undefined): InRelease | undefined {
+  if (!selection) return undefined;
+  const wholeProject = selection.paths.includes(PROJECT_ROOT);
+  const selected = new Set(selection.paths);
+  const leading = new Set<string>();
+  for (const path of selection.paths) {
+    const segments = path.split('/');
+    for (let i = 1; i < segments.length; i++) leading.add(segments.slice(0, i).join('/'));
+  }
+  return (path) => {
+    const segments = path.split('/');
+    if (segments.includes(SVN_DIR_NAME)) return false;
+    if (wholeProject || leading.has(path)) return true;
+    for (let i = 1; i <= segments.length; i++) if (selected.has(segments.slice(0, i).join('/'))) return true;
+    return false;
+  };
 }
 
 /**
@@ -95,7 +138,7 @@ const MISSING = Symbol('missing');
  * "here/.." the parent of root); missing components are taken as they read, but no ".." may follow one. An absolute target is always outside:
  * on a host it would name a place Ferry does not own.
  */
-export async function linkProblem(root: string, path: string, link: string, lstatCache: LinkCache = new Map()): Promise<string | null> {
+export async function linkProblem(root: string, path: string, link: string, lstatCache: LinkCache = new Map(), inRelease?: InRelease): Promise<string | null> {
   const refuse = (why: string) => `${path} -> ${link}: symbolic link ${why}; refusing to publish`;
   const outside = refuse('leads outside the deploy directory');
   // Where the kernel would be: the directory holding the link, as segments below root.
@@ -119,7 +162,8 @@ export async function linkProblem(root: string, path: string, link: string, lsta
     const relative = at.join('/');
     if (missing !== null) continue;
     if (!lstatCache.has(relative)) {
-      const stat = await lstat(join(root, relative)).catch(() => null);
+      // Outside the selection counts as missing: the export of the selection would not have it.
+      const stat = inRelease && !inRelease(relative) ? null : await lstat(join(root, relative)).catch(() => null);
       lstatCache.set(relative, stat === null ? MISSING : stat.isSymbolicLink() ? await readlink(join(root, relative)) : null);
     }
     const target = lstatCache.get(relative) ?? null;
@@ -139,8 +183,8 @@ export async function linkProblem(root: string, path: string, link: string, lsta
  * .ferry entry at any depth. Run on an export before anything reads it through its links (before-publish hooks), and
  * again while packing, since hooks may have changed the tree.
  */
-export async function checkReleaseTree(root: string): Promise<void> {
-  await planEntries(root);
+export async function checkReleaseTree(root: string, selection?: ReleaseSelection): Promise<void> {
+  await planEntries(root, selection);
 }
 
 function hasControlCharacter(name: string): boolean {
@@ -152,11 +196,16 @@ function hasControlCharacter(name: string): boolean {
 }
 
 /** Sorted, depth-first walk: a directory, then its contents. Refuses links that lead outside root (see linkProblem). */
-async function planEntries(root: string, relative = '', lstatCache: LinkCache = new Map()): Promise<PlannedEntry[]> {
+async function planEntries(root: string, selection?: ReleaseSelection): Promise<PlannedEntry[]> {
+  return planBelow(root, '', new Map(), inReleaseOf(selection), selection?.restoreWriteBits ?? 0);
+}
+
+async function planBelow(root: string, relative: string, lstatCache: LinkCache, inRelease: InRelease | undefined, restoreWriteBits: number): Promise<PlannedEntry[]> {
   const names = (await readdir(join(root, relative))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const planned: PlannedEntry[] = [];
   for (const name of names) {
     const path = relative ? `${relative}/${name}` : name;
+    if (inRelease && !inRelease(path)) continue;
     // Journals and FERRY_FILES on the hosts are newline-separated; before-publish hooks can create any name.
     if (hasControlCharacter(name)) throw new PackError(`${JSON.stringify(path)}: file names with control characters (line breaks, tabs and the like) cannot be published; refusing to publish`);
     // At any depth: "a/.ferry" is the deploy directory's own .ferry on a host where "a" is a link to the deploy root.
@@ -166,12 +215,13 @@ async function planEntries(root: string, relative = '', lstatCache: LinkCache = 
     const common = { path, absolute, mode: stat.mode & 0o7777, mtime: stat.mtime };
     if (stat.isDirectory()) {
       planned.push({ ...common, type: 'Directory', size: 0 });
-      planned.push(...(await planEntries(root, path, lstatCache)));
+      planned.push(...(await planBelow(root, path, lstatCache, inRelease, restoreWriteBits)));
     } else if (stat.isFile()) {
-      planned.push({ ...common, type: 'File', size: stat.size });
+      const mode = (common.mode & 0o222) === 0 ? common.mode | restoreWriteBits : common.mode;
+      planned.push({ ...common, mode, type: 'File', size: stat.size });
     } else if (stat.isSymbolicLink()) {
       const link = await readlink(absolute);
-      const problem = await linkProblem(root, path, link, lstatCache);
+      const problem = await linkProblem(root, path, link, lstatCache, inRelease);
       if (problem) throw new PackError(problem);
       planned.push({ ...common, type: 'SymbolicLink', size: 0, link });
     } else {
@@ -338,12 +388,36 @@ async function* tarStream(entries: PlannedEntry[], manifest: ManifestEntry[]): A
 }
 
 /**
- * Packs everything inside srcDir (not srcDir itself) into outFile as a gzip-compressed tar with sorted,
- * relative entries, original permission bits and mtimes, and no owner information. Streams throughout,
- * so file size does not affect memory use.
+ * Copies the release (all of root, or its selected part) into destDir, checked as packing checks it, so that
+ * before-publish hooks can change it without touching root. Modes are kept; times are the copy's, as an export's are.
+ */
+export async function copyRelease(root: string, destDir: string, selection?: ReleaseSelection): Promise<void> {
+  const entries = await planEntries(root, selection);
+  await mkdir(destDir, { recursive: true });
+  const dirs: PlannedEntry[] = [];
+  for (const entry of entries) {
+    const target = join(destDir, entry.path);
+    if (entry.type === 'Directory') {
+      await mkdir(target);
+      dirs.push(entry);
+    } else if (entry.type === 'File') {
+      await copyFile(entry.absolute, target, fsConstants.COPYFILE_FICLONE);
+      await chmod(target, entry.mode);
+    } else {
+      await symlink(entry.link ?? '', target);
+    }
+  }
+  // Folder modes last, so that a read-only folder does not stop its own contents from being copied.
+  for (const dir of dirs.reverse()) await chmod(join(destDir, dir.path), dir.mode);
+}
+
+/**
+ * Packs everything inside srcDir (not srcDir itself), or its `opts.selection` part, into outFile as a gzip-compressed
+ * tar with sorted, relative entries, original permission bits and mtimes, and no owner information. Streams
+ * throughout, so file size does not affect memory use.
  */
 export async function packDirectory(srcDir: string, outFile: string, opts: PackOptions): Promise<PackResult> {
-  const entries = await planEntries(srcDir);
+  const entries = await planEntries(srcDir, opts.selection);
   const manifest: ManifestEntry[] = [];
   const archiveHash = createHash('sha256');
   let bytes = 0;

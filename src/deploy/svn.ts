@@ -3,7 +3,7 @@
 // pass a password as `--password ARG`, which anyone can read in `ps`; here the password goes to
 // `--password-from-stdin` (svn >= 1.10) and never appears on a command line, in a log or in a config dir.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
@@ -426,6 +426,22 @@ export function parseInfoXml(xml: string): SvnInfo {
   };
 }
 
+// One line per path an update touched: text, property, lock and tree-conflict columns, a space, the path.
+const UPDATE_LINE = /^([ADUCGER ])([UCG ])([B ])([C ]) \S/;
+
+/** Counts the paths in `svn update`/`switch` output and notices conflicts (the working copy is cleaned first, so none is expected). */
+export function countUpdateReport(stdout: string): { changed: number; conflicted: boolean } {
+  let changed = 0;
+  let conflicted = /^Summary of conflicts:/m.test(stdout);
+  for (const line of stdout.split('\n')) {
+    const match = UPDATE_LINE.exec(line);
+    if (!match || match.slice(1).join('').trim() === '') continue;
+    changed++;
+    if (match[1] === 'C' || match[2] === 'C' || match[4] === 'C') conflicted = true;
+  }
+  return { changed, conflicted };
+}
+
 // ---- The client.
 
 const SUPPORTED_SCHEMES = new Set(['svn:', 'svn+ssh:', 'http:', 'https:', 'file:']);
@@ -450,7 +466,8 @@ function defaultConfigDir(): string {
   return sharedConfigDir;
 }
 
-function checkRevision(rev: SvnRevision): string {
+/** A revision as svn's -r argument; throws a plain SvnError for anything but 'HEAD' or a non-negative integer. */
+export function checkRevision(rev: SvnRevision): string {
   if (rev === 'HEAD') return 'HEAD';
   if (!Number.isSafeInteger(rev) || rev < 0) throw new SvnError('bad-input', `"${String(rev)}" is not a revision number.`);
   return String(rev);
@@ -492,6 +509,11 @@ export class SvnClient {
       configDir: opts.configDir,
       logger: opts.logger,
     };
+  }
+
+  /** The project URL as Ferry uses it (no trailing slash). */
+  get projectUrl(): string {
+    return this.url;
   }
 
   /** URL of a project-relative path with each segment percent-encoded, plus a peg revision. */
@@ -634,6 +656,94 @@ export class SvnClient {
     if (firstError) throw firstError;
     this.opts.logger?.info({ revision, paths: paths.length }, 'svn export done');
     return revision;
+  }
+
+  // ---- A private, sparse working copy of the project (see working-copy.ts): only the selected paths and the folders
+  // leading to them are fetched, and an update fetches only what changed. Local paths get a trailing '@' so that
+  // a name such as 'logo@2x.png' is not read as a peg revision.
+
+  /** Checks the project folder out alone (depth empty) at `revision` into wcDir, which must not exist yet. */
+  async checkoutEmpty(wcDir: string, revision: number): Promise<void> {
+    const ctx: ErrorContext = { action: 'check out the project', path: PROJECT_ROOT, revision };
+    const args = ['checkout', '--quiet', '--depth', 'empty', '--ignore-externals', '-r', String(revision), '--', this.urlOf(PROJECT_ROOT, revision), `${wcDir}@`];
+    await this.svn(args, ctx, { timeoutMs: this.opts.exportTimeoutMs });
+  }
+
+  /** The working copy's URL, repository and revision, read locally (no network). */
+  async workingCopyInfo(wcDir: string): Promise<SvnInfo> {
+    const ctx: ErrorContext = { action: 'read the working copy' };
+    const xml = await this.svn(['info', '--xml', '--', `${wcDir}@`], ctx);
+    return this.parse(() => parseInfoXml(xml), ctx);
+  }
+
+  /**
+   * Undoes anything done to the working copy since svn last wrote it: stale locks and unfinished operations (a killed
+   * svn), modified, deleted, added, unversioned and ignored files. Throws when the working copy cannot be repaired.
+   */
+  async cleanWorkingCopy(wcDir: string): Promise<void> {
+    const ctx: ErrorContext = { action: 'clean up the working copy' };
+    const limits = { timeoutMs: this.opts.exportTimeoutMs };
+    const removeStrays = ['cleanup', '--remove-unversioned', '--remove-ignored', '--', `${wcDir}@`];
+    try {
+      await this.svn(removeStrays, ctx, limits);
+    } catch {
+      // --remove-unversioned refuses a locked working copy; a plain cleanup breaks the locks and finishes the work queue.
+      await this.svn(['cleanup', '--', `${wcDir}@`], ctx, limits);
+      await this.svn(removeStrays, ctx, limits);
+    }
+    await this.svn(['revert', '--quiet', '-R', '--remove-added', '--', `${wcDir}@`], ctx, limits);
+  }
+
+  /** Updates everything the working copy holds to `revision`; returns how many paths changed. */
+  async updateWorkingCopy(wcDir: string, revision: number): Promise<number> {
+    const ctx: ErrorContext = { action: 'update the working copy', path: PROJECT_ROOT, revision };
+    return this.changedPaths(['update', '--ignore-externals', '-r', String(revision), '--', `${wcDir}@`], ctx);
+  }
+
+  /** Points the working copy at the project URL (after the project's URL changed), keeping its sparse depths. */
+  async switchWorkingCopy(wcDir: string, revision: number): Promise<number> {
+    const ctx: ErrorContext = { action: 'switch the working copy', path: PROJECT_ROOT, revision };
+    const args = ['switch', '--ignore-externals', '--ignore-ancestry', '-r', String(revision), '--', this.urlOf(PROJECT_ROOT, revision), `${wcDir}@`];
+    return this.changedPaths(args, ctx);
+  }
+
+  /**
+   * Brings selected project paths into the working copy at `revision` in full depth, with the folders leading to them.
+   * svn skips a path that does not exist without an error, so the caller checks with checkSelectionPresent.
+   */
+  async fetchIntoWorkingCopy(wcDir: string, paths: readonly string[], revision: number): Promise<number> {
+    if (paths.length === 0) return 0;
+    const ctx: ErrorContext = { action: 'update the working copy', path: PROJECT_ROOT, revision };
+    const targets = paths.map((path) => `${path === PROJECT_ROOT ? wcDir : join(wcDir, ...path.split('/'))}@`);
+    return this.changedPaths(['update', '--parents', '--set-depth', 'infinity', '--ignore-externals', '-r', String(revision), '--', ...targets], ctx);
+  }
+
+  /**
+   * Throws the SvnError exportSelection gives for a selected path that does not exist at `revision`, when the working
+   * copy lacks it (or reaches it only through a symbolic link, which an export of the path's URL would not follow).
+   */
+  async checkSelectionPresent(wcDir: string, paths: readonly string[], revision: number): Promise<void> {
+    for (const path of paths) {
+      if (path === PROJECT_ROOT) continue;
+      const segments = path.split('/');
+      // '.svn' can never be versioned: in a working copy it is svn's own folder.
+      let present = !segments.includes('.svn');
+      for (let depth = 1; present && depth <= segments.length; depth++) {
+        const stat = await lstat(join(wcDir, ...segments.slice(0, depth))).catch(() => null);
+        present = stat !== null && (depth === segments.length || stat.isDirectory());
+      }
+      if (!present) {
+        const ctx: ErrorContext = { action: 'export', path, revision };
+        throw new SvnError('not-found', plainMessage('not-found', ctx, this.url, ''));
+      }
+    }
+  }
+
+  /** Runs an update-like command; returns the number of paths it reports, refusing a reported conflict. */
+  private async changedPaths(args: string[], ctx: ErrorContext): Promise<number> {
+    const report = countUpdateReport(await this.svn(args, ctx, { timeoutMs: this.opts.exportTimeoutMs }));
+    if (report.conflicted) throw new SvnError('unknown', `SVN reported a conflict while trying to ${ctx.action}.`);
+    return report.changed;
   }
 
   private async projectPath(rev: SvnRevision): Promise<string> {
