@@ -642,7 +642,8 @@ export class SvnClient {
       const ctx: ErrorContext = { action: 'export', path, revision };
       // --ignore-externals: an svn:externals property could pull any repository the Ferry server can reach (file:///
       // included) into a release; only what the project itself holds is published.
-      const args = ['export', '--force', '--quiet', '--ignore-externals', '-r', String(revision), '--', this.urlOf(path, revision), dest];
+      // The trailing '@' keeps svn from reading a name such as 'logo@2x.png' as a peg revision (E200009).
+      const args = ['export', '--force', '--quiet', '--ignore-externals', '-r', String(revision), '--', this.urlOf(path, revision), `${dest}@`];
       await this.svn(args, ctx, { timeoutMs: this.opts.exportTimeoutMs });
     };
     // Let running exports finish before failing, so the caller can safely clean destDir up.
@@ -659,13 +660,13 @@ export class SvnClient {
   }
 
   // ---- A private, sparse working copy of the project (see working-copy.ts): only the selected paths and the folders
-  // leading to them are fetched, and an update fetches only what changed. Local paths get a trailing '@' so that
-  // a name such as 'logo@2x.png' is not read as a peg revision.
+  // leading to them are fetched, and an update fetches only what changed. Local targets get a trailing '@' so that
+  // a name such as 'logo@2x.png' is not read as a peg revision (checkout's and switch's destination is never read so).
 
   /** Checks the project folder out alone (depth empty) at `revision` into wcDir, which must not exist yet. */
   async checkoutEmpty(wcDir: string, revision: number): Promise<void> {
     const ctx: ErrorContext = { action: 'check out the project', path: PROJECT_ROOT, revision };
-    const args = ['checkout', '--quiet', '--depth', 'empty', '--ignore-externals', '-r', String(revision), '--', this.urlOf(PROJECT_ROOT, revision), `${wcDir}@`];
+    const args = ['checkout', '--quiet', '--depth', 'empty', '--ignore-externals', '-r', String(revision), '--', this.urlOf(PROJECT_ROOT, revision), wcDir];
     await this.svn(args, ctx, { timeoutMs: this.opts.exportTimeoutMs });
   }
 
@@ -703,7 +704,7 @@ export class SvnClient {
   /** Points the working copy at the project URL (after the project's URL changed), keeping its sparse depths. */
   async switchWorkingCopy(wcDir: string, revision: number): Promise<number> {
     const ctx: ErrorContext = { action: 'switch the working copy', path: PROJECT_ROOT, revision };
-    const args = ['switch', '--ignore-externals', '--ignore-ancestry', '-r', String(revision), '--', this.urlOf(PROJECT_ROOT, revision), `${wcDir}@`];
+    const args = ['switch', '--ignore-externals', '--ignore-ancestry', '-r', String(revision), '--', this.urlOf(PROJECT_ROOT, revision), wcDir];
     return this.changedPaths(args, ctx);
   }
 

@@ -24,6 +24,7 @@ beforeAll(async () => {
       'trunk/配置/服务器.txt': '服务器 = 127.0.0.1\n',
       'trunk/bin/deploy.sh': { content: '#!/bin/sh\necho deployed\n', executable: true },
       'trunk/lib/deep/x.bin': Buffer.from([0, 1, 2, 255, 254]),
+      'trunk/lib/logo@2x.png': 'at sign\n',
       'branches/other/z.txt': 'outside the project\n',
     },
     'Initial import',
@@ -124,6 +125,12 @@ describe('SvnClient against a real svnserve', () => {
     const script = await stat(join(dest, 'bin', 'deploy.sh'));
     expect(script.mode & 0o111).not.toBe(0);
     expect((await stat(join(dest, 'a.txt'))).mode & 0o111).toBe(0);
+  });
+
+  it('exports names with an at sign (not read as a peg revision)', async () => {
+    const dest = join(work, 'export-at');
+    await client.exportSelection(['lib/logo@2x.png'], revs.second, dest);
+    expect(await readFile(join(dest, 'lib', 'logo@2x.png'), 'utf8')).toBe('at sign\n');
   });
 
   it('exports the files as they were at the requested revision', async () => {
