@@ -4,7 +4,7 @@
 // bounded by RELEASE_CACHE (src/config.ts), and can be deleted while no job runs.
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { RELEASE_CACHE } from '../config.ts';
 import type { RunFile } from '../lib/exec.ts';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
@@ -85,6 +85,7 @@ const DISK_ERRORS: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'permission denied',
   EROFS: 'the file system is read-only',
+  ENOTDIR: 'a part of the path is a file, not a folder',
 };
 
 /** Turns a failed file operation into a ReleaseCacheError naming the file; anything else is passed on. */
@@ -183,13 +184,17 @@ export class ReleaseSource {
 
   /** Creates the cache directories, or says plainly why they cannot be written. */
   private async checkWritable(): Promise<void> {
-    for (const dir of [this.svnDir, this.packagesDir]) {
-      try {
-        await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      // The cache itself one level at a time: a recursive mkdir on a read-only file system reports ENOENT, not EROFS.
+      await mkdir(dirname(this.opts.cacheDir), { recursive: true }).catch(() => undefined);
+      for (const dir of [this.opts.cacheDir, this.svnDir, this.packagesDir]) {
+        await mkdir(dir, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EEXIST') throw error;
+        });
         await access(dir, fsConstants.W_OK);
-      } catch (error) {
-        throw plainDiskError(error, this.opts.cacheDir, dir);
       }
+    } catch (error) {
+      throw plainDiskError(error, this.opts.cacheDir, this.opts.cacheDir);
     }
   }
 

@@ -432,7 +432,8 @@ const UPDATE_LINE = /^([ADUCGER ])([UCG ])([B ])([C ]) \S/;
 /** Counts the paths in `svn update`/`switch` output and notices conflicts (the working copy is cleaned first, so none is expected). */
 export function countUpdateReport(stdout: string): { changed: number; conflicted: boolean } {
   let changed = 0;
-  let conflicted = /^Summary of conflicts:/m.test(stdout);
+  // "Skipped paths" are listed under the conflicts too: a selected path that does not exist (checked by the caller).
+  let conflicted = /^ {2}(Text|Property|Tree) conflicts: [1-9]/m.test(stdout);
   for (const line of stdout.split('\n')) {
     const match = UPDATE_LINE.exec(line);
     if (!match || match.slice(1).join('').trim() === '') continue;

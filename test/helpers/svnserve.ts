@@ -11,8 +11,8 @@ import { freePort } from './ports.ts';
 
 export { freePort };
 
-/** File content, a file with its executable bit, or a symbolic link (committed as svn:special) to `link`. */
-export type CommitFile = string | Buffer | { content: string | Buffer; executable?: boolean } | { link: string };
+/** File content, a file with its executable bit and other svn properties, or a symbolic link (committed as svn:special) to `link`. */
+export type CommitFile = string | Buffer | { content: string | Buffer; executable?: boolean; props?: Record<string, string> } | { link: string };
 
 export interface SvnServer {
   /** svn:// URL of the repository root. */
@@ -111,7 +111,9 @@ export async function startSvnServer(opts: { users?: Record<string, string> } = 
     }
     await svn(['add', '--force', '--quiet', ...common, '.'], wc);
     for (const [path, file] of Object.entries(files)) {
-      if (typeof file === 'string' || Buffer.isBuffer(file) || 'link' in file || file.executable === undefined) continue;
+      if (typeof file === 'string' || Buffer.isBuffer(file) || 'link' in file) continue;
+      for (const [name, value] of Object.entries(file.props ?? {})) await svn(['propset', '--quiet', ...common, name, value, `${path}@`], wc);
+      if (file.executable === undefined) continue;
       if (file.executable) await svn(['propset', '--quiet', ...common, 'svn:executable', '*', `${path}@`], wc);
       else await svn(['propdel', '--quiet', ...common, 'svn:executable', `${path}@`], wc);
     }
