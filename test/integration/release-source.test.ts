@@ -335,6 +335,28 @@ describe('ReleaseSource never lets the working copy leak into a package', () => 
   });
 });
 
+describe('ReleaseSource notices a different repository behind the same URL', () => {
+  it('rebuilds instead of reusing when HEAD shows another repository UUID, and checks out again', async () => {
+    const { source } = newSource();
+    const head = await source.prepare(await request({ files: ['index.html'], revision: undefined }));
+    await head.release();
+    const uuid = async () => (await runFile('svnlook', ['uuid', server.root])).stdout.trim();
+    const original = await uuid();
+    expect((await runFile('svnadmin', ['setuuid', server.root])).code).toBe(0);
+    try {
+      expect(await uuid()).not.toBe(original);
+      const steps: string[] = [];
+      const again = await source.prepare(await request({ files: ['index.html'], revision: undefined, onStep: (t) => steps.push(t) }));
+      expect(again.reused).toBe(false);
+      expect(steps).toEqual([expect.stringMatching(/checking it out again$/), expect.stringMatching(/^checked out/)]);
+      await expectSameAsExport(again, ['index.html'], revs.second);
+      await again.release();
+    } finally {
+      await runFile('svnadmin', ['setuuid', server.root, original]);
+    }
+  });
+});
+
 describe('ReleaseSource heals a damaged working copy', () => {
   async function damagedThenPrepared(damage: (wc: string) => Promise<void>): Promise<{ steps: string[]; prepared: PreparedPackage }> {
     const { source, cacheDir } = newSource();
@@ -431,6 +453,8 @@ describe('ReleaseSource stays within its disk limits', () => {
     expect(await exists(pinned.packagePath)).toBe(true);
     expect(await exists(b.packagePath)).toBe(false);
     expect((await packageFiles(cacheDir)).sort()).toEqual([pinned.packagePath, c.packagePath].map((p) => p.split('/').pop()).sort());
+    // The pinned entry is still an entry (reusable), not only a file kept on disk.
+    expect((await readdir(join(cacheDir, 'packages'))).filter((n) => /^[0-9a-f]{64}\.json$/.test(n))).toHaveLength(2);
     expect(await readFile(pinned.packagePath)).toHaveLength(pinned.bytes);
     await pinned.release();
     expect(await exists(pinned.packagePath)).toBe(false);
