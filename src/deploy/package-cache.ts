@@ -36,16 +36,22 @@ interface EntryRecord {
   builtAt: number;
 }
 
-export interface CachedPackage {
+/** A package ready to upload, and the way to let go of it. */
+export interface PackageHandle {
   revision: number;
   packagePath: string;
+  /** Hex sha256 of the .tar.gz. */
   sha256: string;
+  /** Regular files and symbolic links, in archive order. */
   manifest: ManifestEntry[];
   fileCount: number;
   bytes: number;
-  builtAt: Date;
-  /** Unpins the package (the caller is done reading it); later calls do nothing. */
+  /** The caller is done reading packagePath: unpins it so that the cache may delete it. Later calls do nothing. */
   release(): Promise<void>;
+}
+
+export interface CachedPackage extends PackageHandle {
+  builtAt: Date;
 }
 
 /** The cache key of a package: the repository URL, revision and normalized selection it was built from. */
@@ -70,13 +76,15 @@ function isEntryRecord(value: unknown): value is EntryRecord {
     && typeof r.sha256 === 'string' && Number.isSafeInteger(r.bytes) && Number.isSafeInteger(r.revision) && Number.isSafeInteger(r.fileCount);
 }
 
+// Shared by every PackageCache object of the process, by absolute path, so that two on one directory cooperate.
+/** Handed-out packages not yet released. */
+const pins = new Map<string, number>();
+/** Temporary files of packages being built now (without their suffix): not leftovers. */
+const building = new Set<string>();
+/** Per cache directory: serializes changes to the set of entries (commit, pin, evict); never held while building or hashing. */
+const indexLocks = new KeyedMutex();
+
 export class PackageCache {
-  /** Handed-out packages not yet released, by file name. */
-  private readonly pins = new Map<string, number>();
-  /** Ids of packages being built now; their temporary files are not leftovers. */
-  private readonly building = new Set<string>();
-  /** Serializes changes to the set of entries (commit, pin, evict); never held while building or hashing. */
-  private readonly index = new KeyedMutex();
 
   constructor(
     private readonly dir: string,
@@ -86,7 +94,7 @@ export class PackageCache {
 
   /** The entry for `key`, checked and pinned, or null. A known repository UUID that differs from the entry's drops it. */
   async lookup(key: string, repositoryUuid: string | null = null): Promise<CachedPackage | null> {
-    const record = await this.index.run('index', async () => {
+    const record = await indexLocks.run(this.dir, async () => {
       const found = await this.readRecord(`${key}.json`);
       if (found === null) return null;
       if (repositoryUuid && found.repositoryUuid && found.repositoryUuid !== repositoryUuid) {
@@ -109,7 +117,7 @@ export class PackageCache {
     } catch (error) {
       this.pin(packageFile(record), -1);
       this.logger.warn({ key, err: error }, 'cached package is damaged; building it again');
-      await this.index.run('index', () => this.dropIfCurrent(record));
+      await indexLocks.run(this.dir, () => this.dropIfCurrent(record));
       return null;
     }
   }
@@ -119,7 +127,7 @@ export class PackageCache {
     await mkdir(this.dir, { recursive: true });
     const id = randomBytes(8).toString('hex');
     const temp = (suffix: string) => join(this.dir, `${TEMP_PREFIX}${id}${suffix}`);
-    this.building.add(id);
+    building.add(temp(''));
     try {
       const pack = await build(temp('.tar.gz'));
       const record: EntryRecord = {
@@ -128,7 +136,7 @@ export class PackageCache {
       };
       await writeFile(temp('.manifest.json'), JSON.stringify(pack.manifest));
       await writeFile(temp('.json'), `${JSON.stringify(record)}\n`);
-      await this.index.run('index', async () => {
+      await indexLocks.run(this.dir, async () => {
         await rename(temp('.tar.gz'), join(this.dir, packageFile(record)));
         await rename(temp('.manifest.json'), join(this.dir, manifestFile(record)));
         await rename(temp('.json'), join(this.dir, `${key}.json`));
@@ -136,7 +144,7 @@ export class PackageCache {
       });
       return this.handOut(record, pack.manifest);
     } finally {
-      this.building.delete(id);
+      building.delete(temp(''));
       await Promise.all(['.tar.gz', '.manifest.json', '.json'].map((suffix) => rm(temp(suffix), { force: true })));
     }
   }
@@ -146,7 +154,7 @@ export class PackageCache {
    * idle limit, then the least recently used entries until the cache is within its limits. Pinned packages stay.
    */
   async evict(now = Date.now()): Promise<void> {
-    await this.index.run('index', async () => {
+    await indexLocks.run(this.dir, async () => {
       const names = await readdir(this.dir).catch(() => [] as string[]);
       const entries: { record: EntryRecord; lastUsed: number; bytes: number }[] = [];
       const named = new Set<string>();
@@ -163,16 +171,16 @@ export class PackageCache {
         entries.push({ record, lastUsed: used.mtimeMs, bytes: files.reduce((sum, file) => sum + (file?.size ?? 0), 0) });
       }
       for (const name of names) {
-        const buildingNow = name.startsWith(TEMP_PREFIX) && this.building.has(name.slice(TEMP_PREFIX.length).split('.')[0]);
+        const buildingNow = name.startsWith(TEMP_PREFIX) && building.has(join(this.dir, name.split('.').slice(0, 2).join('.')));
         const leftover = name.startsWith(TEMP_PREFIX) ? !buildingNow : (name.endsWith('.tar.gz') || name.endsWith('.manifest.json')) && !named.has(name);
-        if (leftover && !this.pins.has(name)) await rm(join(this.dir, name), { force: true });
+        if (leftover && !this.isPinned(name)) await rm(join(this.dir, name), { force: true });
       }
       // Newest first: keep while within the limits; a pinned entry is kept whatever it costs.
       entries.sort((a, b) => b.lastUsed - a.lastUsed);
       let kept = 0;
       let keptBytes = 0;
       for (const entry of entries) {
-        const pinned = this.pins.has(packageFile(entry.record));
+        const pinned = this.isPinned(packageFile(entry.record));
         const fresh = now - entry.lastUsed <= this.limits.maxIdleMs;
         if (pinned || (fresh && kept < this.limits.entries && keptBytes + entry.bytes <= this.limits.bytes)) {
           kept++;
@@ -205,9 +213,14 @@ export class PackageCache {
   }
 
   private pin(file: string, delta: 1 | -1): void {
-    const count = (this.pins.get(file) ?? 0) + delta;
-    if (count > 0) this.pins.set(file, count);
-    else this.pins.delete(file);
+    const path = join(this.dir, file);
+    const count = (pins.get(path) ?? 0) + delta;
+    if (count > 0) pins.set(path, count);
+    else pins.delete(path);
+  }
+
+  private isPinned(file: string): boolean {
+    return pins.has(join(this.dir, file));
   }
 
   /** The record in `name`, or null when missing; an unreadable or foreign one is deleted. */
@@ -234,7 +247,7 @@ export class PackageCache {
   /** Call with the index held. The record goes first, so nobody finds a half-deleted entry. */
   private async drop(record: EntryRecord): Promise<void> {
     await rm(join(this.dir, `${record.key}.json`), { force: true });
-    if (!this.pins.has(packageFile(record))) await rm(join(this.dir, packageFile(record)), { force: true });
+    if (!this.isPinned(packageFile(record))) await rm(join(this.dir, packageFile(record)), { force: true });
     await rm(join(this.dir, manifestFile(record)), { force: true });
   }
 }

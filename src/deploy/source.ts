@@ -4,12 +4,12 @@
 // bounded by RELEASE_CACHE (src/config.ts), and can be deleted while no job runs.
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { RELEASE_CACHE } from '../config.ts';
 import type { RunFile } from '../lib/exec.ts';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
-import { packageKey, PackageCache, type CachedPackage } from './package-cache.ts';
-import { copyRelease, packDirectory, type ManifestEntry, type ReleaseSelection } from './pack.ts';
+import { packageKey, PackageCache, type CachedPackage, type PackageHandle } from './package-cache.ts';
+import { copyRelease, packDirectory, type ReleaseSelection } from './pack.ts';
 import { normalizeSelection } from './selection.ts';
 import { checkRevision, SvnClient, type SvnClientOptions, type SvnRepository } from './svn.ts';
 import type { EngineLogger } from './types.ts';
@@ -58,17 +58,10 @@ export interface PrepareRequest {
   onStep?: (text: string) => void;
 }
 
-export interface PreparedPackage {
-  revision: number;
-  packagePath: string;
-  sha256: string;
-  manifest: ManifestEntry[];
-  fileCount: number;
-  bytes: number;
-  /** Taken from the package cache, nothing fetched or packed. */
+/** revision, packagePath, sha256, manifest, fileCount, bytes, release() (call it once the hosts are done), and: */
+export interface PreparedPackage extends PackageHandle {
+  /** Taken from the package cache: nothing was fetched or packed. */
   reused: boolean;
-  /** The caller is done reading packagePath: unpins it so the cache may delete it. Call it once the hosts are done. */
-  release(): Promise<void>;
 }
 
 /** The cache directory cannot be written (full disk, permissions): said plainly, with what the operator can do. */
@@ -106,18 +99,19 @@ function formatAge(ms: number): string {
   return hours < 48 ? `${hours} h ago` : `${Math.floor(hours / 24)} days ago`;
 }
 
+/** One build per package (by path) at a time, so a second job for the same package waits and then reuses it. */
+const packageBuilds = new KeyedMutex();
+
 export class ReleaseSource {
   private readonly workingCopies: WorkingCopies;
   private readonly packages: PackageCache;
-  /** One build per package key at a time, so a second job for the same package waits and reuses it. */
-  private readonly building = new KeyedMutex();
   private readonly packagesDir: string;
   private readonly svnDir: string;
 
   constructor(private readonly opts: ReleaseSourceOptions) {
     const limits = { ...RELEASE_CACHE, ...opts.limits };
-    this.svnDir = join(opts.cacheDir, 'svn');
-    this.packagesDir = join(opts.cacheDir, 'packages');
+    this.svnDir = resolve(opts.cacheDir, 'svn');
+    this.packagesDir = resolve(opts.cacheDir, 'packages');
     this.workingCopies = new WorkingCopies(this.svnDir, { count: limits.workingCopies, bytes: limits.workingCopyBytes }, opts.logger);
     this.packages = new PackageCache(this.packagesDir, { bytes: limits.packageBytes, entries: limits.packageEntries, maxIdleMs: limits.packageMaxIdleMs }, opts.logger);
   }
@@ -145,7 +139,7 @@ export class ReleaseSource {
     if (req.beforePublish) return this.prepareForHooks(req, req.beforePublish, client, revision, selection, step);
 
     const key = packageKey(client.projectUrl, revision, selection);
-    const prepared = await this.building.run(key, async () => {
+    const prepared = await packageBuilds.run(join(this.packagesDir, key), async () => {
       const cached = await this.packages.lookup(key, headUuid);
       if (cached) {
         step(`reusing the package of r${revision} built ${formatAge(Date.now() - cached.builtAt.getTime())}`);
@@ -177,9 +171,9 @@ export class ReleaseSource {
     return { revision, packagePath, sha256: pack.sha256, manifest: pack.manifest, fileCount: pack.fileCount, bytes: pack.bytes, reused: false, release: async () => undefined };
   }
 
-  private asPrepared(cached: CachedPackage): Omit<PreparedPackage, 'reused'> {
-    const { builtAt: _builtAt, ...prepared } = cached;
-    return prepared;
+  private asPrepared(cached: CachedPackage): PackageHandle {
+    const { builtAt: _builtAt, ...handle } = cached;
+    return handle;
   }
 
   /** Creates the cache directories, or says plainly why they cannot be written. */

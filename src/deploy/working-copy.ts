@@ -69,8 +69,13 @@ async function treeBytes(dir: string): Promise<number> {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/**
+ * One lock per working copy, by absolute path, shared by every WorkingCopies object of the process, so that even two
+ * ReleaseSource objects on one cache directory take turns.
+ */
+const copyLocks = new KeyedMutex();
+
 export class WorkingCopies {
-  private readonly locks = new KeyedMutex();
 
   constructor(
     private readonly dir: string,
@@ -84,17 +89,16 @@ export class WorkingCopies {
    */
   async use<T>(projectKey: string, client: SvnClient, revision: number, selection: readonly string[], onStep: (text: string) => void, work: (lease: WorkingCopyLease) => Promise<T>): Promise<T> {
     const name = workingCopyName(projectKey);
-    const result = await this.locks.run(name, async () => {
+    const result = await copyLocks.run(join(this.dir, name), async () => {
       const wcDir = join(this.dir, name);
       await mkdir(this.dir, { recursive: true });
       const repositoryUuid = await this.sync(client, wcDir, revision, selection, onStep);
-      const writeBits = (await stat(wcDir)).mode & 0o222;
-      const value = await work({ dir: wcDir, repositoryUuid, writeBits });
+      // Recorded before `work` runs: the copy is sound even when packing it fails (a refused link, a full disk).
       const state: WorkingCopyState = { projectKey, url: client.projectUrl, revision, lastUsed: Date.now(), bytes: await treeBytes(wcDir) };
       const temp = join(this.dir, `.${name}.json.tmp`);
       await writeFile(temp, `${JSON.stringify(state)}\n`);
       await rename(temp, join(this.dir, `${name}.json`));
-      return value;
+      return work({ dir: wcDir, repositoryUuid, writeBits: (await stat(wcDir)).mode & 0o222 });
     });
     await this.evict(name).catch((error: unknown) => this.logger.warn({ err: error }, 'could not trim the SVN working copies'));
     return result;
@@ -146,7 +150,7 @@ export class WorkingCopies {
     const names = new Set(await readdir(this.dir));
     const copies: (WorkingCopyState & { name: string })[] = [];
     for (const name of names) {
-      if (name.startsWith('.') && name.endsWith('.json.tmp') && !this.locks.isBusy(name.slice(1, -'.json.tmp'.length))) {
+      if (name.startsWith('.') && name.endsWith('.json.tmp') && !this.isBusy(name.slice(1, -'.json.tmp'.length))) {
         await rm(join(this.dir, name), { force: true });
         continue;
       }
@@ -158,14 +162,14 @@ export class WorkingCopies {
     }
     for (const name of names) {
       const owner = name.slice(0, -'.json'.length);
-      if (name.endsWith('.json') && !names.has(owner) && !this.locks.isBusy(owner)) await rm(join(this.dir, name), { force: true });
+      if (name.endsWith('.json') && !names.has(owner) && !this.isBusy(owner)) await rm(join(this.dir, name), { force: true });
     }
     // Newest first: keep while within the limits; a copy in use is kept whatever it costs.
     copies.sort((a, b) => b.lastUsed - a.lastUsed);
     let kept = 0;
     let keptBytes = 0;
     for (const copy of copies) {
-      const inUse = copy.name === current || this.locks.isBusy(copy.name);
+      const inUse = copy.name === current || this.isBusy(copy.name);
       if (inUse || (kept < this.limits.count && keptBytes + copy.bytes <= this.limits.bytes)) {
         kept++;
         keptBytes += copy.bytes;
@@ -177,11 +181,15 @@ export class WorkingCopies {
 
   /** Deletes a working copy and its state, unless a job took it meanwhile. */
   private async remove(name: string, reason: string): Promise<void> {
-    if (this.locks.isBusy(name)) return;
-    await this.locks.run(name, async () => {
+    if (this.isBusy(name)) return;
+    await copyLocks.run(join(this.dir, name), async () => {
       await rm(join(this.dir, `${name}.json`), { force: true });
       await rm(join(this.dir, name), { recursive: true, force: true });
     });
     this.logger.info({ workingCopy: name, reason }, 'deleted an SVN working copy');
+  }
+
+  private isBusy(name: string): boolean {
+    return copyLocks.isBusy(join(this.dir, name));
   }
 }
