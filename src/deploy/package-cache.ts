@@ -30,6 +30,8 @@ interface EntryRecord {
   url: string;
   repositoryUuid: string | null;
   revision: number;
+  /** For people reading the cache directory; the key already covers it. */
+  selection: readonly string[];
   sha256: string;
   bytes: number;
   fileCount: number;
@@ -85,7 +87,6 @@ const building = new Set<string>();
 const indexLocks = new KeyedMutex();
 
 export class PackageCache {
-
   constructor(
     private readonly dir: string,
     private readonly limits: PackageCacheLimits,
@@ -123,7 +124,7 @@ export class PackageCache {
   }
 
   /** Builds a package with `build` (which writes the given file) and commits it as the entry for `key`, pinned. */
-  async store(key: string, source: { url: string; repositoryUuid: string | null; revision: number }, build: (file: string) => Promise<PackResult>): Promise<CachedPackage> {
+  async store(key: string, source: Pick<EntryRecord, 'url' | 'repositoryUuid' | 'revision' | 'selection'>, build: (file: string) => Promise<PackResult>): Promise<CachedPackage> {
     await mkdir(this.dir, { recursive: true });
     const id = randomBytes(8).toString('hex');
     const temp = (suffix: string) => join(this.dir, `${TEMP_PREFIX}${id}${suffix}`);
@@ -131,7 +132,7 @@ export class PackageCache {
     try {
       const pack = await build(temp('.tar.gz'));
       const record: EntryRecord = {
-        format: PACKAGE_FORMAT, key, id, url: source.url, repositoryUuid: source.repositoryUuid, revision: source.revision,
+        format: PACKAGE_FORMAT, key, id, ...source,
         sha256: pack.sha256, bytes: pack.bytes, fileCount: pack.fileCount, builtAt: Date.now(),
       };
       await writeFile(temp('.manifest.json'), JSON.stringify(pack.manifest));

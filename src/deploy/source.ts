@@ -147,7 +147,7 @@ export class ReleaseSource {
       }
       const built = await this.inCache(this.packagesDir, () =>
         this.workingCopies.use(req.projectKey, client, revision, selection, step, (lease) =>
-          this.packages.store(key, { url: client.projectUrl, repositoryUuid: lease.repositoryUuid, revision }, (file) =>
+          this.packages.store(key, { url: client.projectUrl, repositoryUuid: lease.repositoryUuid, revision, selection }, (file) =>
             packDirectory(lease.dir, file, { revision, manifestFile: false, selection: releaseSelection(selection, lease) }),
           ),
         ),

@@ -76,7 +76,6 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const copyLocks = new KeyedMutex();
 
 export class WorkingCopies {
-
   constructor(
     private readonly dir: string,
     private readonly limits: WorkingCopyLimits,
@@ -92,26 +91,30 @@ export class WorkingCopies {
     const result = await copyLocks.run(join(this.dir, name), async () => {
       const wcDir = join(this.dir, name);
       await mkdir(this.dir, { recursive: true });
-      const repositoryUuid = await this.sync(client, wcDir, revision, selection, onStep);
+      const stateFile = join(this.dir, `${name}.json`);
+      const previous = await readFile(stateFile, 'utf8').then((text) => JSON.parse(text) as WorkingCopyState, () => null);
+      const { repositoryUuid, changed } = await this.sync(client, wcDir, revision, selection, onStep);
       // Recorded before `work` runs: the copy is sound even when packing it fails (a refused link, a full disk).
-      const state: WorkingCopyState = { projectKey, url: client.projectUrl, revision, lastUsed: Date.now(), bytes: await treeBytes(wcDir) };
+      // Its size is measured again only when svn changed something.
+      const bytes = changed || typeof previous?.bytes !== 'number' ? await treeBytes(wcDir) : previous.bytes;
+      const state: WorkingCopyState = { projectKey, url: client.projectUrl, revision, lastUsed: Date.now(), bytes };
       const temp = join(this.dir, `.${name}.json.tmp`);
       await writeFile(temp, `${JSON.stringify(state)}\n`);
-      await rename(temp, join(this.dir, `${name}.json`));
+      await rename(temp, stateFile);
       return work({ dir: wcDir, repositoryUuid, writeBits: (await stat(wcDir)).mode & 0o222 });
     });
     await this.evict(name).catch((error: unknown) => this.logger.warn({ err: error }, 'could not trim the SVN working copies'));
     return result;
   }
 
-  /** Brings the working copy to `revision` for `selection`; returns the repository's UUID. */
-  private async sync(client: SvnClient, wcDir: string, revision: number, selection: readonly string[], onStep: (text: string) => void): Promise<string | null> {
+  /** Brings the working copy to `revision` for `selection`; returns the repository's UUID and whether files changed. */
+  private async sync(client: SvnClient, wcDir: string, revision: number, selection: readonly string[], onStep: (text: string) => void): Promise<{ repositoryUuid: string | null; changed: boolean }> {
     const existed = await lstat(wcDir).then(() => true, () => false);
     if (existed) {
       try {
         const { changed, uuid } = await this.refresh(client, wcDir, revision, selection);
         onStep(changed > 0 ? `updated the working copy to r${revision} (${plural(changed, 'path')} changed)` : `the working copy already has r${revision}`);
-        return uuid;
+        return { repositoryUuid: uuid, changed: changed > 0 };
       } catch (error) {
         if (!isWorkingCopyTrouble(error)) throw error;
         this.logger.warn({ wcDir, detail: error.detail, message: error.message }, 'SVN working copy is damaged; checking it out again');
@@ -123,7 +126,7 @@ export class WorkingCopies {
     const fetched = await client.fetchIntoWorkingCopy(wcDir, selection, revision);
     await client.checkSelectionPresent(wcDir, selection, revision);
     onStep(`checked out r${revision} into a new working copy (${plural(fetched, 'path')})`);
-    return (await client.workingCopyInfo(wcDir)).repositoryUuid;
+    return { repositoryUuid: (await client.workingCopyInfo(wcDir)).repositoryUuid, changed: true };
   }
 
   /** Undoes local changes, follows a changed project URL, updates, and fetches what the selection adds. */
