@@ -264,7 +264,7 @@ describe('ReleaseSource builds from a working copy', () => {
 });
 
 describe('ReleaseSource never lets the working copy leak into a package', () => {
-  it('undoes local changes: modified, added, unversioned, deleted files', async () => {
+  it('undoes local changes: modified, added, unversioned, deleted and obstructed files', async () => {
     const { source, cacheDir } = newSource();
     await (await source.prepare(await request({ files: SELECTION }))).release();
     const wc = wcDir(cacheDir);
@@ -274,8 +274,13 @@ describe('ReleaseSource never lets the working copy leak into a package', () => 
     await svnIn(wc, ['add', '--quiet', 'img/added.png']);
     await unlink(join(wc, 'bin/run.sh'));
     await rm(join(wc, 'with space'), { recursive: true });
+    // A versioned folder replaced by a file of the same name (svn calls it obstructed).
+    await rm(join(wc, 'deep'), { recursive: true });
+    await writeFile(join(wc, 'deep'), 'in the way\n');
     const files = [...SELECTION, 'docs'];
-    const prepared = await source.prepare(await request({ files }));
+    const steps: string[] = [];
+    const prepared = await source.prepare(await request({ files, onStep: (t) => steps.push(t) }));
+    expect(steps.join('\n')).not.toMatch(/checking it out again/);
     await expectSameAsExport(prepared, files, revs.first);
     expect(prepared.manifest.map((m) => m.path)).toEqual(expect.arrayContaining(['bin/run.sh', 'with space/read me.txt']));
     expect(prepared.manifest.map((m) => m.path)).not.toContain('css/extra.css');
