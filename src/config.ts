@@ -249,3 +249,11 @@ export const MAINTENANCE_COMMAND_TIMEOUT_MS = 5 * 60_000;
 
 /** After SIGTERM/SIGINT Ferry exits within this time even if closing connections or recording jobs hangs. */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+// ---- Relays (store-and-forward vs tunnel) ----
+/**
+ * In relay mode `auto`, hosts behind one relay are tunnelled (Ferry streams the package to each through the relay)
+ * while package bytes × those hosts stay below this; above it the package crosses the link to the relay once and the
+ * relay's ssh runs each host's program. Measured with `npm run bench:publish` (README, Performance).
+ */
+export const RELAY_TUNNEL_MAX_BYTES = 16 * 1024 * 1024;

@@ -160,7 +160,8 @@ const OUTSIDE_MARK = 'ferry:outside';
  * not) must not resolve to the deploy directory's own .ferry (it does when a parent is a link to the deploy root).
  * Checking every ancestor of every path is enough: a directory that is not a link resolves inside when its parent does. `guard_list FILE` checks every ancestor
  * of each path in a newline-separated list (a job's journal). A refusal prints a `ferry:outside` record (path and
- * resolved target, NUL-separated), runs `onRefuse`, and exits with OUTSIDE_LINK_EXIT. POSIX sh only.
+ * resolved target, NUL-separated), runs `onRefuse`, and exits with OUTSIDE_LINK_EXIT. `guard_lines` does what
+ * guard_list does for a list on stdin. POSIX sh only.
  */
 export function linkGuardLines(onRefuse = ':'): string[] {
   return [
@@ -187,6 +188,9 @@ export function linkGuardLines(onRefuse = ':'): string[] {
     '}',
     'guard_list() {',
     '  [ -f "$1" ] || return 0',
+    '  guard_lines < "$1"',
+    '}',
+    'guard_lines() {',
     '  last=',
     '  while IFS= read -r f || [ -n "$f" ]; do',
     // Lists come in tree order: a path in the same directory as the one before needs no new check.
@@ -198,7 +202,7 @@ export function linkGuardLines(onRefuse = ':'): string[] {
     '        *) break ;;',
     '      esac',
     '    done',
-    '  done < "$1"',
+    '  done',
     '}',
   ];
 }

@@ -591,11 +591,15 @@ class SshSession implements RemoteSession {
         emitStderr(pidLine.push(stderrText.end()));
         emitStderr(pidLine.end());
       };
+      let stopListening = () => {};
+      let stopInput = () => {};
       const settle = (finish: () => void) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         clearTimeout(graceTimer);
+        stopListening();
+        stopInput();
         this.aborters.delete(abort);
         finish();
       };
@@ -632,16 +636,25 @@ class SshSession implements RemoteSession {
         channel.on('error', () => undefined);
         channel.stderr.on('error', () => undefined);
 
+        /** Stops the command (its whole process group) and fails with what `why` makes of its output so far. */
+        const stop = (why: () => Error) => {
+          if (settled || timedOut) return;
+          timedOut = true;
+          flush();
+          void this.stopCommand(channel, pidLine.pid).finally(() => settle(() => reject(why())));
+        };
         if (opts.timeoutMs && opts.timeoutMs > 0) {
           const timeoutMs = opts.timeoutMs;
-          timer = setTimeout(() => {
-            if (settled) return;
-            timedOut = true;
-            flush();
-            void this.stopCommand(channel, pidLine.pid).finally(() =>
-              settle(() => reject(new CommandTimeoutError(this.hostName, timeoutMs, stdout.text(), stderr.text()))),
-            );
-          }, timeoutMs);
+          timer = setTimeout(() => stop(() => new CommandTimeoutError(this.hostName, timeoutMs, stdout.text(), stderr.text())), timeoutMs);
+        }
+        const signal = opts.signal;
+        if (signal) {
+          const onAbort = () => stop(() => (signal.reason instanceof Error ? signal.reason : new TransportError(`a command on ${this.hostName} was stopped`, this.hostName, 'failed')));
+          if (signal.aborted) onAbort();
+          else {
+            signal.addEventListener('abort', onAbort, { once: true });
+            stopListening = () => signal.removeEventListener('abort', onAbort);
+          }
         }
 
         const input = opts.stdin;
@@ -653,6 +666,11 @@ class SshSession implements RemoteSession {
             abort(new TransportError(`reading the input of a command for ${this.hostName} failed: ${inputErr.message}`, this.hostName, 'failed', { cause: inputErr }));
           });
           input.pipe(channel);
+          // A command that ends before reading all its input (it refused, or failed early) stops the input too.
+          stopInput = () => {
+            input.unpipe(channel);
+            input.destroy();
+          };
         }
       });
     });

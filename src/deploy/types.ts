@@ -16,6 +16,8 @@ export interface ExecOptions {
    * all the work (user commands and hooks keep their own bounded tail).
    */
   captureChars?: number;
+  /** Stops the command like a timeout does (process group killed), failing with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
