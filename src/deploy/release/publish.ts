@@ -147,7 +147,8 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
             release.reply('stop');
           });
       }
-      if (mark.startsWith('relay-exit ')) release.dispose();
+      // The relay's ssh is over: end Ferry's side (gracefully, so the relay's feeding `cat` sees the end and exits).
+      if (mark.startsWith('relay-exit ')) release.reply('stop');
     };
     const marks = new MarkReader(onMark);
     const onOutput = opts.onOutput;
