@@ -44,7 +44,7 @@ export type Routing =
 
 export interface RelayStagingOptions {
   jobId: number;
-  /** What every target's program reads on stdin before the go-ahead (lists, package, trailer). */
+  /** What every target's program reads on stdin before the go-ahead (package, trailer, lists). */
   wire: Omit<WireOptions, 'onProgress'>;
   /** Opens a session on a host (through its own jump hosts) whose commands get these keys by agent forwarding. */
   connect: (target: HostTarget, forwardAgentKeys: readonly AgentKey[]) => Promise<RemoteSession>;
@@ -93,7 +93,7 @@ export class RelayStaging {
     for (const plans of behind.values()) {
       const auto = plans.filter((plan) => plan.relayMode === 'auto');
       // Small packages go through the tunnel: each host then costs one login and one command, nothing on the relay.
-      const tunnelAuto = opts.wire.packageSize * auto.length < limit;
+      const tunnelAuto = opts.wire.feed.sizeHint * auto.length < limit;
       let relay: Relay | null = null;
       for (const plan of plans) {
         if (plan.relayMode === 'auto' && tunnelAuto) {

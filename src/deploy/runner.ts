@@ -7,13 +7,13 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { RunFile } from '../lib/exec.ts';
 import { runHookChain, runLocalHook, hookLabel } from './hooks.ts';
-import { checkReleaseTree, packDirectory, PackError } from './pack.ts';
+import { checkReleaseTree, packDirectory, PackError, treeBytes } from './pack.ts';
 import { runProcessAction } from './processes.ts';
 import { forEachHostLimited } from './remote.ts';
 import { startRelayStaging, type HostReporter } from './relay.ts';
 import { publishToHost, rollbackHost } from './release.ts';
-import { listSection } from './release/protocol.ts';
-import { snapshotCandidates } from './release/publish.ts';
+import { PackageFeed } from './release/feed.ts';
+import { releaseLists } from './release/publish.ts';
 import type { Engine, HostPlan, ProcessRequest, PublishOutcome, PublishRequest, RollbackRequest } from './runner-types.ts';
 import { SvnClient } from './svn.ts';
 import type { ConnectOptions, EngineLogger, EventSink, HostTarget, RemoteSession, Transport } from './types.ts';
@@ -115,18 +115,23 @@ export function createEngine(deps: EngineDeps): Engine {
         }
       }
 
-      emit({ type: 'job', status: 'running', message: 'packing' });
+      // Hosts start receiving while the package is still being written (release/feed.ts): packing and the uploads overlap.
+      emit({ type: 'job', status: 'running', message: 'packing and sending' });
       const packagePath = path.join(work, `release-${req.jobId}.tar.gz`);
-      const pack = await refusingUnsafeTree(() => packDirectory(exportDir, packagePath, { revision, manifestFile: false }));
-      deps.logger.info({ jobId: req.jobId, revision, files: pack.fileCount, bytes: pack.bytes }, 'package ready');
-      note(emit, '', `packed ${pack.fileCount} file(s), ${formatBytes(pack.bytes)} (sha256 ${pack.sha256.slice(0, 12)}…)`);
-      const manifestPaths = pack.manifest.map((m) => m.path);
+      const packing = refusingUnsafeTree(() => packDirectory(exportDir, packagePath, { revision, manifestFile: false }));
+      packing.catch(() => undefined);
+      const packed = packing.then((pack) => {
+        deps.logger.info({ jobId: req.jobId, revision, files: pack.fileCount, bytes: pack.bytes }, 'package ready');
+        note(emit, '', `packed ${pack.fileCount} file(s), ${formatBytes(pack.bytes)} (sha256 ${pack.sha256.slice(0, 12)}…)`);
+        return { size: pack.bytes, sha256: pack.sha256, manifestPaths: pack.manifest.map((m) => m.path) };
+      });
+      const feed = PackageFeed.growing(packagePath, await treeBytes(exportDir), packed);
 
       // Hosts behind a relay wait for its one upload outside the bound ('staging'), so they hold no slot meanwhile;
       // the relay's run of their program then happens inside it.
       const relays = startRelayStaging(req.hosts, {
         jobId: req.jobId, logger: deps.logger, tunnelMaxBytes: deps.relayTunnelMaxBytes,
-        wire: { lists: listSection(manifestPaths, snapshotCandidates(manifestPaths)), packagePath, packageSize: pack.bytes, packageSha256: pack.sha256 },
+        wire: { feed, lists: releaseLists },
         connect: (target, forwardAgentKeys) => connectTo(target, { forwardAgentKeys }),
         pinHostKey: async (plan) => {
           let pinned: string | null = null;
@@ -138,7 +143,7 @@ export function createEngine(deps: EngineDeps): Engine {
           });
           await session.close().catch(() => undefined);
           if (pinned === null) throw new Error(`${plan.name} presented no host key to pin`);
-          note(emit, plan.name, `pinned the host key through the tunnel, for the relay to check`);
+          note(emit, plan.name, 'pinned the host key through the tunnel, for the relay to check');
           return pinned;
         },
       });
@@ -160,7 +165,7 @@ export function createEngine(deps: EngineDeps): Engine {
             await onHostMaybeConnected(plan, emit, relay ? 'relay-copy' : 'uploading', async (session) => {
               const result = await publishToHost({
                 session: session ?? undefined, relay, hostName: plan.name,
-                deployDir: plan.deployDir, jobId: req.jobId, packagePath, packageSha256: pack.sha256, manifestPaths,
+                deployDir: plan.deployDir, jobId: req.jobId, feed,
                 keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null, foreignJobIds: plan.foreignJobIds ?? [],
                 hooks: { afterPublish: req.hooks.afterPublish },
                 hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
@@ -192,6 +197,8 @@ export function createEngine(deps: EngineDeps): Engine {
       } finally {
         await relays.close();
       }
+      // A packing failure failed every host while it was still receiving (nothing was changed on any): the job says why.
+      const pack = await packing;
       return { revision, fileCount: pack.fileCount, bytes: pack.bytes };
     } finally {
       await rm(work, { recursive: true, force: true });

@@ -1,16 +1,18 @@
 // What Ferry and the release program on a host say to each other over the one SSH command of a publish.
 //
 // Ferry -> host (the command's stdin):
-//   "ferry-release 1 <list bytes>\n"                       the header, read with `read`
+//   "ferry-release 1\n"                                    the header, read with `read`
+//   frames "<n>\n" + n bytes of the package, ..., "0\n"     each frame read with `head -c n` (exact on a pipe); Ferry
+//                                                          sends what is on disk while the packer is still writing
+//   "<sha256> <size> <list bytes>\n"                       the trailer: what the host must have received
 //   <list bytes>: the manifest, one path per line, a line "/", then every path to look at for the snapshot
 //                 (manifest paths and their parent directories, deepest first)
-//   frames "<n>\n" + n bytes of the package, ..., "0\n"    each frame read with `head -c n` (exact on a pipe)
-//   "<sha256> <size>\n"                                    the trailer: what the host must have received
 //   ... later, once Ferry has recorded the snapshot durably: "go\n" (or anything else: stop, change nothing)
 // Host -> Ferry (stdout): lines starting with MARK, one per step and result; tar's complaints go to stderr.
 // Paths travel as lines: pack.ts refuses names with control characters, so a newline cannot be part of one.
 import { Readable } from 'node:stream';
 import { createReadStream } from 'node:fs';
+import type { PackageFeed, PackageInfo } from './feed.ts';
 
 export const MARK = 'ferry:';
 export const WIRE_VERSION = 1;
@@ -40,38 +42,48 @@ export function listSection(manifest: readonly string[], candidates: readonly st
   return Buffer.from([...manifest, LIST_SEPARATOR, ...candidates].map((p) => `${p}\n`).join(''), 'utf8');
 }
 
+/** Frames are at least this big while the package is still being written (each costs a `head` on the host). */
+const MIN_FRAME_BYTES = 1024 * 1024;
+
 export interface WireOptions {
-  lists: Buffer;
-  packagePath: string;
-  packageSize: number;
-  /** What the host must compute over what it received. */
-  packageSha256: string;
-  /** Bytes of the package handed to SSH so far. */
+  feed: PackageFeed;
+  /** The lists for a complete package (listSection of its manifest). */
+  lists: (info: PackageInfo) => Buffer;
+  /** Bytes of the package handed to SSH so far, and the (expected) total. */
   onProgress?: (sent: number, total: number) => void;
 }
 
-/** Everything before the go-ahead: header, lists, the package in one frame, trailer. Streamed from the file. */
+/** Everything before the go-ahead: header, the package in frames (as it is written), trailer, lists. */
 export async function* wireBody(opts: WireOptions): AsyncGenerator<Buffer> {
-  yield Buffer.from(`ferry-release ${WIRE_VERSION} ${opts.lists.length}\n`);
-  yield opts.lists;
-  const total = opts.packageSize;
-  if (total > 0) {
-    yield Buffer.from(`${total}\n`);
-    let sent = 0;
-    const file = createReadStream(opts.packagePath, { highWaterMark: 256 * 1024 });
-    try {
-      for await (const chunk of file as AsyncIterable<Buffer>) {
-        sent += chunk.length;
-        if (sent > total) throw new Error(`${opts.packagePath} grew while it was being sent`);
-        yield chunk;
-        opts.onProgress?.(sent, total);
+  const { feed } = opts;
+  yield Buffer.from(`ferry-release ${WIRE_VERSION}\n`);
+  let sent = 0;
+  for (;;) {
+    const complete = feed.info !== null;
+    const available = feed.available();
+    if (available - sent >= (complete ? 1 : MIN_FRAME_BYTES)) {
+      yield Buffer.from(`${available - sent}\n`);
+      const file = createReadStream(feed.path, { start: sent, end: available - 1, highWaterMark: 256 * 1024 });
+      try {
+        for await (const chunk of file as AsyncIterable<Buffer>) {
+          sent += chunk.length;
+          yield chunk;
+          opts.onProgress?.(sent, Math.max(sent, feed.sizeHint));
+        }
+      } finally {
+        file.destroy();
       }
-    } finally {
-      file.destroy();
+      if (sent !== available) throw new Error(`${feed.path} shrank while it was being sent`);
+      continue;
     }
-    if (sent !== total) throw new Error(`${opts.packagePath} shrank while it was being sent`);
+    if (complete) break;
+    await feed.waitBeyond(sent + MIN_FRAME_BYTES - 1);
   }
-  yield Buffer.from(`0\n${opts.packageSha256.toLowerCase()} ${total}\n`);
+  const info = feed.info!;
+  if (sent !== info.size) throw new Error(`${feed.path} has ${sent} bytes, the packer wrote ${info.size}`);
+  const lists = opts.lists(info);
+  yield Buffer.from(`0\n${info.sha256.toLowerCase()} ${info.size} ${lists.length}\n`);
+  yield lists;
 }
 
 /**

@@ -11,6 +11,7 @@ import { EXIT, hasMark, listSection, MarkReader, markValue, MARK, ReleaseInput, 
 import { MAINTENANCE_COMMAND_TIMEOUT_MS } from '../../config.ts';
 import { CommandTimeoutError } from '../transport.ts';
 import { SNAPSHOT_DROPPED } from './steps/extract.ts';
+import { PackageFeed, type PackageInfo } from './feed.ts';
 import { RECEIVE_FAILURES } from './steps/receive.ts';
 import { SNAPSHOT_FAILURES } from './steps/snapshot.ts';
 import { VERIFY_FAILURES } from './steps/verify.ts';
@@ -42,11 +43,13 @@ export interface PublishOptions {
   /** Absolute path on the target. */
   deployDir: string;
   jobId: number;
+  /** The package, possibly still being written; else `packagePath`, `packageSha256` and `manifestPaths` describe it. */
+  feed?: PackageFeed;
   /** Local path of the package (tar.gz); not read when `relay` is given. */
-  packagePath: string;
-  packageSha256: string;
+  packagePath?: string;
+  packageSha256?: string;
   /** Every path in the package, relative to its root (as `tar t` lists them). */
-  manifestPaths: readonly string[];
+  manifestPaths?: readonly string[];
   onPhase?: (phase: PublishPhase) => void;
   onOutput?: OutputListener;
   onUploadProgress?: (sent: number, total: number) => void;
@@ -113,20 +116,15 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
   let input: ReleaseInput | null = null;
   try {
     requireAbsolute(deployDir);
-    requireSha256(opts.packageSha256);
-    const manifest = normalizeManifest(opts.manifestPaths);
     const program = publishProgram(deployDir, jobId, {
       keep: opts.keepSnapshots ?? DEFAULT_KEEP_SNAPSHOTS,
       protectJobId: opts.protectJobId ?? null,
       foreignJobIds: opts.foreignJobIds ?? [],
     });
     if (!opts.relay && !opts.session) throw new Error('publishToHost needs a session or a relay');
-    const packageSize = opts.relay ? 0 : (await stat(opts.packagePath)).size;
-    input = new ReleaseInput(opts.relay ? null : wireBody({
-      lists: listSection(manifest, snapshotCandidates(manifest)),
-      packagePath: opts.packagePath, packageSize, packageSha256: opts.packageSha256,
-      onProgress: opts.onUploadProgress,
-    }));
+    const feed = opts.feed ?? await finishedFeed(opts);
+    if (feed.info) releaseLists(feed.info);
+    input = new ReleaseInput(opts.relay ? null : wireBody({ feed, lists: releaseLists, onProgress: opts.onUploadProgress }));
     const release = input;
     enter(phase);
 
@@ -176,7 +174,7 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
 
     if (result.code !== 0) {
       if (confirmError !== null) throw new Error(`recording the snapshot failed, so the host was told to stop before extracting: ${messageOf(confirmError)}`);
-      return failedResult(result, { hostName, jobId, relay: opts.relay?.relay, expectedSha256: opts.packageSha256, onOutput, failed, dropSnapshot: () => { snapshotTaken = false; } });
+      return failedResult(result, { hostName, jobId, relay: opts.relay?.relay, expectedSha256: feed.info?.sha256 ?? '', onOutput, failed, dropSnapshot: () => { snapshotTaken = false; } });
     }
     for (const line of result.stdout.split('\n')) if (line.startsWith(`${MARK}warning `)) warnings.push(`${line.slice(`${MARK}warning `.length)} on ${hostName}`);
 
@@ -261,6 +259,21 @@ export function sshFailureReason(stderr: string, host: string): string {
   }
   const lines = stderr.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('@'));
   return reasonFrom(lines.join('\n'), 300);
+}
+
+/** A complete package described by path, checksum and manifest (how tests and reused packages come). */
+async function finishedFeed(opts: PublishOptions): Promise<PackageFeed> {
+  const { packagePath, packageSha256, manifestPaths } = opts;
+  if (packagePath === undefined || packageSha256 === undefined || manifestPaths === undefined) throw new TypeError('publishToHost needs a feed or a package path, checksum and manifest');
+  const size = opts.relay ? 0 : (await stat(packagePath)).size;
+  return PackageFeed.finished(packagePath, { size, sha256: packageSha256, manifestPaths });
+}
+
+/** The lists a host's program reads after the package (protocol.ts); throws for an unusable manifest or checksum. */
+export function releaseLists(info: PackageInfo): Buffer {
+  requireSha256(info.sha256);
+  const manifest = normalizeManifest(info.manifestPaths);
+  return listSection(manifest, snapshotCandidates(manifest));
 }
 
 /** Manifest paths and the parent directories not in it, deepest first: the order a rollback removes created paths in. */
