@@ -166,15 +166,10 @@ export const OUTPUT_TAIL_BYTES = 256 * 1024;
 export const LIVE_OUTPUT_BYTES_PER_FLUSH = 16 * 1024;
 /**
  * What Ferry's own remote commands may print and still be read whole; beyond it only the tail is kept. It bounds what
- * a misbehaving host can make Ferry hold per command and stream. Their answers are short lines: the longest is the
- * snapshot check's one "0"/"1" line per published path, 2 bytes a file (40 KB for 20,000 files).
+ * a misbehaving host can make Ferry hold per command and stream. Their answers are a few short `ferry:` lines per
+ * step (the release programs keep every list on the host).
  */
 export const COMMAND_CAPTURE_CHARS = 1024 * 1024;
-/**
- * The largest remote file Ferry reads whole: a job's list of the paths it created (NUL-separated), read to roll it
- * back, is about 100 bytes a file (2 MB for 20,000 files). A larger file is refused with a plain error.
- */
-export const REMOTE_FILE_CAPTURE_CHARS = 16 * 1024 * 1024;
 /**
  * The process-level safety net (src/lib/safety-net.ts) logs an error nobody handled and keeps serving; only this many
  * within a minute make Ferry exit for its service manager to restart it, as state that breaks that often is not sound.
@@ -250,6 +245,15 @@ export const MAINTENANCE_COMMAND_TIMEOUT_MS = 5 * 60_000;
 /** After SIGTERM/SIGINT Ferry exits within this time even if closing connections or recording jobs hangs. */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
 
+// ---- Relays (store-and-forward vs tunnel) ----
+/**
+ * In relay mode `auto`, hosts behind one relay are tunnelled (Ferry streams the package to each through the relay)
+ * while package bytes × those hosts stay below this; above it the package crosses the link to the relay once and the
+ * relay's ssh runs each host's program. Measured with `npm run bench:publish` (README, Performance).
+ */
+export const RELAY_TUNNEL_MAX_BYTES = 16 * 1024 * 1024;
+
+// ---- Release source cache (working copies and packages) ----
 /**
  * The release source cache under <FERRY_DATA_DIR>/cache (src/deploy/source.ts): one sparse SVN working copy per project
  * in svn/, so a publish fetches only what changed since the project's last one, and the packages built from them in

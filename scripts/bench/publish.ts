@@ -459,7 +459,7 @@ async function main() {
         execMs.push(now() - t1);
       }
       t1 = now();
-      await session.upload(pkgPath, remotePkg, { mode: 0o600 });
+      await session.exec(`cat > ${shq(remotePkg)}`, { stdin: createReadStream(pkgPath) });
       const sftpMs = now() - t1;
       await session.close();
       await rm(remotePkg, { force: true });

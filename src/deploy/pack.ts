@@ -477,3 +477,15 @@ export async function listTarEntries(file: string): Promise<TarEntryInfo[]> {
   });
   return entries;
 }
+
+/** Bytes of the regular files under `root` (links not followed): what a package of it will roughly weigh. */
+export async function treeBytes(root: string): Promise<number> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  let total = 0;
+  const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  for (let i = 0; i < files.length; i += 256) {
+    const sizes = await Promise.all(files.slice(i, i + 256).map((f) => lstat(f).then((s) => s.size, () => 0)));
+    for (const size of sizes) total += size;
+  }
+  return total;
+}

@@ -1,20 +1,30 @@
 // Store-and-forward through a relay (a target's last jump host): the package crosses Ferry's link to the relay once,
-// is checked there, and the relay's own `ssh` copies it to every target behind it over the relay's network. Ferry
+// and for each target behind it the relay's own `ssh` runs the target's release program (release/program.ts) fed from
+// that copy: one command on the target, as for a direct host, and one `ssh` command on the relay per target. Ferry
 // keeps every key: the relay's ssh signs through Ferry's in-memory agent (agent forwarding) and trusts only the
 // targets' pinned host keys, written to a temporary known_hosts. Nothing secret is ever written on the relay.
+//
+// In `auto` mode a small package is tunnelled instead (the relay's extra shell and ssh process per target cost more
+// than sending the bytes again); a target whose key is not pinned yet is first pinned through the tunnel.
 import pLimit from 'p-limit';
+import { RELAY_TUNNEL_MAX_BYTES } from '../config.ts';
 import { normalizeHostKey } from './hostkey.ts';
-import { ferryDirGuardCommand, ferryLayout, jobFiles, reasonFrom, runChecked, shq } from './remote.ts';
+import { reasonFrom, runChecked, shq } from './remote.ts';
+import { programCommand } from './release/program.ts';
+import { MARK, wireBody, type WireOptions } from './release/protocol.ts';
+import type { RelayLeg } from './release/publish.ts';
 import type { HostPlan } from './runner-types.ts';
 import { publicKeyOf } from './transport.ts';
 import type { AgentKey, EngineLogger, HostTarget, RemoteSession } from './types.ts';
+import { Readable } from 'node:stream';
 
 /** sshd allows 10 sessions per connection by default (MaxSessions): stay below it on one relay connection. */
 const MAX_COPIES_PER_RELAY = 8;
-const DEFAULT_STEP_TIMEOUT_MS = 30 * 60_000;
-/** What the relay runs: `ssh` for the copies, the others to stage and check the package. */
-const RELAY_TOOLS = ['ssh', 'sha256sum', 'mktemp'] as const;
+const STAGING_TIMEOUT_MS = 60 * 60_000;
+/** What the relay runs. */
+const RELAY_TOOLS = ['ssh', 'mktemp'] as const;
 const FALLBACK = 'streaming through the tunnel instead';
+const EXIT_MISSING_TOOLS = 50;
 
 export type RelayPhase = 'staging' | 'relay-copy';
 
@@ -24,24 +34,25 @@ export interface HostReporter {
   output(text: string): void;
 }
 
-/** How the package gets into a host's `incoming/<job>.tar.gz.part`. */
-export type StagingResult =
-  /** A relay copied it there: verify it and go on. */
-  | { kind: 'staged' }
-  /** Ferry uploads it itself (directly, or streamed through the jump hosts' tunnel). */
-  | { kind: 'upload' }
-  /** `phase` says where: the relay's own staging, or the copy from it. */
+/** How a host gets its release program run. */
+export type Routing =
+  /** Ferry runs it on its own session to the host (direct, or streamed through the jump hosts' tunnel). */
+  | { kind: 'direct' }
+  /** The relay holds the package and runs the program on the host; call `done` when the host is finished. */
+  | { kind: 'relay'; leg: RelayLeg }
   | { kind: 'failed'; phase: RelayPhase; error: string };
 
 export interface RelayStagingOptions {
   jobId: number;
-  packagePath: string;
-  packageSha256: string;
+  /** What every target's program reads on stdin before the go-ahead (package, trailer, lists). */
+  wire: Omit<WireOptions, 'onProgress'>;
   /** Opens a session on a host (through its own jump hosts) whose commands get these keys by agent forwarding. */
   connect: (target: HostTarget, forwardAgentKeys: readonly AgentKey[]) => Promise<RemoteSession>;
+  /** Logs into a host through the tunnel to learn (and pin) its key; resolves to the key ("type base64"). */
+  pinHostKey: (plan: HostPlan) => Promise<string>;
   logger: EngineLogger;
-  /** Limit for one relay-side step (upload check, one copy). */
-  stepTimeoutMs?: number;
+  /** auto tunnels when package bytes × hosts behind the relay stay below this. */
+  tunnelMaxBytes?: number;
 }
 
 type Route =
@@ -55,7 +66,8 @@ type Route =
 
 /**
  * Groups a job's hosts by relay and starts, at once and concurrently, one package upload per relay. Use per host:
- * `whenReady` outside the job's concurrency bound, then `stage` inside it, then `close` once the job is over.
+ * `whenReady` outside the job's concurrency bound, then `route` inside it, `done` when the host is finished, and
+ * `close` once the job is over.
  */
 export function startRelayStaging(hosts: readonly HostPlan[], opts: RelayStagingOptions): RelayStaging {
   return new RelayStaging(hosts, opts);
@@ -66,28 +78,38 @@ export class RelayStaging {
   private readonly relays: Relay[] = [];
 
   constructor(hosts: readonly HostPlan[], opts: RelayStagingOptions) {
-    const byKey = new Map<string, Relay>();
+    const behind = new Map<string, HostPlan[]>();
     for (const plan of hosts) {
-      const jump = plan.target.jump;
       // A relay's own relay (multi-level jumps) is just the way to it: the last jump host is the one that copies.
+      const jump = plan.target.jump;
       if (!jump || plan.relayMode === 'tunnel') {
         this.routes.set(plan, { via: 'self' });
         continue;
       }
-      const obstacle = storeForwardObstacle(plan, jump);
-      if (obstacle) {
-        this.routes.set(plan, plan.relayMode === 'auto' ? { via: 'tunnel', notice: obstacle } : { via: 'refused', error: `store-and-forward is not possible: ${obstacle}` });
-        continue;
-      }
       const key = relayKeyOf(jump);
-      let relay = byKey.get(key);
-      if (!relay) {
-        relay = new Relay(jump, opts);
-        byKey.set(key, relay);
-        this.relays.push(relay);
+      behind.set(key, [...(behind.get(key) ?? []), plan]);
+    }
+    const limit = opts.tunnelMaxBytes ?? RELAY_TUNNEL_MAX_BYTES;
+    for (const plans of behind.values()) {
+      const auto = plans.filter((plan) => plan.relayMode === 'auto');
+      // Small packages go through the tunnel: each host then costs one login and one command, nothing on the relay.
+      const tunnelAuto = opts.wire.feed.sizeHint * auto.length < limit;
+      let relay: Relay | null = null;
+      for (const plan of plans) {
+        if (plan.relayMode === 'auto' && tunnelAuto) {
+          this.routes.set(plan, { via: 'self' });
+          continue;
+        }
+        const obstacle = storeForwardObstacle(plan, plan.target.jump!);
+        if (obstacle) {
+          this.routes.set(plan, plan.relayMode === 'auto' ? { via: 'tunnel', notice: obstacle } : { via: 'refused', error: `store-and-forward is not possible: ${obstacle}` });
+          continue;
+        }
+        relay ??= new Relay(plan.target.jump!, opts);
+        relay.add(plan);
+        this.routes.set(plan, { via: 'relay', relay, strict: plan.relayMode === 'store-forward' });
       }
-      relay.add(plan);
-      this.routes.set(plan, { via: 'relay', relay, strict: plan.relayMode === 'store-forward' });
+      if (relay) this.relays.push(relay);
     }
     for (const relay of this.relays) relay.start();
   }
@@ -101,41 +123,37 @@ export class RelayStaging {
   }
 
   /**
-   * Gets the package into the host's incoming directory through its relay, or says that Ferry must upload it.
-   * 'auto' hosts fall back to the tunnel when the relay cannot help (saying why in their output); 'store-forward'
-   * hosts fail instead, since the operator asked not to send the package once per host over the relay link.
-   * Never rejects.
+   * How the host's program runs. 'auto' hosts fall back to the tunnel when the relay cannot help (saying why in their
+   * output); 'store-forward' hosts fail instead, since the operator asked not to send the package once per host over
+   * the relay link. Never rejects.
    */
-  async stage(plan: HostPlan, report: HostReporter): Promise<StagingResult> {
+  async route(plan: HostPlan, report: HostReporter): Promise<Routing> {
     const route = this.routes.get(plan) ?? { via: 'self' };
     switch (route.via) {
       case 'self':
-        return { kind: 'upload' };
+        return { kind: 'direct' };
       case 'tunnel':
         report.output(`${route.notice}: ${FALLBACK}\n`);
-        return { kind: 'upload' };
+        return { kind: 'direct' };
       case 'refused':
         return { kind: 'failed', phase: 'staging', error: route.error };
       case 'relay': {
         const { relay, strict } = route;
-        try {
-          // A failed relay upload fails or reroutes every host behind it with the same reason.
-          let phase: RelayPhase = 'staging';
-          let problem = await relay.ready;
-          if (problem === null) {
-            phase = 'relay-copy';
-            report.phase(phase);
-            problem = await relay.copyTo(plan);
-          }
-          if (problem === null) return { kind: 'staged' };
-          if (strict) return { kind: 'failed', phase, error: problem };
-          report.output(`${problem}: ${FALLBACK}\n`);
-          return { kind: 'upload' };
-        } finally {
-          relay.release(plan);
-        }
+        // A failed relay upload fails or reroutes every host behind it with the same reason.
+        const problem = await relay.ready;
+        if (problem === null) return { kind: 'relay', leg: relay.legFor(plan) };
+        relay.done(plan);
+        if (strict) return { kind: 'failed', phase: 'staging', error: problem };
+        report.output(`${problem}: ${FALLBACK}\n`);
+        return { kind: 'direct' };
       }
     }
+  }
+
+  /** The host is finished with its relay; after the last one, the relay is cleaned up at once. */
+  done(plan: HostPlan): void {
+    const route = this.routes.get(plan);
+    if (route?.via === 'relay') route.relay.done(plan);
   }
 
   /** Removes what is left on the relays and closes their sessions; safe to call more than once. */
@@ -147,11 +165,12 @@ export class RelayStaging {
 /** Why a host behind a relay cannot be served by store-and-forward, or null when it can. */
 function storeForwardObstacle(plan: HostPlan, jump: HostTarget): string | null {
   const target = plan.target;
-  if (!target.hostKey) return `${plan.name} has no pinned host key for relay ${jump.name} to check`;
-  try {
-    normalizeHostKey(target.hostKey);
-  } catch {
-    return `the pinned host key of ${plan.name} is unreadable`;
+  if (target.hostKey) {
+    try {
+      normalizeHostKey(target.hostKey);
+    } catch {
+      return `the pinned host key of ${plan.name} is unreadable`;
+    }
   }
   if (!target.privateKey) return `${plan.name} logs in with a password, which relay ${jump.name} cannot be given`;
   try {
@@ -176,10 +195,10 @@ function agentKeyOf(target: HostTarget): AgentKey {
 /** One relay of one job: its session, its staging directory and the hosts still to be served from it. */
 class Relay {
   readonly name: string;
-  /** null once the package is staged and checked on the relay, else why it is not. */
+  /** null once the package is staged on the relay, else why it is not. */
   ready: Promise<string | null> = Promise.resolve('the relay was not started');
-  private readonly hosts = new Map<HostPlan, number>();
-  private readonly unreleased = new Set<HostPlan>();
+  private readonly hosts = new Map<HostPlan, { index: number; hostKey: string | null }>();
+  private readonly unfinished = new Set<HostPlan>();
   private readonly copies = pLimit(MAX_COPIES_PER_RELAY);
   private session: RemoteSession | null = null;
   private dir: string | null = null;
@@ -194,8 +213,8 @@ class Relay {
   }
 
   add(plan: HostPlan): void {
-    this.hosts.set(plan, this.hosts.size);
-    this.unreleased.add(plan);
+    this.hosts.set(plan, { index: this.hosts.size, hostKey: plan.target.hostKey ?? null });
+    this.unfinished.add(plan);
   }
 
   start(): void {
@@ -209,85 +228,88 @@ class Relay {
     );
   }
 
-  /** Connect (forwarding the targets' keys), check the tools, stage the package and the trust files, check the package. */
+  /** Pin unknown target keys through the tunnel, connect (forwarding the targets' keys), stage the package and the trust files. */
   private async prepare(): Promise<void> {
     const plans = [...this.hosts.keys()];
+    await Promise.all(plans.map(async (plan) => {
+      const entry = this.hosts.get(plan)!;
+      if (entry.hostKey) return;
+      try {
+        entry.hostKey = await this.opts.pinHostKey(plan);
+      } catch (err) {
+        throw new Error(`pinning the host key of ${plan.name} through relay ${this.name} failed: ${messageOf(err)}`, { cause: err });
+      }
+    }));
     const keys = uniqueKeys(plans.map((plan) => agentKeyOf(plan.target)));
     try {
       this.session = await this.opts.connect(this.target, keys);
     } catch (err) {
       throw new Error(`cannot reach relay ${this.name}: ${messageOf(err)}`, { cause: err });
     }
-    const session = this.session;
-    const missing = await this.missingTools(session);
-    if (missing.length > 0) throw new Error(`relay ${this.name} has no ${missing.join(', ')} command${missing.length > 1 ? 's' : ''}`);
-
-    const timeoutMs = this.opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+    let result;
     try {
-      const made = await runChecked(session, `mktemp -d "\${TMPDIR:-/tmp}/ferry-relay-${this.opts.jobId}-XXXXXX"`, 'creating a staging directory');
-      const dir = made.stdout.trim().split('\n').pop() ?? '';
-      if (!dir.startsWith('/')) throw new Error(`mktemp printed ${JSON.stringify(dir)} instead of a directory`);
-      this.dir = dir;
-      await runChecked(session, 'sh -s', 'writing the targets\' host keys', { stdin: this.trustScript(dir, plans) });
-      await session.upload(this.opts.packagePath, packageOn(dir), { mode: 0o600 });
-      const sum = await runChecked(session, `sha256sum < ${shq(packageOn(dir))}`, 'checking the package', { timeoutMs });
-      const actual = sum.stdout.trim().split(/\s+/)[0] ?? '';
-      if (actual.toLowerCase() !== this.opts.packageSha256.toLowerCase()) {
-        throw new Error(`the package arrived damaged (sha256 ${actual.slice(0, 12)}…, expected ${this.opts.packageSha256.slice(0, 12)}…)`);
-      }
+      result = await this.session.exec(programCommand(this.stagingProgram(plans)), {
+        stdin: Readable.from(wireBody(this.opts.wire)),
+        timeoutMs: STAGING_TIMEOUT_MS,
+      });
     } catch (err) {
+      if (/agent forwarding/i.test(messageOf(err))) throw new Error(`relay ${this.name} does not allow agent forwarding (sshd AllowAgentForwarding)`, { cause: err });
       throw new Error(`staging the package on relay ${this.name} failed: ${messageOf(err)}`, { cause: err });
+    }
+    const lines = result.stdout.split('\n');
+    const dir = lines.find((line) => line.startsWith(`${MARK}relay-dir `))?.slice(`${MARK}relay-dir `.length) ?? '';
+    if (dir.startsWith('/')) this.dir = dir;
+    if (result.code === EXIT_MISSING_TOOLS) {
+      const missing = lines.filter((line) => line.startsWith(`${MARK}missing `)).map((line) => line.slice(`${MARK}missing `.length));
+      throw new Error(`relay ${this.name} has no ${missing.join(', ')} command${missing.length > 1 ? 's' : ''}`);
+    }
+    if (result.code !== 0 || !this.dir) {
+      throw new Error(`staging the package on relay ${this.name} failed: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`);
     }
     this.opts.logger.info({ jobId: this.opts.jobId, relay: this.name, hosts: plans.map((p) => p.name) }, 'package staged on relay');
   }
 
-  /** The first command on the session: it is also where sshd accepts or refuses the agent forwarding. */
-  private async missingTools(session: RemoteSession): Promise<string[]> {
-    const script = `for tool in ${RELAY_TOOLS.join(' ')}; do command -v "$tool" >/dev/null 2>&1 || echo "missing:$tool"; done; :`;
-    let result;
-    try {
-      result = await runChecked(session, script, 'looking for ssh on the relay');
-    } catch (err) {
-      if (/agent forwarding/i.test(messageOf(err))) throw new Error(`relay ${this.name} does not allow agent forwarding (sshd AllowAgentForwarding)`, { cause: err });
-      throw err;
-    }
-    return RELAY_TOOLS.filter((tool) => result.stdout.split('\n').includes(`missing:${tool}`));
-  }
-
   /**
-   * known_hosts with each target's pinned key under an alias of its own (HostKeyAlias), and each target's PUBLIC key,
-   * which makes the relay's ssh offer exactly that key from the forwarded agent (IdentitiesOnly + IdentityFile).
+   * One command on the relay: check its tools, make a private directory, write known_hosts with each target's pinned
+   * key under an alias of its own (HostKeyAlias) and each target's PUBLIC key (which makes the relay's ssh offer
+   * exactly that key from the forwarded agent), then store what comes on stdin (the wire body every target reads).
    */
-  private trustScript(dir: string, plans: HostPlan[]): string {
-    const lines = ['umask 077', `cd -- ${shq(dir)} || exit 1`, ': > known_hosts || exit 1'];
+  private stagingProgram(plans: HostPlan[]): string {
+    const lines = [
+      'miss=',
+      `for tool in ${RELAY_TOOLS.join(' ')}; do command -v "$tool" >/dev/null 2>&1 || { printf '${MARK}missing %s\\n' "$tool"; miss=1; }; done`,
+      `[ -z "$miss" ] || exit ${EXIT_MISSING_TOOLS}`,
+      `dir=$(mktemp -d "\${TMPDIR:-/tmp}/ferry-relay-${this.opts.jobId}-XXXXXX") || exit 1`,
+      `printf '${MARK}relay-dir %s\\n' "$dir"`,
+      'umask 077',
+      'cd -- "$dir" || exit 1',
+      ': > known_hosts || exit 1',
+    ];
     for (const plan of plans) {
-      const index = this.hosts.get(plan)!;
-      lines.push(`printf '%s\\n' ${shq(`${aliasOf(index)} ${normalizeHostKey(plan.target.hostKey!)}`)} >> known_hosts || exit 1`);
+      const { index, hostKey } = this.hosts.get(plan)!;
+      lines.push(`printf '%s\\n' ${shq(`${aliasOf(index)} ${normalizeHostKey(hostKey!)}`)} >> known_hosts || exit 1`);
       lines.push(`printf '%s\\n' ${shq(publicKeyOf(agentKeyOf(plan.target), plan.name))} > ${shq(`id-${index}.pub`)} || exit 1`);
     }
-    return `${lines.join('\n')}\n`;
+    lines.push('cat > wire || exit 1', 'exit 0');
+    return lines.join('\n');
   }
 
-  /** Runs `ssh` on the relay to write the package into the target's incoming directory. Null on success, else why not. */
-  async copyTo(plan: HostPlan): Promise<string | null> {
-    const session = this.session;
-    const dir = this.dir;
-    if (!session || !dir) return `relay ${this.name} has no staged package`;
-    const failed = (reason: string) => `copying the package from relay ${this.name} to ${plan.name} failed: ${reason}`;
-    try {
-      const command = copyCommand(plan, dir, this.hosts.get(plan)!, this.opts.jobId);
-      const result = await this.copies(() => session.exec(command, { timeoutMs: this.opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS }));
-      if (result.code === 0) return null;
-      return failed(copyFailureReason(result.stderr, plan.name) || reasonFrom(result.stdout) || `exit code ${result.code}`);
-    } catch (err) {
-      return failed(messageOf(err));
-    }
+  /** Runs a host's release program through the relay's ssh, fed from the staged copy; Ferry adds only the go-ahead. */
+  legFor(plan: HostPlan): RelayLeg {
+    return {
+      relay: this.name,
+      run: (program, execOptions) => {
+        const { session, dir } = this;
+        if (!session || !dir) return Promise.reject(new Error(`relay ${this.name} has no staged package`));
+        return this.copies(() => session.exec(relayCommand(plan, dir, this.hosts.get(plan)!.index, program), execOptions));
+      },
+    };
   }
 
   /** The host is done with the relay; after the last one, the staged package and trust files go at once. */
-  release(plan: HostPlan): void {
-    this.unreleased.delete(plan);
-    if (this.unreleased.size === 0) void this.close();
+  done(plan: HostPlan): void {
+    this.unfinished.delete(plan);
+    if (this.unfinished.size === 0) void this.close();
   }
 
   /** Removes the staging directory (package, known_hosts, public keys) and closes the session. Never rejects. */
@@ -306,36 +328,19 @@ class Relay {
   }
 }
 
-/** ssh's complaint in one line: its banners dropped, a host key mismatch said plainly. */
-function copyFailureReason(stderr: string, host: string): string {
-  if (/Host key verification failed/.test(stderr)) {
-    return `the host key ${host} presented does not match the key pinned in Ferry (ssh on the relay: Host key verification failed)`;
-  }
-  const lines = stderr.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('@'));
-  return reasonFrom(lines.join('\n'), 300);
-}
-
-function packageOn(dir: string): string {
-  return `${dir}/package.tar.gz`;
-}
-
 function aliasOf(index: number): string {
   return `ferry-target-${index}`;
 }
 
 /**
- * The relay-side command for one target. Host-key checking stays strict against the pinned key only, no password or
- * keyboard prompt can hang it, and the agent goes no further than the target. The remote part runs in the target's
- * shell (ssh joins its arguments), so it is quoted once for that shell and once more for the relay's.
+ * The relay-side command for one target: the staged wire body, then whatever Ferry sends (the go-ahead), into `ssh`
+ * running the target's program. Host-key checking stays strict against the pinned key only, no password or keyboard
+ * prompt can hang it, and the agent goes no further than the target. When ssh ends (for any reason) a `relay-exit`
+ * line tells Ferry to close its side, which ends the feeding `cat`. The program is quoted once for the target's shell
+ * (programCommand) and once more for the relay's.
  */
-function copyCommand(plan: HostPlan, dir: string, index: number, jobId: number): string {
+function relayCommand(plan: HostPlan, dir: string, index: number, program: string): string {
   const target = plan.target;
-  const layout = ferryLayout(plan.deployDir);
-  const part = jobFiles(plan.deployDir, jobId).packagePart;
-  const remote =
-    `${ferryDirGuardCommand(plan.deployDir)}; ` +
-    `mkdir -p -- ${shq(layout.incoming)} ${shq(layout.snapshots)} ${shq(layout.journal)}` +
-    ` && rm -f -- ${shq(part)} && (umask 077 && cat > ${shq(part)})`;
   const options = [
     'BatchMode=yes',
     'StrictHostKeyChecking=yes',
@@ -355,8 +360,8 @@ function copyCommand(plan: HostPlan, dir: string, index: number, jobId: number):
     'ServerAliveCountMax=4',
     'LogLevel=ERROR',
   ];
-  const argv = ['ssh', '-F', '/dev/null', '-T', '-p', String(target.port), '-l', target.username, ...options.flatMap((o) => ['-o', o]), '--', target.address, remote];
-  return `${argv.map(shq).join(' ')} < ${shq(packageOn(dir))}`;
+  const argv = ['ssh', '-F', '/dev/null', '-T', '-p', String(target.port), '-l', target.username, ...options.flatMap((o) => ['-o', o]), '--', target.address, programCommand(program)];
+  return `{ cat ${shq(`${dir}/wire`)} && cat; } | { ${argv.map(shq).join(' ')}; st=$?; printf '\\n${MARK}relay-exit %s\\n' "$st"; exit "$st"; }`;
 }
 
 /** A path as an ssh option value: double-quoted for ssh's own word splitting, `%` escaped from token expansion. */

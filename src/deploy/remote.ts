@@ -1,8 +1,6 @@
 // Building blocks for talking to a target host: shell quoting, the .ferry/ layout, checked commands,
 // small remote files and a bounded fan-out over hosts. Targets only need POSIX sh, tar, sha256sum and find.
 import pLimit from 'p-limit';
-import { REMOTE_FILE_CAPTURE_CHARS } from '../config.ts';
-import { formatSize } from './output-tail.ts';
 import type { ExecOptions, ExecResult, RemoteSession } from './types.ts';
 
 /** Quotes one word for POSIX sh: everything inside single quotes, each ' written as '\''. */
@@ -85,11 +83,6 @@ export function depthOf(path: string): number {
   return path.split('/').length;
 }
 
-/** Parses a NUL-terminated list, the only list format that survives any file name. */
-export function fromNulList(text: string): string[] {
-  return text.split('\0').filter((p) => p !== '');
-}
-
 /** A remote command that exited non-zero, with the tool's own words. */
 export class RemoteCommandError extends Error {
   override name = 'RemoteCommandError';
@@ -124,18 +117,6 @@ export async function runChecked(session: RemoteSession, command: string, what: 
 }
 
 /**
- * The text of a remote file, or null when it does not exist. Up to REMOTE_FILE_CAPTURE_CHARS (more than a command's
- * usual tail: a job's created list grows with the release); a larger file is refused rather than read in part.
- */
-export async function readRemoteFile(session: RemoteSession, path: string): Promise<string | null> {
-  const command = `if [ -f ${shq(path)} ]; then printf 'Y'; cat ${shq(path)}; else printf 'N'; fi`;
-  const result = await runChecked(session, command, `reading ${path}`, { captureChars: REMOTE_FILE_CAPTURE_CHARS + 1 });
-  if (result.stdout.startsWith('Y')) return result.stdout.slice(1);
-  if (result.stdout.startsWith('N')) return null;
-  throw new Error(`${path} on ${session.hostName} is larger than ${formatSize(REMOTE_FILE_CAPTURE_CHARS)}; Ferry does not read a remote file that large`);
-}
-
-/**
  * Runs `fn` for every item with at most `concurrency` running at once. One failure never stops the others:
  * the answer holds a settled result per item, in input order.
  */
@@ -160,7 +141,8 @@ const OUTSIDE_MARK = 'ferry:outside';
  * not) must not resolve to the deploy directory's own .ferry (it does when a parent is a link to the deploy root).
  * Checking every ancestor of every path is enough: a directory that is not a link resolves inside when its parent does. `guard_list FILE` checks every ancestor
  * of each path in a newline-separated list (a job's journal). A refusal prints a `ferry:outside` record (path and
- * resolved target, NUL-separated), runs `onRefuse`, and exits with OUTSIDE_LINK_EXIT. POSIX sh only.
+ * resolved target, NUL-separated), runs `onRefuse`, and exits with OUTSIDE_LINK_EXIT. `guard_lines` does what
+ * guard_list does for a list on stdin. POSIX sh only.
  */
 export function linkGuardLines(onRefuse = ':'): string[] {
   return [
@@ -187,6 +169,9 @@ export function linkGuardLines(onRefuse = ':'): string[] {
     '}',
     'guard_list() {',
     '  [ -f "$1" ] || return 0',
+    '  guard_lines < "$1"',
+    '}',
+    'guard_lines() {',
     '  last=',
     '  while IFS= read -r f || [ -n "$f" ]; do',
     // Lists come in tree order: a path in the same directory as the one before needs no new check.
@@ -198,7 +183,7 @@ export function linkGuardLines(onRefuse = ':'): string[] {
     '        *) break ;;',
     '      esac',
     '    done',
-    '  done < "$1"',
+    '  done',
     '}',
   ];
 }
@@ -234,12 +219,6 @@ export function ferryDirGuardLines(deployDir: string, onRefuse = ':'): string[] 
     '}',
     `ferry_dir_guard ${checks.join(' ')}`,
   ];
-}
-
-/** ferryDirGuardLines as one line for commands that cannot take a script (the relay's ssh to a target): a plain stderr line. */
-export function ferryDirGuardCommand(deployDir: string): string {
-  const paths = FERRY_DIRS.map((name) => shq(joinRemote(deployDir, name))).join(' ');
-  return `for d in ${paths}; do if [ -L "$d" ] || { [ -e "$d" ] && [ ! -O "$d" ]; }; then echo "$d is a symbolic link or belongs to another user; Ferry keeps its packages, snapshots and journal only in real directories the login user owns" >&2; exit ${OUTSIDE_LINK_EXIT}; fi; done`;
 }
 
 /** The plain error when `.ferry` or one of its directories (`path`, relative) is a link or has another owner. */

@@ -7,11 +7,13 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { RunFile } from '../lib/exec.ts';
 import { runHookChain, runLocalHook, hookLabel } from './hooks.ts';
-import { checkReleaseTree, packDirectory, PackError } from './pack.ts';
+import { checkReleaseTree, packDirectory, PackError, treeBytes } from './pack.ts';
 import { runProcessAction } from './processes.ts';
 import { forEachHostLimited } from './remote.ts';
 import { startRelayStaging, type HostReporter } from './relay.ts';
 import { publishToHost, rollbackHost } from './release.ts';
+import { PackageFeed } from './release/feed.ts';
+import { releaseLists } from './release/publish.ts';
 import type { Engine, HostPlan, ProcessRequest, PublishOutcome, PublishRequest, RollbackRequest } from './runner-types.ts';
 import { SvnClient } from './svn.ts';
 import type { ConnectOptions, EngineLogger, EventSink, HostTarget, RemoteSession, Transport } from './types.ts';
@@ -25,6 +27,8 @@ export interface EngineDeps {
   /** Pins the key of a host that had none (first successful connect). */
   onNewHostKey?: ConnectOptions['onNewHostKey'];
   connectTimeoutMs?: number;
+  /** Relay mode auto: tunnel below this many package bytes × hosts behind one relay (default RELAY_TUNNEL_MAX_BYTES). */
+  relayTunnelMaxBytes?: number;
 }
 
 /** A timestamped progress line in a host's output ('' is the Ferry server), so the job log reads as a story. */
@@ -57,12 +61,18 @@ export function createEngine(deps: EngineDeps): Engine {
   const connect = (plan: HostPlan): Promise<RemoteSession> => connectTo(plan.target);
 
   /** Connects, runs `work`, always closes, and turns any thrown error into a failed host event. */
-  async function onHost(plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession) => Promise<void>, early?: Promise<RemoteSession>) {
-    emit({ type: 'host', host: plan.name, status: 'running', phase: 'connecting' });
+  const onHost = (plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession) => Promise<void>) =>
+    onHostMaybeConnected(plan, emit, firstPhase, (session) => work(session!), true);
+
+  /** onHost for work that may not need Ferry's own session (a relay runs it): `connectFirst` false passes null. */
+  async function onHostMaybeConnected(plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession | null) => Promise<void>, connectFirst: boolean) {
+    emit({ type: 'host', host: plan.name, status: 'running', phase: connectFirst ? 'connecting' : firstPhase });
     let session: RemoteSession | null = null;
     try {
-      session = await (early ?? connect(plan));
-      emit({ type: 'host', host: plan.name, status: 'running', phase: firstPhase });
+      if (connectFirst) {
+        session = await connect(plan);
+        emit({ type: 'host', host: plan.name, status: 'running', phase: firstPhase });
+      }
       await work(session);
     } catch (err) {
       emit({ type: 'output', host: plan.name, text: `error: ${message(err)}\n` });
@@ -105,60 +115,81 @@ export function createEngine(deps: EngineDeps): Engine {
         }
       }
 
-      emit({ type: 'job', status: 'running', message: 'packing' });
+      // Hosts start receiving while the package is still being written (release/feed.ts): packing and the uploads overlap.
+      emit({ type: 'job', status: 'running', message: 'packing and sending' });
       const packagePath = path.join(work, `release-${req.jobId}.tar.gz`);
-      const pack = await refusingUnsafeTree(() => packDirectory(exportDir, packagePath, { revision, manifestFile: false }));
-      deps.logger.info({ jobId: req.jobId, revision, files: pack.fileCount, bytes: pack.bytes }, 'package ready');
-      note(emit, '', `packed ${pack.fileCount} file(s), ${formatBytes(pack.bytes)} (sha256 ${pack.sha256.slice(0, 12)}…)`);
-      const manifestPaths = pack.manifest.map((m) => m.path);
+      const packing = refusingUnsafeTree(() => packDirectory(exportDir, packagePath, { revision, manifestFile: false }));
+      packing.catch(() => undefined);
+      const packed = packing.then((pack) => {
+        deps.logger.info({ jobId: req.jobId, revision, files: pack.fileCount, bytes: pack.bytes }, 'package ready');
+        note(emit, '', `packed ${pack.fileCount} file(s), ${formatBytes(pack.bytes)} (sha256 ${pack.sha256.slice(0, 12)}…)`);
+        return { size: pack.bytes, sha256: pack.sha256, manifestPaths: pack.manifest.map((m) => m.path) };
+      });
+      const feed = PackageFeed.growing(packagePath, await treeBytes(exportDir), packed);
 
       // Hosts behind a relay wait for its one upload outside the bound ('staging'), so they hold no slot meanwhile;
-      // the copy from the relay and the rest of the host's publish then run inside it.
+      // the relay's run of their program then happens inside it.
       const relays = startRelayStaging(req.hosts, {
-        jobId: req.jobId, packagePath, packageSha256: pack.sha256, logger: deps.logger,
+        jobId: req.jobId, logger: deps.logger, tunnelMaxBytes: deps.relayTunnelMaxBytes,
+        wire: { feed, lists: releaseLists },
         connect: (target, forwardAgentKeys) => connectTo(target, { forwardAgentKeys }),
+        pinHostKey: async (plan) => {
+          let pinned: string | null = null;
+          const session = await connectTo(plan.target, {
+            onNewHostKey: async (hostName, hostKey, fingerprint) => {
+              pinned = hostKey;
+              await deps.onNewHostKey?.(hostName, hostKey, fingerprint);
+            },
+          });
+          await session.close().catch(() => undefined);
+          if (pinned === null) throw new Error(`${plan.name} presented no host key to pin`);
+          note(emit, plan.name, 'pinned the host key through the tunnel, for the relay to check');
+          return pinned;
+        },
       });
       const limit = pLimit(Math.max(1, Math.floor(req.concurrency) || 1));
       const publishOnHost = async (plan: PublishRequest['hosts'][number]) => {
         const report = reporter(emit, plan.name);
         await relays.whenReady(plan, report);
         await limit(async () => {
-          // The host logs in while its relay copies the package to it (for a direct host staging returns at once),
-          // so the SSH login through the jump host is off the critical path.
-          const early = connect(plan);
-          early.catch(() => undefined);
-          const staging = await relays.stage(plan, report);
-          if (staging.kind === 'failed') {
-            void early.then((session) => session.close()).catch(() => undefined);
-            emit({ type: 'output', host: plan.name, text: `error: ${staging.error}\n` });
-            emit({ type: 'host', host: plan.name, status: 'failed', phase: staging.phase, error: staging.error });
-            return;
-          }
-          const staged = staging.kind === 'staged';
-          await onHost(plan, emit, staged ? 'verifying' : 'uploading', async (session) => {
-            const result = await publishToHost({
-              session, deployDir: plan.deployDir, jobId: req.jobId, packagePath, packageSha256: pack.sha256, manifestPaths, staged,
-              keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null, foreignJobIds: plan.foreignJobIds ?? [],
-              hooks: { afterPublish: req.hooks.afterPublish },
-              hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
-              onPhase: (phase) => {
-                note(emit, plan.name, phase);
-                return emit({ type: 'host', host: plan.name, status: 'running', phase });
-              },
-              onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }) ?? undefined,
-              onOutput: output(emit, plan.name),
-            });
-            for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });
-            if (result.ok) {
-              note(emit, plan.name, `done: r${revision} in place, snapshot of the overwritten files kept as job ${req.jobId}`);
-              emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done', snapshotTaken: result.snapshotTaken });
-            } else {
-              const restored = result.restored ? ' The previous files were restored from the snapshot.' : '';
-              emit({ type: 'output', host: plan.name, text: `error: ${result.error}${restored}\n` });
-              // Restored files are as they were before this job, so a later rollback has nothing of it to undo here.
-              emit({ type: 'host', host: plan.name, status: 'failed', phase: result.phase, error: `${result.error}${restored}`, snapshotTaken: result.restored ? false : result.snapshotTaken, exitCode: result.exitCode });
+          const routing = await relays.route(plan, report);
+          try {
+            if (routing.kind === 'failed') {
+              emit({ type: 'output', host: plan.name, text: `error: ${routing.error}\n` });
+              emit({ type: 'host', host: plan.name, status: 'failed', phase: routing.phase, error: routing.error });
+              return;
             }
-          }, early);
+            const relay = routing.kind === 'relay' ? routing.leg : undefined;
+            // Through a relay Ferry needs no session of its own to the host, unless after-publish hooks run there.
+            const needsSession = !relay || req.hooks.afterPublish.length > 0;
+            await onHostMaybeConnected(plan, emit, relay ? 'relay-copy' : 'uploading', async (session) => {
+              const result = await publishToHost({
+                session: session ?? undefined, relay, hostName: plan.name,
+                deployDir: plan.deployDir, jobId: req.jobId, feed,
+                keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null, foreignJobIds: plan.foreignJobIds ?? [],
+                hooks: { afterPublish: req.hooks.afterPublish },
+                hookEnv: { ...hookEnv, FERRY_HOST: plan.name },
+                onPhase: (phase) => {
+                  note(emit, plan.name, phase);
+                  return emit({ type: 'host', host: plan.name, status: 'running', phase });
+                },
+                onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }) ?? undefined,
+                onOutput: output(emit, plan.name),
+              });
+              for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });
+              if (result.ok) {
+                note(emit, plan.name, `done: r${revision} in place, snapshot of the overwritten files kept as job ${req.jobId}`);
+                emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done', snapshotTaken: result.snapshotTaken });
+              } else {
+                const restored = result.restored ? ' The previous files were restored from the snapshot.' : '';
+                emit({ type: 'output', host: plan.name, text: `error: ${result.error}${restored}\n` });
+                // Restored files are as they were before this job, so a later rollback has nothing of it to undo here.
+                emit({ type: 'host', host: plan.name, status: 'failed', phase: result.phase, error: `${result.error}${restored}`, snapshotTaken: result.restored ? false : result.snapshotTaken, exitCode: result.exitCode });
+              }
+            }, needsSession);
+          } finally {
+            relays.done(plan);
+          }
         });
       };
       try {
@@ -166,6 +197,8 @@ export function createEngine(deps: EngineDeps): Engine {
       } finally {
         await relays.close();
       }
+      // A packing failure failed every host while it was still receiving (nothing was changed on any): the job says why.
+      const pack = await packing;
       return { revision, fileCount: pack.fileCount, bytes: pack.bytes };
     } finally {
       await rm(work, { recursive: true, force: true });

@@ -1,9 +1,7 @@
 // SSH transport on ssh2: reaches a target directly or through a chain of jump hosts, pins host keys,
-// runs shell commands (environment, timeout, live output) and streams uploads over SFTP.
+// runs shell commands (environment, timeout, live output, streamed stdin: how packages travel).
 import { constants as osConstants } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { basename } from 'node:path';
-import { stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -15,7 +13,6 @@ import type {
   GetStreamCallback,
   IdentityCallback,
   ParsedKey,
-  SFTPWrapper,
   SignCallback,
   SigningRequestOptions,
 } from 'ssh2';
@@ -23,7 +20,7 @@ import { COMMAND_CAPTURE_CHARS } from '../config.ts';
 import { fingerprintOf, hostKeyFromBlob, sameHostKey } from './hostkey.ts';
 import { OutputTail } from './output-tail.ts';
 import { envPrefix } from './remote.ts';
-import type { AgentKey, ConnectOptions, ExecOptions, ExecResult, HostTarget, RemotePathInfo, RemoteSession, Transport } from './types.ts';
+import type { AgentKey, ConnectOptions, ExecOptions, ExecResult, HostTarget, RemoteSession, Transport } from './types.ts';
 
 const { BaseAgent, Client, utils } = ssh2;
 
@@ -52,7 +49,6 @@ export type TransportErrorCode =
   | 'jump-forward'
   | 'connection-lost'
   | 'command-timeout'
-  | 'upload'
   | 'failed';
 
 /** A failure to reach or use a host, in plain words. `host` names the host at fault (a jump host if it failed). */
@@ -534,7 +530,6 @@ class SshSession implements RemoteSession {
   private closing = false;
   /** Rejecters of running commands and uploads, called when the connection drops. */
   private readonly aborters = new Set<(err: TransportError) => void>();
-  private sftp: Promise<SFTPWrapper> | null = null;
 
   constructor(
     readonly hostName: string,
@@ -591,11 +586,15 @@ class SshSession implements RemoteSession {
         emitStderr(pidLine.push(stderrText.end()));
         emitStderr(pidLine.end());
       };
+      let stopListening = () => {};
+      let stopInput = () => {};
       const settle = (finish: () => void) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         clearTimeout(graceTimer);
+        stopListening();
+        stopInput();
         this.aborters.delete(abort);
         finish();
       };
@@ -632,16 +631,25 @@ class SshSession implements RemoteSession {
         channel.on('error', () => undefined);
         channel.stderr.on('error', () => undefined);
 
+        /** Stops the command (its whole process group) and fails with what `why` makes of its output so far. */
+        const stop = (why: () => Error) => {
+          if (settled || timedOut) return;
+          timedOut = true;
+          flush();
+          void this.stopCommand(channel, pidLine.pid).finally(() => settle(() => reject(why())));
+        };
         if (opts.timeoutMs && opts.timeoutMs > 0) {
           const timeoutMs = opts.timeoutMs;
-          timer = setTimeout(() => {
-            if (settled) return;
-            timedOut = true;
-            flush();
-            void this.stopCommand(channel, pidLine.pid).finally(() =>
-              settle(() => reject(new CommandTimeoutError(this.hostName, timeoutMs, stdout.text(), stderr.text()))),
-            );
-          }, timeoutMs);
+          timer = setTimeout(() => stop(() => new CommandTimeoutError(this.hostName, timeoutMs, stdout.text(), stderr.text())), timeoutMs);
+        }
+        const signal = opts.signal;
+        if (signal) {
+          const onAbort = () => stop(() => (signal.reason instanceof Error ? signal.reason : new TransportError(`a command on ${this.hostName} was stopped`, this.hostName, 'failed')));
+          if (signal.aborted) onAbort();
+          else {
+            signal.addEventListener('abort', onAbort, { once: true });
+            stopListening = () => signal.removeEventListener('abort', onAbort);
+          }
         }
 
         const input = opts.stdin;
@@ -653,6 +661,11 @@ class SshSession implements RemoteSession {
             abort(new TransportError(`reading the input of a command for ${this.hostName} failed: ${inputErr.message}`, this.hostName, 'failed', { cause: inputErr }));
           });
           input.pipe(channel);
+          // A command that ends before reading all its input (it refused, or failed early) stops the input too.
+          stopInput = () => {
+            input.unpipe(channel);
+            input.destroy();
+          };
         }
       });
     });
@@ -676,90 +689,8 @@ class SshSession implements RemoteSession {
     channel.close();
   }
 
-  async upload(localPath: string, remotePath: string, opts: { mode?: number; onProgress?: (sent: number, total: number) => void } = {}): Promise<void> {
-    if (this.lost) throw this.lost;
-    const total = (await stat(localPath)).size;
-    const sftp = await this.openSftp();
-    await this.abortable<void>((resolve, abort, settled) => {
-      // fastPut reads the local file in 32 KiB chunks with a bounded window: memory stays small for any size.
-      sftp.fastPut(localPath, remotePath, { mode: opts.mode, step: (sent) => opts.onProgress?.(sent, total) }, (err) => {
-        if (err) {
-          const reason = err.message || 'unknown SFTP error';
-          return abort(this.lost ?? new TransportError(`upload of ${basename(localPath)} to ${remotePath} on ${this.hostName} failed: ${reason}`, this.hostName, 'upload', { cause: err }));
-        }
-        if (settled()) return;
-        opts.onProgress?.(total, total);
-        resolve();
-      });
-    });
-  }
-
-  /** SFTP lstat (and readlink for a link): lets the upload refuse a linked .ferry directory before writing anything. */
-  async inspect(remotePath: string): Promise<RemotePathInfo | null> {
-    if (this.lost) throw this.lost;
-    const sftp = await this.openSftp();
-    return this.abortable<RemotePathInfo | null>((resolve, abort, settled) => {
-      sftp.lstat(remotePath, (err, stats) => {
-        if (settled()) return;
-        if (err) {
-          if ((err as { code?: unknown }).code === 2) return resolve(null);
-          return abort(this.lost ?? new TransportError(`looking at ${remotePath} on ${this.hostName} failed: ${err.message || 'unknown SFTP error'}`, this.hostName, 'upload', { cause: err }));
-        }
-        const type = stats.isSymbolicLink() ? 'symlink' : stats.isDirectory() ? 'directory' : stats.isFile() ? 'file' : 'other';
-        if (type !== 'symlink') return resolve({ type, uid: stats.uid });
-        sftp.readlink(remotePath, (linkErr, link) => resolve({ type, uid: stats.uid, link: linkErr ? '?' : link }));
-      });
-    });
-  }
-
-  /**
-   * A promise that a lost connection (the aborters) rejects too; whichever comes first settles it, later calls are
-   * ignored. `settled()` lets a late callback stop early.
-   */
-  private abortable<T>(run: (resolve: (value: T) => void, abort: (err: TransportError) => void, settled: () => boolean) => void): Promise<T> {
-    return new Promise<T>((done, reject) => {
-      let settled = false;
-      const finish = (then: () => void) => {
-        if (settled) return;
-        settled = true;
-        this.aborters.delete(abort);
-        then();
-      };
-      const abort = (err: TransportError) => finish(() => reject(err));
-      this.aborters.add(abort);
-      run((value) => finish(() => done(value)), abort, () => settled);
-    });
-  }
-
-  private openSftp(): Promise<SFTPWrapper> {
-    if (this.sftp) return this.sftp;
-    const opened: Promise<SFTPWrapper> = new Promise<SFTPWrapper>((resolve, reject) => {
-      this.client.sftp((err, sftp) => {
-        if (!err) {
-          // After start-up ssh2 leaves the SFTP channel without an error listener: the server's errors would crash the
-          // process. A broken channel is dropped; the next upload opens a new one, and the upload in flight fails.
-          const forget = () => {
-            if (this.sftp === opened) this.sftp = null;
-          };
-          sftp.on('error', forget);
-          sftp.on('close', forget);
-          return resolve(sftp);
-        }
-        this.sftp = null;
-        // A dropped connection is the real reason, in words an operator recognises; else say SFTP itself failed.
-        setImmediate(() => reject(this.lost ?? new TransportError(`could not start SFTP on ${this.hostName} (is the sftp subsystem enabled in sshd?): ${err.message}`, this.hostName, 'upload', { cause: err })));
-      });
-    });
-    this.sftp = opened;
-    return opened;
-  }
-
   async close(): Promise<void> {
     this.closing = true;
-    if (this.sftp) {
-      const sftp = await this.sftp.catch(() => null);
-      sftp?.end();
-    }
     await closeConnections(this.chain);
   }
 }

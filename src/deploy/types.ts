@@ -16,6 +16,8 @@ export interface ExecOptions {
    * all the work (user commands and hooks keep their own bounded tail).
    */
   captureChars?: number;
+  /** Stops the command like a timeout does (process group killed), failing with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -29,18 +31,7 @@ export interface RemoteSession {
   readonly hostName: string;
   /** Run a shell command on the target. Never rejects for a non-zero exit; rejects on connection loss/timeout. */
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
-  /** Stream a local file to the target path (over SFTP), creating/overwriting it. */
-  upload(localPath: string, remotePath: string, opts?: { mode?: number; onProgress?: (sent: number, total: number) => void }): Promise<void>;
-  /** What is at a remote path, not following a final symbolic link (SFTP lstat); null when nothing is. No login shell. */
-  inspect?(remotePath: string): Promise<RemotePathInfo | null>;
   close(): Promise<void>;
-}
-
-export interface RemotePathInfo {
-  type: 'directory' | 'file' | 'symlink' | 'other';
-  uid: number;
-  /** Target text of a symbolic link. */
-  link?: string;
 }
 
 /** Everything needed to reach one host. Secrets are already decrypted; never log this object. */

@@ -5,35 +5,59 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
 import { createSshTransport } from '../../src/deploy/transport.ts';
-import { checkRollback, cleanUpAfterPublish } from '../../src/deploy/release.ts';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { create as createTar } from 'tar';
+import { publishToHost, rollbackHost } from '../../src/deploy/release.ts';
 import type { RemoteSession } from '../../src/deploy/types.ts';
 
 vi.mock('../../src/config.ts', async (importOriginal) => ({ ...(await importOriginal<object>()), MAINTENANCE_COMMAND_TIMEOUT_MS: 1500 }));
 
 let sshd: SshdHandle;
 let session: RemoteSession;
+let slowSort: SshdHandle;
+let slowSortSession: RemoteSession;
 
 beforeAll(async () => {
   sshd = await startSshd({ extraConfig: ['ForceCommand sleep 30'] });
   session = await createSshTransport().connect(sshd.target());
+  // A host whose `sort` hangs: only the pruning step of a publish uses it (HOME moved so no login file runs it).
+  const bin = join(sshd.rootDir, 'slow-bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'sort'), '#!/bin/sh\nexec sleep 30\n');
+  chmodSync(join(bin, 'sort'), 0o755);
+  slowSort = await startSshd({ extraConfig: [`SetEnv HOME=${bin} PATH=${bin}:/usr/local/bin:/usr/bin:/bin`] });
+  slowSortSession = await createSshTransport().connect(slowSort.target());
 }, 60_000);
 
 afterAll(async () => {
-  await session?.close();
-  await sshd?.stop();
+  await Promise.all([session?.close(), slowSortSession?.close()]);
+  await Promise.all([sshd?.stop(), slowSort?.stop()]);
 });
 
 describe('maintenance command timeout', () => {
   it('the rollback snapshot check on a host that never finishes fails with a timeout instead of waiting for ever', async () => {
     const started = Date.now();
-    await expect(checkRollback(session, sshd.dir, [7])).rejects.toThrow(/timed out after/);
+    const result = await rollbackHost({ session, deployDir: sshd.dir, jobIds: [7] });
+    expect(result).toMatchObject({ ok: false, restoredJobIds: [] });
+    expect(result.error).toMatch(/timed out after/);
     expect(Date.now() - started).toBeLessThan(8000);
   }, 15_000);
 
-  it('snapshot pruning after a publish on a host that never finishes reports a timeout instead of waiting for ever', async () => {
+
+  it('a publish whose snapshot pruning hangs is stopped at the limit: the files are in place, the host succeeds with a warning', async () => {
+    const build = join(slowSort.rootDir, 'build');
+    mkdirSync(join(build, 'conf'), { recursive: true });
+    writeFileSync(join(build, 'conf/app.ini'), 'published\n');
+    const packagePath = join(slowSort.rootDir, 'package.tar.gz');
+    await createTar({ gzip: true, file: packagePath, cwd: build }, ['conf/app.ini']);
+    const packageSha256 = createHash('sha256').update(readFileSync(packagePath)).digest('hex');
     const started = Date.now();
-    const problems = await cleanUpAfterPublish(session, sshd.dir, 8, { keep: 3 });
-    expect(problems.join('\n')).toMatch(/timed out after/);
+    const result = await publishToHost({ session: slowSortSession, deployDir: slowSort.dir, jobId: 9, packagePath, packageSha256, manifestPaths: ['conf/app.ini'] });
+    expect(result).toMatchObject({ ok: true, phase: 'done', snapshotTaken: true });
+    expect(result.warnings.join('\n')).toMatch(/cleaning up failed on .*: command timed out after/);
+    expect(readFileSync(join(slowSort.dir, 'conf/app.ini'), 'utf8')).toBe('published\n');
     expect(Date.now() - started).toBeLessThan(8000);
   }, 15_000);
 });

@@ -1,7 +1,7 @@
 // Process control over real SSH: a small start/stop/status script that runs a background sleep with a pid file.
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runLocalHook } from '../../src/deploy/hooks.ts';
 import { runProcessAction, type ProcessAction, type ProcessActionOptions } from '../../src/deploy/processes.ts';
 import { createSshTransport } from '../../src/deploy/transport.ts';
@@ -104,7 +104,8 @@ describe('runProcessAction', () => {
     expect(restarted).toMatchObject({ exitCode: 0, ok: true });
     const secondPid = pidOnTarget();
     expect(secondPid).not.toBe(firstPid);
-    expect(isAlive(firstPid!)).toBe(false);
+    // A killed process takes a moment to go (more on a busy machine).
+    await vi.waitFor(() => expect(isAlive(firstPid!)).toBe(false), { timeout: 5_000 });
     expect(isAlive(secondPid!)).toBe(true);
     expect(restarted.output).toContain('stopped\n');
     expect(restarted.output).toContain(`started ${secondPid}\n`);
@@ -114,7 +115,7 @@ describe('runProcessAction', () => {
     );
 
     expect(await act('stop')).toMatchObject({ exitCode: 0, ok: true, output: 'stopped\n' });
-    expect(isAlive(secondPid!)).toBe(false);
+    await vi.waitFor(() => expect(isAlive(secondPid!)).toBe(false), { timeout: 5_000 });
     expect(await act('stop')).toEqual({ exitCode: 1, ok: false, output: 'not running\n', error: 'stop command exited with code 1' });
   });
 

@@ -18,7 +18,15 @@ const RUN_SH = '#!/bin/sh\necho relayed\n';
 const FILES = ['data/big.bin', 'bin/run.sh', 'conf/app 配置.ini'];
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
-const engine = createEngine({ transport: createSshTransport(), runFile, logger: quiet, connectTimeoutMs: 10_000 });
+/** Keys pinned on first contact, as the services would store them. */
+const pinned: [string, string][] = [];
+// A 1 MiB threshold: the 5 MiB test package to any relayed host is "big" and goes store-and-forward in auto mode.
+const engine = createEngine({
+  transport: createSshTransport(), runFile, logger: quiet, connectTimeoutMs: 10_000, relayTunnelMaxBytes: 1024 * 1024,
+  onNewHostKey: (host, key) => void pinned.push([host, key]),
+});
+/** The default threshold (16 MiB): one host behind a relay is sent a 5 MiB package through the tunnel. */
+const defaultEngine = createEngine({ transport: createSshTransport(), runFile, logger: quiet, connectTimeoutMs: 10_000 });
 
 let svn: SvnServer;
 /**
@@ -74,14 +82,14 @@ function planFor(target: SshdHandle, name: string, jump: HostTarget, relayMode: 
   return { name, target: target.target({ name, hostKey: target.hostKey, jump, ...overrides }), deployDir: target.dir, relayMode };
 }
 
-async function publish(hosts: HostPlan[], onEvent?: (e: JobEvent) => void) {
+async function publish(hosts: HostPlan[], onEvent?: (e: JobEvent) => void, using = engine) {
   const events: JobEvent[] = [];
   const req: PublishRequest = {
     jobId: nextJobId++, project: 'relay', user: 'ops', keepSnapshots: 3, concurrency: 3,
     svn: { url: `${svn.url}/trunk`, username: svn.username, password: svn.password },
     files: FILES, hosts, hooks: { beforePublish: [], afterPublish: [] },
   };
-  const outcome = await engine.publish(req, (e) => {
+  const outcome = await using.publish(req, (e) => {
     events.push(e);
     onEvent?.(e);
   });
@@ -153,7 +161,7 @@ describe('relay store-and-forward', () => {
     expect(ratio).toBeLessThan(1.5);
 
     expect(duringCopy).not.toBeNull();
-    expect(duringCopy!.staged).toEqual(expect.arrayContaining([expect.stringMatching(/\/package\.tar\.gz$/), expect.stringMatching(/\/known_hosts$/)]));
+    expect(duringCopy!.staged).toEqual(expect.arrayContaining([expect.stringMatching(/\/wire$/), expect.stringMatching(/\/known_hosts$/)]));
     expect(duringCopy!.keys).toEqual(keysInHomeBefore);
     expect(readdirSync(relayTmp)).toEqual([]);
     expect(privateKeyFiles(homeSsh)).toEqual(keysInHomeBefore);
@@ -175,18 +183,30 @@ describe('relay store-and-forward', () => {
     expect(ratio).toBeLessThan(3.5);
   });
 
-  it('auto falls back to the tunnel for a target without a pinned host key and says why in its output', async () => {
+  it('a target without a pinned host key is pinned through the tunnel first, then served by store-and-forward', async () => {
     const via = relayTarget(relay, relayProxy, 'r1');
     const hosts = [planFor(targets[0], 't1', via, 'auto'), planFor(targets[1], 't2', via, 'auto', { hostKey: null })];
+    pinned.length = 0;
     const job = await publish(hosts);
-    expect(job.final('t1')).toMatchObject({ status: 'succeeded' });
-    expect(job.phases('t1')).toContain('relay-copy');
-    expect(job.final('t2')).toMatchObject({ status: 'succeeded' });
-    expect(job.phases('t2')).toContain('uploading');
-    expect(job.phases('t2')).not.toContain('staging');
-    expect(job.output('t2')).toContain('t2 has no pinned host key for relay r1 to check: streaming through the tunnel instead');
+    for (const name of ['t1', 't2']) {
+      expect(job.final(name), job.output(name)).toMatchObject({ status: 'succeeded' });
+      expect(job.phases(name)).toEqual(expect.arrayContaining(['staging', 'relay-copy']));
+      expect(job.phases(name)).not.toContain('uploading');
+    }
+    expect(job.output('t2')).toContain('pinned the host key through the tunnel, for the relay to check');
+    expect(pinned).toEqual([['t2', targets[1].hostKey]]);
     expectPublished(targets[1], job.jobId);
     expect(readdirSync(relayTmp)).toEqual([]);
+  });
+
+  it('auto sends a small package through the tunnel: no staging on the relay', async () => {
+    const via = relayTarget(relay, relayProxy, 'r1');
+    const job = await publish([planFor(targets[0], 't1', via, 'auto')], undefined, defaultEngine);
+    expect(job.final('t1'), job.output('t1')).toMatchObject({ status: 'succeeded' });
+    expect(job.phases('t1')).toContain('uploading');
+    expect(job.phases('t1')).not.toContain('staging');
+    expect(job.phases('t1')).not.toContain('relay-copy');
+    expectPublished(targets[0], job.jobId);
   });
 
   it('a relay without ssh: auto hosts fall back to the tunnel, a store-forward host fails with the reason', async () => {
@@ -227,7 +247,7 @@ describe('relay store-and-forward', () => {
       const job = await publish([planFor(targets[0], 't1', via, 'store-forward')]);
       expect(readdirSync(outside)).toEqual([]);
       expect(job.final('t1')).toMatchObject({ status: 'failed', phase: 'relay-copy' });
-      expect(job.final('t1')!.error).toContain(`${incoming} is a symbolic link or belongs to another user; Ferry keeps its packages, snapshots and journal only in real directories the login user owns`);
+      expect(job.final('t1')!.error).toBe(`".ferry/incoming" on t1 is a symbolic link (to ${outside}); Ferry keeps its packages, snapshots and journal only in real directories the login user owns — nothing was changed on this host`);
     } finally {
       rmSync(incoming);
       mkdirSync(incoming);

@@ -1,12 +1,13 @@
 // Publish and rollback against a real sshd on 127.0.0.1; the "target" is this machine, so trees are checked with fs.
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { create as createTar } from 'tar';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { forEachHostLimited } from '../../src/deploy/remote.ts';
 import { publishToHost, rollbackHost, type PublishOptions, type PublishPhase } from '../../src/deploy/release.ts';
+import { PackageFeed, type PackageInfo } from '../../src/deploy/release/feed.ts';
 import { createSshTransport } from '../../src/deploy/transport.ts';
 import type { RemoteSession } from '../../src/deploy/types.ts';
 import { mountTmpfs } from '../helpers/capabilities.ts';
@@ -243,6 +244,59 @@ describe('publishToHost', () => {
       await flaky.close();
       await proxy.close();
     }
+  });
+
+  it('starts sending while the package is still being written, and publishes it whole once it is complete', async () => {
+    const deployDir = deployDirWith(ORIGINAL);
+    const pkg = await makePackage({ 'bin/run.sh': 'streamed\n', 'big.bin': randomBytes(6 * 1024 * 1024) });
+    const whole = readFileSync(pkg.packagePath);
+    const growing = join(workDir, `growing-${++caseNumber}.tar.gz`);
+    writeFileSync(growing, whole.subarray(0, 3 * 1024 * 1024));
+    let finish!: () => void;
+    const done = new Promise<PackageInfo>((resolve) => {
+      finish = () => {
+        appendFileSync(growing, whole.subarray(3 * 1024 * 1024));
+        resolve({ size: whole.length, sha256: pkg.packageSha256, manifestPaths: pkg.manifestPaths });
+      };
+    });
+    let sentBeforeComplete = 0;
+    let completed = false;
+    const publishing = publish(deployDir, pkg, {
+      feed: PackageFeed.growing(growing, whole.length, done),
+      onUploadProgress: (sent) => {
+        if (!completed) sentBeforeComplete = Math.max(sentBeforeComplete, sent);
+      },
+    });
+    await vi.waitFor(() => expect(sentBeforeComplete).toBeGreaterThanOrEqual(2 * 1024 * 1024), { timeout: 10_000 });
+    completed = true;
+    finish();
+    const result = await publishing;
+    expect(result, result.error).toMatchObject({ ok: true, phase: 'done' });
+    expect(readFileSync(join(deployDir, 'bin/run.sh'), 'utf8')).toBe('streamed\n');
+    expect(sha256(readFileSync(join(deployDir, 'big.bin')))).toBe(sha256(readFileSync(join(pkg.packagePath.replace(/\.tar\.gz$/, ''), 'big.bin'))));
+  });
+
+  it('packing that fails while a host is receiving fails the host and changes nothing on it', async () => {
+    const deployDir = deployDirWith(ORIGINAL);
+    const before = treeOf(deployDir);
+    const pkg = await makePackage({ 'bin/run.sh': 'never\n', 'big.bin': randomBytes(4 * 1024 * 1024) });
+    const growing = join(workDir, `failing-${++caseNumber}.tar.gz`);
+    writeFileSync(growing, readFileSync(pkg.packagePath).subarray(0, 2 * 1024 * 1024));
+    let fail!: (err: Error) => void;
+    const done = new Promise<PackageInfo>((_, reject) => {
+      fail = reject;
+    });
+    let sent = 0;
+    const publishing = publish(deployDir, pkg, { feed: PackageFeed.growing(growing, 4 * 1024 * 1024, done), onUploadProgress: (n) => { sent = n; } });
+    await vi.waitFor(() => expect(sent).toBeGreaterThan(0), { timeout: 10_000 });
+    fail(new Error('"big.bin" changed while it was being packed'));
+    const result = await publishing;
+    expect(result).toMatchObject({ ok: false, phase: 'uploading', snapshotTaken: false });
+    expect(result.error).toContain('"big.bin" changed while it was being packed');
+    expect(treeOf(deployDir)).toEqual(before);
+    // The host's program stops at the cut stream (it may not even have created .ferry yet): nothing is left behind.
+    const incoming = join(deployDir, '.ferry', 'incoming');
+    await vi.waitFor(() => expect(existsSync(incoming) ? readdirSync(incoming) : []).toEqual([]), { timeout: 5_000 });
   });
 
   it('restores the snapshot by itself when extraction fails (a file where a directory is needed)', async () => {

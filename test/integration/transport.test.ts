@@ -1,14 +1,15 @@
 // SSH transport against real sshd processes on 127.0.0.1: auth, jump hosts, host key pinning, exec and upload.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprintOf, normalizeHostKey, sameHostKey } from '../../src/deploy/hostkey.ts';
 import { CommandTimeoutError, TransportError, createSshTransport, describeConnectError } from '../../src/deploy/transport.ts';
 import type { HostTarget, RemoteSession } from '../../src/deploy/types.ts';
+import { shq } from '../../src/deploy/remote.ts';
 import { startSshd, startTcpProxy, type SshdHandle } from '../helpers/sshd.ts';
 
 const transport = createSshTransport();
@@ -163,9 +164,9 @@ describe('ssh transport', () => {
   it('stops a command at its timeout, killing its whole process group, and reports what it printed', async () => {
     await withSession(sshd.target(), async (session) => {
       const started = Date.now();
-      const err = await session.exec('echo before; sleep 313 & sleep 314; echo never', { timeoutMs: 700 }).catch((e: unknown) => e);
+      const err = await session.exec('echo before; sleep 313 & sleep 314; echo never', { timeoutMs: 1500 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CommandTimeoutError);
-      expect((err as CommandTimeoutError).message).toBe(`command timed out after 0.7s on ${session.hostName} and was stopped`);
+      expect((err as CommandTimeoutError).message).toBe(`command timed out after 1.5s on ${session.hostName} and was stopped`);
       expect((err as CommandTimeoutError).stdout).toBe('before\n');
       expect(Date.now() - started).toBeLessThan(8_000);
       await new Promise((r) => setTimeout(r, 300));
@@ -191,7 +192,7 @@ describe('ssh transport', () => {
     }
   });
 
-  it('streams a 50 MB upload over SFTP with modest memory and reports progress', async () => {
+  it('streams 50 MB into a command\'s stdin with modest memory (how a package travels)', async () => {
     const localPath = join(sshd.rootDir, 'big.bin');
     const hash = createHash('sha256');
     await new Promise<void>((resolve, reject) => {
@@ -210,7 +211,15 @@ describe('ssh transport', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss - baseline)), 20);
     const progress: number[] = [];
     try {
-      await withSession(sshd.target(), (session) => session.upload(localPath, remotePath, { mode: 0o640, onProgress: (sent) => progress.push(sent) }));
+      // How a publish sends its package: a file stream piped into the command's stdin, with backpressure.
+      let sent = 0;
+      const input = createReadStream(localPath).pipe(new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          progress.push((sent += chunk.length));
+          done(null, chunk);
+        },
+      }));
+      await withSession(sshd.target(), (session) => session.exec(`umask 027 && cat > ${shq(remotePath)}`, { stdin: input }));
     } finally {
       clearInterval(sampler);
     }
@@ -221,11 +230,11 @@ describe('ssh transport', () => {
     expect(peak).toBeLessThan(40 * 1024 * 1024);
   });
 
-  it('uploads an empty file', async () => {
+  it('streams an empty file into a command\'s stdin', async () => {
     const localPath = join(sshd.rootDir, 'empty');
     writeFileSync(localPath, '');
     const remotePath = join(sshd.dir, 'empty copy');
-    await withSession(sshd.target(), (session) => session.upload(localPath, remotePath));
+    await withSession(sshd.target(), (session) => session.exec(`cat > ${shq(remotePath)}`, { stdin: createReadStream(localPath) }));
     expect(readFileSync(remotePath).length).toBe(0);
   });
 });

@@ -1,0 +1,170 @@
+// What Ferry and the release program on a host say to each other over the one SSH command of a publish.
+//
+// Ferry -> host (the command's stdin):
+//   "ferry-release 1\n"                                    the header, read with `read`
+//   frames "<n>\n" + n bytes of the package, ..., "0\n"     each frame read with `head -c n` (exact on a pipe); Ferry
+//                                                          sends what is on disk while the packer is still writing
+//   "<sha256> <size> <list bytes>\n"                       the trailer: what the host must have received
+//   <list bytes>: the manifest, one path per line, a line "/", then every path to look at for the snapshot
+//                 (manifest paths and their parent directories, deepest first)
+//   ... later, once Ferry has recorded the snapshot durably: "go\n" (or anything else: stop, change nothing)
+// Host -> Ferry (stdout): lines starting with MARK, one per step and result; tar's complaints go to stderr.
+// Paths travel as lines: pack.ts refuses names with control characters, so a newline cannot be part of one.
+import { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import type { PackageFeed, PackageInfo } from './feed.ts';
+
+export const MARK = 'ferry:';
+export const WIRE_VERSION = 1;
+/** Separates the manifest from the snapshot candidates in the list section; never a manifest path (those are relative). */
+export const LIST_SEPARATOR = '/';
+
+/** Exit codes of the release program, one range per step; OUTSIDE_LINK_EXIT (19, remote.ts) is a refused link. */
+export const EXIT = {
+  extractFailed: 3,
+  checking: 10,
+  damaged: 11,
+  moving: 12,
+  lookingAtFiles: 14,
+  writingSnapshot: 15,
+  writingJournal: 16,
+  savingSnapshot: 17,
+  notConfirmed: 18,
+  protocol: 30,
+  writingPackage: 31,
+  creatingDirs: 32,
+  snapshotsMissing: 40,
+  noDeployDir: 41,
+} as const;
+
+/** The lists the host needs before it can take the snapshot: the manifest and the paths to look at. */
+export function listSection(manifest: readonly string[], candidates: readonly string[]): Buffer {
+  return Buffer.from([...manifest, LIST_SEPARATOR, ...candidates].map((p) => `${p}\n`).join(''), 'utf8');
+}
+
+/** Frames are at least this big while the package is still being written (each costs a `head` on the host). */
+const MIN_FRAME_BYTES = 1024 * 1024;
+
+export interface WireOptions {
+  feed: PackageFeed;
+  /** The lists for a complete package (listSection of its manifest). */
+  lists: (info: PackageInfo) => Buffer;
+  /** Bytes of the package handed to SSH so far, and the (expected) total. */
+  onProgress?: (sent: number, total: number) => void;
+}
+
+/** Everything before the go-ahead: header, the package in frames (as it is written), trailer, lists. */
+export async function* wireBody(opts: WireOptions): AsyncGenerator<Buffer> {
+  const { feed } = opts;
+  yield Buffer.from(`ferry-release ${WIRE_VERSION}\n`);
+  let sent = 0;
+  for (;;) {
+    const complete = feed.info !== null;
+    const available = feed.available();
+    if (available - sent >= (complete ? 1 : MIN_FRAME_BYTES)) {
+      yield Buffer.from(`${available - sent}\n`);
+      const file = createReadStream(feed.path, { start: sent, end: available - 1, highWaterMark: 256 * 1024 });
+      try {
+        for await (const chunk of file as AsyncIterable<Buffer>) {
+          sent += chunk.length;
+          yield chunk;
+          opts.onProgress?.(sent, Math.max(sent, feed.sizeHint));
+        }
+      } finally {
+        file.destroy();
+      }
+      if (sent !== available) throw new Error(`${feed.path} shrank while it was being sent`);
+      continue;
+    }
+    if (complete) break;
+    await feed.waitBeyond(sent + MIN_FRAME_BYTES - 1);
+  }
+  const info = feed.info!;
+  if (sent !== info.size) throw new Error(`${feed.path} has ${sent} bytes, the packer wrote ${info.size}`);
+  const lists = opts.lists(info);
+  yield Buffer.from(`0\n${info.sha256.toLowerCase()} ${info.size} ${lists.length}\n`);
+  yield lists;
+}
+
+/**
+ * The stdin of a release program: the wire body (when Ferry carries the package itself), then, once `answer` is
+ * called, the go-ahead or a stop. Destroy it when the command is over (the file is closed then).
+ */
+export class ReleaseInput {
+  readonly stream: Readable;
+  private answered: ((word: 'go' | 'stop') => void) | null = null;
+  private readonly answer = new Promise<'go' | 'stop'>((resolve) => {
+    this.answered = resolve;
+  });
+
+  constructor(body: AsyncIterable<Buffer> | null) {
+    const answer = this.answer;
+    async function* all(): AsyncGenerator<Buffer> {
+      if (body) yield* body;
+      yield Buffer.from(`${await answer}\n`);
+    }
+    this.stream = Readable.from(all(), { objectMode: false });
+  }
+
+  /** Let the host go on (extract) or make it stop and drop the snapshot it took. Only the first call counts. */
+  reply(word: 'go' | 'stop'): void {
+    this.answered?.(word);
+    this.answered = null;
+  }
+
+  dispose(): void {
+    this.reply('stop');
+    this.stream.destroy();
+  }
+}
+
+/** Splits stdout into MARK lines as they arrive, keeping at most one partial line (cut at 64 KiB). */
+export class MarkReader {
+  private partial = '';
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: string): void {
+    const text = this.partial + chunk;
+    const lines = text.split('\n');
+    this.partial = (lines.pop() ?? '').slice(-64 * 1024);
+    for (const line of lines) if (line.startsWith(MARK)) this.onLine(line.slice(MARK.length));
+  }
+}
+
+/** The value of the first `<MARK><name> <value>` line in a complete output, or undefined. */
+export function markValue(stdout: string, name: string): string | undefined {
+  const prefix = `${MARK}${name} `;
+  return stdout.split('\n').find((line) => line.startsWith(prefix))?.slice(prefix.length);
+}
+
+export function hasMark(stdout: string, name: string): boolean {
+  return stdout.split('\n').includes(`${MARK}${name}`);
+}
+
+/**
+ * A deadline for one stage of a program (the rollback's check, the publish's pruning), which the whole command's
+ * timeout is far too long for: when it passes, the command is stopped (ExecOptions.signal) with `error`.
+ */
+export class StageDeadline {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  /** Set once the deadline stopped the command. */
+  expired = false;
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  arm(ms: number, error: () => Error): void {
+    this.disarm();
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort(error());
+    }, ms);
+  }
+
+  disarm(): void {
+    clearTimeout(this.timer);
+  }
+}

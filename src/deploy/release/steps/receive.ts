@@ -1,0 +1,32 @@
+// Step "receive": the package arrives on the command's own stdin (no SFTP session, no second login) and is written to
+// `.ferry/incoming/<job>.tar.gz.part`, and the lists Ferry sends after it. A stream that ends early fails here.
+import { EXIT, MARK, WIRE_VERSION } from '../protocol.ts';
+
+/** Needs $incoming, $part, $lists (set by the program). Leaves the expected sha256 and size in $want_sum / $want_size. */
+export function receiveLines(): string[] {
+  return [
+    `printf '${MARK}phase receiving\\n'`,
+    `IFS= read -r header || exit ${EXIT.protocol}`,
+    `[ "$header" = "ferry-release ${WIRE_VERSION}" ] || exit ${EXIT.protocol}`,
+    `( umask 077 && : > "$part" ) || exit ${EXIT.writingPackage}`,
+    'complete=',
+    'while IFS= read -r n; do',
+    `  case $n in 0) complete=1; break ;; ''|*[!0-9]*) exit ${EXIT.protocol} ;; esac`,
+    `  head -c "$n" >> "$part" || exit ${EXIT.writingPackage}`,
+    'done',
+    // Ferry stopped sending (it was stopped, packing failed, or the connection dropped): nothing below may run.
+    `[ -n "$complete" ] || exit ${EXIT.protocol}`,
+    `IFS= read -r trailer || exit ${EXIT.protocol}`,
+    'set -- $trailer',
+    'want_sum=$1 want_size=$2',
+    `case $3 in ''|*[!0-9]*) exit ${EXIT.protocol} ;; esac`,
+    `( umask 077 && head -c "$3" > "$lists" ) || exit ${EXIT.writingPackage}`,
+    `[ "$(wc -c < "$lists")" -eq "$3" ] || exit ${EXIT.protocol}`,
+  ];
+}
+
+export const RECEIVE_FAILURES: Partial<Record<number, string>> = {
+  [EXIT.protocol]: 'receiving the package',
+  [EXIT.writingPackage]: 'writing the package to .ferry/incoming',
+  [EXIT.creatingDirs]: 'creating the .ferry directories',
+};
