@@ -55,6 +55,8 @@ export interface PackOptions {
   gzipLevel?: number;
   /** Pack only this part of srcDir (a working copy); default everything in it. */
   selection?: ReleaseSelection;
+  /** Called once the entries are checked and outFile exists, before anything is written, with the bytes of file content to pack. */
+  onPlanned?: (contentBytes: number) => void;
 }
 
 /**
@@ -286,6 +288,15 @@ class AdaptiveGzipFile {
     this.closed.catch(() => undefined);
   }
 
+  /** Resolves once the output file exists (or rejects when it cannot be created). */
+  opened(): Promise<void> {
+    if (this.file.pending === false) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.file.once('ready', resolve);
+      this.closed.catch(reject);
+    });
+  }
+
   /** Writes one piece; file content of 64 KiB or more picks the member's level (0 when it does not compress). */
   async write(piece: TarPiece): Promise<void> {
     this.check();
@@ -426,6 +437,10 @@ export async function packDirectory(srcDir: string, outFile: string, opts: PackO
     bytes += chunk.length;
   });
   try {
+    if (opts.onPlanned) {
+      await out.opened();
+      opts.onPlanned(entries.reduce((sum, entry) => sum + entry.size, 0));
+    }
     for await (const piece of tarStream(entries, manifest)) await out.write(piece);
     await out.finish();
   } catch (err) {

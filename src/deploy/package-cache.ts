@@ -1,7 +1,8 @@
 // Packages already built, under <cacheDir>/packages, reused when the same SVN URL, revision and selection is published
 // again. An entry is <key>.json (small, renamed into place last, so it exists only for a complete package) naming
-// <key>.<id>.tar.gz and <key>.<id>.manifest.json. A rebuilt entry gets a new id, so a package someone is reading is
-// never overwritten; a package handed out and not yet released (pinned) is never deleted. A reused package is checked
+// <key>.<id>.tar.gz and <key>.<id>.manifest.json. The package is written under its final name, so uploads can read it
+// while it grows. A rebuilt entry gets a new id, so a package someone is reading is never overwritten; a package being
+// built, or handed out and not yet released (pinned), is never deleted. A reused package is checked
 // against its recorded size and sha256 first: a damaged one is dropped and built again.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -65,6 +66,8 @@ export function packageKey(url: string, revision: number, selection: readonly st
 const packageFile = (record: Pick<EntryRecord, 'key' | 'id'>) => `${record.key}.${record.id}.tar.gz`;
 const manifestFile = (record: Pick<EntryRecord, 'key' | 'id'>) => `${record.key}.${record.id}.manifest.json`;
 const TEMP_PREFIX = '.tmp-';
+/** The build id in a file name: `.tmp-<id>.json`, `<key>.<id>.tar.gz`, `<key>.<id>.manifest.json`. */
+const idOf = (name: string) => (name.startsWith(TEMP_PREFIX) ? name.slice(TEMP_PREFIX.length).split('.')[0] : name.split('.')[1]);
 
 async function fileSha256(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -81,7 +84,7 @@ function isEntryRecord(value: unknown): value is EntryRecord {
 // Shared by every PackageCache object of the process, by absolute path, so that two on one directory cooperate.
 /** Handed-out packages not yet released. */
 const pins = new Map<string, number>();
-/** Temporary files of packages being built now (without their suffix): not leftovers. */
+/** Ids (under their directory) of packages being built now: their files are not leftovers. */
 const building = new Set<string>();
 /** Per cache directory: serializes changes to the set of entries (commit, pin, evict); never held while building or hashing. */
 const indexLocks = new KeyedMutex();
@@ -123,30 +126,31 @@ export class PackageCache {
     }
   }
 
-  /** Builds a package with `build` (which writes the given file) and commits it as the entry for `key`, pinned. */
+  /** Builds a package with `build` (which writes the given file, its final name) and commits it as the entry for `key`, pinned. */
   async store(key: string, source: Pick<EntryRecord, 'url' | 'repositoryUuid' | 'revision' | 'selection'>, build: (file: string) => Promise<PackResult>): Promise<CachedPackage> {
     await mkdir(this.dir, { recursive: true });
     const id = randomBytes(8).toString('hex');
-    const temp = (suffix: string) => join(this.dir, `${TEMP_PREFIX}${id}${suffix}`);
-    building.add(temp(''));
+    const temp = join(this.dir, `${TEMP_PREFIX}${id}.json`);
+    const files = [packageFile({ key, id }), manifestFile({ key, id })].map((name) => join(this.dir, name));
+    let committed = false;
+    building.add(join(this.dir, id));
     try {
-      const pack = await build(temp('.tar.gz'));
+      const pack = await build(files[0]);
       const record: EntryRecord = {
         format: PACKAGE_FORMAT, key, id, ...source,
         sha256: pack.sha256, bytes: pack.bytes, fileCount: pack.fileCount, builtAt: Date.now(),
       };
-      await writeFile(temp('.manifest.json'), JSON.stringify(pack.manifest));
-      await writeFile(temp('.json'), `${JSON.stringify(record)}\n`);
+      await writeFile(files[1], JSON.stringify(pack.manifest));
+      await writeFile(temp, `${JSON.stringify(record)}\n`);
       await indexLocks.run(this.dir, async () => {
-        await rename(temp('.tar.gz'), join(this.dir, packageFile(record)));
-        await rename(temp('.manifest.json'), join(this.dir, manifestFile(record)));
-        await rename(temp('.json'), join(this.dir, `${key}.json`));
+        await rename(temp, join(this.dir, `${key}.json`));
         this.pin(packageFile(record), 1);
+        committed = true;
       });
       return this.handOut(record, pack.manifest);
     } finally {
-      building.delete(temp(''));
-      await Promise.all(['.tar.gz', '.manifest.json', '.json'].map((suffix) => rm(temp(suffix), { force: true })));
+      building.delete(join(this.dir, id));
+      await Promise.all([temp, ...(committed ? [] : files)].map((file) => rm(file, { force: true })));
     }
   }
 
@@ -172,9 +176,9 @@ export class PackageCache {
         entries.push({ record, lastUsed: used.mtimeMs, bytes: files.reduce((sum, file) => sum + (file?.size ?? 0), 0) });
       }
       for (const name of names) {
-        const buildingNow = name.startsWith(TEMP_PREFIX) && building.has(join(this.dir, name.split('.').slice(0, 2).join('.')));
-        const leftover = name.startsWith(TEMP_PREFIX) ? !buildingNow : (name.endsWith('.tar.gz') || name.endsWith('.manifest.json')) && !named.has(name);
-        if (leftover && !this.isPinned(name)) await rm(join(this.dir, name), { force: true });
+        const ours = name.startsWith(TEMP_PREFIX) || name.endsWith('.tar.gz') || name.endsWith('.manifest.json');
+        const leftover = ours && !named.has(name) && !building.has(join(this.dir, idOf(name))) && !this.isPinned(name);
+        if (leftover) await rm(join(this.dir, name), { force: true });
       }
       // Newest first: keep while within the limits; a pinned entry is kept whatever it costs.
       entries.sort((a, b) => b.lastUsed - a.lastUsed);

@@ -9,7 +9,7 @@ import { RELEASE_CACHE } from '../config.ts';
 import type { RunFile } from '../lib/exec.ts';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
 import { packageKey, PackageCache, type CachedPackage, type PackageHandle } from './package-cache.ts';
-import { copyRelease, packDirectory, type ReleaseSelection } from './pack.ts';
+import { copyRelease, packDirectory, type PackOptions, type PackResult, type ReleaseSelection } from './pack.ts';
 import { normalizeSelection } from './selection.ts';
 import { checkRevision, SvnClient, type SvnClientOptions, type SvnRepository } from './svn.ts';
 import type { EngineLogger } from './types.ts';
@@ -56,6 +56,20 @@ export interface PrepareRequest {
   beforePublish?: (exportDir: string) => Promise<void>;
   /** Progress lines for the job log, e.g. "updated the working copy to r12 (3 paths changed)". */
   onStep?: (text: string) => void;
+  /**
+   * Called when a package starts being written (never for a reused one), so that uploads can read it while it grows
+   * (PackageFeed.growing in release/feed.ts); prepare() itself resolves once the package is complete and committed.
+   */
+  onPacking?: (packing: PackingStarted) => void;
+}
+
+export interface PackingStarted {
+  /** The package's final path (the same as PreparedPackage.packagePath). */
+  packagePath: string;
+  /** Bytes of file content going into it: a size estimate before it is compressed. */
+  sizeHint: number;
+  /** Settles when the package is complete (or packing failed). */
+  done: Promise<PackResult>;
 }
 
 /** revision, packagePath, sha256, manifest, fileCount, bytes, release() (call it once the hosts are done), and: */
@@ -148,7 +162,7 @@ export class ReleaseSource {
       const built = await this.inCache(this.packagesDir, () =>
         this.workingCopies.use(req.projectKey, client, revision, selection, step, (lease) =>
           this.packages.store(key, { url: client.projectUrl, repositoryUuid: lease.repositoryUuid, revision, selection }, (file) =>
-            packDirectory(lease.dir, file, { revision, manifestFile: false, selection: releaseSelection(selection, lease) }),
+            packNoticed(lease.dir, file, { revision, manifestFile: false, selection: releaseSelection(selection, lease) }, req.onPacking),
           ),
         ),
       );
@@ -167,7 +181,7 @@ export class ReleaseSource {
     );
     await beforePublish(exportDir);
     const packagePath = join(req.workDir, `release-r${revision}.tar.gz`);
-    const pack = await this.inCache(req.workDir, () => packDirectory(exportDir, packagePath, { revision, manifestFile: false }));
+    const pack = await this.inCache(req.workDir, () => packNoticed(exportDir, packagePath, { revision, manifestFile: false }, req.onPacking));
     return { revision, packagePath, sha256: pack.sha256, manifest: pack.manifest, fileCount: pack.fileCount, bytes: pack.bytes, reused: false, release: async () => undefined };
   }
 
@@ -199,6 +213,14 @@ export class ReleaseSource {
       throw plainDiskError(error, this.opts.cacheDir, place);
     }
   }
+}
+
+/** packDirectory, telling `onPacking` where the package grows once its entries are checked. */
+function packNoticed(srcDir: string, file: string, opts: PackOptions, onPacking: PrepareRequest['onPacking']): Promise<PackResult> {
+  if (!onPacking) return packDirectory(srcDir, file, opts);
+  // onPlanned runs after packDirectory's first await, when `done` is already assigned.
+  const done: Promise<PackResult> = packDirectory(srcDir, file, { ...opts, onPlanned: (sizeHint) => onPacking({ packagePath: file, sizeHint, done }) });
+  return done;
 }
 
 function releaseSelection(paths: readonly string[], lease: WorkingCopyLease): ReleaseSelection {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
+import { treeBytes } from './pack.ts';
 import { PROJECT_ROOT } from './selection.ts';
 import { SvnError, type SvnClient } from './svn.ts';
 import type { EngineLogger } from './types.ts';
@@ -56,17 +57,6 @@ function sameUrl(a: string, b: string): boolean {
   return canonical(a) === canonical(b);
 }
 
-/** Bytes of every file below dir (the working copy and svn's pristine copies). */
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await treeBytes(path);
-    else if (entry.isFile()) total += (await lstat(path).catch(() => null))?.size ?? 0;
-  }
-  return total;
-}
-
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /**
@@ -95,7 +85,7 @@ export class WorkingCopies {
       const previous = await readFile(stateFile, 'utf8').then((text) => JSON.parse(text) as WorkingCopyState, () => null);
       const { repositoryUuid, changed } = await this.sync(client, wcDir, revision, selection, onStep);
       // Recorded before `work` runs: the copy is sound even when packing it fails (a refused link, a full disk).
-      // Its size is measured again only when svn changed something.
+      // Its size (files and svn's pristine copies) is measured again only when svn changed something.
       const bytes = changed || typeof previous?.bytes !== 'number' ? await treeBytes(wcDir) : previous.bytes;
       const state: WorkingCopyState = { projectKey, url: client.projectUrl, revision, lastUsed: Date.now(), bytes };
       const temp = join(this.dir, `.${name}.json.tmp`);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, statfs, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readdir, readFile, rm, stat, statfs, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,7 +8,8 @@ import Database from 'better-sqlite3';
 import { extract } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listTarEntries, packDirectory, PackError, type PackResult } from '../../src/deploy/pack.ts';
-import { ReleaseCacheError, ReleaseSource, type PreparedPackage, type PrepareRequest, type ReleaseSourceLimits } from '../../src/deploy/source.ts';
+import { PackageFeed } from '../../src/deploy/release/feed.ts';
+import { ReleaseCacheError, ReleaseSource, type PackingStarted, type PreparedPackage, type PrepareRequest, type ReleaseSourceLimits } from '../../src/deploy/source.ts';
 import { SvnClient, SvnError, type SvnRepository } from '../../src/deploy/svn.ts';
 import { workingCopyName } from '../../src/deploy/working-copy.ts';
 import { runFile, type RunFile } from '../../src/lib/exec.ts';
@@ -69,13 +70,14 @@ interface SvnCall {
   end: number;
 }
 
-/** A RunFile that records every call (and can slow some down, to make overlaps visible). */
-function recording(delayMs: (args: readonly string[]) => number = () => 0): { run: RunFile; calls: SvnCall[] } {
+/** A RunFile that records every call, and holds some back (for `hold` ms, or until a promise settles) to make overlaps visible. */
+function recording(hold: (args: readonly string[]) => number | Promise<unknown> = () => 0): { run: RunFile; calls: SvnCall[] } {
   const calls: SvnCall[] = [];
   const run: RunFile = async (file, args, opts) => {
     const start = performance.now();
-    const delay = delayMs(args);
-    if (delay > 0) await sleep(delay);
+    const held = hold(args);
+    if (typeof held === 'number') await sleep(held);
+    else await held;
     try {
       return await runFile(file, args, opts);
     } finally {
@@ -219,6 +221,53 @@ describe('ReleaseSource builds from a working copy', () => {
     expect(head).toMatchObject({ reused: true, revision: revs.second, sha256: atHead.sha256 });
     expect(calls.map((c) => c.args.find((a) => ['info', 'update', 'checkout', 'export'].includes(a)))).toEqual(['info']);
     await head.release();
+  });
+
+  it('tells where a package grows while it is written, so uploads can read it before it is complete', async () => {
+    /** Reads the package as an upload does: what is on disk, in pieces, until the feed says it is complete. */
+    const readWhileGrowing = async ({ packagePath, sizeHint, done }: PackingStarted): Promise<Buffer> => {
+      const info = done.then((r) => ({ size: r.bytes, sha256: r.sha256, manifestPaths: r.manifest.map((m) => m.path) }));
+      const feed = PackageFeed.growing(packagePath, sizeHint, info);
+      const file = await open(packagePath);
+      const chunks: Buffer[] = [];
+      let read = 0;
+      try {
+        while (!feed.info || read < feed.info.size) {
+          await feed.waitBeyond(read);
+          const chunk = Buffer.alloc(feed.available() - read);
+          const { bytesRead } = await file.read(chunk, 0, chunk.length, read);
+          chunks.push(chunk.subarray(0, bytesRead));
+          read += bytesRead;
+        }
+      } finally {
+        await file.close();
+      }
+      return Buffer.concat(chunks);
+    };
+    const files = ['big', ...SELECTION];
+    for (const hooked of [false, true]) {
+      const { source } = newSource();
+      const notices: PackingStarted[] = [];
+      let streamed: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
+      const prepared = await source.prepare(await request({
+        files,
+        beforePublish: hooked ? async () => undefined : undefined,
+        onPacking: (packing) => {
+          notices.push(packing);
+          streamed = readWhileGrowing(packing);
+        },
+      }));
+      expect(notices.map((n) => n.packagePath)).toEqual([prepared.packagePath]);
+      expect(notices[0].sizeHint).toBe(prepared.manifest.reduce((sum, m) => sum + m.size, 0));
+      expect((await notices[0].done).sha256).toBe(prepared.sha256);
+      expect(createHash('sha256').update(await streamed).digest('hex')).toBe(prepared.sha256);
+      await prepared.release();
+      if (hooked) continue;
+      const reused = await source.prepare(await request({ files, onPacking: (packing) => notices.push(packing) }));
+      expect(reused.reused).toBe(true);
+      expect(notices).toHaveLength(1);
+      await reused.release();
+    }
   });
 
   it('updates to the next revision fetching only what changed; deleted files disappear', async () => {
@@ -403,20 +452,25 @@ describe('ReleaseSource under concurrent jobs', () => {
 
   it('prepares two projects in parallel', async () => {
     let slowDir = '';
-    const { run, calls } = recording((args) => (slowDir && args.some((a) => a.startsWith(slowDir)) && subcommand(args) === 'update' ? 300 : 0));
+    let fastDone: Promise<unknown> = Promise.resolve();
+    // The slow project's update waits for the fast project to finish (at most 5 s: one lock for all would deadlock).
+    const { run, calls } = recording((args) => (slowDir && args.some((a) => a.startsWith(slowDir)) && subcommand(args) === 'update' ? Promise.race([fastDone, sleep(5000)]) : 0));
     const { source, cacheDir } = newSource({ runFile: run });
     slowDir = wcDir(cacheDir, 'slow');
-    const [slow, fast] = await Promise.all([
-      source.prepare(await request({ projectKey: 'slow', files: SELECTION })),
-      source.prepare(await request({ projectKey: 'fast', files: ['index.html', 'css'], revision: revs.second })),
-    ]);
+    const slowRequest = await request({ projectKey: 'slow', files: SELECTION });
+    const fastRequest = await request({ projectKey: 'fast', files: ['index.html', 'css'], revision: revs.second });
+    const slowPrepared = source.prepare(slowRequest);
+    const fastPrepared = source.prepare(fastRequest);
+    fastDone = fastPrepared.catch(() => undefined);
+    const [slow, fast] = await Promise.all([slowPrepared, fastPrepared]);
     await expectSameAsExport(slow, SELECTION, revs.first);
     await expectSameAsExport(fast, ['index.html', 'css'], revs.second);
     const slowCalls = calls.filter((c) => touches(c, slowDir));
     const fastCalls = calls.filter((c) => touches(c, wcDir(cacheDir, 'fast')));
-    // The fast project finished while the slow one was still updating.
+    // The fast project did all its svn work while the slow one was held in its update.
+    expect(fastCalls.length).toBeGreaterThan(0);
     expect(Math.max(...fastCalls.map((c) => c.end))).toBeLessThan(Math.max(...slowCalls.map((c) => c.end)));
-    expect(Math.min(...fastCalls.map((c) => c.start))).toBeLessThan(Math.max(...slowCalls.map((c) => c.start)));
+    expect(Math.max(...slowCalls.map((c) => c.end)) - Math.min(...slowCalls.map((c) => c.start))).toBeLessThan(5000);
   });
 
   it('runs one job at a time on a project working copy, each getting its own revision', async () => {
@@ -500,16 +554,19 @@ describe('ReleaseSource stays within its disk limits', () => {
 
   it('deletes the least recently used working copies, never one in use', async () => {
     let slowDir = '';
-    const { run } = recording((args) => (slowDir && args.some((a) => a.startsWith(slowDir)) && args.includes('update') ? 1000 : 0));
+    let fastDone: Promise<unknown> = Promise.resolve();
+    const { run } = recording((args) => (slowDir && args.some((a) => a.startsWith(slowDir)) && args.includes('update') ? Promise.race([fastDone, sleep(5000)]) : 0));
     const { source, cacheDir } = newSource({ runFile: run, limits: { workingCopies: 1 } });
     slowDir = wcDir(cacheDir, 'slow');
     await (await source.prepare(await request({ projectKey: 'old', files: ['index.html'] }))).release();
     expect(await exists(wcDir(cacheDir, 'old'))).toBe(true);
-    // "fast" finishes while "slow" is updating: slow's working copy is in use and must survive fast's trimming.
-    const [slow, fast] = await Promise.all([
-      source.prepare(await request({ projectKey: 'slow', files: SELECTION })),
-      source.prepare(await request({ projectKey: 'fast', files: ['css'] })),
-    ]);
+    // "slow" waits in its update until "fast" is done: slow's working copy is in use and must survive fast's trimming.
+    const slowRequest = await request({ projectKey: 'slow', files: SELECTION });
+    const fastRequest = await request({ projectKey: 'fast', files: ['css'] });
+    const slowPrepared = source.prepare(slowRequest);
+    const fastPrepared = source.prepare(fastRequest);
+    fastDone = fastPrepared.catch(() => undefined);
+    const [slow, fast] = await Promise.all([slowPrepared, fastPrepared]);
     await expectSameAsExport(slow, SELECTION, revs.first);
     await expectSameAsExport(fast, ['css'], revs.first);
     const left = (await readdir(join(cacheDir, 'svn'))).sort();
@@ -545,10 +602,11 @@ describe('ReleaseSource says plainly what went wrong', () => {
       // Fill the disk but for 64 KB: the working copy has everything, but a 200 KB package cannot be written.
       const { bavail, bsize } = await statfs(disk);
       await writeFile(join(disk, 'filler'), Buffer.alloc(Math.max(0, bavail * bsize - 64 * 1024)));
+      const before = (await readdir(join(cacheDir, 'packages'))).sort();
       const full = await failure(source.prepare(await request({ files: ['big'] })));
       expect(full).toBeInstanceOf(ReleaseCacheError);
       expect(full.message).toBe(`Ferry cannot write ${join(cacheDir, 'packages')} (the disk is full): free some space; ${cacheDir} holds caches that may be deleted while no job runs.`);
-      expect((await readdir(join(cacheDir, 'packages'))).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+      expect((await readdir(join(cacheDir, 'packages'))).sort()).toEqual(before);
       await rm(join(disk, 'filler'));
       const after = await source.prepare(await request({ files: ['big'] }));
       await expectSameAsExport(after, ['big'], revs.first);
