@@ -185,8 +185,8 @@ export async function linkProblem(root: string, path: string, link: string, lsta
  * .ferry entry at any depth. Run on an export before anything reads it through its links (before-publish hooks), and
  * again while packing, since hooks may have changed the tree.
  */
-export async function checkReleaseTree(root: string, selection?: ReleaseSelection): Promise<void> {
-  await planEntries(root, selection);
+export async function checkReleaseTree(root: string): Promise<void> {
+  await planEntries(root);
 }
 
 function hasControlCharacter(name: string): boolean {

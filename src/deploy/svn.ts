@@ -430,7 +430,7 @@ export function parseInfoXml(xml: string): SvnInfo {
 const UPDATE_LINE = /^([ADUCGER ])([UCG ])([B ])([C ]) \S/;
 
 /** Counts the paths in `svn update`/`switch` output and notices conflicts (the working copy is cleaned first, so none is expected). */
-export function countUpdateReport(stdout: string): { changed: number; conflicted: boolean } {
+function countUpdateReport(stdout: string): { changed: number; conflicted: boolean } {
   let changed = 0;
   // "Skipped paths" are listed under the conflicts too: a selected path that does not exist (checked by the caller).
   let conflicted = /^ {2}(Text|Property|Tree) conflicts: [1-9]/m.test(stdout);
