@@ -341,9 +341,12 @@ describe('ReleaseSource never lets the working copy leak into a package', () => 
   it('runs before-publish hooks in a writable copy: neither the working copy nor the cache sees their changes', async () => {
     const { source, cacheDir } = newSource();
     let hookDir = '';
+    // HEAD: the hook is told the revision it was resolved to.
     const req = await request({
       files: SELECTION,
-      beforePublish: async (dir) => {
+      revision: undefined,
+      beforePublish: async (dir, revision) => {
+        expect(revision).toBe(revs.second);
         hookDir = dir;
         await writeFile(join(dir, 'index.html'), 'built by the hook\n');
         await writeFile(join(dir, 'generated.txt'), 'generated\n');
@@ -357,13 +360,13 @@ describe('ReleaseSource never lets the working copy leak into a package', () => 
     expect(hooked.manifest.map((m) => m.path)).toContain('generated.txt');
     expect(hooked.manifest.find((m) => m.path === 'index.html')?.sha256).toBe(createHash('sha256').update('built by the hook\n').digest('hex'));
     await hooked.release();
-    expect(await readFile(join(wcDir(cacheDir), 'index.html'), 'utf8')).toBe('<h1>v1</h1>\n');
+    expect(await readFile(join(wcDir(cacheDir), 'index.html'), 'utf8')).toBe('<h1>v2</h1>\n');
     expect(await exists(join(wcDir(cacheDir), 'generated.txt'))).toBe(false);
     expect(await readdir(join(cacheDir, 'packages'))).toEqual([]);
 
-    const plain = await source.prepare(await request({ files: SELECTION }));
+    const plain = await source.prepare(await request({ files: SELECTION, revision: revs.second }));
     expect(plain.reused).toBe(false);
-    await expectSameAsExport(plain, SELECTION, revs.first);
+    await expectSameAsExport(plain, SELECTION, revs.second);
     await plain.release();
     // With hooks again: built afresh, never the cached package.
     const again = await source.prepare({ ...req, workDir: await mkdtemp(join(work, 'job-')) });
