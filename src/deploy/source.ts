@@ -53,7 +53,7 @@ export interface PrepareRequest {
    * Before-publish hooks: run in a writable copy of the selection (never the working copy), before packing. With them
    * the package is neither taken from nor stored in the cache, since a hook may change anything.
    */
-  beforePublish?: (exportDir: string) => Promise<void>;
+  beforePublish?: (exportDir: string, revision: number) => Promise<void>;
   /** Progress lines for the job log, e.g. "updated the working copy to r12 (3 paths changed)". */
   onStep?: (text: string) => void;
   /**
@@ -64,6 +64,8 @@ export interface PrepareRequest {
 }
 
 export interface PackingStarted {
+  /** The revision being packed (HEAD resolved). */
+  revision: number;
   /** The package's final path (the same as PreparedPackage.packagePath). */
   packagePath: string;
   /** Bytes of file content going into it: a size estimate before it is compressed. */
@@ -174,12 +176,12 @@ export class ReleaseSource {
   }
 
   /** Copies the selection out of the working copy for the hooks, then packs the copy into workDir; nothing is cached. */
-  private async prepareForHooks(req: PrepareRequest, beforePublish: (exportDir: string) => Promise<void>, client: SvnClient, revision: number, selection: string[], step: (text: string) => void): Promise<PreparedPackage> {
+  private async prepareForHooks(req: PrepareRequest, beforePublish: (exportDir: string, revision: number) => Promise<void>, client: SvnClient, revision: number, selection: string[], step: (text: string) => void): Promise<PreparedPackage> {
     const exportDir = join(req.workDir, 'export');
     await this.inCache(req.workDir, () =>
       this.workingCopies.use(req.projectKey, client, revision, selection, step, (lease) => copyRelease(lease.dir, exportDir, releaseSelection(selection, lease))),
     );
-    await beforePublish(exportDir);
+    await beforePublish(exportDir, revision);
     const packagePath = join(req.workDir, `release-r${revision}.tar.gz`);
     const pack = await this.inCache(req.workDir, () => packNoticed(exportDir, packagePath, { revision, manifestFile: false }, req.onPacking));
     return { revision, packagePath, sha256: pack.sha256, manifest: pack.manifest, fileCount: pack.fileCount, bytes: pack.bytes, reused: false, release: async () => undefined };
@@ -219,7 +221,7 @@ export class ReleaseSource {
 function packNoticed(srcDir: string, file: string, opts: PackOptions, onPacking: PrepareRequest['onPacking']): Promise<PackResult> {
   if (!onPacking) return packDirectory(srcDir, file, opts);
   // onPlanned runs after packDirectory's first await, when `done` is already assigned.
-  const done: Promise<PackResult> = packDirectory(srcDir, file, { ...opts, onPlanned: (sizeHint) => onPacking({ packagePath: file, sizeHint, done }) });
+  const done: Promise<PackResult> = packDirectory(srcDir, file, { ...opts, onPlanned: (sizeHint) => onPacking({ revision: opts.revision, packagePath: file, sizeHint, done }) });
   return done;
 }
 
