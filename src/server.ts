@@ -1,5 +1,6 @@
 // Start-up: config -> database (migrated) -> first admin -> app -> listen; graceful shutdown on SIGTERM/SIGINT.
 import type { Server } from 'node:http';
+import path from 'node:path';
 import { loadConfig, SHUTDOWN_DEADLINE_MS } from './config.ts';
 import { createLogger } from './lib/logger.ts';
 import { createDb } from './lib/db.ts';
@@ -34,7 +35,7 @@ async function main() {
   }
 
   const engine = createEngine({
-    transport: createSshTransport(), runFile, logger,
+    transport: createSshTransport(), runFile, logger, cacheDir: path.join(config.dataDir, 'cache'),
     onNewHostKey: async (hostName, hostKey, fingerprint) => {
       if (await pinHostKey(svc, hostName, hostKey)) {
         await recordOp(svc, { actor: null, ip: '', userName: 'system' }, { action: 'host.pin-key', result: 'ok', target: hostName, detail: `pinned ${fingerprint} on first connect` });

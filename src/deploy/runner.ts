@@ -7,7 +7,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { RunFile } from '../lib/exec.ts';
 import { runHookChain, runLocalHook, hookLabel } from './hooks.ts';
-import { checkReleaseTree, packDirectory, PackError, treeBytes } from './pack.ts';
+import { PackError } from './pack.ts';
 import { runProcessAction } from './processes.ts';
 import { forEachHostLimited } from './remote.ts';
 import { startRelayStaging, type HostReporter } from './relay.ts';
@@ -15,7 +15,7 @@ import { publishToHost, rollbackHost } from './release.ts';
 import { PackageFeed } from './release/feed.ts';
 import { releaseLists } from './release/publish.ts';
 import type { Engine, HostPlan, ProcessRequest, PublishOutcome, PublishRequest, RollbackRequest } from './runner-types.ts';
-import { SvnClient } from './svn.ts';
+import { ReleaseSource, type PreparedPackage } from './source.ts';
 import type { ConnectOptions, EngineLogger, EventSink, HostTarget, RemoteSession, Transport } from './types.ts';
 
 export interface EngineDeps {
@@ -27,6 +27,8 @@ export interface EngineDeps {
   /** Pins the key of a host that had none (first successful connect). */
   onNewHostKey?: ConnectOptions['onNewHostKey'];
   connectTimeoutMs?: number;
+  /** Working copies and reusable packages (source.ts); default a private directory under the OS temp dir. */
+  cacheDir?: string;
   /** Relay mode auto: tunnel below this many package bytes × hosts behind one relay (default RELAY_TUNNEL_MAX_BYTES). */
   relayTunnelMaxBytes?: number;
 }
@@ -55,7 +57,13 @@ async function refusingUnsafeTree<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+let engines = 0;
+
 export function createEngine(deps: EngineDeps): Engine {
+  const source = new ReleaseSource({
+    runFile: deps.runFile, logger: deps.logger,
+    cacheDir: deps.cacheDir ?? path.join(os.tmpdir(), `ferry-cache-${process.pid}-${++engines}`),
+  });
   const connectTo = (target: HostTarget, extra: ConnectOptions = {}): Promise<RemoteSession> =>
     deps.transport.connect(target, { onNewHostKey: deps.onNewHostKey, connectTimeoutMs: deps.connectTimeoutMs ?? 15_000, keepaliveIntervalMs: 10_000, ...extra });
   const connect = (plan: HostPlan): Promise<RemoteSession> => connectTo(plan.target);
@@ -90,42 +98,57 @@ export function createEngine(deps: EngineDeps): Engine {
 
   async function publish(req: PublishRequest, emit: EventSink): Promise<PublishOutcome> {
     const work = await mkdtemp(path.join(deps.workDir ?? os.tmpdir(), `ferry-job-${req.jobId}-`));
+    let preparing: Promise<PreparedPackage> | null = null;
     try {
-      const exportDir = path.join(work, 'export');
-      emit({ type: 'job', status: 'running', message: 'exporting from SVN' });
-      const svn = new SvnClient(req.svn, deps.runFile, { logger: deps.logger });
-      const revision = await svn.exportSelection(req.files, req.revision ?? 'HEAD', exportDir);
-      note(emit, '', `exported ${req.files.length} path(s) at r${revision}`);
-      // Before anything reads the export through its links (the hooks) or a host is touched: a link out of it is refused.
-      await refusingUnsafeTree(() => checkReleaseTree(exportDir));
-      const hookEnv = { FERRY_PROJECT: req.project, FERRY_JOB_ID: String(req.jobId), FERRY_REVISION: String(revision), FERRY_USER: req.user };
-
-      if (req.hooks.beforePublish.length) {
+      emit({ type: 'job', status: 'running', message: 'getting the files from SVN' });
+      const envFor = (revision: number) => ({ FERRY_PROJECT: req.project, FERRY_JOB_ID: String(req.jobId), FERRY_REVISION: String(revision), FERRY_USER: req.user });
+      const beforePublish = async (exportDir: string, revision: number) => {
         emit({ type: 'job', status: 'running', message: 'running before-publish hooks' });
         const filesList = path.join(work, 'files.txt');
         await writeFile(filesList, req.files.join('\n') + '\n');
         const result = await runHookChain(req.hooks.beforePublish, (hook) => runLocalHook({
           script: hook.script, cwd: exportDir, timeoutMs: hook.timeoutMs,
-          env: { ...hookEnv, FERRY_HOST: '', FERRY_FILES: filesList, FERRY_STAGE: 'before-publish' },
+          env: { ...envFor(revision), FERRY_HOST: '', FERRY_FILES: filesList, FERRY_STAGE: 'before-publish' },
           onOutput: (chunk) => emit({ type: 'output', host: '', text: chunk }),
         }));
         if (!result.ok) {
           const failed = result.failedHook ? hookLabel(result.failedHook) : 'a hook';
           throw new JobAbortedError(`before-publish hook ${failed} failed (exit ${result.exitCode}); no host was touched.${result.output ? ` Output: ${result.output.trim().slice(-500)}` : ''}`);
         }
-      }
-
-      // Hosts start receiving while the package is still being written (release/feed.ts): packing and the uploads overlap.
-      emit({ type: 'job', status: 'running', message: 'packing and sending' });
-      const packagePath = path.join(work, `release-${req.jobId}.tar.gz`);
-      const packing = refusingUnsafeTree(() => packDirectory(exportDir, packagePath, { revision, manifestFile: false }));
-      packing.catch(() => undefined);
-      const packed = packing.then((pack) => {
-        deps.logger.info({ jobId: req.jobId, revision, files: pack.fileCount, bytes: pack.bytes }, 'package ready');
-        note(emit, '', `packed ${pack.fileCount} file(s), ${formatBytes(pack.bytes)} (sha256 ${pack.sha256.slice(0, 12)}…)`);
-        return { size: pack.bytes, sha256: pack.sha256, manifestPaths: pack.manifest.map((m) => m.path) };
+        emit({ type: 'job', status: 'running', message: 'packing and sending' });
+      };
+      // The package comes from the cache, or is packed from the project's working copy; in that case hosts start
+      // receiving while it is still being written (release/feed.ts), so packing and the uploads overlap.
+      let started: (start: { feed: PackageFeed; revision: number }) => void = () => undefined;
+      const packingStarted = new Promise<{ feed: PackageFeed; revision: number }>((resolve) => (started = resolve));
+      preparing = refusingUnsafeTree(() => source.prepare({
+        projectKey: req.project, svn: req.svn, revision: req.revision, files: req.files, workDir: work,
+        beforePublish: req.hooks.beforePublish.length > 0 ? beforePublish : undefined,
+        onStep: (text) => note(emit, '', text),
+        onPacking: ({ revision, packagePath, sizeHint, done }) => {
+          if (req.hooks.beforePublish.length === 0) emit({ type: 'job', status: 'running', message: 'packing and sending' });
+          started({ revision, feed: PackageFeed.growing(packagePath, sizeHint, done.then(
+            (pack) => ({ size: pack.bytes, sha256: pack.sha256, manifestPaths: pack.manifest.map((m) => m.path) }),
+            (err: unknown) => {
+              throw err instanceof PackError ? new JobAbortedError(`${err.message}. No host was touched.`) : err;
+            },
+          )) });
+        },
+      }));
+      preparing.catch(() => undefined);
+      const packed = preparing.then((prepared) => {
+        note(emit, '', `${prepared.reused ? 'reused' : 'packed'} ${prepared.fileCount} file(s) of r${prepared.revision}, ${formatBytes(prepared.bytes)} (sha256 ${prepared.sha256.slice(0, 12)}…)`);
+        return prepared;
       });
-      const feed = PackageFeed.growing(packagePath, await treeBytes(exportDir), packed);
+      packed.catch(() => undefined);
+      const { feed, revision } = await Promise.race([
+        packingStarted,
+        preparing.then((prepared) => ({
+          revision: prepared.revision,
+          feed: PackageFeed.finished(prepared.packagePath, { size: prepared.bytes, sha256: prepared.sha256, manifestPaths: prepared.manifest.map((m) => m.path) }),
+        })),
+      ]);
+      const hookEnv = envFor(revision);
 
       // Hosts behind a relay wait for its one upload outside the bound ('staging'), so they hold no slot meanwhile;
       // the relay's run of their program then happens inside it.
@@ -198,9 +221,11 @@ export function createEngine(deps: EngineDeps): Engine {
         await relays.close();
       }
       // A packing failure failed every host while it was still receiving (nothing was changed on any): the job says why.
-      const pack = await packing;
+      const pack = await packed;
       return { revision, fileCount: pack.fileCount, bytes: pack.bytes };
     } finally {
+      // The package may now be evicted from the cache (or, made for hooks, goes with the job's directory).
+      await preparing?.then((prepared) => prepared.release()).catch(() => undefined);
       await rm(work, { recursive: true, force: true });
     }
   }

@@ -64,6 +64,8 @@ export interface PrepareRequest {
 }
 
 export interface PackingStarted {
+  /** The revision being packed (HEAD resolved). */
+  revision: number;
   /** The package's final path (the same as PreparedPackage.packagePath). */
   packagePath: string;
   /** Bytes of file content going into it: a size estimate before it is compressed. */
@@ -219,7 +221,7 @@ export class ReleaseSource {
 function packNoticed(srcDir: string, file: string, opts: PackOptions, onPacking: PrepareRequest['onPacking']): Promise<PackResult> {
   if (!onPacking) return packDirectory(srcDir, file, opts);
   // onPlanned runs after packDirectory's first await, when `done` is already assigned.
-  const done: Promise<PackResult> = packDirectory(srcDir, file, { ...opts, onPlanned: (sizeHint) => onPacking({ packagePath: file, sizeHint, done }) });
+  const done: Promise<PackResult> = packDirectory(srcDir, file, { ...opts, onPlanned: (sizeHint) => onPacking({ revision: opts.revision, packagePath: file, sizeHint, done }) });
   return done;
 }
 
