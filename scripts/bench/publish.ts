@@ -15,7 +15,7 @@ import { calibrateLoginShell, startFleet, type Fleet } from './publish/fleet.ts'
 import { INITIAL_LOOPS } from './publish/login-shell.ts';
 import { measure, type Measurement, type MeasureSettings, type MethodBody } from './publish/measure.ts';
 import { preparePayloads, type Payload } from './publish/payloads.ts';
-import { caseReport, markdownTable, METHOD_LABELS, summarizeCase, type CaseSummary } from './publish/report.ts';
+import { caseReport, markdownSessions, markdownTable, METHOD_LABELS, summarizeCase, type CaseSummary } from './publish/report.ts';
 import { casesOf, parseOptions, relayedCount, type BenchCase, type Method } from './publish/scenarios.ts';
 
 const log = (text: string) => process.stdout.write(`${text}\n`);
@@ -128,6 +128,10 @@ async function main() {
     log(`## Summary (median of ${opts.runs}, min–max in brackets; hosts behind the relay: ${cases.map((c) => `${c.id} ${relayedCount(c.hosts)}`).join(', ')})`);
     log('');
     log(markdownTable(summaries));
+    log('');
+    log('Per target, per publish (direct / relayed targets):');
+    log('');
+    log(markdownSessions(summaries));
     log('');
     for (const s of summaries) for (const check of s.checks) log(`${check.pass ? 'PASS' : 'FAIL'}  ${s.benchCase.id}: ${check.name}: ${check.detail}`);
     log(`total ${secs(now() - started)}`);

@@ -24,7 +24,7 @@ function perTarget(values: number[]): string {
   return lo === hi ? fmt(lo) : `${fmt(mean)} (${lo}–${hi})`;
 }
 
-/** Direct and relayed targets apart when the case has both: "d 1 / r 2". */
+/** Direct and relayed targets apart when the case has both: "1 / 2". */
 function byClass(ms: Measurement[], pick: (t: TargetCost) => number | null): string {
   const all = ms.flatMap((m) => m.targets);
   if (all.some((t) => pick(t) === null)) return '-';
@@ -32,7 +32,20 @@ function byClass(ms: Measurement[], pick: (t: TargetCost) => number | null): str
   const direct = of(false);
   const relayed = of(true);
   if (relayed.length === 0) return perTarget(direct);
-  return `d ${perTarget(direct)} / r ${perTarget(relayed)}`;
+  return `${perTarget(direct)} / ${perTarget(relayed)}`;
+}
+
+/** What each method cost every target and the relay, per run. */
+function sessionsTable(runs: [Method, Measurement[]][], withRelay: boolean): string {
+  const per = withRelay ? ' (direct / relayed)' : '';
+  return table(
+    ['method', `logins/target${per}`, `commands/target${per}`, `sftp/target${per}`, `shells/target${per}`, 'CPU/shell',
+      ...(withRelay ? ['relay: logins/cmds/sftp/shells', 'relay link MiB (conns)'] : [])],
+    runs.map(([method, ms]) => [
+      method, byClass(ms, (t) => t.logins), byClass(ms, (t) => t.commands), byClass(ms, (t) => t.sftp), byClass(ms, (t) => t.shells), shellCost(ms),
+      ...(withRelay ? [relayShare(ms), `${mib(median(ms.map((m) => m.relayBytesUp)))} (${median(ms.map((m) => m.relayConnections))})`] : []),
+    ]),
+  );
 }
 
 function relayShare(ms: Measurement[]): string {
@@ -97,21 +110,15 @@ export function caseReport(s: CaseSummary): string {
     '',
   ];
   const loop = s.runs.get('loop');
-  const rows = [...s.runs].map(([method, ms]) => [
+  lines.push(table(['method', 'median', 'min–max', '÷ loop', 'machine CPU s', 'peak RSS', 'verify'], [...s.runs].map(([method, ms]) => [
     method, secs(median(wallTimes(ms))), spread(wallTimes(ms)),
     loop ? `${(median(wallTimes(ms)) / median(wallTimes(loop))).toFixed(2)}×` : '-',
     median(ms.map((m) => m.machineCpu)).toFixed(1),
-    byClass(ms, (t) => t.logins), byClass(ms, (t) => t.commands), byClass(ms, (t) => t.sftp), byClass(ms, (t) => t.shells), shellCost(ms),
-    relayShare(ms),
-    `${mib(median(ms.map((m) => m.relayBytesUp)))} (${median(ms.map((m) => m.relayConnections))})`,
     method === 'ferry' ? mib(peakRss(ms)) : '-',
     ms.every((m) => m.failures.length === 0) ? `OK ${ms.length}×${c.hosts}` : `FAIL ${ms.filter((m) => m.failures.length).length} run(s)`,
-  ]);
-  lines.push(table(
-    ['method', 'median', 'min–max', '÷ loop', 'CPU s', 'logins/target', 'commands/target', 'sftp/target', 'shells/target', 'CPU/shell',
-      'relay logins/cmds/sftp/shells', 'relay link MiB (conns)', 'peak RSS', 'verify'],
-    rows,
-  ));
+  ])));
+  lines.push('');
+  lines.push(sessionsTable([...s.runs], relayed > 0));
   for (const ms of s.runs.values()) {
     for (const m of ms) {
       for (const f of m.failures.slice(0, 3)) lines.push(`  ${m.method} run ${m.run} FAIL ${f}`);
@@ -143,13 +150,25 @@ export function markdownTable(summaries: CaseSummary[]): string {
     const ansible = s.runs.get('ansible');
     const ratio = (other: Measurement[] | undefined) => (ferry && other ? `${(median(wallTimes(ferry)) / median(wallTimes(other))).toFixed(2)}×` : '–');
     const timeCheck = s.checks.find((k) => k.name.startsWith('Ferry ≤'));
-    const sessions = ferry ? `${byClass(ferry, (t) => t.logins)} · ${byClass(ferry, (t) => t.commands)} (+${byClass(ferry, (t) => t.sftp)} sftp)` : '–';
+    const sessions = ferry ? `${byClass(ferry, (t) => t.logins)} · ${byClass(ferry, (t) => t.commands)} · ${byClass(ferry, (t) => t.sftp)}` : '–';
     return `| ${c.id} | ${c.hosts} (${Math.floor(c.hosts / 4)}) | ${mdTime(ferry)} | ${mdTime(loop)} | ${mdTime(ansible)} | ` +
       `${ratio(loop)}${timeCheck ? ` (≤ ${c.maxRatio}×: ${timeCheck.pass ? 'met' : '**not met**'})` : ''} | ${ratio(ansible)} | ${sessions} | ${ferry ? mib(peakRss(ferry)) : '–'} |`;
   });
   return [
-    '| case | hosts (relayed) | Ferry | ssh loop | Ansible | Ferry ÷ loop (target) | Ferry ÷ Ansible | Ferry logins · commands per target | Ferry peak RSS |',
+    '| case | hosts (relayed) | Ferry | ssh loop | Ansible | Ferry ÷ loop (target) | Ferry ÷ Ansible | Ferry per target: logins · commands · sftp (direct / relayed) | Ferry peak RSS |',
     '|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+/** The README's second table: what each method cost every target (direct / relayed) and the relay, per publish. */
+export function markdownSessions(summaries: CaseSummary[]): string {
+  const rows = summaries.flatMap((s) => [...s.runs].map(([method, ms]) =>
+    `| ${s.benchCase.id} | ${method} | ${byClass(ms, (t) => t.logins)} | ${byClass(ms, (t) => t.commands)} | ${byClass(ms, (t) => t.sftp)} | ` +
+    `${byClass(ms, (t) => t.shells)} | ${s.benchCase.hosts >= 4 ? relayShare(ms) : '–'} |`));
+  return [
+    '| case | method | logins / target | commands / target | SFTP sessions / target | login shells / target | relay: logins / commands / sftp / shells |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }
