@@ -16,7 +16,7 @@ import { INITIAL_LOOPS } from './publish/login-shell.ts';
 import { measure, type Measurement, type MeasureSettings, type MethodBody } from './publish/measure.ts';
 import { preparePayloads, type Payload } from './publish/payloads.ts';
 import { caseReport, markdownSessions, markdownTable, METHOD_LABELS, summarizeCase, type CaseSummary } from './publish/report.ts';
-import { casesOf, parseOptions, relayedCount, type BenchCase, type Method } from './publish/scenarios.ts';
+import { casesOf, parseOptions, relayedCount, type BenchCase, type BenchOptions, type Method, type PayloadKind } from './publish/scenarios.ts';
 
 const log = (text: string) => process.stdout.write(`${text}\n`);
 const step = (text: string) => process.stderr.write(`[bench] ${text}\n`);
@@ -25,8 +25,9 @@ interface Rig {
   work: string;
   fleet: Fleet;
   ferry: FerryBench | null;
-  payloads: Map<string, Payload>;
-  ansible: string | null;
+  payloads: Map<PayloadKind, Payload>;
+  /** The methods to run (Ansible only when installed). */
+  methods: Method[];
   settings: MeasureSettings;
 }
 
@@ -53,17 +54,63 @@ function methodBody(rig: Rig, c: BenchCase, payload: Payload, method: Method, ru
 }
 
 /** Runs every method `runs` times, interleaved (ferry, loop, ansible, ferry, ...), so drift hits them alike. */
-async function runCase(rig: Rig, c: BenchCase, methods: Method[], runs: number): Promise<Measurement[]> {
+async function runCase(rig: Rig, c: BenchCase, runs: number): Promise<Measurement[]> {
   const payload = rig.payloads.get(c.payload)!;
   const measurements: Measurement[] = [];
   for (let run = 1; run <= runs; run++) {
-    for (const method of methods) {
+    for (const method of rig.methods) {
       const m = await measure(rig.fleet, rig.settings, c, payload, method, run, methodBody(rig, c, payload, method, run));
       step(`${c.id} ${method} run ${run}: ${secs(m.wallMs)}${m.failures.length ? ` FAILED ${m.failures[0]}` : ''}`);
       measurements.push(m);
     }
   }
   return measurements;
+}
+
+/** Starts everything the cases need (svnserve and payloads, the fleet and its login shells, Ferry) and prints the header. */
+async function setUp(opts: BenchOptions, cases: BenchCase[], work: string, cleanups: (() => Promise<unknown>)[]): Promise<Rig> {
+  log('# Ferry publish benchmark');
+  log('');
+  for (const fact of machineFacts()) log(`- ${fact}`);
+  log(`- OpenSSH: ${programVersion('ssh', ['-V'])}; ${programVersion('bash', ['--version'])}`);
+
+  step('starting svnserve');
+  const svn = await startSvnServer({ users: { builder: 'bench-svn-pass' } });
+  cleanups.push(() => svn.stop());
+  const payloads = await preparePayloads([...new Set(cases.map((c) => c.payload))], svn, work,
+    { buildMb: opts.buildMb, buildFiles: opts.buildFiles, hugeMb: opts.hugeMb }, step);
+
+  const hosts = Math.max(...cases.map((c) => c.hosts));
+  step(`starting ${hosts} target sshd + 1 relay sshd`);
+  const fleet = await startFleet(work, hosts, opts.cleanHome ? null : INITIAL_LOOPS);
+  cleanups.push(() => fleet.stop());
+  if (opts.cleanHome) {
+    log('- target login shell: clean HOME, no .bashrc (--clean-home)');
+  } else {
+    step(`calibrating the targets' login shell to ${opts.shellCostMs} ms of CPU`);
+    await waitForQuiet('calibration', { sampleMs: 1000, maxWaitMs: opts.quietWaitS * 1000 });
+    const shell = await calibrateLoginShell(fleet, INITIAL_LOOPS, opts.shellCostMs);
+    log(`- target login shell: ~/.bashrc (also sourced by .profile/.bash_profile) burns ${shell.loops} bash loop iterations; ` +
+      `${shell.shells} of ${shell.tries} \`ssh host true\` ran it, at ${shell.cpuMs.toFixed(0)} ms CPU per shell start (bash's own \`times\`); ` +
+      `\`ssh host true\` takes ${secs(shell.sshTrueMs)} (median)`);
+  }
+
+  let ferry: FerryBench | null = null;
+  if (opts.methods.includes('ferry')) {
+    step('starting Ferry as its own process, as `npm start` does');
+    const started = await startFerry(work, fleet, svn, cases, payloads);
+    cleanups.push(() => started.stop());
+    ferry = started;
+  }
+  const ansible = opts.methods.includes('ansible') ? await ansibleVersion() : null;
+  const methods = opts.methods.filter((m) => m !== 'ansible' || ansible !== null);
+  log(`- Ansible: ${ansible ?? (opts.methods.includes('ansible') ? 'ansible-playbook is not installed: skipped (apt-get install ansible-core)' : 'not run')}`);
+  log(`- Ferry: git ${gitRevision()}${ferry ? `, started as "${ferry.server.command}", idle RSS ${mib(ferry.rssAfterStart)}` : ''}`);
+  log(`- targets: up to ${hosts} sshd + 1 relay sshd on 127.0.0.1 (every 4th target behind the relay, reached through a byte-counting proxy), ` +
+    'LogLevel VERBOSE, sftp subsystem /usr/lib/openssh/sftp-server (Debian\'s default: started through the login shell); ' +
+    'targets are emptied before each run (each publish is a first publish)');
+  log(`- methods: ${methods.map((m) => `${m} = ${METHOD_LABELS[m]}`).join('; ')}`);
+  return { work, fleet, ferry, payloads, methods, settings: { loginFiles: !opts.cleanHome, quietWaitMs: opts.quietWaitS * 1000 } };
 }
 
 async function main() {
@@ -74,54 +121,17 @@ async function main() {
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
     step(`work dir ${work}; cases ${cases.map((c) => c.id).join(', ')}; ${opts.runs} run(s) each`);
-    log('# Ferry publish benchmark');
-    log('');
-    for (const fact of machineFacts()) log(`- ${fact}`);
-    log(`- OpenSSH: ${programVersion('ssh', ['-V'])}; ${programVersion('bash', ['--version'])}`);
-
-    step('starting svnserve');
-    const svn = await startSvnServer({ users: { builder: 'bench-svn-pass' } });
-    cleanups.push(() => svn.stop());
-    const payloads = await preparePayloads([...new Set(cases.map((c) => c.payload))], svn, work,
-      { buildMb: opts.buildMb, buildFiles: opts.buildFiles, hugeMb: opts.hugeMb }, step);
-
-    const hosts = Math.max(...cases.map((c) => c.hosts));
-    step(`starting ${hosts} target sshd + 1 relay sshd`);
-    const fleet = await startFleet(work, hosts, opts.cleanHome ? null : INITIAL_LOOPS);
-    cleanups.push(() => fleet.stop());
-    if (opts.cleanHome) {
-      log('- target login shell: clean HOME, no .bashrc (--clean-home)');
-    } else {
-      step(`calibrating the targets' login shell to ${opts.shellCostMs} ms of CPU`);
-      await waitForQuiet('calibration', { sampleMs: 1000, maxWaitMs: opts.quietWaitS * 1000 });
-      const shell = await calibrateLoginShell(fleet, INITIAL_LOOPS, opts.shellCostMs);
-      log(`- target login shell: ~/.bashrc (also sourced by .profile/.bash_profile) burns ${shell.loops} bash loop iterations; ` +
-        `${shell.shells} of ${shell.tries} \`ssh host true\` ran it, at ${shell.cpuMs.toFixed(0)} ms CPU per shell start (bash's own \`times\`); ` +
-        `\`ssh host true\` takes ${secs(shell.sshTrueMs)} (median)`);
-    }
-
-    const ferry = opts.methods.includes('ferry') ? await (step('starting Ferry as its own process, as `npm start` does'), startFerry(work, fleet, svn, cases, payloads)) : null;
-    if (ferry) cleanups.push(() => ferry.stop());
-    const ansible = opts.methods.includes('ansible') ? await ansibleVersion() : null;
-    const methods = opts.methods.filter((m) => m !== 'ansible' || ansible !== null);
-    log(`- Ansible: ${ansible ?? (opts.methods.includes('ansible') ? 'ansible-playbook is not installed: skipped (apt-get install ansible-core)' : 'not run')}`);
-    log(`- Ferry: git ${gitRevision()}${ferry ? `, started as "${ferry.server.command}", idle RSS ${mib(ferry.rssAfterStart)}` : ''}`);
-    log(`- targets: up to ${hosts} sshd + 1 relay sshd on 127.0.0.1 (every 4th target behind the relay, reached through a byte-counting proxy), ` +
-      'LogLevel VERBOSE, sftp subsystem /usr/lib/openssh/sftp-server (Debian\'s default: started through the login shell); ' +
-      'targets are emptied before each run (each publish is a first publish)');
-    log(`- methods: ${methods.map((m) => `${m} = ${METHOD_LABELS[m]}`).join('; ')}`);
+    const rig = await setUp(opts, cases, work, cleanups);
     log(`- setup ${secs(now() - started)}`);
-
-    const rig: Rig = { work, fleet, ferry, payloads, ansible, settings: { loginFiles: !opts.cleanHome, quietWaitMs: opts.quietWaitS * 1000 } };
     const summaries: CaseSummary[] = [];
     for (const c of cases) {
-      const measurements = await runCase(rig, c, methods, opts.runs);
-      const summary = summarizeCase(c, payloads.get(c.payload)!.description, measurements);
+      const measurements = await runCase(rig, c, opts.runs);
+      const summary = summarizeCase(c, rig.payloads.get(c.payload)!.description, measurements);
       summaries.push(summary);
       log('');
       log(caseReport(summary));
       const lastFerry = measurements.filter((m) => m.ferry).at(-1)?.ferry;
-      if (opts.breakdown && lastFerry) log(ferryBreakdown(lastFerry, fleet.targets.slice(0, c.hosts)));
+      if (opts.breakdown && lastFerry) log(ferryBreakdown(lastFerry, rig.fleet.targets.slice(0, c.hosts)));
     }
 
     log('');

@@ -12,7 +12,7 @@ import type { SvnServer } from '../../../test/helpers/svnserve.ts';
 import { HttpClient, now, processCpuSeconds, readSse, startFerryServer, type FerryServer, type SseEvent } from '../common.ts';
 import type { Fleet } from './fleet.ts';
 import type { Payload } from './payloads.ts';
-import type { BenchCase } from './scenarios.ts';
+import type { BenchCase, PayloadKind } from './scenarios.ts';
 
 export interface FerryBench {
   server: FerryServer;
@@ -42,7 +42,7 @@ export interface FerryRun {
 }
 
 /** Starts Ferry and imports the relay, every target, and one project per case (its hosts as group "targets"). */
-export async function startFerry(work: string, fleet: Fleet, svn: SvnServer, cases: BenchCase[], payloads: Map<string, Payload>): Promise<FerryBench> {
+export async function startFerry(work: string, fleet: Fleet, svn: SvnServer, cases: BenchCase[], payloads: Map<PayloadKind, Payload>): Promise<FerryBench> {
   const dataDir = path.join(work, 'ferry-data');
   const server = await startFerryServer({
     dataDir, secretKeyHex: randomBytes(32).toString('hex'), adminPassword: 'bench-admin-password', logFile: path.join(work, 'ferry-server.log'),
