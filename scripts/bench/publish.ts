@@ -113,37 +113,45 @@ async function setUp(opts: BenchOptions, cases: BenchCase[], work: string, clean
   return { work, fleet, ferry, payloads, methods, settings: { loginFiles: !opts.cleanHome, quietWaitMs: opts.quietWaitS * 1000 } };
 }
 
+/** Measures every case, printing each one's report as it finishes; then the README tables and the checks. */
+async function measureCases(rig: Rig, opts: BenchOptions, cases: BenchCase[]): Promise<void> {
+  const summaries: CaseSummary[] = [];
+  for (const c of cases) {
+    const measurements = await runCase(rig, c, opts.runs);
+    const summary = summarizeCase(c, rig.payloads.get(c.payload)!.description, measurements);
+    summaries.push(summary);
+    log('');
+    log(caseReport(summary));
+    const lastFerry = measurements.filter((m) => m.ferry).at(-1)?.ferry;
+    if (opts.breakdown && lastFerry) log(ferryBreakdown(lastFerry, rig.fleet.targets.slice(0, c.hosts)));
+  }
+  log('');
+  log(`## Summary (median of ${opts.runs}, min–max in brackets; hosts behind the relay: ${cases.map((c) => `${c.id} ${relayedCount(c.hosts)}`).join(', ')})`);
+  log('');
+  log(markdownTable(summaries));
+  log('');
+  log('Per target, per publish (direct / relayed targets):');
+  log('');
+  log(markdownSessions(summaries));
+  log('');
+  for (const s of summaries) for (const check of s.checks) log(`${check.pass ? 'PASS' : 'FAIL'}  ${s.benchCase.id}: ${check.name}: ${check.detail}`);
+}
+
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
   const cases = casesOf(opts);
   const started = now();
   const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-publish-'));
   const cleanups: (() => Promise<unknown>)[] = [];
+  // Ctrl-C or SIGTERM still stops the sshd, svnserve and Ferry processes and removes the work directory.
+  const interrupted = new Promise<never>((_, reject) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => reject(new Error(`interrupted by ${signal}`)));
+  });
   try {
     step(`work dir ${work}; cases ${cases.map((c) => c.id).join(', ')}; ${opts.runs} run(s) each`);
-    const rig = await setUp(opts, cases, work, cleanups);
+    const rig = await Promise.race([setUp(opts, cases, work, cleanups), interrupted]);
     log(`- setup ${secs(now() - started)}`);
-    const summaries: CaseSummary[] = [];
-    for (const c of cases) {
-      const measurements = await runCase(rig, c, opts.runs);
-      const summary = summarizeCase(c, rig.payloads.get(c.payload)!.description, measurements);
-      summaries.push(summary);
-      log('');
-      log(caseReport(summary));
-      const lastFerry = measurements.filter((m) => m.ferry).at(-1)?.ferry;
-      if (opts.breakdown && lastFerry) log(ferryBreakdown(lastFerry, rig.fleet.targets.slice(0, c.hosts)));
-    }
-
-    log('');
-    log(`## Summary (median of ${opts.runs}, min–max in brackets; hosts behind the relay: ${cases.map((c) => `${c.id} ${relayedCount(c.hosts)}`).join(', ')})`);
-    log('');
-    log(markdownTable(summaries));
-    log('');
-    log('Per target, per publish (direct / relayed targets):');
-    log('');
-    log(markdownSessions(summaries));
-    log('');
-    for (const s of summaries) for (const check of s.checks) log(`${check.pass ? 'PASS' : 'FAIL'}  ${s.benchCase.id}: ${check.name}: ${check.detail}`);
+    await Promise.race([measureCases(rig, opts, cases), interrupted]);
     log(`total ${secs(now() - started)}`);
     if (opts.keep) log(`kept work dir ${work}`);
   } finally {
