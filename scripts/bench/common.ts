@@ -161,6 +161,7 @@ export async function startFerryServer(opts: { dataDir: string; secretKeyHex: st
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`Ferry did not start within 60 s: ${stderr.slice(-2000)}`)), 60_000).unref());
   await Promise.race([ready, timeout, exited.then(() => { throw new Error(`Ferry exited during start-up: ${stderr.slice(-2000)}`); })]);
   const pid = child.pid!;
+  let stopping: Promise<void> | null = null;
   return {
     pid, port, url: `http://127.0.0.1:${port}`, logs, command: command.label,
     memory: () => ({ rss: procStatusBytes(pid, 'VmRSS'), hwm: procStatusBytes(pid, 'VmHWM') }),
@@ -181,14 +182,18 @@ export async function startFerryServer(opts: { dataDir: string; secretKeyHex: st
         return peak;
       };
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(late);
-      }
-      await new Promise<void>((resolve) => logStream.end(resolve));
+    stop() {
+      // Once: a benchmark may stop a server itself and again in its clean-up.
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exited;
+          clearTimeout(late);
+        }
+        await new Promise<void>((resolve) => logStream.end(resolve));
+      })();
+      return stopping;
     },
   };
 }

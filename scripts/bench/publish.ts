@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startSvnServer } from '../../test/helpers/svnserve.ts';
-import { machineFacts, mib, now, programVersion, REPO_ROOT, runBench, secs, waitForQuiet } from './common.ts';
+import { startSvnServer, type SvnServer } from '../../test/helpers/svnserve.ts';
+import { machineFacts, now, programVersion, REPO_ROOT, runBench, secs, serverCommand, waitForQuiet } from './common.ts';
 import { ansibleRun, ansibleVersion, sshLoop } from './publish/baselines.ts';
 import { ferryBreakdown } from './publish/breakdown.ts';
 import { publishWithFerry, startFerry, type FerryBench } from './publish/ferry.ts';
@@ -24,11 +24,13 @@ const step = (text: string) => process.stderr.write(`[bench] ${text}\n`);
 interface Rig {
   work: string;
   fleet: Fleet;
-  ferry: FerryBench | null;
+  svn: SvnServer;
   payloads: Map<PayloadKind, Payload>;
   /** The methods to run (Ansible only when installed). */
   methods: Method[];
   settings: MeasureSettings;
+  /** Run on the way out, last first, even when interrupted. */
+  cleanups: (() => Promise<unknown>)[];
 }
 
 function gitRevision(): string {
@@ -38,12 +40,12 @@ function gitRevision(): string {
 }
 
 /** What one method does in one case's run. */
-function methodBody(rig: Rig, c: BenchCase, payload: Payload, method: Method, run: number): MethodBody {
+function methodBody(rig: Rig, ferryServer: FerryBench | null, c: BenchCase, payload: Payload, method: Method, run: number): MethodBody {
   const targets = rig.fleet.targets.slice(0, c.hosts);
   switch (method) {
     case 'ferry':
       return async () => {
-        const ferry = await publishWithFerry(rig.ferry!, c.id, payload.selection);
+        const ferry = await publishWithFerry(ferryServer!, c.id, payload.selection);
         return { note: `job ${ferry.status}`, ferry };
       };
     case 'loop':
@@ -56,15 +58,21 @@ function methodBody(rig: Rig, c: BenchCase, payload: Payload, method: Method, ru
 /** Runs every method `runs` times, interleaved (ferry, loop, ansible, ferry, ...), so drift hits them alike. */
 async function runCase(rig: Rig, c: BenchCase, runs: number): Promise<Measurement[]> {
   const payload = rig.payloads.get(c.payload)!;
-  const measurements: Measurement[] = [];
-  for (let run = 1; run <= runs; run++) {
-    for (const method of rig.methods) {
-      const m = await measure(rig.fleet, rig.settings, c, payload, method, run, methodBody(rig, c, payload, method, run));
-      step(`${c.id} ${method} run ${run}: ${secs(m.wallMs)}${m.failures.length ? ` FAILED ${m.failures[0]}` : ''}`);
-      measurements.push(m);
+  const ferry = rig.methods.includes('ferry') ? await startFerry(rig.work, rig.fleet, rig.svn, c, payload) : null;
+  if (ferry) rig.cleanups.push(() => ferry.stop());
+  try {
+    const measurements: Measurement[] = [];
+    for (let run = 1; run <= runs; run++) {
+      for (const method of rig.methods) {
+        const m = await measure(rig.fleet, rig.settings, c, payload, method, run, methodBody(rig, ferry, c, payload, method, run));
+        step(`${c.id} ${method} run ${run}: ${secs(m.wallMs)}${m.failures.length ? ` FAILED ${m.failures[0]}` : ''}`);
+        measurements.push(m);
+      }
     }
+    return measurements;
+  } finally {
+    await ferry?.stop();
   }
-  return measurements;
 }
 
 /** Starts everything the cases need (svnserve and payloads, the fleet and its login shells, Ferry) and prints the header. */
@@ -95,22 +103,17 @@ async function setUp(opts: BenchOptions, cases: BenchCase[], work: string, clean
       `\`ssh host true\` takes ${secs(shell.sshTrueMs)} (median)`);
   }
 
-  let ferry: FerryBench | null = null;
-  if (opts.methods.includes('ferry')) {
-    step('starting Ferry as its own process, as `npm start` does');
-    const started = await startFerry(work, fleet, svn, cases, payloads);
-    cleanups.push(() => started.stop());
-    ferry = started;
-  }
+  // Builds dist/ once, as `npm start` would; each case then starts its own server from it.
+  const server = opts.methods.includes('ferry') ? serverCommand().label : null;
   const ansible = opts.methods.includes('ansible') ? await ansibleVersion() : null;
   const methods = opts.methods.filter((m) => m !== 'ansible' || ansible !== null);
   log(`- Ansible: ${ansible ?? (opts.methods.includes('ansible') ? 'ansible-playbook is not installed: skipped (apt-get install ansible-core)' : 'not run')}`);
-  log(`- Ferry: git ${gitRevision()}${ferry ? `, started as "${ferry.server.command}", idle RSS ${mib(ferry.rssAfterStart)}` : ''}`);
+  log(`- Ferry: git ${gitRevision()}${server ? `, a fresh server per case, started as "${server}"` : ', not run'}`);
   log(`- targets: up to ${hosts} sshd + 1 relay sshd on 127.0.0.1 (every 4th target behind the relay, reached through a byte-counting proxy), ` +
     'LogLevel VERBOSE, sftp subsystem /usr/lib/openssh/sftp-server (Debian\'s default: started through the login shell); ' +
     'targets are emptied before each run (each publish is a first publish)');
   log(`- methods: ${methods.map((m) => `${m} = ${METHOD_LABELS[m]}`).join('; ')}`);
-  return { work, fleet, ferry, payloads, methods, settings: { loginFiles: !opts.cleanHome, quietWaitMs: opts.quietWaitS * 1000 } };
+  return { work, fleet, svn, payloads, methods, cleanups, settings: { loginFiles: !opts.cleanHome, quietWaitMs: opts.quietWaitS * 1000 } };
 }
 
 /** Measures every case, printing each one's report as it finishes; then the README tables and the checks. */

@@ -9,6 +9,7 @@ import type { Fleet, Target } from './fleet.ts';
 import { CONFIG_FILE, type Payload } from './payloads.ts';
 
 const RUN_TIMEOUT_MS = 30 * 60_000;
+const CONNECT_TIMEOUT_S = 300;
 
 /** What a baseline reports about its own run. */
 export interface BaselineOutcome {
@@ -58,6 +59,8 @@ export async function ansibleRun(work: string, fleet: Fleet, targets: Target[], 
   const env = {
     ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: '0', ANSIBLE_LOCAL_TEMP: path.join(dir, 'local'),
     ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir, ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_FORKS: String(targets.length),
+    // Ansible's 10 s ConnectTimeout marks relayed hosts unreachable when 64 forks share two cores; the others wait as long as it takes.
+    ANSIBLE_TIMEOUT: String(CONNECT_TIMEOUT_S),
   };
   try {
     const out = await spawnTail('ansible-playbook', ['-i', inventory, '-f', String(targets.length), '-e', JSON.stringify({ payload: payload.baselineFile }), playbook],

@@ -1,5 +1,6 @@
 // Ferry as users run it: its own server process (started as `npm start` starts it), configured through the bulk
 // import API, publishing through POST /api/projects/:name/publish and followed on the job's SSE stream to its end.
+// Each case gets a fresh server, so its memory does not depend on the cases before it.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,13 +13,11 @@ import type { SvnServer } from '../../../test/helpers/svnserve.ts';
 import { HttpClient, now, processCpuSeconds, readSse, startFerryServer, type FerryServer, type SseEvent } from '../common.ts';
 import type { Fleet } from './fleet.ts';
 import type { Payload } from './payloads.ts';
-import type { BenchCase, PayloadKind } from './scenarios.ts';
+import type { BenchCase } from './scenarios.ts';
 
 export interface FerryBench {
   server: FerryServer;
   api: HttpClient;
-  /** RSS of the idle server right after start, bytes. */
-  rssAfterStart: number;
   stop(): Promise<void>;
 }
 
@@ -34,6 +33,8 @@ export interface FerryRun {
   peakRss: number;
   peakRssExact: boolean;
   rssBefore: number;
+  /** RSS right after the job's end event. */
+  rssAfter: number;
   /** CPU seconds of the server process, and of the children it waited for (svn). */
   cpu: { self: number; children: number };
   exportDoneAt: number | null;
@@ -41,20 +42,20 @@ export interface FerryRun {
   packageBytes: number | null;
 }
 
-/** Starts Ferry and imports the relay, every target, and one project per case (its hosts as group "targets"). */
-export async function startFerry(work: string, fleet: Fleet, svn: SvnServer, cases: BenchCase[], payloads: Map<PayloadKind, Payload>): Promise<FerryBench> {
-  const dataDir = path.join(work, 'ferry-data');
+/** Starts Ferry and imports the relay, the case's targets, and the case's project (its hosts as group "targets"). */
+export async function startFerry(work: string, fleet: Fleet, svn: SvnServer, benchCase: BenchCase, payload: Payload): Promise<FerryBench> {
+  const dataDir = path.join(work, `ferry-${benchCase.id}`);
   const server = await startFerryServer({
-    dataDir, secretKeyHex: randomBytes(32).toString('hex'), adminPassword: 'bench-admin-password', logFile: path.join(work, 'ferry-server.log'),
+    dataDir, secretKeyHex: randomBytes(32).toString('hex'), adminPassword: 'bench-admin-password', logFile: path.join(work, `ferry-${benchCase.id}.log`),
   });
   try {
-    const rssAfterStart = server.memory().rss;
     // The token is made the way `npm run ferry -- token create` makes it: straight in the server's database.
     const db = createDb(path.join(dataDir, 'ferry.db'));
     const token = await createToken({ db, logger: createLogger({ level: 'silent' }), secretKey: Buffer.alloc(32) }, { actor: cliActor(), ip: 'cli' }, 'admin', 'bench');
     await db.$disconnect();
     const api = new HttpClient(server.url, token);
-    const { relay, relayProxy, targets, user } = fleet;
+    const { relay, relayProxy, user } = fleet;
+    const targets = fleet.targets.slice(0, benchCase.hosts);
     const imported = await api.request('POST', '/api/import', {
       json: {
         credentials: [relay, ...targets].map((h) => ({ name: `${h.name}-key`, username: user, privateKey: h.sshd.clientKey })),
@@ -65,14 +66,14 @@ export async function startFerry(work: string, fleet: Fleet, svn: SvnServer, cas
             deployDir: t.sshd.dir, ...(t.relayed ? { jump: 'relay' } : {}),
           })),
         ],
-        projects: cases.map((c) => ({
-          name: c.id, svnUrl: `${svn.url}/${payloads.get(c.payload)!.svnPath}`, svnUsername: svn.username, svnPassword: svn.password,
-          deployDir: '/srv/unused', keepSnapshots: 5, concurrency: c.concurrency, groups: { targets: targets.slice(0, c.hosts).map((t) => t.name) },
-        })),
+        projects: [{
+          name: benchCase.id, svnUrl: `${svn.url}/${payload.svnPath}`, svnUsername: svn.username, svnPassword: svn.password,
+          deployDir: '/srv/unused', keepSnapshots: 5, concurrency: benchCase.concurrency, groups: { targets: targets.map((t) => t.name) },
+        }],
       },
     });
     if (imported.status !== 201) throw new Error(`import failed: HTTP ${imported.status} ${imported.text}`);
-    return { server, api, rssAfterStart, stop: () => server.stop() };
+    return { server, api, stop: () => server.stop() };
   } catch (err) {
     await server.stop();
     throw err;
@@ -110,6 +111,7 @@ export async function publishWithFerry(ferry: FerryBench, project: string, selec
   });
   const wallMs = (end?.at ?? now()) - t0;
   const sampled = stopSampling();
+  const rssAfter = server.memory().rss;
   const cpu1 = processCpuSeconds(server.pid);
   const job = (end?.data ?? {}) as { status?: string; hosts?: { host: string; status: string; error: string | null }[] };
   const newLogs = server.logs.slice(logsBefore);
@@ -119,7 +121,7 @@ export async function publishWithFerry(ferry: FerryBench, project: string, selec
   };
   const packReady = newLogs.find((l) => l.msg === 'package ready' && l.jobId === jobId);
   return {
-    wallMs, status: job.status ?? 'unknown', events, postMs, t0, rssBefore,
+    wallMs, status: job.status ?? 'unknown', events, postMs, t0, rssBefore, rssAfter,
     failedHosts: (job.hosts ?? []).filter((h) => h.status !== 'succeeded').map((h) => `${h.host}: ${h.status} ${h.error ?? ''}`.trim()),
     peakRss: exact ? Math.max(server.memory().hwm, sampled) : sampled, peakRssExact: exact,
     cpu: { self: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children },

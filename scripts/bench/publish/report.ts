@@ -3,7 +3,7 @@
 // issue's targets; then one markdown table for the README.
 import { median, mib, secs, table } from '../common.ts';
 import type { Measurement, TargetCost } from './measure.ts';
-import type { BenchCase, Method } from './scenarios.ts';
+import { relayedCount, type BenchCase, type Method } from './scenarios.ts';
 
 export const METHOD_LABELS: Record<Method, string> = {
   ferry: 'Ferry (HTTP API publish)',
@@ -103,7 +103,7 @@ export function summarizeCase(benchCase: BenchCase, description: string, measure
 
 export function caseReport(s: CaseSummary): string {
   const c = s.benchCase;
-  const relayed = Math.floor(c.hosts / 4);
+  const relayed = relayedCount(c.hosts);
   const lines = [
     `## ${c.id}: ${c.hosts} host(s) (${c.hosts - relayed} direct, ${relayed} behind the relay), Ferry concurrency ${c.concurrency}`,
     `payload: ${s.description}`,
@@ -129,8 +129,9 @@ export function caseReport(s: CaseSummary): string {
   const ferry = s.runs.get('ferry');
   if (ferry) {
     const f = ferry.map((m) => m.ferry!);
-    lines.push(`Ferry server: peak RSS per run ${f.map((r) => mib(r.peakRss)).join(', ')} (${f[0].peakRssExact ? 'VmHWM reset before each publish' : 'sampled VmRSS'}), ` +
-      `RSS before ${mib(f[0].rssBefore)}; CPU own ${median(f.map((r) => r.cpu.self)).toFixed(1)} s + svn ${median(f.map((r) => r.cpu.children)).toFixed(1)} s (median); ` +
+    lines.push(`Ferry server (fresh for this case, idle ${mib(f[0].rssBefore)} before the first publish): peak RSS per run ${f.map((r) => mib(r.peakRss)).join(', ')} ` +
+      `(${f[0].peakRssExact ? 'VmHWM reset before each publish' : 'sampled VmRSS'}), RSS right after each publish ${f.map((r) => mib(r.rssAfter)).join(', ')}; ` +
+      `CPU own ${median(f.map((r) => r.cpu.self)).toFixed(1)} s + svn ${median(f.map((r) => r.cpu.children)).toFixed(1)} s (median); ` +
       `job status ${[...new Set(f.map((r) => r.status))].join(', ')}`);
   }
   lines.push(`background load before each run (cores busy): ${[...s.runs.values()].flat().map((m) => m.background.toFixed(2)).join(' ')}`);
@@ -151,7 +152,7 @@ export function markdownTable(summaries: CaseSummary[]): string {
     const ratio = (other: Measurement[] | undefined) => (ferry && other ? `${(median(wallTimes(ferry)) / median(wallTimes(other))).toFixed(2)}×` : '–');
     const timeCheck = s.checks.find((k) => k.name.startsWith('Ferry ≤'));
     const sessions = ferry ? `${byClass(ferry, (t) => t.logins)} · ${byClass(ferry, (t) => t.commands)} · ${byClass(ferry, (t) => t.sftp)}` : '–';
-    return `| ${c.id} | ${c.hosts} (${Math.floor(c.hosts / 4)}) | ${mdTime(ferry)} | ${mdTime(loop)} | ${mdTime(ansible)} | ` +
+    return `| ${c.id} | ${c.hosts} (${relayedCount(c.hosts)}) | ${mdTime(ferry)} | ${mdTime(loop)} | ${mdTime(ansible)} | ` +
       `${ratio(loop)}${timeCheck ? ` (≤ ${c.maxRatio}×: ${timeCheck.pass ? 'met' : '**not met**'})` : ''} | ${ratio(ansible)} | ${sessions} | ${ferry ? mib(peakRss(ferry)) : '–'} |`;
   });
   return [
@@ -165,7 +166,7 @@ export function markdownTable(summaries: CaseSummary[]): string {
 export function markdownSessions(summaries: CaseSummary[]): string {
   const rows = summaries.flatMap((s) => [...s.runs].map(([method, ms]) =>
     `| ${s.benchCase.id} | ${method} | ${byClass(ms, (t) => t.logins)} | ${byClass(ms, (t) => t.commands)} | ${byClass(ms, (t) => t.sftp)} | ` +
-    `${byClass(ms, (t) => t.shells)} | ${s.benchCase.hosts >= 4 ? relayShare(ms) : '–'} |`));
+    `${byClass(ms, (t) => t.shells)} | ${relayedCount(s.benchCase.hosts) > 0 ? relayShare(ms) : '–'} |`));
   return [
     '| case | method | logins / target | commands / target | SFTP sessions / target | login shells / target | relay: logins / commands / sftp / shells |',
     '|---|---|---|---|---|---|---|',

@@ -17,7 +17,6 @@ export type PayloadKind = 'small' | 'build' | 'huge';
 /** One payload to one set of hosts, measured with every method `runs` times. */
 export interface BenchCase {
   id: string;
-  scenario: ScenarioName;
   payload: PayloadKind;
   /** The first `hosts` targets of the fleet (every fourth one is behind the relay). */
   hosts: number;
@@ -99,18 +98,18 @@ function listFlag<T extends string>(raw: string, allowed: readonly T[], name: st
 /** The cases of the chosen scenarios, in the order they run. */
 export function casesOf(opts: BenchOptions): BenchCase[] {
   const concurrency = (hosts: number, fallback = hosts) => Math.min(opts.concurrency ?? fallback, FIELD_LIMITS.concurrency.max);
-  const one = (id: string, scenario: ScenarioName, payload: PayloadKind, hosts: number, maxRatio: number | null, extra: Partial<BenchCase> = {}): BenchCase =>
-    ({ id, scenario, payload, hosts, concurrency: concurrency(hosts), maxRatio, maxRssBytes: null, ...extra });
+  const one = (id: string, payload: PayloadKind, hosts: number, maxRatio: number | null, extra: Partial<BenchCase> = {}): BenchCase =>
+    ({ id, payload, hosts, concurrency: concurrency(hosts), maxRatio, maxRssBytes: null, ...extra });
   const fleet = { concurrency: concurrency(opts.fleetHosts, FLEET_CONCURRENCY) };
   const byScenario: Record<ScenarioName, BenchCase[]> = {
-    small: [one('small', 'small', 'small', opts.hosts, 1.3)],
-    build: [one('build', 'build', 'build', opts.hosts, 1.2)],
+    small: [one('small', 'small', opts.hosts, 1.3)],
+    build: [one('build', 'build', opts.hosts, 1.2)],
     fleet: [
-      one('fleet-small', 'fleet', 'small', opts.fleetHosts, 1.3, fleet),
-      one('fleet-build', 'fleet', 'build', opts.fleetHosts, 1.3, { ...fleet, maxRssBytes: RSS_LIMIT }),
+      one('fleet-small', 'small', opts.fleetHosts, 1.3, fleet),
+      one('fleet-build', 'build', opts.fleetHosts, 1.3, { ...fleet, maxRssBytes: RSS_LIMIT }),
     ],
-    single: [one('single-small', 'single', 'small', 1, 1.5), one('single-build', 'single', 'build', 1, 1.5)],
-    memory: [one('memory', 'memory', 'huge', opts.hosts, null, { maxRssBytes: RSS_LIMIT })],
+    single: [one('single-small', 'small', 1, 1.5), one('single-build', 'build', 1, 1.5)],
+    memory: [one('memory', 'huge', opts.hosts, null, { maxRssBytes: RSS_LIMIT })],
   };
   return opts.scenarios.flatMap((s) => byScenario[s]);
 }
