@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: argument parsing, statistics, a spawned Ferry server
 // (so its memory can be read from /proc), and a small HTTP client with a cookie jar and SSE reading.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, createWriteStream, type WriteStream } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, createWriteStream, type WriteStream } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { freePort } from '../../test/helpers/svnserve.ts';
@@ -60,6 +60,25 @@ export function machineSummary(): string {
   const cpus = os.cpus();
   return `${os.type()} ${os.release()} ${os.arch()}, ${cpus.length} cores (${cpus[0]?.model.trim() ?? '?'}), ` +
     `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, node ${process.version}`;
+}
+
+/** The first line a program prints for `--version`-like arguments (some print it on stderr), or '?' without it. */
+export function programVersion(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] || '?';
+}
+
+/** Date, CPU, cores, RAM, OS, kernel and Node, one fact a line, for a benchmark's header. */
+export function machineFacts(): string[] {
+  const cpus = os.cpus();
+  const release = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '';
+  return [
+    `date: ${new Date().toISOString()}`,
+    `CPU: ${cpus[0]?.model.trim() ?? '?'}, ${cpus.length} cores (${os.availableParallelism()} usable)`,
+    `RAM: ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    `OS: ${/^PRETTY_NAME="?([^"\n]*)"?$/m.exec(release)?.[1] ?? os.type()}, kernel ${os.release()} ${os.arch()}`,
+    `Node: ${process.version}`,
+  ];
 }
 
 // ---- Ferry as its own process, started the way `npm start` starts it, so /proc/<pid>/status is the server's alone
@@ -142,6 +161,7 @@ export async function startFerryServer(opts: { dataDir: string; secretKeyHex: st
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`Ferry did not start within 60 s: ${stderr.slice(-2000)}`)), 60_000).unref());
   await Promise.race([ready, timeout, exited.then(() => { throw new Error(`Ferry exited during start-up: ${stderr.slice(-2000)}`); })]);
   const pid = child.pid!;
+  let stopping: Promise<void> | null = null;
   return {
     pid, port, url: `http://127.0.0.1:${port}`, logs, command: command.label,
     memory: () => ({ rss: procStatusBytes(pid, 'VmRSS'), hwm: procStatusBytes(pid, 'VmHWM') }),
@@ -162,16 +182,49 @@ export async function startFerryServer(opts: { dataDir: string; secretKeyHex: st
         return peak;
       };
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(late);
-      }
-      await new Promise<void>((resolve) => logStream.end(resolve));
+    stop() {
+      // Once: a benchmark may stop a server itself and again in its clean-up.
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exited;
+          clearTimeout(late);
+        }
+        await new Promise<void>((resolve) => logStream.end(resolve));
+      })();
+      return stopping;
     },
   };
+}
+
+// ---- other programs
+
+/**
+ * Runs a program (stdin from `stdinFile`, else nothing) and resolves with its exit code and the last 20 kB of its
+ * stdout and stderr; never rejects (a program that cannot start or outlives `timeoutMs` gives code 255).
+ */
+export function spawnTail(cmd: string, args: string[], opts: { stdinFile?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const stdin = opts.stdinFile ? openSync(opts.stdinFile, 'r') : 'ignore';
+    const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'], env: opts.env ?? process.env });
+    if (typeof stdin === 'number') closeSync(stdin);
+    let out = '';
+    const keep = (c: Buffer) => (out = (out + c.toString()).slice(-20_000));
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    const timer = setTimeout(() => {
+      out += `\n(killed after ${opts.timeoutMs} ms)`;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 3600_000);
+    child.once('error', (err) => {
+      out += `\n${err.message}`;
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 255, out });
+    });
+  });
 }
 
 // ---- HTTP

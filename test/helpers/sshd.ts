@@ -14,6 +14,11 @@ export interface SshdOptions {
   logLevel?: 'INFO' | 'VERBOSE' | 'DEBUG1';
   /** Extra sshd_config lines. */
   extraConfig?: string[];
+  /**
+   * The sftp subsystem's program; default internal-sftp (no shell, no process). Debian's stock sshd_config runs
+   * /usr/lib/openssh/sftp-server, which sshd starts through the account's shell like any remote command.
+   */
+  sftpServer?: string;
 }
 
 export interface SshdHandle {
@@ -85,7 +90,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdHandle> {
         'KbdInteractiveAuthentication no',
         'AllowTcpForwarding yes',
         'AllowAgentForwarding yes',
-        'Subsystem sftp internal-sftp',
+        `Subsystem sftp ${opts.sftpServer ?? 'internal-sftp'}`,
         'MaxStartups 100',
         'MaxSessions 50',
         `LogLevel ${opts.logLevel ?? 'VERBOSE'}`,
