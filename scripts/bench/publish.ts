@@ -56,12 +56,20 @@ function methodBody(rig: Rig, ferryServer: FerryBench | null, c: BenchCase, payl
 }
 
 /** Runs every method `runs` times, interleaved (ferry, loop, ansible, ferry, ...), so drift hits them alike. */
-async function runCase(rig: Rig, c: BenchCase, runs: number): Promise<Measurement[]> {
+async function runCase(rig: Rig, c: BenchCase, runs: number, warmup: number): Promise<{ measurements: Measurement[]; warmups: Measurement[] }> {
   const payload = rig.payloads.get(c.payload)!;
   const ferry = rig.methods.includes('ferry') ? await startFerry(rig.work, rig.fleet, rig.svn, c, payload) : null;
   if (ferry) rig.cleanups.push(() => ferry.stop());
   try {
     const measurements: Measurement[] = [];
+    const warmups: Measurement[] = [];
+    for (let run = 1 - warmup; run <= 0; run++) {
+      for (const method of rig.methods) {
+        const m = await measure(rig.fleet, rig.settings, c, payload, method, run, methodBody(rig, ferry, c, payload, method, run));
+        step(`${c.id} ${method} warm-up: ${secs(m.wallMs)}${m.failures.length ? ` FAILED ${m.failures[0]}` : ''}`);
+        warmups.push(m);
+      }
+    }
     for (let run = 1; run <= runs; run++) {
       for (const method of rig.methods) {
         const m = await measure(rig.fleet, rig.settings, c, payload, method, run, methodBody(rig, ferry, c, payload, method, run));
@@ -69,7 +77,7 @@ async function runCase(rig: Rig, c: BenchCase, runs: number): Promise<Measuremen
         measurements.push(m);
       }
     }
-    return measurements;
+    return { measurements, warmups };
   } finally {
     await ferry?.stop();
   }
@@ -120,11 +128,15 @@ async function setUp(opts: BenchOptions, cases: BenchCase[], work: string, clean
 async function measureCases(rig: Rig, opts: BenchOptions, cases: BenchCase[]): Promise<void> {
   const summaries: CaseSummary[] = [];
   for (const c of cases) {
-    const measurements = await runCase(rig, c, opts.runs);
+    const { measurements, warmups } = await runCase(rig, c, opts.runs, opts.warmup);
     const summary = summarizeCase(c, rig.payloads.get(c.payload)!.description, measurements);
     summaries.push(summary);
     log('');
     log(caseReport(summary));
+    if (warmups.length > 0) {
+      log(`warm-up, not counted (Ferry's first publish of the project checks out its working copy and packs; the counted runs ` +
+        `reuse that package, as the loop reuses its tar.gz): ${warmups.map((m) => `${m.method} ${secs(m.wallMs)}`).join(', ')}`);
+    }
     const lastFerry = measurements.filter((m) => m.ferry).at(-1)?.ferry;
     if (opts.breakdown && lastFerry) log(ferryBreakdown(lastFerry, rig.fleet.targets.slice(0, c.hosts)));
   }

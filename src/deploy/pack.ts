@@ -6,7 +6,10 @@
 //
 // Compression adapts to the content: data that does not compress (zip/png/ogg assets, encrypted or already packed
 // files) is stored at gzip level 0, which costs a copy instead of ~25 ms per MiB of futile deflate; everything else
-// gets the configured level. The output is one ordinary gzip stream that any `tar -xz` reads.
+// gets the configured level. The output is one ordinary gzip stream that any `tar -xz` reads. A release that is
+// almost all incompressible (estimated from samples before packing, see packageCompression) is not gzipped at all:
+// a plain tar, which GNU tar on the host recognises by itself; gunzip would only add its CRC pass (~5 ms per MiB on
+// every host, more than half of extracting) to save under 5% of the bytes.
 //
 // Symbolic links are packed as links only when they resolve inside the release: a link that is absolute or climbs out
 // (directly or through other links) is refused, so no publish can make a host write through it later.
@@ -15,7 +18,7 @@
 // (ReleaseSelection), which packs to the same entries, modes and checks as an export of that selection.
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGzip, deflateRawSync, type Gzip } from 'node:zlib';
 import { Header, list, Pax, type ReadEntry } from 'tar';
@@ -38,10 +41,12 @@ export interface PackResult {
   revision: number;
   /** Regular files and symbolic links, in archive order. Directories are in the archive but not listed. */
   manifest: ManifestEntry[];
-  /** Hex sha256 of the .tar.gz file. */
+  /** Hex sha256 of the package file. */
   sha256: string;
-  /** Size of the .tar.gz file. */
+  /** Size of the package file. */
   bytes: number;
+  /** Whether the package is gzipped (.tar.gz) or a plain tar; readers tell them apart by its first bytes anyway. */
+  compression: PackageCompression;
   fileCount: number;
   /** Where the manifest JSON was written, or null when not asked to write one. */
   manifestFile: string | null;
@@ -55,6 +60,8 @@ export interface PackOptions {
   gzipLevel?: number;
   /** Pack only this part of srcDir (a working copy); default everything in it. */
   selection?: ReleaseSelection;
+  /** 'auto' (default): plain tar when gzip would save under 5% of the bytes (packageCompression); 'gzip': always. */
+  compression?: 'auto' | 'gzip';
   /** Called once the entries are checked and outFile exists, before anything is written, with the bytes of file content to pack. */
   onPlanned?: (contentBytes: number) => void;
 }
@@ -102,6 +109,53 @@ function inReleaseOf(selection: ReleaseSelection | undefined): InRelease | undef
  * wins on any link faster than about 10 Mbit/s.
  */
 export const DEFAULT_GZIP_LEVEL = 1;
+
+export type PackageCompression = 'gzip' | 'none';
+
+/** Below this estimated saving (share of the package's bytes) a package is a plain tar. */
+const MIN_GZIP_SAVING = 0.05;
+/** Samples read from each file of DECIDE_BYTES or more to estimate how well it compresses. */
+const SAMPLES_PER_FILE = 4;
+/** What files too small to sample are assumed to save (configs and scripts: text, which gzip halves or better). */
+const SMALL_FILE_SAVING = 0.5;
+
+/**
+ * Whether gzip pays for this release: each file of 64 KiB or more is judged by up to four 16 KiB samples spread over
+ * it (deflated at level 1, as looksCompressible does), smaller ones are assumed to halve. A few ms for a 1 GiB build.
+ */
+export async function packageCompression(entries: readonly { type: string; size: number; absolute: string }[]): Promise<PackageCompression> {
+  let total = 0;
+  let saving = 0;
+  for (const entry of entries) {
+    if (entry.type !== 'File' || entry.size === 0) continue;
+    total += entry.size + BLOCK;
+    if (entry.size < DECIDE_BYTES) {
+      saving += entry.size * SMALL_FILE_SAVING;
+      continue;
+    }
+    saving += entry.size * (await sampledSaving(entry.absolute, entry.size));
+  }
+  return total > 0 && saving >= total * MIN_GZIP_SAVING ? 'gzip' : 'none';
+}
+
+async function sampledSaving(file: string, size: number): Promise<number> {
+  const handle = await open(file, 'r');
+  try {
+    const sample = Buffer.alloc(SAMPLE_BYTES);
+    let raw = 0;
+    let packed = 0;
+    for (let i = 0; i < SAMPLES_PER_FILE; i++) {
+      const position = Math.floor(((size - SAMPLE_BYTES) * (2 * i + 1)) / (2 * SAMPLES_PER_FILE));
+      const { bytesRead } = await handle.read(sample, 0, SAMPLE_BYTES, position);
+      if (bytesRead === 0) break;
+      raw += bytesRead;
+      packed += deflateRawSync(sample.subarray(0, bytesRead), { level: 1 }).length;
+    }
+    return raw === 0 ? 0 : Math.max(0, 1 - packed / raw);
+  } finally {
+    await handle.close();
+  }
+}
 
 export class PackError extends Error {
   constructor(message: string) {
@@ -281,7 +335,8 @@ class AdaptiveGzipFile {
   /** The pending drain/end wait, rejected at once by abort(). */
   private waiter: ((err: Error) => void) | null = null;
 
-  constructor(outFile: string, private readonly level: number, private readonly onOutput: (chunk: Buffer) => void) {
+  /** `level` null: no gzip at all, the tar goes to the file as it is. */
+  constructor(outFile: string, private readonly level: number | null, private readonly onOutput: (chunk: Buffer) => void) {
     this.file = createWriteStream(outFile);
     this.file.on('error', (err) => this.abort(err));
     this.closed = new Promise<void>((resolve, reject) => this.file.on('close', () => (this.failure ? reject(this.failure) : resolve())));
@@ -300,6 +355,11 @@ class AdaptiveGzipFile {
   /** Writes one piece; file content of 64 KiB or more picks the member's level (0 when it does not compress). */
   async write(piece: TarPiece): Promise<void> {
     this.check();
+    if (this.level === null) {
+      this.onOutput(piece.data);
+      if (!this.file.write(piece.data)) await this.drained();
+      return;
+    }
     let wanted = this.memberLevel < 0 ? this.level : this.memberLevel;
     if (piece.content && piece.data.length >= DECIDE_BYTES) wanted = looksCompressible(piece.data) ? this.level : 0;
     if (this.member === null || wanted !== this.memberLevel) {
@@ -314,6 +374,21 @@ class AdaptiveGzipFile {
     this.check();
     this.file.end();
     await this.closed;
+  }
+
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        this.file.off('drain', onDrain);
+        this.waiter = null;
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      this.file.once('drain', onDrain);
+      this.waiter = done;
+      if (this.failure) done(this.failure);
+    });
   }
 
   private startMember(level: number): void {
@@ -423,16 +498,17 @@ export async function copyRelease(root: string, destDir: string, selection?: Rel
 }
 
 /**
- * Packs everything inside srcDir (not srcDir itself), or its `opts.selection` part, into outFile as a gzip-compressed
- * tar with sorted, relative entries, original permission bits and mtimes, and no owner information. Streams
+ * Packs everything inside srcDir (not srcDir itself), or its `opts.selection` part, into outFile as a tar (gzipped
+ * unless gzip would not pay, see packageCompression) with sorted, relative entries, original permission bits and mtimes, and no owner information. Streams
  * throughout, so file size does not affect memory use.
  */
 export async function packDirectory(srcDir: string, outFile: string, opts: PackOptions): Promise<PackResult> {
   const entries = await planEntries(srcDir, opts.selection);
+  const compression = opts.compression === 'gzip' ? 'gzip' : await packageCompression(entries);
   const manifest: ManifestEntry[] = [];
   const archiveHash = createHash('sha256');
   let bytes = 0;
-  const out = new AdaptiveGzipFile(outFile, opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, (chunk) => {
+  const out = new AdaptiveGzipFile(outFile, compression === 'gzip' ? (opts.gzipLevel ?? DEFAULT_GZIP_LEVEL) : null, (chunk) => {
     archiveHash.update(chunk);
     bytes += chunk.length;
   });
@@ -451,10 +527,10 @@ export async function packDirectory(srcDir: string, outFile: string, opts: PackO
 
   const manifestFile = opts.manifestFile === false ? null : (opts.manifestFile ?? `${outFile}.manifest.json`);
   if (manifestFile) {
-    const document = { revision: opts.revision, archiveSha256: sha256, archiveBytes: bytes, fileCount: manifest.length, files: manifest };
+    const document = { revision: opts.revision, archiveSha256: sha256, archiveBytes: bytes, compression, fileCount: manifest.length, files: manifest };
     await writeFile(manifestFile, `${JSON.stringify(document, null, 2)}\n`);
   }
-  return { revision: opts.revision, manifest, sha256, bytes, fileCount: manifest.length, manifestFile };
+  return { revision: opts.revision, manifest, sha256, bytes, compression, fileCount: manifest.length, manifestFile };
 }
 
 export interface TarEntryInfo {

@@ -47,8 +47,8 @@ export function jobFiles(deployDir: string, jobId: number): JobFiles {
   if (!Number.isSafeInteger(jobId) || jobId < 0) throw new TypeError(`invalid job id: ${jobId}`);
   const { incoming, snapshots, journal } = ferryLayout(deployDir);
   return {
-    packagePart: `${incoming}/${jobId}.tar.gz.part`,
-    package: `${incoming}/${jobId}.tar.gz`,
+    packagePart: `${incoming}/${jobId}.pkg.part`,
+    package: `${incoming}/${jobId}.pkg`,
     snapshot: `${snapshots}/${jobId}.tar.gz`,
     snapshotTmp: `${snapshots}/${jobId}.tar.gz.tmp`,
     created: `${snapshots}/${jobId}.created`,

@@ -212,7 +212,7 @@ describe('publish and rollback', () => {
     expect(readIfAny(a, 'conf/app.ini')).toBe(before);
     expect(before).not.toBe('level=4\n');
     expect(exists(a, `.ferry/snapshots/${job.id}.tar.gz`)).toBe(false);
-    expect(exists(b, `.ferry/incoming/${job.id}.tar.gz`)).toBe(false);
+    expect(exists(b, `.ferry/incoming/${job.id}.pkg`)).toBe(false);
   });
 
   it('a failing after-publish hook fails only that host', async () => {

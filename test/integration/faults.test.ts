@@ -62,7 +62,7 @@ describe('faults', () => {
     expect(res.status).toBe(201);
     const jobId = res.body.jobId as number;
     // Cut host a's connection in the middle of its upload: once a megabyte of the package has arrived.
-    const part = path.join(fleet.targets.a.dir, '.ferry/incoming', `${jobId}.tar.gz.part`);
+    const part = path.join(fleet.targets.a.dir, '.ferry/incoming', `${jobId}.pkg.part`);
     const deadline = Date.now() + 20_000;
     for (;;) {
       const size = fs.existsSync(part) ? fs.statSync(part).size : 0;
@@ -105,6 +105,30 @@ describe('faults', () => {
       expect(job.hosts[0].error).toMatch(/No space left on device/);
       expect(fs.readFileSync(path.join(small, 'conf/app.ini'), 'utf8')).toBe(before);
       expect(fs.existsSync(path.join(small, 'zeros/z.bin'))).toBe(false);
+    } finally {
+      await t.db.host.update({ where: { name: 'b' }, data: { deployDir: fleet.targets.b.dir } });
+      unmount();
+    }
+  });
+
+  it('a disk that fills up while the package arrives fails the host with that reason and changes nothing', async (ctx) => {
+    const small = path.join(fleet.targets.b.rootDir, 'tiny disk');
+    fs.mkdirSync(small, { recursive: true });
+    const unmount = mountTmpfs(ctx, small, '4m');
+    try {
+      await t.db.host.update({ where: { name: 'b' }, data: { deployDir: small } });
+      const seed = await waitJob((await api('post', '/api/projects/game/publish', { files: ['conf'], hosts: ['b'] })).body.jobId);
+      expect(seed.status).toBe('succeeded');
+      const before = fs.readFileSync(path.join(small, 'conf/app.ini'), 'utf8');
+      // 24 MB of random bytes cannot shrink: the package itself does not fit in .ferry/incoming.
+      const job = await waitJob((await api('post', '/api/projects/game/publish', { files: ['conf', 'data'], hosts: ['b'] })).body.jobId);
+      expect(job.status).toBe('failed');
+      expect(job.hosts[0].error).toMatch(/writing the package to \.ferry\/incoming/);
+      expect(job.hosts[0].error).toMatch(/No space left on device/);
+      expect(job.hosts[0].snapshotTaken).toBe(false);
+      expect(fs.readFileSync(path.join(small, 'conf/app.ini'), 'utf8')).toBe(before);
+      expect(fs.existsSync(path.join(small, 'data'))).toBe(false);
+      expect(fs.readdirSync(path.join(small, '.ferry/incoming'))).toEqual([]);
     } finally {
       await t.db.host.update({ where: { name: 'b' }, data: { deployDir: fleet.targets.b.dir } });
       unmount();

@@ -239,7 +239,7 @@ describe('publishToHost', () => {
       expect(result).toMatchObject({ ok: false, phase: 'uploading', snapshotTaken: false });
       expect(result.error).toMatch(/connection to .* was lost/);
       expect(treeOf(deployDir)).toEqual(before);
-      expect(existsSync(join(deployDir, '.ferry', 'incoming', `${nextJobId}.tar.gz`))).toBe(false);
+      expect(existsSync(join(deployDir, '.ferry', 'incoming', `${nextJobId}.pkg`))).toBe(false);
     } finally {
       await flaky.close();
       await proxy.close();

@@ -31,6 +31,8 @@ export interface BenchCase {
 export interface BenchOptions {
   scenarios: ScenarioName[];
   runs: number;
+  /** Uncounted runs of every method before the counted ones (Ferry's first publish of a project checks out its working copy and packs). */
+  warmup: number;
   /** --concurrency; null = the number of hosts (50 for the fleet), capped at what Ferry accepts. */
   concurrency: number | null;
   methods: Method[];
@@ -49,7 +51,7 @@ export interface BenchOptions {
   keep: boolean;
 }
 
-export const USAGE = `npm run bench:publish -- [--scenario small|build|fleet|single|memory|all[,...]] [--runs 3] [--concurrency N]
+export const USAGE = `npm run bench:publish -- [--scenario small|build|fleet|single|memory|all[,...]] [--runs 3] [--warmup 1] [--concurrency N]
   [--only ferry,loop,ansible] [--clean-home] [--shell-ms 150] [--hosts 12] [--fleet 64] [--size 32] [--files 300]
   [--huge-size 1024] [--quiet-wait 120] [--breakdown] [--keep]`;
 
@@ -67,12 +69,13 @@ export function parseOptions(argv: string[]): BenchOptions {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const known = ['scenario', 'runs', 'concurrency', 'only', 'clean-home', 'shell-ms', 'hosts', 'fleet', 'size', 'files', 'huge-size', 'quiet-wait', 'breakdown', 'keep'];
+  const known = ['scenario', 'runs', 'warmup', 'concurrency', 'only', 'clean-home', 'shell-ms', 'hosts', 'fleet', 'size', 'files', 'huge-size', 'quiet-wait', 'breakdown', 'keep'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown flag --${name}\n${USAGE}`);
   const scenarios = listFlag(flags.get('scenario') ?? 'all', [...SCENARIOS, 'all'] as const, 'scenario').flatMap((s) => (s === 'all' ? ALL_SCENARIOS : [s]));
   return {
     scenarios: [...new Set(scenarios)],
     runs: intFlag(flags, 'runs', 3),
+    warmup: flags.get('warmup') === '0' ? 0 : intFlag(flags, 'warmup', 1),
     concurrency: flags.has('concurrency') ? intFlag(flags, 'concurrency', 1) : null,
     methods: listFlag(flags.get('only') ?? METHODS.join(','), METHODS, 'only'),
     cleanHome: flags.has('clean-home'),

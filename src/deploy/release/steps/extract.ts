@@ -19,7 +19,9 @@ export function extractLines(): string[] {
     // each such link resolves inside the deploy directory. Links the package itself holds cannot be gone through by
     // its later members: GNU tar creates a link whose target is absolute or has ".." only after everything else, and
     // pack.ts refuses links that leave the release anyway.
-    'tar -x -z -p --no-same-owner --keep-directory-symlink -f "$pkg" -C "$deploy"',
+    // No -z: the package is a .tar.gz or, when gzip would not pay (pack.ts), a plain tar; GNU tar tells them apart
+    // by their first bytes when reading a file.
+    'tar -x -p --no-same-owner --keep-directory-symlink -f "$pkg" -C "$deploy"',
     'rc=$?',
     'if [ "$rc" -ne 0 ]; then',
     `  printf '${MARK}extract-failed %s\\n' "$rc"`,

@@ -7,7 +7,7 @@ export function verifyLines(): string[] {
   return [
     `printf '${MARK}phase verifying\\n'`,
     `size=$(wc -c < "$part") || exit ${EXIT.checking}`,
-    `sum=$(sha256sum < "$part") || exit ${EXIT.checking}`,
+    `sum=$(cat "$sum_file") || exit ${EXIT.checking}`,
     'sum=${sum%% *}',
     `if [ "$sum" != "$want_sum" ] || [ "$size" -ne "$want_size" ]; then rm -f -- "$part"; printf '${MARK}sha256 %s\\n' "$sum"; exit ${EXIT.damaged}; fi`,
     `mv -f -- "$part" "$pkg" || exit ${EXIT.moving}`,
