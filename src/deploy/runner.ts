@@ -14,6 +14,7 @@ import { startRelayStaging, type HostReporter } from './relay.ts';
 import { publishToHost, rollbackHost } from './release.ts';
 import { PackageFeed } from './release/feed.ts';
 import { releaseLists } from './release/publish.ts';
+import { readChunkBytes } from './release/protocol.ts';
 import type { Engine, HostPlan, ProcessRequest, PublishOutcome, PublishRequest, RollbackRequest } from './runner-types.ts';
 import { ReleaseSource, type PreparedPackage } from './source.ts';
 import type { ConnectOptions, EngineLogger, EventSink, HostTarget, RemoteSession, Transport } from './types.ts';
@@ -170,7 +171,9 @@ export function createEngine(deps: EngineDeps): Engine {
           return pinned;
         },
       });
-      const limit = pLimit(Math.max(1, Math.floor(req.concurrency) || 1));
+      const atOnce = Math.max(1, Math.floor(req.concurrency) || 1);
+      const limit = pLimit(atOnce);
+      const chunkBytes = readChunkBytes(Math.min(atOnce, req.hosts.length));
       const publishOnHost = async (plan: PublishRequest['hosts'][number]) => {
         const report = reporter(emit, plan.name);
         await relays.whenReady(plan, report);
@@ -188,7 +191,7 @@ export function createEngine(deps: EngineDeps): Engine {
             await onHostMaybeConnected(plan, emit, relay ? 'relay-copy' : 'uploading', async (session) => {
               const result = await publishToHost({
                 session: session ?? undefined, relay, hostName: plan.name,
-                deployDir: plan.deployDir, jobId: req.jobId, feed,
+                deployDir: plan.deployDir, jobId: req.jobId, feed, readChunkBytes: chunkBytes,
                 keepSnapshots: req.keepSnapshots, protectJobId: plan.protectJobId ?? null, foreignJobIds: plan.foreignJobIds ?? [],
                 hooks: { afterPublish: req.hooks.afterPublish },
                 hookEnv: { ...hookEnv, FERRY_HOST: plan.name },

@@ -53,6 +53,8 @@ export interface PublishOptions {
   onPhase?: (phase: PublishPhase) => void;
   onOutput?: OutputListener;
   onUploadProgress?: (sent: number, total: number) => void;
+  /** How much of the package to read at a time for this host (protocol.ts readChunkBytes). */
+  readChunkBytes?: number;
   /** Called as soon as the snapshot is safely on the target; the host extracts only after this resolves. */
   onSnapshotTaken?: () => void | Promise<void>;
   hooks?: { afterPublish?: readonly HookSpec[] };
@@ -124,7 +126,7 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     if (!opts.relay && !opts.session) throw new Error('publishToHost needs a session or a relay');
     const feed = opts.feed ?? await finishedFeed(opts);
     if (feed.info) releaseLists(feed.info);
-    input = new ReleaseInput(opts.relay ? null : wireBody({ feed, lists: releaseLists, onProgress: opts.onUploadProgress }));
+    input = new ReleaseInput(opts.relay ? null : wireBody({ feed, lists: releaseLists, onProgress: opts.onUploadProgress, readChunkBytes: opts.readChunkBytes }));
     const release = input;
     enter(phase);
 
