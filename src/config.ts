@@ -212,6 +212,25 @@ export const JOB_QUEUE = {
 } as const;
 
 /**
+ * Operational defaults, the one place each is set: the admin forms, the bulk import and the engine read them from here,
+ * and prisma/schema.prisma's @default values must equal them (a unit test compares the two).
+ */
+export const DEFAULTS = {
+  /** Snapshots kept per host and project (older ones are pruned after each publish). */
+  keepSnapshots: 10,
+  /** Hosts a job works on at once. */
+  concurrency: 10,
+  /** A hook script is stopped after this many seconds. */
+  hookTimeoutSec: 300,
+  /** SSH port of a new host. */
+  sshPort: 22,
+  /** Giving up on reaching a host (TCP connect plus SSH handshake and login), per hop. */
+  sshConnectTimeoutMs: 15_000,
+  /** SSH keepalive probes on open connections; a dead peer is noticed after a few missed ones. */
+  sshKeepaliveIntervalMs: 10_000,
+} as const;
+
+/**
  * Lengths and ranges of configuration values, the same for the admin forms and the bulk import
  * (src/services/config/rules.ts turns them into the one validation both use).
  */

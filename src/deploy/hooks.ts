@@ -1,5 +1,6 @@
 // Hooks: user-written shell scripts attached to named stages, run on the Ferry server or on a target.
 // A hook result never throws for a non-zero exit or a timeout; only a lost connection rejects.
+import { DEFAULTS } from '../config.ts';
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { OutputTail } from './output-tail.ts';
@@ -11,7 +12,7 @@ import type { RemoteSession } from './types.ts';
 export const HOOK_STAGES = ['before-publish', 'after-publish', 'before-restart', 'after-restart'] as const;
 export type HookStage = (typeof HOOK_STAGES)[number];
 
-export const DEFAULT_HOOK_TIMEOUT_MS = 10 * 60_000;
+export const DEFAULT_HOOK_TIMEOUT_MS = DEFAULTS.hookTimeoutSec * 1000;
 /** Exit code reported for a hook that was stopped at its timeout (as coreutils `timeout` does). */
 export const TIMEOUT_EXIT_CODE = 124;
 

@@ -1,6 +1,7 @@
 // The release engine: composes export -> before-publish hooks -> pack -> per-host publish (staged through relays where
 // that saves bandwidth), and rollback and process control, fanned out over hosts with a bound. It reports progress
 // only through the event sink.
+import { DEFAULTS } from '../config.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,7 +67,7 @@ export function createEngine(deps: EngineDeps): Engine {
     cacheDir: deps.cacheDir ?? path.join(os.tmpdir(), `ferry-cache-${process.pid}-${++engines}`),
   });
   const connectTo = (target: HostTarget, extra: ConnectOptions = {}): Promise<RemoteSession> =>
-    deps.transport.connect(target, { onNewHostKey: deps.onNewHostKey, connectTimeoutMs: deps.connectTimeoutMs ?? 15_000, keepaliveIntervalMs: 10_000, ...extra });
+    deps.transport.connect(target, { onNewHostKey: deps.onNewHostKey, connectTimeoutMs: deps.connectTimeoutMs ?? DEFAULTS.sshConnectTimeoutMs, keepaliveIntervalMs: DEFAULTS.sshKeepaliveIntervalMs, ...extra });
   const connect = (plan: HostPlan): Promise<RemoteSession> => connectTo(plan.target);
 
   /** Connects, runs `work`, always closes, and turns any thrown error into a failed host event. */

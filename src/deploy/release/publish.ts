@@ -8,7 +8,7 @@ import { ancestorsOf, depthOf, jobFiles, normalizeManifestPath, outsideLinkError
 import type { ExecOptions, ExecResult, RemoteSession } from '../types.ts';
 import { programCommand, publishProgram } from './program.ts';
 import { EXIT, hasMark, listSection, MarkReader, markValue, MARK, ReleaseInput, StageDeadline, wireBody } from './protocol.ts';
-import { MAINTENANCE_COMMAND_TIMEOUT_MS } from '../../config.ts';
+import { DEFAULTS, MAINTENANCE_COMMAND_TIMEOUT_MS } from '../../config.ts';
 import { CommandTimeoutError } from '../transport.ts';
 import { SNAPSHOT_DROPPED } from './steps/extract.ts';
 import { PackageFeed, type PackageInfo } from './feed.ts';
@@ -20,7 +20,7 @@ import { VERIFY_FAILURES } from './steps/verify.ts';
 export const PUBLISH_PHASES = ['uploading', 'relay-copy', 'verifying', 'snapshot', 'extracting', 'cleanup', 'hooks', 'done'] as const;
 export type PublishPhase = (typeof PUBLISH_PHASES)[number];
 
-export const DEFAULT_KEEP_SNAPSHOTS = 5;
+export const DEFAULT_KEEP_SNAPSHOTS = DEFAULTS.keepSnapshots;
 /** Limit for the whole publish command on a host (upload, extraction and a restore); generous for large packages. */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 60 * 60_000;
 

@@ -1,5 +1,6 @@
 // Hosts: where releases go, how to log in (a credential), which jump host leads there and which host key
 // is pinned. Also builds the decrypted HostTarget the transport needs, and the "Test connection" check.
+import { DEFAULTS } from '../../config.ts';
 import { z } from 'zod';
 import { AppError, conflict, notFound } from '../../lib/errors.ts';
 import { fingerprintOf, normalizeHostKey } from '../../deploy/hostkey.ts';
@@ -29,7 +30,7 @@ const hostSchema = z.object({
 
 const HOST_FIELDS = ['name', 'address', 'port', 'credentialId', 'jumpHostId', 'hostKey', 'relayMode', 'deployDir'] as const;
 
-export const newHostValues = () => ({ name: '', address: '', port: 22, credentialId: '', jumpHostId: '', hostKey: '', relayMode: 'auto', deployDir: '' });
+export const newHostValues = () => ({ name: '', address: '', port: DEFAULTS.sshPort, credentialId: '', jumpHostId: '', hostKey: '', relayMode: 'auto', deployDir: '' });
 
 /** Fingerprint of a stored key for display; never throws. */
 export function safeFingerprint(key: string | null | undefined): string {
@@ -210,7 +211,7 @@ export async function testHost(svc: Services, ctx: Ctx, id: number, transport: T
   try {
     const target = await hostTarget(svc, id);
     session = await transport.connect(target, {
-      connectTimeoutMs: 15_000,
+      connectTimeoutMs: DEFAULTS.sshConnectTimeoutMs,
       onNewHostKey: async (hostName, key, fp) => {
         if (await pinAndLog(svc, ctx, hostName, key, fp)) pinned.push(hostName);
         if (hostName === host.name) fingerprint = fp;

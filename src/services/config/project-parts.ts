@@ -1,5 +1,6 @@
 // The parts of a project: host groups (which hosts a release goes to), processes (start/stop/status
 // commands per group) and hooks (scripts run at a stage of a publish or restart).
+import { DEFAULTS } from '../../config.ts';
 import { z } from 'zod';
 import { AppError, notFound } from '../../lib/errors.ts';
 import type { Ctx, Services } from '../context.ts';
@@ -36,7 +37,7 @@ const hookSchema = z.object({
 export const newPartValues = {
   group: () => ({ name: '', hosts: [] as number[] }),
   process: () => ({ name: '', startCmd: '', stopCmd: '', statusCmd: '', groups: [] as number[] }),
-  hook: () => ({ name: '', stage: 'after-publish', script: '', timeoutSec: 300, position: 0 }),
+  hook: () => ({ name: '', stage: 'after-publish', script: '', timeoutSec: DEFAULTS.hookTimeoutSec, position: 0 }),
 };
 
 async function loadProject(svc: Pick<Services, 'db'>, projectId: number) {

@@ -1,5 +1,6 @@
 // Projects as configured by administrators: read models for the pages (secrets only as labels),
 // create/update/delete with the operation log, and the "Test SVN" check.
+import { DEFAULTS } from '../../config.ts';
 import { z } from 'zod';
 import { decryptSecret, encryptSecret, secretLabel } from '../../lib/crypto.ts';
 import { AppError, conflict, notFound } from '../../lib/errors.ts';
@@ -30,7 +31,7 @@ export type ProjectInput = z.input<typeof projectSchema>;
 const PLAIN_FIELDS = ['name', 'description', 'svnUrl', 'svnUsername', 'deployDir', 'keepSnapshots', 'concurrency'] as const;
 
 /** Values for a new project form. */
-export const newProjectValues = () => ({ name: '', description: '', svnUrl: '', svnUsername: '', deployDir: '', keepSnapshots: 10, concurrency: 10 });
+export const newProjectValues = () => ({ name: '', description: '', svnUrl: '', svnUsername: '', deployDir: '', keepSnapshots: DEFAULTS.keepSnapshots, concurrency: DEFAULTS.concurrency });
 
 export async function listProjects(svc: Pick<Services, 'db'>) {
   const rows = await svc.db.project.findMany({

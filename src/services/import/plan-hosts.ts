@@ -1,4 +1,5 @@
 // Planner for credentials and hosts. Hosts are written in jump order so a jump host exists before its users.
+import { DEFAULTS } from '../../config.ts';
 import { sameHostKey } from '../../deploy/hostkey.ts';
 import { encryptOptional } from '../../lib/crypto.ts';
 import { item, sameSecret, type BuiltImport, type PlanItem, type Stored } from './plan-common.ts';
@@ -63,7 +64,7 @@ export function planHosts(doc: ImportDocument, stored: Stored, out: BuiltImport)
       out.steps.push(async (tx, ids) => {
         const row = await tx.host.create({
           data: {
-            name: h.name, address: h.address, port: h.port ?? 22, credentialId: await ids.credential(h.credential),
+            name: h.name, address: h.address, port: h.port ?? DEFAULTS.sshPort, credentialId: await ids.credential(h.credential),
             jumpHostId: h.jump ? await ids.host(h.jump) : null, hostKey: h.hostKey ?? null, relayMode: h.relayMode ?? 'auto',
             deployDir: h.deployDir ?? null,
           },

@@ -1,4 +1,5 @@
 // Planner for projects and what lives inside them: host groups (membership), processes and hooks.
+import { DEFAULTS } from '../../config.ts';
 import { encryptOptional } from '../../lib/crypto.ts';
 import { item, sameSecret, sameSet, type BuiltImport, type Stored } from './plan-common.ts';
 import type { ImportDocument, ProjectEntry } from './schema.ts';
@@ -13,7 +14,7 @@ export function planProjects(doc: ImportDocument, stored: Stored, key: Buffer, o
           data: {
             name: p.name, description: p.description ?? '', svnUrl: p.svnUrl, svnUsername: p.svnUsername ?? '',
             svnPasswordEnc: encryptOptional(key, p.svnPassword), deployDir: p.deployDir,
-            keepSnapshots: p.keepSnapshots ?? 10, concurrency: p.concurrency ?? 10,
+            keepSnapshots: p.keepSnapshots ?? DEFAULTS.keepSnapshots, concurrency: p.concurrency ?? DEFAULTS.concurrency,
           },
         });
         ids.remember('project', p.name, row.id);
@@ -135,7 +136,7 @@ export function planHooks(doc: ImportDocument, stored: Stored, out: BuiltImport)
           await tx.hook.create({
             data: {
               projectId: await ids.project(p.name), name: hook.name, stage: hook.stage, runOn: hook.runOn, script: hook.script,
-              timeoutSec: hook.timeoutSec ?? 300, position: hook.position,
+              timeoutSec: hook.timeoutSec ?? DEFAULTS.hookTimeoutSec, position: hook.position,
             },
           });
         });
