@@ -5,7 +5,7 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { createDb } from '../src/lib/db.ts';
 import { applyMigrations } from '../src/lib/migrate.ts';
-import { AppError } from '../src/lib/errors.ts';
+import { FerryError } from '../src/lib/errors.ts';
 import { cliActor, ROLES, type Ctx, type Role, type Services } from '../src/services/context.ts';
 import { createUser, setPassword } from '../src/services/users.ts';
 import { issueToken, listTokens, revokeToken, type TokenRow } from '../src/services/tokens.ts';
@@ -75,7 +75,7 @@ async function run(argv: string[], svc: Services, ctx: Ctx): Promise<void> {
   }
   if (cmd === 'user' && sub === 'add' && arg) {
     const role = values.role as Role;
-    if (!ROLES.includes(role)) throw new AppError(400, `--role must be one of ${ROLES.join(', ')}.`);
+    if (!ROLES.includes(role)) throw new FerryError('invalid', `--role must be one of ${ROLES.join(', ')}.`);
     const created = await createUser(svc, ctx, { name: arg, role, password: await readStdinPassword() });
     process.stdout.write(created.generated ? `Created ${role} "${arg}" with password: ${created.password}\n` : `Created ${role} "${arg}".\n`);
     return;
@@ -91,8 +91,8 @@ async function run(argv: string[], svc: Services, ctx: Ctx): Promise<void> {
       created = await issueToken(svc, ctx, arg, { note: values.note ?? values.label ?? 'cli', expires: values.expires ?? '' });
     } catch (err) {
       // The service words its errors for the web form; name the command-line option instead.
-      if (err instanceof AppError && err.fields?.expires) throw new AppError(400, `--expires ${err.fields.expires}.`);
-      if (err instanceof AppError && err.fields?.note) throw new AppError(400, `--note: ${err.fields.note}.`);
+      if (err instanceof FerryError && err.fields?.expires) throw new FerryError('invalid', `--expires ${err.fields.expires}.`);
+      if (err instanceof FerryError && err.fields?.note) throw new FerryError('invalid', `--note: ${err.fields.note}.`);
       throw err;
     }
     // stdout holds only the token, so TOKEN=$(npm run -s ferry -- token create NAME) works; the rest goes to stderr.
@@ -105,14 +105,14 @@ async function run(argv: string[], svc: Services, ctx: Ctx): Promise<void> {
     return;
   }
   if (cmd === 'token' && sub === 'revoke' && arg) {
-    if (!/^\d{1,9}$/.test(arg)) throw new AppError(400, `The token id must be a number, like the ones "token list" shows; "${arg.slice(0, 40)}" is not.`);
+    if (!/^\d{1,9}$/.test(arg)) throw new FerryError('invalid', `The token id must be a number, like the ones "token list" shows; "${arg.slice(0, 40)}" is not.`);
     const result = await revokeToken(svc, ctx, Number(arg));
     process.stdout.write(result.alreadyRevoked
       ? `Token #${result.id} of "${result.userName}" was already revoked.\n`
       : `Token #${result.id} "${result.note}" of "${result.userName}" revoked; it no longer works.\n`);
     return;
   }
-  throw new AppError(400, `Unknown command.\n${USAGE}`);
+  throw new FerryError('invalid', `Unknown command.\n${USAGE}`);
 }
 
 async function main() {
@@ -128,7 +128,7 @@ async function main() {
 }
 
 main().catch((err) => {
-  const fields = err instanceof AppError && err.fields ? Object.entries(err.fields).map(([k, v]) => `\n  ${k}: ${v}`).join('') : '';
+  const fields = err instanceof FerryError && err.fields ? Object.entries(err.fields).map(([k, v]) => `\n  ${k}: ${v}`).join('') : '';
   process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}${fields}\n`);
   process.exit(1);
 });

@@ -1,17 +1,113 @@
-// AppError carries a status and a message written for the operator; anything else is a 500 with a generic message.
-export class AppError extends Error {
+// Ferry's one error model. A FerryError carries a message written for the operator and a kind; the kind alone decides
+// the HTTP status (httpStatusOf) and how a job or host shows it (operatorMessage). Anything that is not a FerryError is
+// a bug or an unforeseen failure: it is logged with its stack and the user sees "internal error" with an id to find it.
+import { randomBytes } from 'node:crypto';
+
+export type ErrorKind =
+  /** The input is wrong (a form field, a file list, an import document). */
+  | 'invalid'
+  /** Not logged in, or the credentials are wrong. */
+  | 'unauthenticated'
+  /** Logged in, but not allowed; or a safety rule refuses (a link out of the deploy directory, a changed host key). */
+  | 'refused'
+  | 'not-found'
+  /** The state does not allow it now: a job already runs, the name is taken, the record changed meanwhile. */
+  | 'conflict'
+  | 'too-large'
+  | 'unsupported'
+  /** Too many requests or queued jobs: try again later. */
+  | 'busy'
+  /** Ferry itself cannot do it now (shutting down, a local tool is missing). */
+  | 'unavailable'
+  /** A host, relay or SVN server could not be reached or logged in to. */
+  | 'unreachable'
+  /** Something outside Ferry failed: a remote command, svn, a hook script. */
+  | 'failed'
+  /** A step ran out of time. */
+  | 'timeout';
+
+const HTTP_STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  refused: 403,
+  'not-found': 404,
+  conflict: 409,
+  'too-large': 413,
+  unsupported: 415,
+  busy: 429,
+  unavailable: 503,
+  unreachable: 502,
+  failed: 502,
+  timeout: 504,
+};
+
+const KIND_OF_STATUS = new Map<number, ErrorKind>(Object.entries(HTTP_STATUS).map(([kind, status]) => [status, kind as ErrorKind]));
+
+export interface FerryErrorOptions {
+  /** Field-level validation messages, keyed by form field / import path. */
+  fields?: Record<string, string>;
+  /** Technical detail for the server log (a tool's stderr); never shown to users. */
+  detail?: string;
+  cause?: unknown;
+}
+
+export class FerryError extends Error {
+  readonly fields?: Record<string, string>;
+  readonly detail?: string;
+  /**
+   * The HTTP status for this kind of error. A plain property, not a getter: http-errors (used by body-parser for errors
+   * thrown in its `verify` hook) assigns `status` on the errors it passes on.
+   */
+  status: number;
+
   constructor(
-    public readonly status: number,
+    public readonly kind: ErrorKind,
     message: string,
-    /** Field-level validation messages, keyed by form field / import path. */
-    public readonly fields?: Record<string, string>,
+    opts: FerryErrorOptions = {},
   ) {
-    super(message);
-    this.name = 'AppError';
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'FerryError';
+    this.fields = opts.fields;
+    this.detail = opts.detail;
+    this.status = httpStatusOf(kind);
   }
 }
 
-export const badRequest = (message: string, fields?: Record<string, string>) => new AppError(400, message, fields);
-export const forbidden = (message = 'You do not have permission to do that.') => new AppError(403, message);
-export const notFound = (what = 'That page') => new AppError(404, `${what} does not exist.`);
-export const conflict = (message: string) => new AppError(409, message);
+export const httpStatusOf = (kind: ErrorKind): number => HTTP_STATUS[kind];
+
+/** An error raised by the web layer or a service with an HTTP status in mind; its kind follows from the status. */
+export class AppError extends FerryError {
+  constructor(status: number, message: string, fields?: Record<string, string>) {
+    super(KIND_OF_STATUS.get(status) ?? (status >= 500 ? 'unavailable' : 'invalid'), message, { fields });
+    this.name = 'AppError';
+    this.status = status;
+  }
+}
+
+export const badRequest = (message: string, fields?: Record<string, string>) => new FerryError('invalid', message, { fields });
+export const forbidden = (message = 'You do not have permission to do that.') => new FerryError('refused', message);
+export const notFound = (what = 'That page') => new FerryError('not-found', `${what} does not exist.`);
+export const conflict = (message: string) => new FerryError('conflict', message);
+
+/** What the operator reads for a failure that is not a FerryError: where to look, never the raw internal message. */
+export function internalErrorMessage(errorId: string): string {
+  return `Internal error, see the server log (error id ${errorId}).`;
+}
+
+/** A short id that ties a message shown to a user to the server log entry with the stack. */
+export const newErrorId = (): string => randomBytes(4).toString('hex');
+
+interface ErrorLogger {
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * The message a job, a host row or an import result shows for `err`: a FerryError's own message; anything else is
+ * logged with its stack (and `context`) and becomes "internal error" with an id to find that log entry.
+ */
+export function operatorMessage(err: unknown, logger: ErrorLogger, context: object = {}): string {
+  if (err instanceof FerryError) return err.message;
+  const errorId = newErrorId();
+  logger.error({ ...context, err, errorId }, 'unexpected error');
+  return internalErrorMessage(errorId);
+}

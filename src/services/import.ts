@@ -1,6 +1,6 @@
 // Bulk import ("batch add") of credentials, hosts, projects and users from YAML, JSON or a CSV of hosts:
 // parse and check the file, preview what would change, then apply all of it in one transaction or nothing.
-import { AppError, conflict } from '../lib/errors.ts';
+import { FerryError, conflict } from '../lib/errors.ts';
 import type { Ctx, Services } from './context.ts';
 import { IdResolver } from './import/ids.ts';
 import type { ImportPlan } from './import/plan.ts';
@@ -54,13 +54,13 @@ export async function applyImport(svc: Services, ctx: Ctx, doc: ImportDocument, 
         for (const step of built.steps) await step(tx, ids);
         // An import may change roles; it must never lock every administrator out.
         if (adminsBefore > 0 && (await activeAdmins()) === 0) {
-          throw new AppError(400, 'The import would leave no active administrator; nothing was imported.', { users: 'at least one active admin must remain' });
+          throw new FerryError('invalid', 'The import would leave no active administrator; nothing was imported.', { fields: { users: 'at least one active admin must remain' } });
         }
       }, { maxWait: 10_000, timeout: 120_000 });
     }
   } catch (err) {
     await recordOp(svc, ctx, { action: IMPORT_ACTION, result: 'failed', target, detail: `nothing imported: ${failureReason(err)}` });
-    if (!(err instanceof AppError)) svc.logger.error({ err: failureReason(err) }, 'import failed');
+    if (!(err instanceof FerryError)) svc.logger.error({ err: failureReason(err) }, 'import failed');
     throw isUniqueViolation(err)
       ? conflict('The import clashed with a change made at the same time; nothing was imported. Preview and import again.')
       : err;
@@ -98,7 +98,7 @@ function isUniqueViolation(err: unknown): boolean {
  * so only their last line, which names the cause, is kept.
  */
 function failureReason(err: unknown): string {
-  if (err instanceof AppError) return err.message;
+  if (err instanceof FerryError) return err.message;
   const message = err instanceof Error ? err.message : String(err);
   const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
   return (lines.at(-1) ?? 'unknown error').slice(0, 500);

@@ -2,7 +2,7 @@
 import { SvnClient, SvnError, type SvnRevision } from '../deploy/svn.ts';
 import { normalizeProjectPath, SelectionError } from '../deploy/selection.ts';
 import { decryptSecret } from '../lib/crypto.ts';
-import { AppError, badRequest, notFound } from '../lib/errors.ts';
+import { FerryError, badRequest, notFound } from '../lib/errors.ts';
 import { runFile, type RunFile } from '../lib/exec.ts';
 import type { Ctx, Services } from './context.ts';
 import { assertCanSee } from './permissions.ts';
@@ -25,8 +25,7 @@ function parseRev(rev: unknown): SvnRevision {
 /** SVN failures keep SvnError's plain message: 404 for a missing path/revision, 502 when the SVN server is the problem. */
 function asAppError(err: unknown): never {
   if (err instanceof SvnError) {
-    const status = err.kind === 'bad-input' ? 400 : err.kind === 'not-found' || err.kind === 'no-such-revision' ? 404 : 502;
-    throw new AppError(status, err.message);
+    throw new FerryError(err.kind === 'bad-input' ? 'invalid' : err.kind === 'not-found' || err.kind === 'no-such-revision' ? 'not-found' : 'failed', err.message);
   }
   if (err instanceof SelectionError) throw badRequest(err.message);
   throw err;

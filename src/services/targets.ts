@@ -2,7 +2,7 @@
 // Used by jobs and by the "Test connection" button. Results hold secrets: never log them.
 import type { HostTarget } from '../deploy/types.ts';
 import { decryptSecret } from '../lib/crypto.ts';
-import { AppError } from '../lib/errors.ts';
+import { FerryError } from '../lib/errors.ts';
 import type { Services } from './context.ts';
 
 const MAX_JUMP_DEPTH = 8;
@@ -17,16 +17,16 @@ export async function resolveHostTargets(svc: Pick<Services, 'db' | 'secretKey'>
   const rows = new Map<number, HostRow>();
   let wanted = [...new Set(hostIds)];
   for (let depth = 0; wanted.length; depth++) {
-    if (depth > MAX_JUMP_DEPTH) throw new AppError(400, 'The jump-host chain is too long or loops back on itself. Check the hosts\' jump settings.');
+    if (depth > MAX_JUMP_DEPTH) throw new FerryError('invalid', 'The jump-host chain is too long or loops back on itself. Check the hosts\' jump settings.');
     const found = await svc.db.host.findMany({ where: { id: { in: wanted } }, include: { credential: true } });
     for (const row of found) rows.set(row.id, row);
     const missing = wanted.filter((id) => !rows.has(id));
-    if (missing.length) throw new AppError(404, `Host #${missing[0]} does not exist any more.`);
+    if (missing.length) throw new FerryError('not-found', `Host #${missing[0]} does not exist any more.`);
     wanted = [...new Set(found.map((r) => r.jumpHostId).filter((id): id is number => id !== null && !rows.has(id)))];
   }
   const secret = (enc: string | null) => (enc ? decryptSecret(svc.secretKey, enc) : undefined);
   const build = (id: number, seen: number[]): HostTarget => {
-    if (seen.includes(id)) throw new AppError(400, `The jump hosts of "${rows.get(seen[0])!.name}" loop back on themselves.`);
+    if (seen.includes(id)) throw new FerryError('invalid', `The jump hosts of "${rows.get(seen[0])!.name}" loop back on themselves.`);
     const r = rows.get(id)!;
     return {
       name: r.name, address: r.address, port: r.port, username: r.credential.username,

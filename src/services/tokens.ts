@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { API_TOKEN_LIMITS } from '../config.ts';
 import { generateToken, hashToken } from '../lib/crypto.ts';
-import { AppError, badRequest, forbidden } from '../lib/errors.ts';
+import { FerryError, badRequest, forbidden } from '../lib/errors.ts';
 import type { Ctx, Services } from './context.ts';
 import { isAdmin } from './permissions.ts';
 import { recordOp } from './oplog.ts';
@@ -56,7 +56,7 @@ export async function issueToken(svc: Pick<Services, 'db'>, ctx: Ctx, userName: 
   const data = parseForm(newTokenSchema, input);
   const expiresInMs = data.expires ? parseDuration(data.expires) : null;
   const user = await svc.db.user.findUnique({ where: { name: userName } });
-  if (!user) throw new AppError(404, `There is no user named "${userName}".`);
+  if (!user) throw new FerryError('not-found', `There is no user named "${userName}".`);
   if (ctx.actor.id !== user.id && !isAdmin(ctx.actor)) {
     await recordOp(svc, ctx, { action: 'token.create', result: 'denied', target: user.name, detail: 'only for your own account' });
     throw forbidden('You can only create API tokens for your own account.');
@@ -89,7 +89,7 @@ export interface TokenRow {
 /** Tokens of one user (by id or name) or of everyone, newest first. Shows no secret: only the prefix. */
 export async function listTokens(svc: Pick<Services, 'db'>, filter: { userId?: number; userName?: string } = {}): Promise<TokenRow[]> {
   if (filter.userName !== undefined && !(await svc.db.user.findUnique({ where: { name: filter.userName } }))) {
-    throw new AppError(404, `There is no user named "${filter.userName}".`);
+    throw new FerryError('not-found', `There is no user named "${filter.userName}".`);
   }
   const rows = await svc.db.apiToken.findMany({
     where: { userId: filter.userId, user: filter.userName !== undefined ? { name: filter.userName } : undefined },
@@ -109,7 +109,7 @@ export async function listTokens(svc: Pick<Services, 'db'>, filter: { userId?: n
  */
 export async function revokeToken(svc: Pick<Services, 'db'>, ctx: Ctx, id: number, ownerId?: number): Promise<{ id: number; userName: string; note: string; alreadyRevoked: boolean }> {
   const row = await svc.db.apiToken.findUnique({ where: { id }, include: { user: { select: { name: true } } } });
-  if (!row || (ownerId !== undefined && row.userId !== ownerId)) throw new AppError(404, `There is no API token with id ${id}.`);
+  if (!row || (ownerId !== undefined && row.userId !== ownerId)) throw new FerryError('not-found', `There is no API token with id ${id}.`);
   if (row.userId !== ctx.actor.id && !isAdmin(ctx.actor)) {
     await recordOp(svc, ctx, { action: 'token.revoke', result: 'denied', target: row.user.name, detail: `token #${row.id}: not your own` });
     throw forbidden('You can only revoke your own API tokens.');

@@ -1,6 +1,6 @@
 // Users, their grants, API tokens and the first-start admin account.
 import { hashPassword, verifyPassword, generatePassword } from '../lib/crypto.ts';
-import { AppError, badRequest } from '../lib/errors.ts';
+import { FerryError, badRequest } from '../lib/errors.ts';
 import type { Actor, Ctx, ProjectGrant, Role, Services } from './context.ts';
 import { ROLES } from './context.ts';
 import { recordOp } from './oplog.ts';
@@ -61,12 +61,12 @@ export async function createUser(svc: Services, ctx: Ctx, input: { name: string;
   const checked = nameRule.safeParse(input.name);
   if (!checked.success) {
     const problem = checked.error.issues[0]?.message ?? 'not valid';
-    throw new AppError(400, `User name "${input.name.slice(0, 80)}": ${problem}.`, { name: problem });
+    throw new FerryError('invalid', `User name "${input.name.slice(0, 80)}": ${problem}.`, { fields: { name: problem } });
   }
   const name = checked.data; // trimmed, as the login form trims what it is given
   const password = input.password || generatePassword();
   validatePassword(password);
-  if (await svc.db.user.findUnique({ where: { name } })) throw new AppError(409, `A user named "${name}" already exists.`, { name: 'already exists' });
+  if (await svc.db.user.findUnique({ where: { name } })) throw new FerryError('conflict', `A user named "${name}" already exists.`, { fields: { name: 'already exists' } });
   const user = await svc.db.user.create({ data: { name, role: input.role, passwordHash: await hashPassword(password) } });
   await recordOp(svc, ctx, { action: 'user.create', result: 'ok', target: input.name, detail: `role ${input.role}` });
   return { id: user.id, password, generated: !input.password };
@@ -74,7 +74,7 @@ export async function createUser(svc: Services, ctx: Ctx, input: { name: string;
 
 export async function setPassword(svc: Services, ctx: Ctx, name: string, password?: string): Promise<{ password: string; generated: boolean }> {
   const user = await svc.db.user.findUnique({ where: { name } });
-  if (!user) throw new AppError(404, `There is no user named "${name}".`);
+  if (!user) throw new FerryError('not-found', `There is no user named "${name}".`);
   const pw = password || generatePassword();
   validatePassword(pw);
   await svc.db.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(pw) } });

@@ -8,7 +8,7 @@ import { createHost } from '../../src/services/config/hosts.ts';
 import { createProject } from '../../src/services/config/projects.ts';
 import { createHook, createProcess } from '../../src/services/config/project-parts.ts';
 import { createUserAccount } from '../../src/services/config/users.ts';
-import { AppError } from '../../src/lib/errors.ts';
+import { FerryError } from '../../src/lib/errors.ts';
 
 let t: Awaited<ReturnType<typeof startTestApp>>;
 let admin: Agent;
@@ -102,9 +102,9 @@ describe('one validation for the import and the forms', () => {
   it.each(BAD)('the form refuses $label on field $formField', async ({ form, formField }) => {
     const before = await counts();
     const err = await form().then(() => null, (e: unknown) => e);
-    expect(err).toBeInstanceOf(AppError);
-    expect((err as AppError).status).toBe(400);
-    expect(Object.keys((err as AppError).fields ?? {})).toContain(formField);
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).status).toBe(400);
+    expect(Object.keys((err as FerryError).fields ?? {})).toContain(formField);
     expect(await counts()).toEqual(before);
   });
 

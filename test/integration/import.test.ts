@@ -5,7 +5,7 @@ import ssh2 from 'ssh2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { decryptSecret, verifyPassword } from '../../src/lib/crypto.ts';
-import { AppError } from '../../src/lib/errors.ts';
+import { FerryError } from '../../src/lib/errors.ts';
 import { applyImport, importText, parseImportData, parseImportFile, planImport, type ImportPlan } from '../../src/services/import.ts';
 import { adminCtx, auditorCtx, createTestDb, memberCtx, type TestDb } from '../helpers/db.ts';
 
@@ -59,10 +59,10 @@ async function updatedAts() {
 
 const actions = (plan: ImportPlan) => plan.items.map((i) => `${i.kind}:${i.project ? `${i.project}/` : ''}${i.name}:${i.action}${i.changes.length ? `[${i.changes.join(',')}]` : ''}`);
 
-async function refusal(promise: Promise<unknown>): Promise<AppError> {
+async function refusal(promise: Promise<unknown>): Promise<FerryError> {
   const err = await promise.then(() => null, (e: unknown) => e);
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
+  expect(err).toBeInstanceOf(FerryError);
+  return err as FerryError;
 }
 
 describe('bulk import', () => {

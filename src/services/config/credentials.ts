@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { decryptSecret, encryptSecret, secretLabel } from '../../lib/crypto.ts';
-import { AppError, conflict, notFound } from '../../lib/errors.ts';
+import { FerryError, conflict, notFound } from '../../lib/errors.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
@@ -73,7 +73,7 @@ async function loadCredential(svc: Pick<Services, 'db'>, id: number) {
 
 async function assertNameFree(svc: Pick<Services, 'db'>, name: string, exceptId?: number) {
   const other = await svc.db.credential.findUnique({ where: { name }, select: { id: true } });
-  if (other && other.id !== exceptId) throw new AppError(409, `A credential named "${name}" already exists.`, { name: 'already exists' });
+  if (other && other.id !== exceptId) throw new FerryError('conflict', `A credential named "${name}" already exists.`, { fields: { name: 'already exists' } });
 }
 
 export async function createCredential(svc: Services, ctx: Ctx, input: unknown): Promise<{ id: number; name: string }> {

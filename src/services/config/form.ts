@@ -1,7 +1,7 @@
 // Shared pieces of the configuration services: form field schemas (HTML forms send only strings),
 // turning zod issues into per-field messages, and naming which fields an edit changed.
 import { z } from 'zod';
-import { AppError, badRequest } from '../../lib/errors.ts';
+import { FerryError, badRequest } from '../../lib/errors.ts';
 import { intRule, nameRule, passwordRule } from './rules.ts';
 
 /** Names of projects, hosts, credentials, users, groups, processes and hooks (the same rule as the import file). */
@@ -62,21 +62,21 @@ export function parseForm<S extends z.ZodType>(schema: S, input: unknown): z.out
 }
 
 /** The standard 400 for a form with problems. */
-export function invalid(fields: Record<string, string>): AppError {
+export function invalid(fields: Record<string, string>): FerryError {
   return badRequest('Please correct the marked fields.', fields);
 }
 
 /** Field errors of a failed save (400/409 with fields), to re-render the form; anything else is rethrown. */
-export function formFailure(err: unknown): AppError & { fields: Record<string, string> } {
-  if (err instanceof AppError && err.fields && (err.status === 400 || err.status === 409)) {
-    return err as AppError & { fields: Record<string, string> };
+export function formFailure(err: unknown): FerryError & { fields: Record<string, string> } {
+  if (err instanceof FerryError && err.fields && (err.kind === 'invalid' || err.kind === 'conflict')) {
+    return err as FerryError & { fields: Record<string, string> };
   }
   throw err;
 }
 
 /** A refusal to show as a flash message (409 conflict, or 400 without field errors); anything else is rethrown. */
-export function refusal(err: unknown): AppError {
-  if (err instanceof AppError && (err.status === 409 || (err.status === 400 && !err.fields))) return err;
+export function refusal(err: unknown): FerryError {
+  if (err instanceof FerryError && (err.kind === 'conflict' || (err.kind === 'invalid' && !err.fields))) return err;
   throw err;
 }
 
@@ -106,7 +106,7 @@ export const changeDetail = (fields: string[]) => (fields.length ? `changed: ${f
 /** Parses a route's numeric id; anything else is a 404. */
 export function idParam(value: unknown, what: string): number {
   const id = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(id) || id <= 0) throw new AppError(404, `${what} does not exist.`);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new FerryError('not-found', `${what} does not exist.`);
   return id;
 }
 

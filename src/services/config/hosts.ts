@@ -2,7 +2,7 @@
 // is pinned. Also builds the decrypted HostTarget the transport needs, and the "Test connection" check.
 import { DEFAULTS } from '../../config.ts';
 import { z } from 'zod';
-import { AppError, conflict, notFound } from '../../lib/errors.ts';
+import { FerryError, conflict, notFound } from '../../lib/errors.ts';
 import { fingerprintOf, normalizeHostKey } from '../../deploy/hostkey.ts';
 import { createSshTransport, TransportError } from '../../deploy/transport.ts';
 import type { HostTarget, RemoteSession, Transport } from '../../deploy/types.ts';
@@ -98,7 +98,7 @@ async function loadHost(svc: Pick<Services, 'db'>, id: number) {
 async function checkedInput(svc: Pick<Services, 'db'>, input: unknown, selfId?: number) {
   const data = parseForm(hostSchema, input);
   const other = await svc.db.host.findUnique({ where: { name: data.name }, select: { id: true } });
-  if (other && other.id !== selfId) throw new AppError(409, `A host named "${data.name}" already exists.`, { name: 'already exists' });
+  if (other && other.id !== selfId) throw new FerryError('conflict', `A host named "${data.name}" already exists.`, { fields: { name: 'already exists' } });
   if (!(await svc.db.credential.findUnique({ where: { id: data.credentialId }, select: { id: true } }))) {
     throw invalid({ credentialId: 'that credential no longer exists; reload the page' });
   }
@@ -225,7 +225,7 @@ export async function testHost(svc: Services, ctx: Ctx, id: number, transport: T
       result = { ok: true, fingerprint, pinned, message: `Connected to ${host.name} (${run.stdout.trim() || 'no name'}).${pinNote}` };
     }
   } catch (err) {
-    if (!(err instanceof TransportError) && !(err instanceof AppError)) throw err;
+    if (!(err instanceof TransportError) && !(err instanceof FerryError)) throw err;
     const message = err instanceof TransportError && err.code === 'host-key-changed'
       ? `Refused to log in: ${err.message}. If nobody reinstalled ${err.host}, someone may be intercepting the connection.`
       : `Connection failed: ${err.message}`;

@@ -2,7 +2,7 @@
 // commands per group) and hooks (scripts run at a stage of a publish or restart).
 import { DEFAULTS } from '../../config.ts';
 import { z } from 'zod';
-import { AppError, notFound } from '../../lib/errors.ts';
+import { FerryError, notFound } from '../../lib/errors.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
@@ -47,7 +47,7 @@ async function loadProject(svc: Pick<Services, 'db'>, projectId: number) {
 }
 
 async function assertUniqueName(exists: boolean, kind: string, name: string) {
-  if (exists) throw new AppError(409, `This project already has a ${kind} named "${name}".`, { name: 'already exists in this project' });
+  if (exists) throw new FerryError('conflict', `This project already has a ${kind} named "${name}".`, { fields: { name: 'already exists in this project' } });
 }
 
 async function checkHostIds(svc: Pick<Services, 'db'>, ids: number[]) {

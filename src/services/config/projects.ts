@@ -3,7 +3,7 @@
 import { DEFAULTS } from '../../config.ts';
 import { z } from 'zod';
 import { decryptSecret, encryptSecret, secretLabel } from '../../lib/crypto.ts';
-import { AppError, conflict, notFound } from '../../lib/errors.ts';
+import { FerryError, conflict, notFound } from '../../lib/errors.ts';
 import { runFile as defaultRunFile, type RunFile } from '../../lib/exec.ts';
 import { SvnClient, SvnError } from '../../deploy/svn.ts';
 import type { Ctx, Services } from '../context.ts';
@@ -82,7 +82,7 @@ export async function projectDetail(svc: Pick<Services, 'db'>, id: number) {
 
 async function assertNameFree(svc: Pick<Services, 'db'>, name: string, exceptId?: number) {
   const other = await svc.db.project.findUnique({ where: { name }, select: { id: true } });
-  if (other && other.id !== exceptId) throw new AppError(409, `A project named "${name}" already exists.`, { name: 'already exists' });
+  if (other && other.id !== exceptId) throw new FerryError('conflict', `A project named "${name}" already exists.`, { fields: { name: 'already exists' } });
 }
 
 export async function createProject(svc: Services, ctx: Ctx, input: unknown): Promise<{ id: number; name: string }> {

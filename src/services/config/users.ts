@@ -1,7 +1,7 @@
 // User accounts as managed by administrators: role, disabled flag, password resets, deletion and the
 // per-project grants of members. At least one active administrator always remains.
 import { z } from 'zod';
-import { AppError, conflict, notFound } from '../../lib/errors.ts';
+import { FerryError, conflict, notFound } from '../../lib/errors.ts';
 import type { Ctx, Permission, Role, Services } from '../context.ts';
 import { PERMISSIONS, ROLES } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
@@ -68,7 +68,7 @@ async function assertAnotherAdmin(svc: Pick<Services, 'db'>, user: { id: number;
   const others = await svc.db.user.count({ where: { role: 'admin', disabled: false, id: { not: user.id } } });
   if (others) return;
   const message = `"${user.name}" is the last active administrator; make someone else an administrator first.`;
-  throw new AppError(409, message, field ? { [field]: message } : undefined);
+  throw new FerryError('conflict', message, { fields: field ? { [field]: message } : undefined });
 }
 
 export async function createUserAccount(svc: Services, ctx: Ctx, input: unknown): Promise<{ id: number; name: string; password: string; generated: boolean }> {
@@ -85,7 +85,7 @@ export async function updateUser(svc: Services, ctx: Ctx, id: number, input: unk
   const changed = changedFields({ role: before.role, disabled: before.disabled }, data);
   const losesAdmin = before.role === 'admin' && !before.disabled && (data.role !== 'admin' || data.disabled);
   if (losesAdmin && before.id === ctx.actor.id) {
-    throw new AppError(400, 'You cannot take away your own administrator role or disable yourself; ask another administrator.', { [data.disabled ? 'disabled' : 'role']: 'not for your own account' });
+    throw new FerryError('invalid', 'You cannot take away your own administrator role or disable yourself; ask another administrator.', { fields: { [data.disabled ? 'disabled' : 'role']: 'not for your own account' } });
   }
   if (losesAdmin) await assertAnotherAdmin(svc, before, data.disabled ? 'disabled' : 'role');
   if (changed.length) {
@@ -124,7 +124,7 @@ export async function deleteUser(svc: Services, ctx: Ctx, id: number): Promise<{
 export async function setGrants(svc: Services, ctx: Ctx, id: number, input: unknown): Promise<{ name: string; changed: string[] }> {
   const user = await loadUser(svc, id);
   await assertAdmin(svc, ctx, 'grant.update', user.name);
-  if (user.role !== 'member') throw new AppError(400, `Grants only apply to members; "${user.name}" is ${user.role === 'admin' ? 'an admin' : 'an auditor'}.`);
+  if (user.role !== 'member') throw new FerryError('invalid', `Grants only apply to members; "${user.name}" is ${user.role === 'admin' ? 'an admin' : 'an auditor'}.`);
   const data = parseForm(grantsSchema, input);
   const wanted = new Map<number, GrantFlags>();
   for (const value of data.grant) {

@@ -1,6 +1,6 @@
 // Collects import problems keyed by the entry and field they concern ("hosts[3].address") and turns them into one 400.
 import type { z } from 'zod';
-import { AppError } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
 
 export type PathPart = string | number;
 
@@ -32,7 +32,7 @@ export class Problems {
     if (this.count === 0) return;
     const lines = Object.entries(this.fields).map(([key, msg]) => `${key}: ${msg}`);
     const shown = lines.slice(0, 20).join('; ') + (lines.length > 20 ? `; and ${lines.length - 20} more` : '');
-    throw new AppError(400, `The import file has ${lines.length} problem${lines.length === 1 ? '' : 's'}: ${shown}`, this.fields);
+    throw new FerryError('invalid', `The import file has ${lines.length} problem${lines.length === 1 ? '' : 's'}: ${shown}`, { fields: this.fields });
   }
 }
 

@@ -1,6 +1,6 @@
 // Authentication gates: session (browser) or Authorization: Bearer <token> (API), and role checks.
 import type { NextFunction, Request, Response } from 'express';
-import { AppError } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
 import type { Services, Ctx, Role } from '../../services/context.ts';
 import { toActor } from '../../services/users.ts';
 import { checkToken } from '../../services/tokens.ts';
@@ -30,7 +30,7 @@ export function bearerToken(svc: Services) {
     if (!header?.startsWith('Bearer ')) return next();
     // Tokens drive the JSON API only: the pages and forms (admin, account) need a password sign-in, so a stolen
     // token cannot create accounts or new passwords there that would outlive its revocation.
-    if (!isApi(req)) throw new AppError(401, 'API tokens are accepted only under /api; sign in with your password for the pages.');
+    if (!isApi(req)) throw new FerryError('unauthenticated', 'API tokens are accepted only under /api; sign in with your password for the pages.');
     const checked = await checkToken(svc, header.slice(7).trim());
     if (!checked.ok) {
       // A revoked or expired token still in use is the clearest sign of a leaked one: log it, once a minute per token.
@@ -40,7 +40,7 @@ export function bearerToken(svc: Services) {
           detail: `${checked.reason} token used for ${req.method} ${req.originalUrl.split('?')[0]}`,
         });
       }
-      throw new AppError(401, TOKEN_REFUSALS[checked.reason]);
+      throw new FerryError('unauthenticated', TOKEN_REFUSALS[checked.reason]);
     }
     req.user = toActor(checked.user);
     req.viaToken = true;
@@ -51,13 +51,13 @@ export function bearerToken(svc: Services) {
 /** Every page but the login page needs a signed-in user. */
 export function requireLogin(req: Request, res: Response, next: NextFunction) {
   if (req.user) return next();
-  if (isApi(req)) throw new AppError(401, 'Sign in or send an API token (Authorization: Bearer ...).');
+  if (isApi(req)) throw new FerryError('unauthenticated', 'Sign in or send an API token (Authorization: Bearer ...).');
   const nextUrl = req.method === 'GET' ? `?next=${encodeURIComponent(req.originalUrl)}` : '';
   res.redirect(`/login${nextUrl}`);
 }
 
 export function ctxOf(req: Request): Ctx {
-  if (!req.user) throw new AppError(401, 'Not signed in.');
+  if (!req.user) throw new FerryError('unauthenticated', 'Not signed in.');
   return { actor: req.user, ip: req.ip ?? '' };
 }
 
@@ -67,7 +67,7 @@ export function requireRole(svc: Services, ...roles: Role[]) {
     const ctx = ctxOf(req);
     if (roles.includes(ctx.actor.role)) return next();
     await recordOp(svc, ctx, { action: 'access', result: 'denied', target: `${req.method} ${req.originalUrl.split('?')[0]}`, detail: `needs role ${roles.join(' or ')}` });
-    throw new AppError(403, roles.includes('auditor')
+    throw new FerryError('refused', roles.includes('auditor')
       ? 'Only administrators and auditors can see this page.'
       : 'Only administrators can do this.');
   };

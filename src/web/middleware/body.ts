@@ -3,7 +3,7 @@
 // JSON.parse runs, so a nesting bomb is answered 400 at once.
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { BODY_LIMITS } from '../../config.ts';
-import { AppError } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
 
 /** Fails when arrays/objects nest deeper than `max` (a linear scan of the raw bytes, strings skipped). */
 export function assertJsonDepth(buf: Buffer, max: number): void {
@@ -17,7 +17,7 @@ export function assertJsonDepth(buf: Buffer, max: number): void {
     } else if (c === 0x22) {
       inString = true;
     } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) throw new AppError(400, `The JSON body nests arrays or objects deeper than ${max} levels.`);
+      if (++depth > max) throw new FerryError('invalid', `The JSON body nests arrays or objects deeper than ${max} levels.`);
     } else if (c === 0x5d || c === 0x7d) {
       depth--;
     }
@@ -26,7 +26,7 @@ export function assertJsonDepth(buf: Buffer, max: number): void {
 
 // The scan reads bytes as UTF-8; in UTF-16 or UTF-7 a quote or bracket has other bytes, so other charsets are refused.
 const verifyDepth = (_req: Request, _res: Response, buf: Buffer, encoding: string) => {
-  if (encoding.toLowerCase().replace('-', '') !== 'utf8') throw new AppError(415, 'JSON bodies must be UTF-8.');
+  if (encoding.toLowerCase().replace('-', '') !== 'utf8') throw new FerryError('unsupported', 'JSON bodies must be UTF-8.');
   assertJsonDepth(buf, BODY_LIMITS.jsonDepth);
 };
 

@@ -1,17 +1,17 @@
 // The one error handler: plain message to the user (JSON under /api), details to the log, never a stack trace.
 import type { NextFunction, Request, Response } from 'express';
-import { AppError } from '../../lib/errors.ts';
+import { FerryError, internalErrorMessage, newErrorId } from '../../lib/errors.ts';
 import { isApi } from './auth.ts';
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
-  next(new AppError(404, isApi(req) ? 'No such API endpoint.' : 'That page does not exist.'));
+  next(new FerryError('not-found', isApi(req) ? 'No such API endpoint.' : 'That page does not exist.'));
 }
 
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction) {
   let status = 500;
-  let message = 'Something went wrong on the server. The error was logged; please try again or tell an administrator.';
+  let message = '';
   let fields: Record<string, string> | undefined;
-  if (err instanceof AppError) {
+  if (err instanceof FerryError) {
     ({ status, message, fields } = { status: err.status, message: err.message, fields: err.fields });
   } else if ((err as { code?: string }).code === 'EBADCSRFTOKEN') {
     status = 403;
@@ -27,8 +27,16 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
     status = (err as { status: number }).status;
     message = 'The request body could not be read.';
   }
-  if (status >= 500) req.log?.error({ err }, 'request failed');
-  else req.log?.info({ status, reason: message }, 'request refused');
+  if (!message) {
+    // Not an error Ferry raised on purpose: the stack goes to the log, the user gets an id to find it there.
+    const errorId = newErrorId();
+    req.log?.error({ err, errorId }, 'request failed');
+    message = internalErrorMessage(errorId);
+  } else if (status >= 500) {
+    req.log?.error({ err }, 'request failed');
+  } else {
+    req.log?.info({ status, reason: message }, 'request refused');
+  }
   if (res.headersSent) return;
   res.status(status);
   if (isApi(req) || req.accepts(['html', 'json']) === 'json') {

@@ -1,7 +1,7 @@
 // "My account": any signed-in user sees their API tokens, creates one (shown once) and revokes their own.
 import { Router, type Request, type Response } from 'express';
 import { API_TOKEN_LIMITS } from '../../config.ts';
-import { AppError } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
 import type { Services } from '../../services/context.ts';
 import { recordOp } from '../../services/oplog.ts';
 import { echoValues, formFailure, idParam } from '../../services/config/form.ts';
@@ -31,7 +31,7 @@ export function accountRouter(svc: Services) {
     if (req.viaToken) {
       // Otherwise a stolen token could mint successors and outlive its own revocation.
       await recordOp(svc, ctx, { action: 'token.create', result: 'denied', target: ctx.actor.name, detail: 'request authenticated with an API token' });
-      throw new AppError(403, 'New API tokens can only be created when signed in with your password, not with another token.');
+      throw new FerryError('refused', 'New API tokens can only be created when signed in with your password, not with another token.');
     }
     try {
       const newToken = await issueToken(svc, ctx, ctx.actor.name, req.body ?? {});

@@ -2,7 +2,7 @@
 import { Router, type Request } from 'express';
 import type { Services } from '../../services/context.ts';
 import type { JobRunner } from '../../services/jobs.ts';
-import { AppError } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
 import {
   JOB_COLUMNS, JOB_KINDS, JOB_STATUSES, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
 } from '../../services/history.ts';
@@ -42,7 +42,7 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
   // GET /jobs/:id
   router.get('/:id', async function getJobPage(req, res) {
     const id = jobIdParam(req.params.id);
-    if (!jobs) throw new AppError(503, 'The release engine is not running, so jobs cannot be shown. Tell an administrator.');
+    if (!jobs) throw new FerryError('unavailable', 'The release engine is not running, so jobs cannot be shown. Tell an administrator.');
     const ctx = ctxOf(req);
     const job = await jobs.getJob(ctx, id);
     const grant = await grantOn(svc, ctx, job.project);

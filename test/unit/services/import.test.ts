@@ -1,21 +1,21 @@
 import ssh2 from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { AppError } from '../../../src/lib/errors.ts';
+import { FerryError } from '../../../src/lib/errors.ts';
 import { parseImportData, parseImportFile } from '../../../src/services/import.ts';
 
 const ED25519 = ssh2.utils.generateKeyPairSync('ed25519');
 const LOCKED = ssh2.utils.generateKeyPairSync('ed25519', { passphrase: 'open sesame', cipher: 'aes256-ctr', rounds: 4 });
 const HOST_KEY = ssh2.utils.generateKeyPairSync('ed25519').public;
 
-/** The AppError thrown by fn, for asserting on its field messages. */
+/** The FerryError thrown by fn, for asserting on its field messages. */
 function problemsOf(fn: () => unknown): Record<string, string> {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(AppError);
-    expect((err as AppError).status).toBe(400);
-    return (err as AppError).fields ?? {};
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).status).toBe(400);
+    return (err as FerryError).fields ?? {};
   }
   throw new Error('expected the import to be refused');
 }

@@ -4,7 +4,7 @@ import multer from 'multer';
 import type { Services } from '../../../services/context.ts';
 import crypto from 'node:crypto';
 import { decryptSecret, encryptSecret } from '../../../lib/crypto.ts';
-import { AppError } from '../../../lib/errors.ts';
+import { FerryError } from '../../../lib/errors.ts';
 import { BODY_LIMITS } from '../../../config.ts';
 import { applyImport, parseImportFile } from '../../../services/import.ts';
 import { ctxOf } from '../../middleware/auth.ts';
@@ -47,10 +47,10 @@ function unseal(secretKey: Buffer, sealed: string, userId: number | null): Seale
   try {
     value = JSON.parse(decryptSecret(previewKey(secretKey), sealed)) as Sealed;
   } catch {
-    throw new AppError(400, 'This preview cannot be applied (it was damaged, or the server key changed). Upload the file again.');
+    throw new FerryError('invalid', 'This preview cannot be applied (it was damaged, or the server key changed). Upload the file again.');
   }
-  if (value.userId !== userId) throw new AppError(400, 'This preview belongs to another user. Upload the file again.');
-  if (value.expires < Date.now()) throw new AppError(400, 'This preview is older than 30 minutes. Upload the file again to see what it would change now.');
+  if (value.userId !== userId) throw new FerryError('invalid', 'This preview belongs to another user. Upload the file again.');
+  if (value.expires < Date.now()) throw new FerryError('invalid', 'This preview is older than 30 minutes. Upload the file again to see what it would change now.');
   return value;
 }
 
@@ -80,7 +80,7 @@ export function importRouter(svc: Services, csrfProtection: RequestHandler) {
         format = (FORMATS.includes(req.body.format) ? req.body.format : 'auto') as Format;
       }
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+      if (!(err instanceof FerryError)) throw err;
       return render(res, err.status, { error: err.message });
     }
     if (!text.trim()) return render(res, 400, { error: 'Choose a file or paste its content first.', format, filename });
@@ -94,7 +94,7 @@ export function importRouter(svc: Services, csrfProtection: RequestHandler) {
       // The pasted text is not echoed back (it may hold passwords and keys); Apply sends the sealed copy.
       render(res, 200, { plan, sealed: seal(svc.secretKey, { userId: ctx.actor.id, expires: Date.now() + PREVIEW_TTL_MS, text, format, filename }) });
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
+      if (!(err instanceof FerryError)) throw err;
       render(res, err.status, { error: err.message, fields: err.fields ?? null, format, filename });
     }
   });
