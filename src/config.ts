@@ -201,6 +201,8 @@ export const IMPORT_LIMITS = {
   maxAliasCount: 100,
   /** Nesting levels of the decoded document; a real import file uses about six. */
   maxDepth: 32,
+  /** How long a previewed import can still be applied; after that it must be uploaded again. */
+  previewTtlMs: 30 * 60_000,
 } as const;
 
 /** Process jobs (start, stop, restart, status) of one project wait in a queue instead of all running at once. */

@@ -4,7 +4,7 @@ import { API_TOKEN_LIMITS } from '../../config.ts';
 import { FerryError } from '../../lib/errors.ts';
 import type { Services } from '../../services/context.ts';
 import { recordOp } from '../../services/oplog.ts';
-import { echoValues, formFailure, idParam } from '../../services/config/form.ts';
+import { echoValues, formFailure, idParam } from '../forms.ts';
 import { issueToken, listTokens, revokeToken, type NewToken } from '../../services/tokens.ts';
 import { ctxOf } from '../middleware/auth.ts';
 import { flash } from '../middleware/flash.ts';

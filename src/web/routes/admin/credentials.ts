@@ -1,7 +1,7 @@
 // Credential configuration pages: list, create, edit (secrets kept unless retyped or cleared), delete.
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../../services/context.ts';
-import { echoValues, formFailure, idParam, refusal } from '../../../services/config/form.ts';
+import { echoValues, formFailure, idParam, refusal } from '../../forms.ts';
 import {
   createCredential, credentialDetail, deleteCredential, listCredentials, newCredentialValues, updateCredential, CREDENTIAL_SECRET_INPUTS,
 } from '../../../services/config/credentials.ts';

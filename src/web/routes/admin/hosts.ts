@@ -1,7 +1,7 @@
 // Host configuration pages: list, create, edit, delete, clear the pinned key, and "Test connection".
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../../services/context.ts';
-import { echoValues, formFailure, idParam, refusal } from '../../../services/config/form.ts';
+import { echoValues, formFailure, idParam, refusal } from '../../forms.ts';
 import {
   clearHostKey, createHost, deleteHost, hostChoices, hostDetail, listHosts, newHostValues, RELAY_MODES, testHost, updateHost,
 } from '../../../services/config/hosts.ts';

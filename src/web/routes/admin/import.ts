@@ -2,11 +2,10 @@
 import { Router, type RequestHandler } from 'express';
 import multer from 'multer';
 import type { Services } from '../../../services/context.ts';
-import crypto from 'node:crypto';
-import { decryptSecret, encryptSecret } from '../../../lib/crypto.ts';
 import { FerryError } from '../../../lib/errors.ts';
 import { BODY_LIMITS } from '../../../config.ts';
 import { applyImport, parseImportFile } from '../../../services/import.ts';
+import { openPreview, sealPreview, type ImportFileFormat } from '../../../services/import/preview-seal.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
@@ -16,44 +15,7 @@ const upload = multer({
   storage: multer.memoryStorage(),
   limits: { fileSize: BODY_LIMITS.importBytes, files: 1, fields: 10, fieldSize: 3 * BODY_LIMITS.importBytes },
 });
-type Format = 'yaml' | 'json' | 'csv' | 'auto';
-const FORMATS: Format[] = ['auto', 'yaml', 'json', 'csv'];
-/** How long a preview can be applied. */
-const PREVIEW_TTL_MS = 30 * 60_000;
-
-interface Sealed {
-  userId: number | null;
-  expires: number;
-  text: string;
-  format: Format;
-  filename: string;
-}
-
-/**
- * The previewed document travels to the browser and back sealed (AES-256-GCM under a key derived for this purpose),
- * so *Apply* submits exactly what was previewed while the page never holds the secrets it contains in clear text.
- * Bound to the user and valid for PREVIEW_TTL_MS.
- */
-function previewKey(secretKey: Buffer): Buffer {
-  return crypto.createHmac('sha256', secretKey).update('ferry-import-preview').digest();
-}
-
-function seal(secretKey: Buffer, value: Sealed): string {
-  return encryptSecret(previewKey(secretKey), JSON.stringify(value));
-}
-
-function unseal(secretKey: Buffer, sealed: string, userId: number | null): Sealed {
-  let value: Sealed;
-  try {
-    value = JSON.parse(decryptSecret(previewKey(secretKey), sealed)) as Sealed;
-  } catch {
-    throw new FerryError('invalid', 'This preview cannot be applied (it was damaged, or the server key changed). Upload the file again.');
-  }
-  if (value.userId !== userId) throw new FerryError('invalid', 'This preview belongs to another user. Upload the file again.');
-  if (value.expires < Date.now()) throw new FerryError('invalid', 'This preview is older than 30 minutes. Upload the file again to see what it would change now.');
-  return value;
-}
-
+const FORMATS: ImportFileFormat[] = ['auto', 'yaml', 'json', 'csv'];
 export function importRouter(svc: Services, csrfProtection: RequestHandler) {
   const router = Router();
   const render = (res: Parameters<RequestHandler>[1], status: number, locals: Record<string, unknown>) =>
@@ -70,14 +32,14 @@ export function importRouter(svc: Services, csrfProtection: RequestHandler) {
     const apply = req.body.apply === '1';
     let text: string;
     let filename: string;
-    let format: Format;
+    let format: ImportFileFormat;
     try {
       if (apply) {
-        ({ text, format, filename } = unseal(svc.secretKey, String(req.body.sealed ?? ''), ctx.actor.id));
+        ({ text, format, filename } = openPreview(svc.secretKey, String(req.body.sealed ?? ''), ctx.actor.id));
       } else {
         text = req.file ? req.file.buffer.toString('utf8') : String(req.body.text ?? '');
         filename = req.file?.originalname ?? String(req.body.filename ?? '');
-        format = (FORMATS.includes(req.body.format) ? req.body.format : 'auto') as Format;
+        format = (FORMATS.includes(req.body.format) ? req.body.format : 'auto') as ImportFileFormat;
       }
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
@@ -92,7 +54,7 @@ export function importRouter(svc: Services, csrfProtection: RequestHandler) {
         return render(res, 200, { plan, applied: true });
       }
       // The pasted text is not echoed back (it may hold passwords and keys); Apply sends the sealed copy.
-      render(res, 200, { plan, sealed: seal(svc.secretKey, { userId: ctx.actor.id, expires: Date.now() + PREVIEW_TTL_MS, text, format, filename }) });
+      render(res, 200, { plan, sealed: sealPreview(svc.secretKey, ctx.actor.id, { text, format, filename }) });
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       render(res, err.status, { error: err.message, fields: err.fields ?? null, format, filename });

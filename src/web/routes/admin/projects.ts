@@ -2,7 +2,7 @@
 // processes and hooks. Admins change, auditors read (writes are refused in the admin router and the services).
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../../services/context.ts';
-import { echoValues, formFailure, idParam, refusal } from '../../../services/config/form.ts';
+import { echoValues, formFailure, idParam, refusal } from '../../forms.ts';
 import {
   createProject, deleteProject, listProjects, newProjectValues, projectDetail, testProjectSvn, updateProject, PROJECT_SECRET_INPUTS,
 } from '../../../services/config/projects.ts';

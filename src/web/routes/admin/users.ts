@@ -2,7 +2,7 @@
 // reset, delete, and the per-project grants of members.
 import { Router, type Request, type Response } from 'express';
 import { ROLES, type Services } from '../../../services/context.ts';
-import { echoValues, formFailure, idParam, refusal } from '../../../services/config/form.ts';
+import { echoValues, formFailure, idParam, refusal } from '../../forms.ts';
 import {
   createUserAccount, deleteUser, listUsers, newUserValues, resetUserPassword, setGrants, updateUser, userDetail, USER_SECRET_INPUTS,
 } from '../../../services/config/users.ts';

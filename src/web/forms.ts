@@ -1,0 +1,32 @@
+// Form handling shared by the HTML routes: which failures re-render a form (and with what), which become a flash
+// message, what is echoed back into a failed form, and route ids.
+import { FerryError } from '../lib/errors.ts';
+
+/** Field errors of a failed save (400/409 with fields), to re-render the form; anything else is rethrown. */
+export function formFailure(err: unknown): FerryError & { fields: Record<string, string> } {
+  if (err instanceof FerryError && err.fields && (err.kind === 'invalid' || err.kind === 'conflict')) {
+    return err as FerryError & { fields: Record<string, string> };
+  }
+  throw err;
+}
+
+/** A refusal to show as a flash message (409 conflict, or 400 without field errors); anything else is rethrown. */
+export function refusal(err: unknown): FerryError {
+  if (err instanceof FerryError && (err.kind === 'conflict' || (err.kind === 'invalid' && !err.fields))) return err;
+  throw err;
+}
+
+/** What the user typed, for re-rendering a failed form: secret inputs are never echoed back. */
+export function echoValues(body: unknown, secretNames: readonly string[]): Record<string, unknown> {
+  const values: Record<string, unknown> = { ...(body && typeof body === 'object' ? body : {}) };
+  delete values._csrf;
+  for (const name of secretNames) delete values[name];
+  return values;
+}
+
+/** Parses a route's numeric id; anything else is a 404. */
+export function idParam(value: unknown, what: string): number {
+  const id = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(id) || id <= 0) throw new FerryError('not-found', `${what} does not exist.`);
+  return id;
+}
