@@ -6,7 +6,7 @@ import { adminCtx } from '../helpers/db.ts';
 import { createCredential } from '../../src/services/config/credentials.ts';
 import { createHost } from '../../src/services/config/hosts.ts';
 import { createProject } from '../../src/services/config/projects.ts';
-import { createHook, createProcess } from '../../src/services/config/project-parts.ts';
+import { parts } from '../../src/services/config/project-parts.ts';
 import { createUserAccount } from '../../src/services/config/users.ts';
 import { FerryError } from '../../src/lib/errors.ts';
 
@@ -56,9 +56,9 @@ const BAD: { label: string; edit: (d: Doc) => void; field: string; form: () => P
   { label: 'a 501-character description', edit: (d) => { d.projects[0].description = 'd'.repeat(501); }, field: 'projects[0].description',
     form: () => createProject(t.svc, adminCtx(), { name: 'fp', svnUrl: 'svn://x/y', deployDir: '/srv/fp', keepSnapshots: '5', concurrency: '5', description: 'd'.repeat(501) }), formField: 'description' },
   { label: 'a 4001-character start command', edit: (d) => { d.projects[0].processes[0].start = 's'.repeat(4001); }, field: 'projects[0].processes[0].start',
-    form: () => createProcess(t.svc, adminCtx(), projectId, { name: 'fproc', startCmd: 's'.repeat(4001), stopCmd: 'x' }), formField: 'startCmd' },
+    form: () => parts.process.create(t.svc, adminCtx(), projectId, { name: 'fproc', startCmd: 's'.repeat(4001), stopCmd: 'x' }), formField: 'startCmd' },
   { label: 'a 100001-character hook script', edit: (d) => { d.projects[0].hooks[0].script = 's'.repeat(100_001); }, field: 'projects[0].hooks[0].script',
-    form: () => createHook(t.svc, adminCtx(), projectId, { name: 'fhook', stage: 'after-publish', script: 's'.repeat(100_001), timeoutSec: '60', position: '0' }), formField: 'script' },
+    form: () => parts.hook.create(t.svc, adminCtx(), projectId, { name: 'fhook', stage: 'after-publish', script: 's'.repeat(100_001), timeoutSec: '60', position: '0' }), formField: 'script' },
   { label: 'a line break in a user password', edit: (d) => { d.users[0].password = 'long enough\nreally'; }, field: 'users[0].password',
     form: () => createUserAccount(t.svc, adminCtx(), { name: 'fu', role: 'member', password: 'long enough\nreally' }), formField: 'password' },
   { label: 'a 2000-character user password', edit: (d) => { d.users[0].password = 'p'.repeat(2000); }, field: 'users[0].password',

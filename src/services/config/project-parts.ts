@@ -46,10 +46,6 @@ async function loadProject(svc: Pick<Services, 'db'>, projectId: number) {
   return project;
 }
 
-async function assertUniqueName(exists: boolean, kind: string, name: string) {
-  if (exists) throw new FerryError('conflict', `This project already has a ${kind} named "${name}".`, { fields: { name: 'already exists in this project' } });
-}
-
 async function checkHostIds(svc: Pick<Services, 'db'>, ids: number[]) {
   const found = await svc.db.host.count({ where: { id: { in: ids } } });
   if (found !== ids.length) throw invalid({ hosts: 'one of the chosen hosts no longer exists; reload the page' });
@@ -63,145 +59,130 @@ async function checkGroupIds(svc: Pick<Services, 'db'>, projectId: number, ids: 
 const ids = (rows: { id: number }[]) => rows.map((r) => r.id);
 const connectIds = (list: number[]) => list.map((id) => ({ id }));
 
-// ---- Host groups
+type Db = Services['db'];
 
-export async function getGroup(svc: Pick<Services, 'db'>, projectId: number, groupId: number) {
-  const group = await svc.db.hostGroup.findFirst({ where: { id: groupId, projectId }, include: { hosts: { select: { id: true } } } });
-  if (!group) throw notFound('That host group');
-  return { id: group.id, name: group.name, hosts: ids(group.hosts) };
+/** What differs between the three kinds of part; partService adds loading, permissions, names, diffs and the log. */
+interface PartSpec<S extends z.ZodType, View extends { id: number; name: string }> {
+  /** Prefix of the operation log actions: `<action>.create`, `.update`, `.delete`. */
+  action: PartKind;
+  /** For messages: "This project already has a host group named ...". */
+  word: string;
+  schema: S;
+  /** The part as the forms show it, or null when the project has no such part. */
+  find(db: Db, projectId: number, id: number): Promise<View | null>;
+  nameTaken(db: Db, projectId: number, name: string): Promise<boolean>;
+  /** Checks references (hosts, groups) before anything is written. */
+  checkRefs?(svc: Pick<Services, 'db'>, projectId: number, data: z.output<S>): Promise<void>;
+  /** The fields an edit compares (the log names those that changed). */
+  compared(values: View | z.output<S>): Record<string, unknown>;
+  insert(db: Db, projectId: number, data: z.output<S>): Promise<{ id: number }>;
+  save(db: Db, id: number, data: z.output<S>): Promise<unknown>;
+  remove(db: Db, id: number): Promise<unknown>;
+  /** The operation log detail of a create. */
+  createdDetail(data: z.output<S>): string;
 }
 
-export async function createGroup(svc: Services, ctx: Ctx, projectId: number, input: unknown) {
-  const project = await loadProject(svc, projectId);
-  await assertAdmin(svc, ctx, 'group.create', project.name);
-  const data = parseForm(groupSchema, input);
-  await assertUniqueName(Boolean(await svc.db.hostGroup.findUnique({ where: { projectId_name: { projectId, name: data.name } } })), 'host group', data.name);
-  await checkHostIds(svc, data.hosts);
-  const group = await svc.db.hostGroup.create({ data: { projectId, name: data.name, hosts: { connect: connectIds(data.hosts) } } });
-  await recordOp(svc, ctx, { action: 'group.create', result: 'ok', project: project.name, target: data.name, detail: `${data.hosts.length} host(s)` });
-  return { id: group.id, name: group.name };
-}
+/** Get, create, update and delete for one kind of part: admins only, names unique per project, every change logged. */
+function partService<S extends z.ZodType, View extends { id: number; name: string }>(spec: PartSpec<S, View>) {
+  const notFoundWord = `That ${spec.word}`;
+  const assertNameFree = async (db: Db, projectId: number, name: string) => {
+    if (await spec.nameTaken(db, projectId, name)) {
+      throw new FerryError('conflict', `This project already has a ${spec.word} named "${name}".`, { fields: { name: 'already exists in this project' } });
+    }
+  };
 
-export async function updateGroup(svc: Services, ctx: Ctx, projectId: number, groupId: number, input: unknown) {
-  const project = await loadProject(svc, projectId);
-  const before = await getGroup(svc, projectId, groupId);
-  await assertAdmin(svc, ctx, 'group.update', project.name);
-  const data = parseForm(groupSchema, input);
-  if (data.name !== before.name) {
-    await assertUniqueName(Boolean(await svc.db.hostGroup.findUnique({ where: { projectId_name: { projectId, name: data.name } } })), 'host group', data.name);
+  async function get(svc: Pick<Services, 'db'>, projectId: number, id: number): Promise<View> {
+    const part = await spec.find(svc.db, projectId, id);
+    if (!part) throw notFound(notFoundWord);
+    return part;
   }
-  await checkHostIds(svc, data.hosts);
-  const changed = changedFields(before, data);
-  if (changed.length) await svc.db.hostGroup.update({ where: { id: groupId }, data: { name: data.name, hosts: { set: connectIds(data.hosts) } } });
-  await recordOp(svc, ctx, { action: 'group.update', result: 'ok', project: project.name, target: data.name, detail: changeDetail(changed) });
-  return { id: groupId, name: data.name };
-}
 
-export async function deleteGroup(svc: Services, ctx: Ctx, projectId: number, groupId: number) {
-  const project = await loadProject(svc, projectId);
-  const group = await getGroup(svc, projectId, groupId);
-  await assertAdmin(svc, ctx, 'group.delete', project.name);
-  await svc.db.hostGroup.delete({ where: { id: groupId } });
-  await recordOp(svc, ctx, { action: 'group.delete', result: 'ok', project: project.name, target: group.name });
-  return { name: group.name };
-}
-
-// ---- Processes
-
-export async function getProcess(svc: Pick<Services, 'db'>, projectId: number, processId: number) {
-  const p = await svc.db.process.findFirst({ where: { id: processId, projectId }, include: { groups: { select: { id: true } } } });
-  if (!p) throw notFound('That process');
-  return { id: p.id, name: p.name, startCmd: p.startCmd, stopCmd: p.stopCmd, statusCmd: p.statusCmd, groups: ids(p.groups) };
-}
-
-export async function createProcess(svc: Services, ctx: Ctx, projectId: number, input: unknown) {
-  const project = await loadProject(svc, projectId);
-  await assertAdmin(svc, ctx, 'process.create', project.name);
-  const data = parseForm(processSchema, input);
-  await assertUniqueName(Boolean(await svc.db.process.findUnique({ where: { projectId_name: { projectId, name: data.name } } })), 'process', data.name);
-  await checkGroupIds(svc, projectId, data.groups);
-  const p = await svc.db.process.create({
-    data: { projectId, ...pick(data, ['name', 'startCmd', 'stopCmd', 'statusCmd']), groups: { connect: connectIds(data.groups) } },
-  });
-  await recordOp(svc, ctx, { action: 'process.create', result: 'ok', project: project.name, target: data.name, detail: `${data.groups.length} group(s)` });
-  return { id: p.id, name: p.name };
-}
-
-export async function updateProcess(svc: Services, ctx: Ctx, projectId: number, processId: number, input: unknown) {
-  const project = await loadProject(svc, projectId);
-  const before = await getProcess(svc, projectId, processId);
-  await assertAdmin(svc, ctx, 'process.update', project.name);
-  const data = parseForm(processSchema, input);
-  if (data.name !== before.name) {
-    await assertUniqueName(Boolean(await svc.db.process.findUnique({ where: { projectId_name: { projectId, name: data.name } } })), 'process', data.name);
+  async function create(svc: Services, ctx: Ctx, projectId: number, input: unknown) {
+    const project = await loadProject(svc, projectId);
+    await assertAdmin(svc, ctx, `${spec.action}.create`, project.name);
+    const data = parseForm(spec.schema, input) as z.output<S> & { name: string };
+    await assertNameFree(svc.db, projectId, data.name);
+    await spec.checkRefs?.(svc, projectId, data);
+    const { id } = await spec.insert(svc.db, projectId, data);
+    await recordOp(svc, ctx, { action: `${spec.action}.create`, result: 'ok', project: project.name, target: data.name, detail: spec.createdDetail(data) });
+    return { id, name: data.name };
   }
-  await checkGroupIds(svc, projectId, data.groups);
-  const changed = changedFields(before, data);
-  if (changed.length) {
-    await svc.db.process.update({
-      where: { id: processId },
-      data: { ...pick(data, ['name', 'startCmd', 'stopCmd', 'statusCmd']), groups: { set: connectIds(data.groups) } },
-    });
+
+  async function update(svc: Services, ctx: Ctx, projectId: number, id: number, input: unknown) {
+    const project = await loadProject(svc, projectId);
+    const before = await get(svc, projectId, id);
+    await assertAdmin(svc, ctx, `${spec.action}.update`, project.name);
+    const data = parseForm(spec.schema, input) as z.output<S> & { name: string };
+    if (data.name !== before.name) await assertNameFree(svc.db, projectId, data.name);
+    await spec.checkRefs?.(svc, projectId, data);
+    const changed = changedFields(spec.compared(before), spec.compared(data));
+    if (changed.length) await spec.save(svc.db, id, data);
+    await recordOp(svc, ctx, { action: `${spec.action}.update`, result: 'ok', project: project.name, target: data.name, detail: changeDetail(changed) });
+    return { id, name: data.name };
   }
-  await recordOp(svc, ctx, { action: 'process.update', result: 'ok', project: project.name, target: data.name, detail: changeDetail(changed) });
-  return { id: processId, name: data.name };
+
+  async function remove(svc: Services, ctx: Ctx, projectId: number, id: number) {
+    const project = await loadProject(svc, projectId);
+    const part = await get(svc, projectId, id);
+    await assertAdmin(svc, ctx, `${spec.action}.delete`, project.name);
+    await spec.remove(svc.db, id);
+    await recordOp(svc, ctx, { action: `${spec.action}.delete`, result: 'ok', project: project.name, target: part.name });
+    return { name: part.name };
+  }
+
+  return { get, create, update, remove };
 }
 
-export async function deleteProcess(svc: Services, ctx: Ctx, projectId: number, processId: number) {
-  const project = await loadProject(svc, projectId);
-  const p = await getProcess(svc, projectId, processId);
-  await assertAdmin(svc, ctx, 'process.delete', project.name);
-  await svc.db.process.delete({ where: { id: processId } });
-  await recordOp(svc, ctx, { action: 'process.delete', result: 'ok', project: project.name, target: p.name });
-  return { name: p.name };
-}
-
-// ---- Hooks
-
-export async function getHook(svc: Pick<Services, 'db'>, projectId: number, hookId: number) {
-  const h = await svc.db.hook.findFirst({ where: { id: hookId, projectId } });
-  if (!h) throw notFound('That hook');
-  return { id: h.id, name: h.name, stage: h.stage, runOn: h.runOn, script: h.script, timeoutSec: h.timeoutSec, position: h.position };
-}
-
+const PROCESS_FIELDS = ['name', 'startCmd', 'stopCmd', 'statusCmd'] as const;
 const HOOK_FIELDS = ['name', 'stage', 'script', 'timeoutSec', 'position'] as const;
-
-export async function createHook(svc: Services, ctx: Ctx, projectId: number, input: unknown) {
-  const project = await loadProject(svc, projectId);
-  await assertAdmin(svc, ctx, 'hook.create', project.name);
-  const data = parseForm(hookSchema, input);
-  await assertUniqueName(Boolean(await svc.db.hook.findUnique({ where: { projectId_name: { projectId, name: data.name } } })), 'hook', data.name);
-  const hook = await svc.db.hook.create({ data: { projectId, ...pick(data, HOOK_FIELDS), runOn: runOnForStage(data.stage) } });
-  await recordOp(svc, ctx, { action: 'hook.create', result: 'ok', project: project.name, target: data.name, detail: `stage ${data.stage}, runs on ${hook.runOn}` });
-  return { id: hook.id, name: hook.name };
-}
-
-export async function updateHook(svc: Services, ctx: Ctx, projectId: number, hookId: number, input: unknown) {
-  const project = await loadProject(svc, projectId);
-  const before = await getHook(svc, projectId, hookId);
-  await assertAdmin(svc, ctx, 'hook.update', project.name);
-  const data = parseForm(hookSchema, input);
-  if (data.name !== before.name) {
-    await assertUniqueName(Boolean(await svc.db.hook.findUnique({ where: { projectId_name: { projectId, name: data.name } } })), 'hook', data.name);
-  }
-  const changed = changedFields(pick(before, HOOK_FIELDS), pick(data, HOOK_FIELDS));
-  if (changed.length) await svc.db.hook.update({ where: { id: hookId }, data: { ...pick(data, HOOK_FIELDS), runOn: runOnForStage(data.stage) } });
-  await recordOp(svc, ctx, { action: 'hook.update', result: 'ok', project: project.name, target: data.name, detail: changeDetail(changed) });
-  return { id: hookId, name: data.name };
-}
-
-export async function deleteHook(svc: Services, ctx: Ctx, projectId: number, hookId: number) {
-  const project = await loadProject(svc, projectId);
-  const hook = await getHook(svc, projectId, hookId);
-  await assertAdmin(svc, ctx, 'hook.delete', project.name);
-  await svc.db.hook.delete({ where: { id: hookId } });
-  await recordOp(svc, ctx, { action: 'hook.delete', result: 'ok', project: project.name, target: hook.name });
-  return { name: hook.name };
-}
 
 /** The part services by kind, so the router can handle the three alike. */
 export const parts = {
-  group: { get: getGroup, create: createGroup, update: updateGroup, remove: deleteGroup },
-  process: { get: getProcess, create: createProcess, update: updateProcess, remove: deleteProcess },
-  hook: { get: getHook, create: createHook, update: updateHook, remove: deleteHook },
+  group: partService({
+    action: 'group',
+    word: 'host group',
+    schema: groupSchema,
+    async find(db, projectId, id) {
+      const group = await db.hostGroup.findFirst({ where: { id, projectId }, include: { hosts: { select: { id: true } } } });
+      return group && { id: group.id, name: group.name, hosts: ids(group.hosts) };
+    },
+    nameTaken: async (db, projectId, name) => Boolean(await db.hostGroup.findUnique({ where: { projectId_name: { projectId, name } } })),
+    checkRefs: (svc, _projectId, data) => checkHostIds(svc, data.hosts),
+    compared: (v) => pick(v, ['name', 'hosts']),
+    insert: (db, projectId, data) => db.hostGroup.create({ data: { projectId, name: data.name, hosts: { connect: connectIds(data.hosts) } } }),
+    save: (db, id, data) => db.hostGroup.update({ where: { id }, data: { name: data.name, hosts: { set: connectIds(data.hosts) } } }),
+    remove: (db, id) => db.hostGroup.delete({ where: { id } }),
+    createdDetail: (data) => `${data.hosts.length} host(s)`,
+  }),
+  process: partService({
+    action: 'process',
+    word: 'process',
+    schema: processSchema,
+    async find(db, projectId, id) {
+      const p = await db.process.findFirst({ where: { id, projectId }, include: { groups: { select: { id: true } } } });
+      return p && { id: p.id, ...pick(p, PROCESS_FIELDS), groups: ids(p.groups) };
+    },
+    nameTaken: async (db, projectId, name) => Boolean(await db.process.findUnique({ where: { projectId_name: { projectId, name } } })),
+    checkRefs: (svc, projectId, data) => checkGroupIds(svc, projectId, data.groups),
+    compared: (v) => pick(v, [...PROCESS_FIELDS, 'groups']),
+    insert: (db, projectId, data) => db.process.create({ data: { projectId, ...pick(data, PROCESS_FIELDS), groups: { connect: connectIds(data.groups) } } }),
+    save: (db, id, data) => db.process.update({ where: { id }, data: { ...pick(data, PROCESS_FIELDS), groups: { set: connectIds(data.groups) } } }),
+    remove: (db, id) => db.process.delete({ where: { id } }),
+    createdDetail: (data) => `${data.groups.length} group(s)`,
+  }),
+  hook: partService({
+    action: 'hook',
+    word: 'hook',
+    schema: hookSchema,
+    async find(db, projectId, id) {
+      const h = await db.hook.findFirst({ where: { id, projectId } });
+      return h && { id: h.id, runOn: h.runOn, ...pick(h, HOOK_FIELDS) };
+    },
+    nameTaken: async (db, projectId, name) => Boolean(await db.hook.findUnique({ where: { projectId_name: { projectId, name } } })),
+    compared: (v) => pick(v, HOOK_FIELDS),
+    insert: (db, projectId, data) => db.hook.create({ data: { projectId, ...pick(data, HOOK_FIELDS), runOn: runOnForStage(data.stage) } }),
+    save: (db, id, data) => db.hook.update({ where: { id }, data: { ...pick(data, HOOK_FIELDS), runOn: runOnForStage(data.stage) } }),
+    remove: (db, id) => db.hook.delete({ where: { id } }),
+    createdDetail: (data) => `stage ${data.stage}, runs on ${runOnForStage(data.stage)}`,
+  }),
 } satisfies Record<PartKind, unknown>;
