@@ -1,83 +1,38 @@
 // Host configuration pages: list, create, edit, delete, clear the pinned key, and "Test connection".
-import { Router, type Request, type Response } from 'express';
+import { Router } from 'express';
 import type { Services } from '../../../services/context.ts';
-import { echoValues, formFailure, idParam, refusal } from '../../forms.ts';
 import {
   clearHostKey, createHost, deleteHost, hostChoices, hostDetail, listHosts, newHostValues, RELAY_MODES, testHost, updateHost,
 } from '../../../services/config/hosts.ts';
-import { ctxOf, requireRole } from '../../middleware/auth.ts';
+import { crudRoutes } from '../../crud.ts';
+import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
 const SCRIPTS = ['/static/js/admin-host.js'];
 
 export function hostsRouter(svc: Services) {
   const router = Router();
-  const hostId = (req: Request) => idParam(req.params.id, 'That host');
-
-  async function renderNew(res: Response, status: number, values: Record<string, unknown>, errors: Record<string, string>) {
-    res.status(status).render('pages/admin/hosts/new', { title: 'New host', values, errors, relayModes: RELAY_MODES, ...(await hostChoices(svc)) });
-  }
-
-  async function renderEdit(res: Response, id: number, status = 200, form?: { values: Record<string, unknown>; errors: Record<string, string> }) {
-    const detail = await hostDetail(svc, id);
-    const { pinnedKey: _pinned, fingerprint: _fp, ...saved } = detail.host;
-    res.status(status).render('pages/admin/hosts/edit', {
-      title: `Host ${detail.host.name}`, ...detail, relayModes: RELAY_MODES, scripts: SCRIPTS,
-      values: form?.values ?? { ...saved, hostKey: '' }, errors: form?.errors ?? {},
-    });
-  }
-
-  // GET /admin/hosts
-  router.get('/', async function getHosts(_req, res) {
-    res.render('pages/admin/hosts/index', { title: 'Hosts', hosts: await listHosts(svc) });
-  });
-
-  // GET /admin/hosts/new — a form only administrators can submit
-  router.get('/new', requireRole(svc, 'admin'), async function getNewHost(_req, res) {
-    await renderNew(res, 200, newHostValues(), {});
-  });
-
-  // POST /admin/hosts
-  router.post('/', async function postHost(req, res) {
-    try {
-      const host = await createHost(svc, ctxOf(req), req.body);
-      flash(req, 'success', `Host "${host.name}" created. Use "Test connection" to check the login and pin its host key.`);
-      res.redirect(`/admin/hosts/${host.id}`);
-    } catch (err) {
-      const failure = formFailure(err);
-      await renderNew(res, failure.status, echoValues(req.body, []), failure.fields);
-    }
-  });
-
-  // GET /admin/hosts/:id
-  router.get('/:id', async function getHost(req, res) {
-    await renderEdit(res, hostId(req));
-  });
-
-  // POST /admin/hosts/:id
-  router.post('/:id', async function postHostUpdate(req, res) {
-    const id = hostId(req);
-    try {
-      const result = await updateHost(svc, ctxOf(req), id, req.body);
-      flash(req, 'success', result.changed.length ? `Host "${result.name}" saved (${result.changed.join(', ')}).` : 'Nothing changed.');
-      res.redirect(`/admin/hosts/${id}`);
-    } catch (err) {
-      const failure = formFailure(err);
-      await renderEdit(res, id, failure.status, { values: { id, ...echoValues(req.body, []) }, errors: failure.fields });
-    }
-  });
-
-  // POST /admin/hosts/:id/delete
-  router.post('/:id/delete', async function postHostDelete(req, res) {
-    const id = hostId(req);
-    try {
-      const { name } = await deleteHost(svc, ctxOf(req), id);
-      flash(req, 'success', `Host "${name}" deleted.`);
-      res.redirect('/admin/hosts');
-    } catch (err) {
-      flash(req, 'danger', refusal(err).message);
-      res.redirect(`/admin/hosts/${id}`);
-    }
+  const hostId = crudRoutes(router, svc, {
+    base: '/admin/hosts',
+    views: 'pages/admin/hosts',
+    noun: 'Host',
+    listTitle: 'Hosts',
+    secretInputs: [],
+    list: async () => ({ hosts: await listHosts(svc) }),
+    newLocals: async () => ({ relayModes: RELAY_MODES, ...(await hostChoices(svc)) }),
+    newValues: newHostValues,
+    create: (ctx, body) => createHost(svc, ctx, body),
+    createdMessage: (host) => `Host "${host.name}" created. Use "Test connection" to check the login and pin its host key.`,
+    update: (ctx, id, body) => updateHost(svc, ctx, id, body),
+    remove: (ctx, id) => deleteHost(svc, ctx, id),
+    async renderEdit(res, id, status, form) {
+      const detail = await hostDetail(svc, id);
+      const { pinnedKey: _pinned, fingerprint: _fp, ...saved } = detail.host;
+      res.status(status).render('pages/admin/hosts/edit', {
+        title: `Host ${detail.host.name}`, ...detail, relayModes: RELAY_MODES, scripts: SCRIPTS,
+        values: form?.values ?? { ...saved, hostKey: '' }, errors: form?.errors ?? {},
+      });
+    },
   });
 
   // POST /admin/hosts/:id/clear-key

@@ -1,13 +1,14 @@
 // Project configuration pages: list, create, edit, delete, "Test SVN", and the project's host groups,
 // processes and hooks. Admins change, auditors read (writes are refused in the admin router and the services).
 import { Router, type Request, type Response } from 'express';
+import { crudRoutes } from '../../crud.ts';
 import type { Services } from '../../../services/context.ts';
-import { echoValues, formFailure, idParam, refusal } from '../../forms.ts';
+import { echoValues, formFailure, idParam } from '../../forms.ts';
 import {
   createProject, deleteProject, listProjects, newProjectValues, projectDetail, testProjectSvn, updateProject, PROJECT_SECRET_INPUTS,
 } from '../../../services/config/projects.ts';
 import { HOOK_STAGES, newPartValues, parts, type PartKind } from '../../../services/config/project-parts.ts';
-import { ctxOf, requireRole } from '../../middleware/auth.ts';
+import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
 const PART_PATHS: Record<string, PartKind> = { groups: 'group', processes: 'process', hooks: 'hook' };
@@ -18,7 +19,6 @@ type PartError = { kind: PartKind; values: Record<string, unknown>; errors: Reco
 
 export function projectsRouter(svc: Services) {
   const router = Router();
-  const projectId = (req: Request) => idParam(req.params.id, 'That project');
 
   /** The project page; after a failed save it shows what was typed and the problems. */
   async function renderProjectPage(res: Response, id: number, status = 200, opts: { values?: Record<string, unknown>; errors?: Record<string, string>; part?: PartError } = {}) {
@@ -29,57 +29,19 @@ export function projectsRouter(svc: Services) {
     });
   }
 
-  // GET /admin/projects
-  router.get('/', async function getProjects(_req, res) {
-    res.render('pages/admin/projects/index', { title: 'Projects', projects: await listProjects(svc) });
-  });
-
-  // GET /admin/projects/new — a form only administrators can submit
-  router.get('/new', requireRole(svc, 'admin'), function getNewProject(_req, res) {
-    res.render('pages/admin/projects/new', { title: 'New project', values: newProjectValues(), errors: {} });
-  });
-
-  // POST /admin/projects
-  router.post('/', async function postProject(req, res) {
-    try {
-      const project = await createProject(svc, ctxOf(req), req.body);
-      flash(req, 'success', `Project "${project.name}" created. Add its host groups, processes and hooks below.`);
-      res.redirect(`/admin/projects/${project.id}`);
-    } catch (err) {
-      const failure = formFailure(err);
-      res.status(failure.status).render('pages/admin/projects/new', { title: 'New project', values: echoValues(req.body, PROJECT_SECRET_INPUTS), errors: failure.fields });
-    }
-  });
-
-  // GET /admin/projects/:id
-  router.get('/:id', async function getProject(req, res) {
-    await renderProjectPage(res, projectId(req));
-  });
-
-  // POST /admin/projects/:id
-  router.post('/:id', async function postProjectUpdate(req, res) {
-    const id = projectId(req);
-    try {
-      const result = await updateProject(svc, ctxOf(req), id, req.body);
-      flash(req, 'success', result.changed.length ? `Project "${result.name}" saved (${result.changed.join(', ')}).` : 'Nothing changed.');
-      res.redirect(`/admin/projects/${id}`);
-    } catch (err) {
-      const failure = formFailure(err);
-      await renderProjectPage(res, id, failure.status, { values: { id, ...echoValues(req.body, PROJECT_SECRET_INPUTS) }, errors: failure.fields });
-    }
-  });
-
-  // POST /admin/projects/:id/delete
-  router.post('/:id/delete', async function postProjectDelete(req, res) {
-    const id = projectId(req);
-    try {
-      const { name } = await deleteProject(svc, ctxOf(req), id);
-      flash(req, 'success', `Project "${name}" deleted.`);
-      res.redirect('/admin/projects');
-    } catch (err) {
-      flash(req, 'danger', refusal(err).message);
-      res.redirect(`/admin/projects/${id}`);
-    }
+  const projectId = crudRoutes(router, svc, {
+    base: '/admin/projects',
+    views: 'pages/admin/projects',
+    noun: 'Project',
+    listTitle: 'Projects',
+    secretInputs: PROJECT_SECRET_INPUTS,
+    list: async () => ({ projects: await listProjects(svc) }),
+    newValues: newProjectValues,
+    create: (ctx, body) => createProject(svc, ctx, body),
+    createdMessage: (project) => `Project "${project.name}" created. Add its host groups, processes and hooks below.`,
+    update: (ctx, id, body) => updateProject(svc, ctx, id, body),
+    remove: (ctx, id) => deleteProject(svc, ctx, id),
+    renderEdit: (res, id, status, form) => renderProjectPage(res, id, status, form ?? {}),
   });
 
   // POST /admin/projects/:id/test-svn — JSON for the "Test SVN" button

@@ -1,20 +1,20 @@
 // User administration pages: list, create (a generated password is shown once), role/disabled, password
 // reset, delete, and the per-project grants of members.
-import { Router, type Request, type Response } from 'express';
+import { Router, type Response } from 'express';
 import { ROLES, type Services } from '../../../services/context.ts';
-import { echoValues, formFailure, idParam, refusal } from '../../forms.ts';
+import { crudRoutes } from '../../crud.ts';
+import { formFailure, idParam, refusal } from '../../forms.ts';
 import {
   createUserAccount, deleteUser, listUsers, newUserValues, resetUserPassword, setGrants, updateUser, userDetail, USER_SECRET_INPUTS,
 } from '../../../services/config/users.ts';
 import { listTokens, revokeToken } from '../../../services/tokens.ts';
-import { ctxOf, requireRole } from '../../middleware/auth.ts';
+import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
 type FormState = { form: 'account' | 'password'; values?: Record<string, unknown>; errors: Record<string, string> };
 
 export function usersRouter(svc: Services) {
   const router = Router();
-  const userId = (req: Request) => idParam(req.params.id, 'That user');
 
   async function renderEdit(res: Response, id: number, status = 200, state?: FormState) {
     const detail = await userDetail(svc, id);
@@ -26,46 +26,22 @@ export function usersRouter(svc: Services) {
     });
   }
 
-  // GET /admin/users
-  router.get('/', async function getUsers(_req, res) {
-    res.render('pages/admin/users/index', { title: 'Users', users: await listUsers(svc) });
-  });
-
-  // GET /admin/users/new — a form only administrators can submit
-  router.get('/new', requireRole(svc, 'admin'), function getNewUser(_req, res) {
-    res.render('pages/admin/users/new', { title: 'New user', values: newUserValues(), errors: {}, roles: ROLES });
-  });
-
-  // POST /admin/users
-  router.post('/', async function postUser(req, res) {
-    try {
-      const created = await createUserAccount(svc, ctxOf(req), req.body);
-      flash(req, 'success', created.generated
-        ? `User "${created.name}" created. Their password, shown only this once: ${created.password}`
-        : `User "${created.name}" created with the password you typed.`);
-      res.redirect(`/admin/users/${created.id}`);
-    } catch (err) {
-      const failure = formFailure(err);
-      res.status(failure.status).render('pages/admin/users/new', { title: 'New user', values: echoValues(req.body, USER_SECRET_INPUTS), errors: failure.fields, roles: ROLES });
-    }
-  });
-
-  // GET /admin/users/:id
-  router.get('/:id', async function getUser(req, res) {
-    await renderEdit(res, userId(req));
-  });
-
-  // POST /admin/users/:id — role and disabled
-  router.post('/:id', async function postUserUpdate(req, res) {
-    const id = userId(req);
-    try {
-      const result = await updateUser(svc, ctxOf(req), id, req.body);
-      flash(req, 'success', result.changed.length ? `User "${result.name}" saved (${result.changed.join(', ')}).` : 'Nothing changed.');
-      res.redirect(`/admin/users/${id}`);
-    } catch (err) {
-      const failure = formFailure(err);
-      await renderEdit(res, id, failure.status, { form: 'account', values: echoValues(req.body, []), errors: failure.fields });
-    }
+  const userId = crudRoutes(router, svc, {
+    base: '/admin/users',
+    views: 'pages/admin/users',
+    noun: 'User',
+    listTitle: 'Users',
+    secretInputs: USER_SECRET_INPUTS,
+    list: async () => ({ users: await listUsers(svc) }),
+    newLocals: () => ({ roles: ROLES }),
+    newValues: newUserValues,
+    create: (ctx, body) => createUserAccount(svc, ctx, body),
+    createdMessage: (created) => (created.generated
+      ? `User "${created.name}" created. Their password, shown only this once: ${created.password}`
+      : `User "${created.name}" created with the password you typed.`),
+    update: (ctx, id, body) => updateUser(svc, ctx, id, body),
+    remove: (ctx, id) => deleteUser(svc, ctx, id),
+    renderEdit: (res, id, status, form) => renderEdit(res, id, status, form && { form: 'account', ...form }),
   });
 
   // POST /admin/users/:id/password — typed, or generated and shown once
