@@ -12,9 +12,9 @@ import type { RemoteSession } from './types.ts';
 export const HOOK_STAGES = ['before-publish', 'after-publish', 'before-restart', 'after-restart'] as const;
 export type HookStage = (typeof HOOK_STAGES)[number];
 
-export const DEFAULT_HOOK_TIMEOUT_MS = DEFAULTS.hookTimeoutSec * 1000;
+const DEFAULT_HOOK_TIMEOUT_MS = DEFAULTS.hookTimeoutSec * 1000;
 /** Exit code reported for a hook that was stopped at its timeout (as coreutils `timeout` does). */
-export const TIMEOUT_EXIT_CODE = 124;
+const TIMEOUT_EXIT_CODE = 124;
 
 export interface HookSpec {
   name?: string;
@@ -22,7 +22,7 @@ export interface HookSpec {
   timeoutMs?: number;
 }
 
-export interface HookRunOptions {
+interface HookRunOptions {
   script: string;
   cwd: string;
   env?: Record<string, string>;

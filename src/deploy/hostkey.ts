@@ -2,7 +2,7 @@
 // and shown to people as SHA256 fingerprints, the way `ssh-keygen -l` prints them.
 import { createHash } from 'node:crypto';
 
-export interface ParsedHostKey {
+interface ParsedHostKey {
   type: string;
   base64: string;
   blob: Buffer;
@@ -11,7 +11,7 @@ export interface ParsedHostKey {
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** The key type written inside an SSH wire-format public key blob (uint32 length + name), or null if unreadable. */
-export function keyTypeOfBlob(blob: Buffer): string | null {
+function keyTypeOfBlob(blob: Buffer): string | null {
   if (blob.length < 4) return null;
   const length = blob.readUInt32BE(0);
   if (length === 0 || length > 64 || 4 + length > blob.length) return null;
@@ -30,7 +30,7 @@ export function hostKeyFromBlob(blob: Buffer): string {
  * Reads "type base64", "type base64 comment" or a whole known_hosts line ("host1,host2 type base64 ...",
  * optionally with a @marker). The key is the first field whose blob says it has that field's type.
  */
-export function parseHostKey(text: string): ParsedHostKey {
+function parseHostKey(text: string): ParsedHostKey {
   const fields = text.trim().split(/\s+/);
   for (let i = 0; i + 1 < fields.length; i++) {
     const [type, base64] = [fields[i], fields[i + 1]];

@@ -110,7 +110,7 @@ function inReleaseOf(selection: ReleaseSelection | undefined): InRelease | undef
  */
 export const DEFAULT_GZIP_LEVEL = 1;
 
-export type PackageCompression = 'gzip' | 'none';
+type PackageCompression = 'gzip' | 'none';
 
 /** Below this estimated saving (share of the package's bytes) a package is a plain tar. */
 const MIN_GZIP_SAVING = 0.05;
@@ -123,7 +123,7 @@ const SMALL_FILE_SAVING = 0.5;
  * Whether gzip pays for this release: each file of 64 KiB or more is judged by up to four 16 KiB samples spread over
  * it (deflated at level 1, as looksCompressible does), smaller ones are assumed to halve. A few ms for a 1 GiB build.
  */
-export async function packageCompression(entries: readonly { type: string; size: number; absolute: string }[]): Promise<PackageCompression> {
+async function packageCompression(entries: readonly { type: string; size: number; absolute: string }[]): Promise<PackageCompression> {
   let total = 0;
   let saving = 0;
   for (const entry of entries) {
@@ -194,7 +194,7 @@ const MISSING = Symbol('missing');
  * "here/.." the parent of root); missing components are taken as they read, but no ".." may follow one. An absolute target is always outside:
  * on a host it would name a place Ferry does not own.
  */
-export async function linkProblem(root: string, path: string, link: string, lstatCache: LinkCache = new Map(), inRelease?: InRelease): Promise<string | null> {
+async function linkProblem(root: string, path: string, link: string, lstatCache: LinkCache = new Map(), inRelease?: InRelease): Promise<string | null> {
   const refuse = (why: string) => `${path} -> ${link}: symbolic link ${why}; refusing to publish`;
   const outside = refuse('leads outside the deploy directory');
   // Where the kernel would be: the directory holding the link, as segments below root.
@@ -232,15 +232,6 @@ export async function linkProblem(root: string, path: string, link: string, lsta
   }
   if (at.includes(FERRY_DIR_NAME)) return refuse(`leads into Ferry's own ${FERRY_DIR_NAME} directory`);
   return null;
-}
-
-/**
- * Throws a PackError naming the first symbolic link under root that resolves outside it (or into .ferry), and for a
- * .ferry entry at any depth. Run on an export before anything reads it through its links (before-publish hooks), and
- * again while packing, since hooks may have changed the tree.
- */
-export async function checkReleaseTree(root: string): Promise<void> {
-  await planEntries(root);
 }
 
 function hasControlCharacter(name: string): boolean {
@@ -533,7 +524,7 @@ export async function packDirectory(srcDir: string, outFile: string, opts: PackO
   return { revision: opts.revision, manifest, sha256, bytes, compression, fileCount: manifest.length, manifestFile };
 }
 
-export interface TarEntryInfo {
+interface TarEntryInfo {
   path: string;
   type: string;
   size: number;

@@ -15,7 +15,7 @@ import type { EngineLogger } from './types.ts';
 /** Part of every key: raise it when a package built from the same files would come out different. */
 const PACKAGE_FORMAT = 1;
 
-export interface PackageCacheLimits {
+interface PackageCacheLimits {
   /** Total bytes of cached packages (with their manifests). */
   bytes: number;
   entries: number;

@@ -8,7 +8,7 @@ export const PROCESS_ACTIONS = ['start', 'stop', 'restart', 'status'] as const;
 export type ProcessAction = (typeof PROCESS_ACTIONS)[number];
 
 /** Game servers can take minutes to start or stop cleanly. */
-export const DEFAULT_PROCESS_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_PROCESS_TIMEOUT_MS = 10 * 60_000;
 
 export interface ProcessSpec {
   name: string;
@@ -30,7 +30,7 @@ export interface ProcessActionOptions {
   timeoutMs?: number;
 }
 
-export interface ProcessActionResult {
+interface ProcessActionResult {
   exitCode: number;
   ok: boolean;
   output: string;

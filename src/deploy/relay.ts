@@ -26,7 +26,7 @@ const RELAY_TOOLS = ['ssh', 'mktemp'] as const;
 const FALLBACK = 'streaming through the tunnel instead';
 const EXIT_MISSING_TOOLS = 50;
 
-export type RelayPhase = 'staging' | 'relay-copy';
+type RelayPhase = 'staging' | 'relay-copy';
 
 /** Where a host's progress goes. */
 export interface HostReporter {
@@ -35,14 +35,14 @@ export interface HostReporter {
 }
 
 /** How a host gets its release program run. */
-export type Routing =
+type Routing =
   /** Ferry runs it on its own session to the host (direct, or streamed through the jump hosts' tunnel). */
   | { kind: 'direct' }
   /** The relay holds the package and runs the program on the host; call `done` when the host is finished. */
   | { kind: 'relay'; leg: RelayLeg }
   | { kind: 'failed'; phase: RelayPhase; error: string };
 
-export interface RelayStagingOptions {
+interface RelayStagingOptions {
   jobId: number;
   /** What every target's program reads on stdin before the go-ahead (package, trailer, lists). */
   wire: Omit<WireOptions, 'onProgress'>;
@@ -73,7 +73,7 @@ export function startRelayStaging(hosts: readonly HostPlan[], opts: RelayStaging
   return new RelayStaging(hosts, opts);
 }
 
-export class RelayStaging {
+class RelayStaging {
   private readonly routes = new Map<HostPlan, Route>();
   private readonly relays: Relay[] = [];
 

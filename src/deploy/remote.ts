@@ -20,7 +20,7 @@ export function envPrefix(env: Record<string, string> | undefined): string {
 }
 
 /** Ferry's own files on a target, all under `<deployDir>/.ferry/`. */
-export interface FerryLayout {
+interface FerryLayout {
   root: string;
   incoming: string;
   snapshots: string;
@@ -33,7 +33,7 @@ export function ferryLayout(deployDir: string): FerryLayout {
 }
 
 /** The per-job files of one publish on a target. */
-export interface JobFiles {
+interface JobFiles {
   packagePart: string;
   package: string;
   snapshot: string;
@@ -57,7 +57,7 @@ export function jobFiles(deployDir: string, jobId: number): JobFiles {
   };
 }
 
-export function joinRemote(dir: string, name: string): string {
+function joinRemote(dir: string, name: string): string {
   return `${dir.replace(/\/+$/, '') || '/'}/${name}`.replace(/^\/\//, '/');
 }
 
@@ -84,7 +84,7 @@ export function depthOf(path: string): number {
 }
 
 /** A remote command that exited non-zero, with the tool's own words. */
-export class RemoteCommandError extends Error {
+class RemoteCommandError extends Error {
   override name = 'RemoteCommandError';
   constructor(
     message: string,
@@ -188,12 +188,6 @@ export function linkGuardLines(onRefuse = ':'): string[] {
   ];
 }
 
-/** `guard` calls for every ancestor directory of the given relative paths, outermost first (so the first refusal names the outermost link). */
-export function linkGuardCalls(paths: readonly string[]): string[] {
-  const dirs = [...new Set(paths.flatMap(ancestorsOf))].sort((a, b) => depthOf(a) - depthOf(b));
-  return dirs.map((dir) => `guard ${shq(dir)}`);
-}
-
 /** The directories of `.ferry` as the guard names them, relative to the deploy directory, outermost first. */
 const FERRY_DIRS = ['.ferry', '.ferry/incoming', '.ferry/snapshots', '.ferry/journal'] as const;
 
@@ -222,7 +216,7 @@ export function ferryDirGuardLines(deployDir: string, onRefuse = ':'): string[] 
 }
 
 /** The plain error when `.ferry` or one of its directories (`path`, relative) is a link or has another owner. */
-export function ferryDirError(path: string, host: string, problem: { link: string } | { owner: string }): string {
+function ferryDirError(path: string, host: string, problem: { link: string } | { owner: string }): string {
   const what = 'link' in problem ? `is a symbolic link (to ${problem.link})` : `belongs to ${problem.owner}, not to the login user`;
   return `"${path}" on ${host} ${what}; Ferry keeps its packages, snapshots and journal only in real directories the login user owns — nothing was changed on this host`;
 }

@@ -66,7 +66,7 @@ export function normalizeSelection(paths: readonly string[]): string[] {
 }
 
 /** Orders by path segments, so 'a/b' sorts right after 'a' (before 'a-b'), independent of locale. */
-export function comparePaths(a: string, b: string): number {
+function comparePaths(a: string, b: string): number {
   if (a === PROJECT_ROOT || b === PROJECT_ROOT) return a === b ? 0 : a === PROJECT_ROOT ? -1 : 1;
   const as = a.split('/');
   const bs = b.split('/');

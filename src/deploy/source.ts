@@ -28,7 +28,7 @@ export interface ReleaseSourceLimits {
   workingCopyBytes: number;
 }
 
-export interface ReleaseSourceOptions {
+interface ReleaseSourceOptions {
   runFile: RunFile;
   logger: EngineLogger;
   /** The cache's home, normally <FERRY_DATA_DIR>/cache: working copies in svn/, packages in packages/. */

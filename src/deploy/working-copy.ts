@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from './selection.ts';
 import { SvnError, type SvnClient } from './svn.ts';
 import type { EngineLogger } from './types.ts';
 
-export interface WorkingCopyLimits {
+interface WorkingCopyLimits {
   /** Most projects with a working copy. */
   count: number;
   /** Total bytes of all working copies. */

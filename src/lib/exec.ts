@@ -15,7 +15,7 @@ export interface RunFileOptions {
   maxBuffer?: number;
 }
 
-export interface RunFileResult {
+interface RunFileResult {
   /** Exit code; 128 + signal number when the program was killed by a signal. */
   code: number;
   stdout: string;
@@ -25,7 +25,7 @@ export interface RunFileResult {
 /** Resolves for any exit code; rejects (with ExecError) only if the program could not run to its end. */
 export type RunFile = (file: string, args: readonly string[], opts?: RunFileOptions) => Promise<RunFileResult>;
 
-export type ExecFailure = 'spawn' | 'timeout' | 'maxBuffer';
+type ExecFailure = 'spawn' | 'timeout' | 'maxBuffer';
 
 export class ExecError extends Error {
   readonly reason: ExecFailure;

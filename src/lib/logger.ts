@@ -3,7 +3,7 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'password', '*.password', 'passphrase', '*.passphrase', 'privateKey', '*.privateKey',
   'svnPassword', '*.svnPassword', 'token', '*.token',
   'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',

@@ -11,11 +11,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ensureOpLogSearch } from './search-index.ts';
 
-export interface MigrationLogger {
+interface MigrationLogger {
   info(obj: object, msg?: string): void;
 }
 
-export interface MigrationResult {
+interface MigrationResult {
   /** Names of the migration folders applied by this call, in order. */
   applied: string[];
 }
@@ -46,7 +46,7 @@ interface MigrationFile {
 }
 
 /** sha256 hex of the script: the checksum Prisma stores for a migration. */
-export function migrationChecksum(script: string): string {
+function migrationChecksum(script: string): string {
   return createHash('sha256').update(script, 'utf8').digest('hex');
 }
 

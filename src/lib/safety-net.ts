@@ -19,7 +19,7 @@ interface ProcessEvents {
   off(event: 'uncaughtException' | 'unhandledRejection', listener: (err: unknown) => void): unknown;
 }
 
-export interface SafetyNetOptions {
+interface SafetyNetOptions {
   /** Called once when Ferry must stop after all (default: process.exit(1)). */
   exit?: (reason: string) => void;
   now?: () => number;

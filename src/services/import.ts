@@ -17,16 +17,16 @@ export type {
   CredentialEntry, HookEntry, HookStage, HostEntry, ImportDocument, ProcessEntry, ProjectEntry, RelayMode, UserEntry,
 } from './import/schema.ts';
 
-export const IMPORT_ACTION = 'config.import';
+const IMPORT_ACTION = 'config.import';
 
-export interface ApplyImportOptions {
+interface ApplyImportOptions {
   /** Only compute the preview; nothing is written (not even the operation log). */
   dryRun?: boolean;
   /** Where the file came from (file name), kept as the operation log target. */
   source?: string;
 }
 
-export interface ImportResult extends ImportPlan {
+interface ImportResult extends ImportPlan {
   dryRun: boolean;
 }
 

@@ -3,9 +3,9 @@
 import { OPLOG_FIELD_CHARS } from '../config.ts';
 import type { Ctx, Services } from './context.ts';
 
-export type OpResult = 'ok' | 'denied' | 'failed';
+type OpResult = 'ok' | 'denied' | 'failed';
 
-export interface OpEntry {
+interface OpEntry {
   action: string;
   result: OpResult;
   project?: string;

@@ -9,7 +9,7 @@ import { isAdmin } from './permissions.ts';
 import { recordOp } from './oplog.ts';
 import { parseForm } from './config/form.ts';
 
-export type TokenStatus = 'active' | 'revoked' | 'expired';
+type TokenStatus = 'active' | 'revoked' | 'expired';
 
 /** How many characters of a token are kept in clear: "fry_" and 8 random ones (48 of its 192 random bits). */
 const PREFIX_LENGTH = 12;

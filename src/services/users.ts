@@ -52,7 +52,7 @@ export async function ensureFirstAdmin(svc: Services, presetPassword?: string): 
   return { created: true, password: presetPassword ? undefined : password, generated: !presetPassword };
 }
 
-export function validatePassword(password: string): void {
+function validatePassword(password: string): void {
   const min = FIELD_LIMITS.userPasswordMin;
   if (password.length < min) throw badRequest(`The password must have at least ${min} characters.`, { password: `at least ${min} characters` });
 }

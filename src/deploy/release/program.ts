@@ -12,9 +12,6 @@ import { restoreFunctionLines } from './steps/restore.ts';
 import { snapshotLines } from './steps/snapshot.ts';
 import { verifyLines } from './steps/verify.ts';
 
-/** The steps of a publish on a host, in the order the program runs them. */
-export const PUBLISH_STEPS = ['receive', 'verify', 'snapshot', 'extract', 'prune'] as const;
-
 /** Shell variables every program sets first: the deploy directory and Ferry's directories under it. */
 function layoutLines(deployDir: string): string[] {
   const layout = ferryLayout(deployDir);

@@ -22,7 +22,7 @@ export type PublishPhase = (typeof PUBLISH_PHASES)[number];
 
 export const DEFAULT_KEEP_SNAPSHOTS = DEFAULTS.keepSnapshots;
 /** Limit for the whole publish command on a host (upload, extraction and a restore); generous for large packages. */
-export const DEFAULT_PUBLISH_TIMEOUT_MS = 60 * 60_000;
+const DEFAULT_PUBLISH_TIMEOUT_MS = 60 * 60_000;
 
 type OutputListener = (chunk: string, stream: 'stdout' | 'stderr') => void;
 
@@ -255,7 +255,7 @@ function extractionFailure(result: ExecResult, ctx: FailureContext): PublishResu
 }
 
 /** ssh's complaint in one line: its banners dropped, a host key mismatch said plainly. */
-export function sshFailureReason(stderr: string, host: string): string {
+function sshFailureReason(stderr: string, host: string): string {
   if (/Host key verification failed/.test(stderr)) {
     return `the host key ${host} presented does not match the key pinned in Ferry (ssh on the relay: Host key verification failed)`;
   }
@@ -279,7 +279,7 @@ export function releaseLists(info: PackageInfo): Buffer {
 }
 
 /** Manifest paths and the parent directories not in it, deepest first: the order a rollback removes created paths in. */
-export function snapshotCandidates(manifest: readonly string[]): string[] {
+function snapshotCandidates(manifest: readonly string[]): string[] {
   const inManifest = new Set(manifest);
   const parents = [...new Set(manifest.flatMap(ancestorsOf))].filter((dir) => !inManifest.has(dir));
   return [...manifest, ...parents].sort((a, b) => depthOf(b) - depthOf(a));

@@ -32,7 +32,7 @@ const credentialSchema = z.object({
 export const newCredentialValues = () => ({ name: '', username: '' });
 
 /** 'SHA256:...' of the key's public half, or a field error on privateKey (unreadable key, missing or wrong passphrase). */
-export function keyFingerprint(privateKey: string, passphrase?: string): string {
+function keyFingerprint(privateKey: string, passphrase?: string): string {
   const parsed = ssh2.utils.parseKey(privateKey, passphrase || undefined);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) {

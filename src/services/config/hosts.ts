@@ -178,7 +178,7 @@ export async function clearHostKey(svc: Services, ctx: Ctx, id: number): Promise
  * Everything needed to reach a host, jump hosts resolved recursively with decrypted credentials (the same
  * builder the release engine uses). A jump loop is a plain 400, a missing host a 404. Never log the result.
  */
-export async function hostTarget(svc: Pick<Services, 'db' | 'secretKey'>, hostId: number): Promise<HostTarget> {
+async function hostTarget(svc: Pick<Services, 'db' | 'secretKey'>, hostId: number): Promise<HostTarget> {
   const target = (await resolveHostTargets(svc, [hostId])).get(hostId);
   if (!target) throw notFound('That host');
   return target;
@@ -191,7 +191,7 @@ async function pinAndLog(svc: Pick<Services, 'db'>, ctx: Ctx, hostName: string, 
   return pinned;
 }
 
-export interface HostTestResult {
+interface HostTestResult {
   ok: boolean;
   message: string;
   /** SHA256 fingerprint of the host's key, when known. */

@@ -25,7 +25,7 @@ const projectSchema = z.object({
   keepSnapshots: intField(RANGES.keepSnapshots.min, RANGES.keepSnapshots.max),
   concurrency: intField(RANGES.concurrency.min, RANGES.concurrency.max),
 });
-export type ProjectInput = z.input<typeof projectSchema>;
+type ProjectInput = z.input<typeof projectSchema>;
 
 /** The editable, non-secret fields, as they are stored. */
 const PLAIN_FIELDS = ['name', 'description', 'svnUrl', 'svnUsername', 'deployDir', 'keepSnapshots', 'concurrency'] as const;
@@ -129,7 +129,7 @@ export async function deleteProject(svc: Services, ctx: Ctx, id: number): Promis
   return { name: project.name };
 }
 
-export interface SvnTestResult {
+interface SvnTestResult {
   ok: boolean;
   message: string;
   revision?: number;

@@ -24,7 +24,7 @@ export const usernameRule = token(L.username);
 export const addressRule = token(L.address);
 
 /** One line of free text (may be empty). */
-export const lineRule = (limit: number) => z.string().trim().max(...max(limit)).refine((v) => !CONTROL.test(v), 'must be one line without control characters');
+const lineRule = (limit: number) => z.string().trim().max(...max(limit)).refine((v) => !CONTROL.test(v), 'must be one line without control characters');
 
 export const descriptionRule = z.string().trim().max(...max(L.description));
 export const svnUsernameRule = lineRule(L.svnUsername);

@@ -25,7 +25,7 @@ export const newUserValues = () => ({ name: '', role: 'member' });
 
 type GrantFlags = { view: boolean } & Record<Permission, boolean>;
 
-export function grantSummary(g: { canPublish: boolean; canRollback: boolean; canProcess: boolean }): string {
+function grantSummary(g: { canPublish: boolean; canRollback: boolean; canProcess: boolean }): string {
   const perms = [g.canPublish && 'publish', g.canRollback && 'rollback', g.canProcess && 'process'].filter(Boolean);
   return perms.length ? perms.join(', ') : 'view';
 }

@@ -54,7 +54,7 @@ const NOUNS: Record<PlanKind, [string, string]> = {
 };
 
 /** "created 3 hosts, 1 project; updated 1 user; 5 unchanged" */
-export function summarize(items: PlanItem[]): string {
+function summarize(items: PlanItem[]): string {
   const parts: string[] = [];
   for (const [action, verb] of [['create', 'created'], ['update', 'updated']] as const) {
     const counted = (Object.keys(NOUNS) as PlanKind[])

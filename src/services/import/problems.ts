@@ -2,10 +2,10 @@
 import type { z } from 'zod';
 import { FerryError } from '../../lib/errors.ts';
 
-export type PathPart = string | number;
+type PathPart = string | number;
 
 /** ['projects', 0, 'groups', 'zone1', 1] -> "projects[0].groups.zone1[1]" */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;

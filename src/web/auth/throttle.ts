@@ -19,12 +19,12 @@ export interface LockSubject {
   value: string;
 }
 
-export type AttemptVerdict =
+type AttemptVerdict =
   | { allowed: true }
   /** `lockStarted` is set on the attempt that started the lock (log it once); later refusals only count. */
   | { allowed: false; message: string; lockStarted: LockSubject | null };
 
-export interface LockEndSummary extends LockSubject {
+interface LockEndSummary extends LockSubject {
   /** Attempts refused while the lock was on, after the one that started it. */
   refused: number;
 }

@@ -1,7 +1,7 @@
 // One-shot messages shown as Bootstrap alerts on the next page.
 import type { Request } from 'express';
 
-export type FlashType = 'success' | 'danger' | 'warning' | 'info';
+type FlashType = 'success' | 'danger' | 'warning' | 'info';
 
 export function flash(req: Request, type: FlashType, message: string): void {
   if (!req.session) return;

@@ -6,7 +6,7 @@ import { processesPageData, publishPageData } from '../../services/history.ts';
 import { ctxOf } from '../middleware/auth.ts';
 
 /** JSON for a <script type="application/json"> block: "<" escaped so no value can close the script element. */
-export const jsonForScript = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
+const jsonForScript = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
 
 export function projectsPagesRouter(svc: Services, jobs?: JobRunner) {
   const router = Router();
