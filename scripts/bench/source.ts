@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { packDirectory } from '../../src/deploy/pack.ts';
 import { ReleaseSource, type PrepareRequest } from '../../src/deploy/source.ts';
-import { SvnClient, type SvnRepository } from '../../src/deploy/svn.ts';
+import { SvnClient, type SvnRepository } from '../../src/deploy/svn/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { startTcpProxy } from '../../test/helpers/sshd.ts';
 import { startSvnServer } from '../../test/helpers/svnserve.ts';

@@ -19,7 +19,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { queryOpLog, OPLOG_COLUMNS, type OpLogColumn, type OpLogFilter } from '../../src/services/oplog-query.ts';
-import { parseListXml } from '../../src/deploy/svn.ts';
+import { parseListXml } from '../../src/deploy/svn/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { startSvnServer } from '../../test/helpers/svnserve.ts';
 import { MIGRATIONS_DIR } from '../../test/helpers/db.ts';

@@ -1,7 +1,7 @@
 // Requests the services hand to the release engine. Everything is already resolved and decrypted:
 // the engine never reads the database. Never log these objects (they hold credentials).
 import type { HookSpec } from './hooks.ts';
-import type { SvnRepository } from './svn.ts';
+import type { SvnRepository } from './svn/index.ts';
 import type { EventSink, HostTarget } from './types.ts';
 
 export interface HostPlan {

@@ -1,12 +1,15 @@
 // Validates the files/directories a user picked for a release: paths relative to the project's SVN URL.
 // Anything that could escape the project (or the export directory built from it) is refused here, once.
 
+import { FerryError } from '../lib/errors.ts';
+
 /** The whole project, as a selection entry. */
 export const PROJECT_ROOT = '.';
 
-export class SelectionError extends Error {
+/** A file list that is not acceptable (traversal, absolute paths, control characters...): the user's input is wrong. */
+export class SelectionError extends FerryError {
   constructor(message: string) {
-    super(message);
+    super('invalid', message);
     this.name = 'SelectionError';
   }
 }

@@ -11,7 +11,7 @@ import { KeyedMutex } from '../lib/keyed-mutex.ts';
 import { packageKey, PackageCache, type CachedPackage, type PackageHandle } from './package-cache.ts';
 import { copyRelease, packDirectory, type PackOptions, type PackResult, type ReleaseSelection } from './pack.ts';
 import { normalizeSelection } from './selection.ts';
-import { checkRevision, SvnClient, type SvnClientOptions, type SvnRepository } from './svn.ts';
+import { checkRevision, SvnClient, type SvnClientOptions, type SvnRepository } from './svn/index.ts';
 import type { EngineLogger } from './types.ts';
 import { WorkingCopies, type WorkingCopyLease } from './working-copy.ts';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
 import { treeBytes } from './pack.ts';
 import { PROJECT_ROOT } from './selection.ts';
-import { SvnError, type SvnClient } from './svn.ts';
+import { SvnError, type SvnClient } from './svn/index.ts';
 import type { EngineLogger } from './types.ts';
 
 interface WorkingCopyLimits {
@@ -43,7 +43,7 @@ export function workingCopyName(projectKey: string): string {
 
 /** svn failed in a way Ferry cannot name (a broken or interrupted working copy, most likely): start again from scratch. */
 function isWorkingCopyTrouble(error: unknown): error is SvnError {
-  return error instanceof SvnError && error.kind === 'unknown';
+  return error instanceof SvnError && error.reason === 'unknown';
 }
 
 function sameUrl(a: string, b: string): boolean {

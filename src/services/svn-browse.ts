@@ -1,8 +1,8 @@
 // Browsing a project's SVN tree and log for the publish page and the API (read access to the project is enough).
-import { SvnClient, SvnError, type SvnRevision } from '../deploy/svn.ts';
-import { normalizeProjectPath, SelectionError } from '../deploy/selection.ts';
+import { SvnClient, type SvnRevision } from '../deploy/svn/index.ts';
+import { normalizeProjectPath } from '../deploy/selection.ts';
 import { decryptSecret } from '../lib/crypto.ts';
-import { FerryError, badRequest, notFound } from '../lib/errors.ts';
+import { badRequest, notFound } from '../lib/errors.ts';
 import { runFile, type RunFile } from '../lib/exec.ts';
 import type { Ctx, Services } from './context.ts';
 import { assertCanSee } from './permissions.ts';
@@ -22,31 +22,15 @@ function parseRev(rev: unknown): SvnRevision {
   return n;
 }
 
-/** SVN failures keep SvnError's plain message: 404 for a missing path/revision, 502 when the SVN server is the problem. */
-function asAppError(err: unknown): never {
-  if (err instanceof SvnError) {
-    throw new FerryError(err.kind === 'bad-input' ? 'invalid' : err.kind === 'not-found' || err.kind === 'no-such-revision' ? 'not-found' : 'failed', err.message);
-  }
-  if (err instanceof SelectionError) throw badRequest(err.message);
-  throw err;
-}
-
 export async function svnTree(svc: Services, ctx: Ctx, projectName: string, path: unknown, rev: unknown, run: RunFile = runFile) {
   const client = await clientFor(svc, ctx, projectName, run);
-  try {
-    const dir = typeof path === 'string' && path !== '' && path !== '/' ? normalizeProjectPath(path) : '.';
-    return await client.listDir(dir, parseRev(rev));
-  } catch (err) {
-    asAppError(err);
-  }
+  // SvnError and SelectionError are FerryErrors: a missing path is a 404, a bad one a 400, an SVN server problem a 502.
+  const dir = typeof path === 'string' && path !== '' && path !== '/' ? normalizeProjectPath(path) : '.';
+  return client.listDir(dir, parseRev(rev));
 }
 
 export async function svnLog(svc: Services, ctx: Ctx, projectName: string, limit: unknown, rev: unknown, run: RunFile = runFile) {
   const client = await clientFor(svc, ctx, projectName, run);
   const n = Math.min(Math.max(1, Number(limit) || 30), 200);
-  try {
-    return await client.log(n, parseRev(rev));
-  } catch (err) {
-    asAppError(err);
-  }
+  return client.log(n, parseRev(rev));
 }

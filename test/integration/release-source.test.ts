@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listTarEntries, packDirectory, PackError, type PackResult } from '../../src/deploy/pack.ts';
 import { PackageFeed } from '../../src/deploy/release/feed.ts';
 import { ReleaseCacheError, ReleaseSource, type PackingStarted, type PreparedPackage, type PrepareRequest, type ReleaseSourceLimits } from '../../src/deploy/source.ts';
-import { SvnClient, SvnError, type SvnRepository } from '../../src/deploy/svn.ts';
+import { SvnClient, SvnError, type SvnRepository } from '../../src/deploy/svn/index.ts';
 import { workingCopyName } from '../../src/deploy/working-copy.ts';
 import { runFile, type RunFile } from '../../src/lib/exec.ts';
 import { mountTmpfs } from '../helpers/capabilities.ts';
@@ -295,7 +295,7 @@ describe('ReleaseSource builds from a working copy', () => {
       const expected = await failure(exportAndPack(files, revision));
       const error = await failure(source.prepare(await request({ files, revision })));
       expect(error).toBeInstanceOf(SvnError);
-      expect([error.message, (error as SvnError).kind]).toEqual([expected.message, (expected as SvnError).kind]);
+      expect([error.message, (error as SvnError).reason]).toEqual([expected.message, (expected as SvnError).reason]);
     }
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SvnClient, SvnError, type SvnRepository } from '../../src/deploy/svn.ts';
+import { SvnClient, SvnError, type SvnRepository } from '../../src/deploy/svn/index.ts';
 import { runFile, type RunFile, type RunFileOptions } from '../../src/lib/exec.ts';
 import { freePort, startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
 
@@ -155,31 +155,31 @@ describe('SvnClient against a real svnserve', () => {
 
   it('explains a path that is missing at the requested revision', async () => {
     const error = await svnFailure(client.exportSelection(['old.txt'], revs.second, join(work, 'missing')));
-    expect(error.kind).toBe('not-found');
+    expect(error.reason).toBe('not-found');
     expect(error.message).toBe(`"old.txt" does not exist in revision ${revs.second}.`);
     expect(error.detail).toMatch(/E170000|E160013/);
   });
 
   it('explains a revision that does not exist', async () => {
     const error = await svnFailure(client.listDir('.', 999));
-    expect(error.kind).toBe('no-such-revision');
+    expect(error.reason).toBe('no-such-revision');
     expect(error.message).toBe('Revision 999 does not exist in the repository.');
   });
 
   it('explains a wrong password in plain words', async () => {
     const wrong = new SvnClient({ ...repo, password: 'not-the-password' }, runFile);
     const error = await svnFailure(wrong.info());
-    expect(error.kind).toBe('auth');
+    expect(error.reason).toBe('auth');
     expect(error.message).toBe('SVN rejected the login: check the username and password.');
     expect(error.detail).toContain('E170001');
     const unknownUser = new SvnClient({ ...repo, username: 'mallory' }, runFile);
-    expect((await svnFailure(unknownUser.listDir())).kind).toBe('auth');
+    expect((await svnFailure(unknownUser.listDir())).reason).toBe('auth');
   });
 
   it('explains an unknown project URL or path', async () => {
     const missing = new SvnClient({ ...repo, url: `${server.url}/no/such/project` }, runFile);
     const error = await svnFailure(missing.info());
-    expect(error.kind).toBe('not-found');
+    expect(error.reason).toBe('not-found');
     expect(error.message).toBe(`The project URL ${server.url}/no/such/project does not exist in the repository.`);
     const dirError = await svnFailure(client.listDir('nope'));
     expect(dirError.message).toBe('"nope" does not exist in the repository.');
@@ -191,7 +191,7 @@ describe('SvnClient against a real svnserve', () => {
     const port = await freePort();
     const closed = new SvnClient({ ...repo, url: `svn://127.0.0.1:${port}/repo/trunk` }, runFile);
     const error = await svnFailure(closed.headRevision());
-    expect(error.kind).toBe('unreachable');
+    expect(error.reason).toBe('unreachable');
     expect(error.message).toBe(`Cannot reach the SVN server (svn://127.0.0.1:${port}/repo/trunk): it refused or dropped the connection, or is down.`);
     expect(error.detail).toContain('E000111');
   });
@@ -199,7 +199,7 @@ describe('SvnClient against a real svnserve', () => {
   it('explains a missing svn binary', async () => {
     const broken = new SvnClient(repo, runFile, { svnBinary: '/nonexistent/svn' });
     const error = await svnFailure(broken.info());
-    expect(error.kind).toBe('not-installed');
+    expect(error.reason).toBe('not-installed');
   });
 
   it('never puts the password on the command line, but still authenticates', async () => {

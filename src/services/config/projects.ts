@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { decryptSecret, encryptSecret, secretLabel } from '../../lib/crypto.ts';
 import { FerryError, conflict, notFound } from '../../lib/errors.ts';
 import { runFile as defaultRunFile, type RunFile } from '../../lib/exec.ts';
-import { SvnClient, SvnError } from '../../deploy/svn.ts';
+import { SvnClient, SvnError } from '../../deploy/svn/index.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
@@ -148,7 +148,7 @@ export async function testProjectSvn(svc: Services, ctx: Ctx, id: number, run: R
     result = { ok: true, revision: info.revision, message: `Connected to ${project.svnUrl}: head revision ${info.revision}${last}.` };
   } catch (err) {
     if (!(err instanceof SvnError)) throw err;
-    svc.logger.info({ project: project.name, kind: err.kind, detail: err.detail }, 'svn test failed');
+    svc.logger.info({ project: project.name, reason: err.reason, detail: err.detail }, 'svn test failed');
     result = { ok: false, message: err.message };
   }
   await recordOp(svc, ctx, { action: 'project.test-svn', result: result.ok ? 'ok' : 'failed', project: project.name, target: project.svnUrl, detail: result.message });
