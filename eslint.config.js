@@ -14,7 +14,17 @@ export default tseslint.config(
     },
   },
   {
+    // Browser code: ES modules sharing public/js/lib/ui.js, values put into the DOM as text or through html``.
     files: ['public/js/**/*.js'],
-    languageOptions: { globals: { ...globals.browser, $: 'readonly', jQuery: 'readonly', bootstrap: 'readonly', DataTable: 'readonly' } },
+    languageOptions: {
+      sourceType: 'module',
+      globals: { ...globals.browser, $: 'readonly', jQuery: 'readonly', bootstrap: 'readonly', DataTable: 'readonly' },
+    },
+    rules: {
+      'no-restricted-syntax': ['error',
+        { selector: "AssignmentExpression > MemberExpression.left[property.name=/^(innerHTML|outerHTML)$/]", message: 'Build nodes (el() in lib/ui.js) or use textContent.' },
+        { selector: "CallExpression[callee.property.name='insertAdjacentHTML']", message: 'Build nodes (el() in lib/ui.js) instead.' },
+        { selector: "AssignmentExpression > MemberExpression.left[object.name='window'][property.name=/^ferry|^Ferry/]", message: 'Export it from a module instead.' }],
+    },
   },
 );

@@ -70,6 +70,9 @@ export function createApp(deps: AppDeps) {
 
   // Front-end assets come from node_modules or public/, never a CDN: Ferry runs offline.
   const statics = { maxAge: '1d', index: false } as const;
+  // Page modules import public/js/lib/*.js under fixed names: revalidated on every load (a 304 when unchanged), so
+  // after an upgrade a browser never runs a new page module against yesterday's cached shared module.
+  app.use('/static/js', express.static(path.join(root, 'public', 'js'), { maxAge: 0, index: false }));
   app.use('/static', express.static(path.join(root, 'public'), statics));
   app.use('/vendor/bootstrap', express.static(vendor('bootstrap/dist'), statics));
   app.use('/vendor/bootstrap-icons', express.static(vendor('bootstrap-icons/font'), statics));

@@ -1,17 +1,16 @@
 // Project page: the "Test SVN" button asks the server to read the repository with the saved settings.
-(function () {
-  'use strict';
-  const button = document.getElementById('test-svn');
-  const out = document.getElementById('svn-test-result');
-  if (!button || !out) return;
+import { fetchJson, showAlert } from './lib/ui.js';
 
-  const show = (kind, lines) => window.ferryAlert(out, kind, lines);
+const button = document.getElementById('test-svn');
+const out = document.getElementById('svn-test-result');
 
-  button.addEventListener('click', async function () {
+if (button && out) {
+  const show = (kind, lines) => showAlert(out, kind, lines, { replace: true });
+  button.addEventListener('click', async () => {
     button.disabled = true;
     show('info', 'Testing the saved SVN settings…');
     try {
-      const result = await window.ferryFetch(button.getAttribute('data-url'), { method: 'POST', body: {} });
+      const result = await fetchJson(button.getAttribute('data-url'), { method: 'POST', body: {} });
       show(result.ok ? 'success' : 'danger', result.message);
     } catch (err) {
       show('danger', err.message);
@@ -19,4 +18,4 @@
       button.disabled = false;
     }
   });
-})();
+}

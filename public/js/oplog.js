@@ -1,20 +1,21 @@
 // Operation log: server-side DataTable whose filters are sent with every request and reused for CSV export.
-(function () {
-  'use strict';
-  const form = document.getElementById('oplog-filter');
+import { fmtDate, html, statusBadgeHtml } from './lib/ui.js';
+
+const form = document.getElementById('oplog-filter');
+
+if (form) {
   const filters = () => Object.fromEntries(new FormData(form).entries());
-  const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-  const badge = { ok: 'success', failed: 'danger', denied: 'warning' };
+  const text = (v) => String(html`${v}`);
   const table = new DataTable('#oplog-table', {
     serverSide: true, processing: true, pageLength: 50, order: [[0, 'desc']], searchDelay: 300,
     ajax: { url: '/oplog/data', data: (d) => Object.assign(d, filters()) },
     columns: [
-      { data: 'at', render: (v) => esc(v.replace('T', ' ').slice(0, 19)) },
-      { data: 'userName', render: esc }, { data: 'ip', render: esc }, { data: 'action', render: esc },
-      { data: 'project', render: esc },
-      { data: 'target', render: (v, _t, row) => row.jobId ? `<a href="/jobs/${row.jobId}">${esc(v || 'job #' + row.jobId)}</a>` : esc(v) },
-      { data: 'result', render: (v) => `<span class="badge text-bg-${badge[v] || 'secondary'}">${esc(v)}</span>` },
-      { data: 'detail', render: esc, orderable: false },
+      { data: 'at', render: (v) => text(fmtDate(v)) },
+      { data: 'userName', render: text }, { data: 'ip', render: text }, { data: 'action', render: text },
+      { data: 'project', render: text },
+      { data: 'target', render: (v, _t, row) => String(row.jobId ? html`<a href="/jobs/${row.jobId}">${v || 'job #' + row.jobId}</a>` : html`${v}`) },
+      { data: 'result', render: (v) => String(statusBadgeHtml(v)) },
+      { data: 'detail', render: text, orderable: false },
     ],
   });
   const exportLink = document.getElementById('export-csv');
@@ -27,4 +28,4 @@
   form.addEventListener('change', () => { table.ajax.reload(); syncExport(); });
   table.on('search.dt', syncExport);
   syncExport();
-})();
+}

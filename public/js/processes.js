@@ -1,16 +1,20 @@
 // Processes page: start / stop / restart a process on a host, a group or all its hosts, and "Refresh status"
 // (one status job per process, so each host's cell is that process's own exit code). Progress shows inline.
-(function () {
-  'use strict';
-  const page = document.getElementById('processes-page');
-  if (!page || !window.FerryJobProgress) return;
-  const P = window.FerryJobProgress;
+import { badgeClass, el, fetchJson, showAlert } from './lib/ui.js';
+import { createProgress, trackJob } from './lib/job-progress.js';
+
+const page = document.getElementById('processes-page');
+if (page) setUpProcessesPage(page);
+
+function setUpProcessesPage(page) {
   const api = '/api/projects/' + encodeURIComponent(page.getAttribute('data-project')) + '/processes';
   const alerts = document.getElementById('process-alerts');
   const jobsBox = document.getElementById('process-jobs');
+  const progressTemplate = document.getElementById('job-progress-template');
   const MAX_PANELS = 8;
   const q = (v) => window.CSS.escape(v);
 
+  // A process's state on a host (not a job status): badge colour and default label.
   const STATES = {
     running: ['success', 'running'],
     stopped: ['danger', 'stopped'],
@@ -23,7 +27,7 @@
     const [color, text] = STATES[state];
     cell.setAttribute('data-state', state);
     cell.title = title || '';
-    cell.innerHTML = '<span class="badge text-bg-' + color + '">' + P.esc(label || text) + '</span>';
+    cell.replaceChildren(el('span', { class: 'badge text-bg-' + color }, label || text));
   }
 
   function cellsFor(process, scope) {
@@ -51,29 +55,29 @@
     cellsFor(process, { host: h.host }).forEach((cell) => setCell(cell, state, null, title));
   }
 
+  // Trackers of the panels, so removing a panel also closes its event stream.
+  const trackers = new WeakMap();
+  function removePanel(panel) {
+    trackers.get(panel)?.close();
+    panel.remove();
+  }
+
   function addPanel(jobId, label) {
-    const panel = document.createElement('section');
-    panel.className = 'card mb-3 process-job';
-    panel.setAttribute('data-job-id', jobId);
-    panel.innerHTML = '<div class="card-header d-flex align-items-center gap-2"><span class="me-auto">' + P.esc(label) + '</span>' +
-      '<a href="/jobs/' + Number(jobId) + '">job #' + Number(jobId) + '</a> <span class="' + P.badgeClass('running') + ' job-status">running</span>' +
-      '<button type="button" class="btn-close process-job-close" aria-label="Remove"></button></div>' +
-      '<div class="card-body p-2 job-progress-panel process-job-body"></div>';
+    const panel = el('section', { class: 'card mb-3 process-job', 'data-job-id': jobId },
+      el('div', { class: 'card-header d-flex align-items-center gap-2' },
+        el('span', { class: 'me-auto' }, label),
+        el('a', { href: '/jobs/' + encodeURIComponent(jobId) }, 'job #' + jobId), ' ',
+        el('span', { class: badgeClass('running') + ' job-status', 'data-status': 'running' }, 'running'),
+        el('button', { type: 'button', class: 'btn-close process-job-close', 'aria-label': 'Remove' })),
+      el('div', { class: 'card-body p-2 job-progress-panel process-job-body' }));
     jobsBox.prepend(panel);
-    const panels = jobsBox.querySelectorAll('.process-job');
-    for (let i = MAX_PANELS; i < panels.length; i++) {
-      if (panels[i].tracker) panels[i].tracker.close();
-      panels[i].remove();
-    }
+    Array.from(jobsBox.querySelectorAll('.process-job')).slice(MAX_PANELS).forEach(removePanel);
     return panel;
   }
 
   jobsBox.addEventListener('click', (ev) => {
     const close = ev.target.closest('.process-job-close');
-    if (!close) return;
-    const panel = close.closest('.process-job');
-    if (panel.tracker) panel.tracker.close();
-    panel.remove();
+    if (close) removePanel(close.closest('.process-job'));
   });
 
   function describe(action, process, scope) {
@@ -88,24 +92,24 @@
     const label = describe(action, process, scope);
     let jobId;
     try {
-      jobId = (await window.ferryFetch(api, { method: 'POST', body })).jobId;
+      jobId = (await fetchJson(api, { method: 'POST', body })).jobId;
     } catch (err) {
-      alerts.insertAdjacentHTML('beforeend', P.alertHtml('danger', 'Could not ' + label + ': ' + err.message));
+      showAlert(alerts, 'danger', 'Could not ' + label + ': ' + err.message);
       return;
     }
     const cells = cellsFor(process, scope);
     cells.forEach((cell) => setCell(cell, 'pending', PENDING[action]));
     const panel = addPanel(jobId, label);
-    const root = P.create(panel.querySelector('.job-progress-panel'));
-    panel.tracker = P.track(root, jobId, {
+    const root = createProgress(panel.querySelector('.job-progress-panel'), progressTemplate);
+    trackers.set(panel, trackJob(root, jobId, {
       statusEl: panel.querySelector('.job-status'),
       onHost: (e) => applyResult(process, action, e),
       onEnd: (job) => {
         job.hosts.forEach((h) => applyResult(process, action, h));
         cells.filter((cell) => cell.getAttribute('data-state') === 'pending').forEach((cell) => setCell(cell, 'unknown', null, 'No result for this host.'));
       },
-      onProblem: (message) => alerts.insertAdjacentHTML('beforeend', P.alertHtml('warning', message)),
-    });
+      onProblem: (message) => showAlert(alerts, 'warning', message),
+    }));
   }
 
   // Stop and restart interrupt a service: ask first, in a Bootstrap dialog.
@@ -153,4 +157,4 @@
       }
     });
   }
-})();
+}

@@ -1,4 +1,11 @@
 // Small formatting helpers available in every EJS view.
+
+/** Status -> Bootstrap colour. The browser's copy is public/js/lib/status.js (they are compared by a unit test). */
+const STATUS_COLORS: Readonly<Record<string, string>> = {
+  succeeded: 'success', ok: 'success', running: 'primary', queued: 'secondary', failed: 'danger',
+  denied: 'warning', partial: 'warning', interrupted: 'dark',
+};
+
 export const viewHelpers = {
   fmtDate(d: Date | string | null | undefined): string {
     if (!d) return '';
@@ -11,11 +18,8 @@ export const viewHelpers = {
     const s = Math.round(ms / 1000);
     return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
   },
+  /** Colour class of a job, host or operation-log status badge. */
   statusBadge(status: string): string {
-    const map: Record<string, string> = {
-      succeeded: 'success', ok: 'success', running: 'primary', queued: 'secondary', failed: 'danger',
-      denied: 'warning', partial: 'warning', interrupted: 'dark',
-    };
-    return `text-bg-${map[status] ?? 'secondary'}`;
+    return `text-bg-${Object.hasOwn(STATUS_COLORS, status) ? STATUS_COLORS[status] : 'secondary'}`;
   },
 };

@@ -202,9 +202,72 @@ describe('browser workflow', () => {
     await page.close();
   });
 
+  it('checking an opened folder checks what is loaded below it, and unchecking one file leaves the folder unchecked', async () => {
+    // Exercises the checkbox cascade that public/js/lib/jstree-cascade.js replaces (jsTree pinned in package.json).
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors = collectPageErrors(page);
+    await signIn(page, 'ops');
+    await page.goto(`${base}/projects/game/publish`);
+    await page.waitForSelector(`${node('conf')} > a`);
+    expect(await page.evaluate(`String($('#file-tree').jstree(true)._cascade_new_checked_state).includes('lookup')`)).toBe(true);
+    await page.click(`${node('conf')} > i.jstree-ocl`);
+    await page.waitForSelector(`${node('conf/extra.ini')} > a`);
+    const checked = (p: string) => page.getAttribute(`${node(p)} > a`, 'aria-selected');
+
+    await page.click(`${node('conf')} > a`);
+    for (const p of ['conf', 'conf/app.ini', 'conf/extra.ini']) expect(await checked(p), p).toBe('true');
+    await expect.poll(() => page.textContent('#selection-summary')).toBe('1 path selected');
+
+    await page.click(`${node('conf/extra.ini')} > a`);
+    expect(await checked('conf')).toBe('false');
+    expect(await checked('conf/app.ini')).toBe('true');
+    expect(await checked('conf/extra.ini')).toBe('false');
+    await page.check('input[data-group="zone1"]');
+    await page.click('#publish-review');
+    await page.waitForSelector('#publish-modal.show');
+    expect((await page.locator('#confirm-files li').allTextContents())).toEqual(['conf/app.ini']);
+    await page.click('#publish-modal button[data-bs-dismiss="modal"]');
+    await page.waitForSelector('#publish-modal', { state: 'hidden' });
+
+    // Checking the last unchecked file checks its folder again (cascade up), and the folder is sent as one path.
+    await page.click(`${node('conf/extra.ini')} > a`);
+    expect(await checked('conf')).toBe('true');
+    await page.click('#publish-review');
+    await page.waitForSelector('#publish-modal.show');
+    expect((await page.locator('#confirm-files li').allTextContents())).toEqual(['conf']);
+    expect(errors, errors.join('\n')).toEqual([]);
+    await page.close();
+  });
+
+  it('loads every page that has a script without a browser error, and the admin "Test" buttons report back', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors = collectPageErrors(page);
+    await signIn(page, 'ops');
+    const host = await t.db.host.findUniqueOrThrow({ where: { name: 'a' } });
+    const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
+    const lastJob = await t.db.job.findFirstOrThrow({ orderBy: { id: 'desc' } });
+    // A module that fails to load or to link (a missing export) shows here as a pageerror, a console error or a 404.
+    const visit = async (url: string) => {
+      await page.goto(`${base}${url}`, { waitUntil: 'networkidle' });
+      expect(errors, `${url}\n${errors.join('\n')}`).toEqual([]);
+    };
+    for (const url of ['/', '/jobs', `/jobs/${lastJob.id}`, '/oplog', '/projects/game/publish', '/projects/game/processes',
+      '/admin/hosts', '/admin/projects', '/account']) await visit(url);
+    await visit(`/admin/hosts/${host.id}`);
+    await page.click('#test-host');
+    await page.waitForSelector('#host-test-result .alert-success');
+    expect(await page.textContent('#host-test-result')).toMatch(/Connected to a [\s\S]*Host key: /);
+    await visit(`/admin/projects/${project.id}`);
+    await page.click('#test-svn');
+    await page.waitForSelector('#svn-test-result .alert-success');
+    expect(errors, errors.join('\n')).toEqual([]);
+    await page.close();
+  });
+
   it('a member without publish sees no publish button, and the server refuses a direct POST with 403', async () => {
     const page = await browser.newPage();
     await signIn(page, 'viewer');
+    const errors = collectPageErrors(page);
     expect(await page.locator('tr[data-project="game"]').count()).toBe(1);
     expect(await page.locator('a[href="/projects/game/publish"]').count()).toBe(0);
     const jobsBefore = await t.db.job.count();
@@ -220,6 +283,7 @@ describe('browser workflow', () => {
     const direct = await page.goto(`${base}/projects/game/publish`);
     expect(direct?.status()).toBe(403);
     await screenshot(page, '12-member-forbidden');
+    expect(errors, errors.join('\n')).toEqual([]);
     await page.close();
   });
 });

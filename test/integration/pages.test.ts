@@ -171,7 +171,12 @@ describe('job page', () => {
     expect(res.text).toContain('conf/app.ini');
     expect(res.text).toContain('r11');
     expect(res.text).toContain('id="rollback-button"');
-    expect(res.text).toContain('/static/js/job.js');
+    expect(res.text).toContain('<script type="module" src="/static/js/job.js">');
+    // Browsers run modules only with a JavaScript type; revalidated so a page module never meets a stale shared one.
+    const shared = await admin.get('/static/js/lib/ui.js');
+    expect(shared.status).toBe(200);
+    expect(shared.headers['content-type']).toMatch(/^(text|application)\/javascript/);
+    expect(shared.headers['cache-control']).toBe('public, max-age=0');
 
     const pubOnly = await t.login('pubonly', 'member', { alpha: ['publish'] });
     const noRollback = await pubOnly.get(`/jobs/${jobId}`);

@@ -25,7 +25,7 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
   router.get('/', async function getHistory(req, res) {
     res.render('pages/jobs/index', {
       title: 'History', filter: jobFilterFromQuery(req.query), projects: await historyProjects(svc, ctxOf(req)),
-      kinds: JOB_KINDS, statuses: JOB_STATUSES, scripts: ['/static/js/history.js'],
+      kinds: JOB_KINDS, statuses: JOB_STATUSES, modules: ['/static/js/history.js'],
     });
   });
 
@@ -51,7 +51,7 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
       canRollback: job.kind === 'publish' && grant.rollback,
       // Retrying needs the same grant as the original action.
       canRetry: job.hosts.some((h) => h.status !== 'succeeded') && (job.kind === 'publish' ? grant.publish : job.kind === 'rollback' ? grant.rollback : grant.process),
-      scripts: ['/static/js/job.js'],
+      modules: ['/static/js/job.js'],
     });
   });
 

@@ -22,7 +22,7 @@ export function projectsPagesRouter(svc: Services, jobs?: JobRunner) {
     res.render('pages/projects/publish', {
       title: `Publish ${page.project.name}`, ...page, engineReady: Boolean(jobs),
       pageData: jsonForScript({ project: page.project.name, groups: page.groups, hosts: page.hosts }),
-      scripts: ['/vendor/jstree/jstree.min.js', '/static/js/publish.js'],
+      scripts: ['/vendor/jstree/jstree.min.js'], modules: ['/static/js/publish.js'],
     });
   });
 
@@ -31,7 +31,7 @@ export function projectsPagesRouter(svc: Services, jobs?: JobRunner) {
     const page = await processesPageData(svc, ctxOf(req), req.params.name);
     res.render('pages/projects/processes', {
       title: `Processes of ${page.project.name}`, ...page, engineReady: Boolean(jobs),
-      scripts: ['/static/js/job.js', '/static/js/processes.js'],
+      modules: ['/static/js/processes.js'],
     });
   });
 

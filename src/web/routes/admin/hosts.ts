@@ -8,7 +8,7 @@ import { crudRoutes } from '../../crud.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
-const SCRIPTS = ['/static/js/admin-host.js'];
+const MODULES = ['/static/js/admin-host.js'];
 
 export function hostsRouter(svc: Services) {
   const router = Router();
@@ -29,7 +29,7 @@ export function hostsRouter(svc: Services) {
       const detail = await hostDetail(svc, id);
       const { pinnedKey: _pinned, fingerprint: _fp, ...saved } = detail.host;
       res.status(status).render('pages/admin/hosts/edit', {
-        title: `Host ${detail.host.name}`, ...detail, relayModes: RELAY_MODES, scripts: SCRIPTS,
+        title: `Host ${detail.host.name}`, ...detail, relayModes: RELAY_MODES, modules: MODULES,
         values: form?.values ?? { ...saved, hostKey: '' }, errors: form?.errors ?? {},
       });
     },

@@ -13,7 +13,7 @@ import { flash } from '../../middleware/flash.ts';
 
 const PART_PATHS: Record<string, PartKind> = { groups: 'group', processes: 'process', hooks: 'hook' };
 const PART_WORDS: Record<PartKind, string> = { group: 'Host group', process: 'Process', hook: 'Hook' };
-const SCRIPTS = ['/static/js/admin-project.js'];
+const MODULES = ['/static/js/admin-project.js'];
 
 type PartError = { kind: PartKind; values: Record<string, unknown>; errors: Record<string, string> } | null;
 
@@ -25,7 +25,7 @@ export function projectsRouter(svc: Services) {
     const detail = await projectDetail(svc, id);
     res.status(status).render('pages/admin/projects/edit', {
       title: `Project ${detail.project.name}`, ...detail, hookStages: HOOK_STAGES, newPart: newPartValues,
-      values: opts.values ?? detail.project, errors: opts.errors ?? {}, part: opts.part ?? null, scripts: SCRIPTS,
+      values: opts.values ?? detail.project, errors: opts.errors ?? {}, part: opts.part ?? null, modules: MODULES,
     });
   }
 
