@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { AppError, conflict, notFound } from '../../lib/errors.ts';
 import { fingerprintOf, normalizeHostKey } from '../../deploy/hostkey.ts';
-import { createSshTransport, TransportError } from '../../deploy/transport.ts';
+import { createSshTransport, TransportError } from '../../deploy/transport/index.ts';
 import type { HostTarget, RemoteSession, Transport } from '../../deploy/types.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
