@@ -8,7 +8,7 @@ import { applyMigrations } from './lib/migrate.ts';
 import { ensureFirstAdmin } from './services/users.ts';
 import { createApp } from './app.ts';
 import { createEngine } from './deploy/runner.ts';
-import { createSshTransport } from './deploy/transport.ts';
+import { createSshTransport } from './deploy/transport/index.ts';
 import { runFile } from './lib/exec.ts';
 import { JobRunner } from './services/jobs.ts';
 import { pinHostKey } from './services/targets.ts';

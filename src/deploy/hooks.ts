@@ -4,7 +4,7 @@ import { DEFAULTS } from '../config.ts';
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { OutputTail } from './output-tail.ts';
-import { CommandTimeoutError } from './transport.ts';
+import { CommandTimeoutError } from './transport/errors.ts';
 import { shq } from './remote.ts';
 import type { RemoteSession } from './types.ts';
 

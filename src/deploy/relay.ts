@@ -14,7 +14,7 @@ import { programCommand } from './release/program.ts';
 import { MARK, wireBody, type WireOptions } from './release/protocol.ts';
 import type { RelayLeg } from './release/publish.ts';
 import type { HostPlan } from './runner-types.ts';
-import { publicKeyOf } from './transport.ts';
+import { publicKeyOf } from './transport/keys.ts';
 import type { AgentKey, EngineLogger, HostTarget, RemoteSession } from './types.ts';
 import { Readable } from 'node:stream';
 

@@ -7,7 +7,7 @@ import { startSvnServer, freePort, type SvnServer } from '../helpers/svnserve.ts
 import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
 import { startTestApp } from '../helpers/app.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';

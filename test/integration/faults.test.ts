@@ -9,7 +9,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/sshd.ts';
 import { startTestApp, csrf } from '../helpers/app.ts';
 import { mountTmpfs } from '../helpers/capabilities.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';

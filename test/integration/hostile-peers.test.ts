@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { HostPlan, PublishRequest } from '../../src/deploy/runner-types.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
-import { CommandTimeoutError, createSshTransport } from '../../src/deploy/transport.ts';
+import { CommandTimeoutError, createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { HostTarget, JobEvent } from '../../src/deploy/types.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { startSshd, type SshdHandle } from '../helpers/sshd.ts';

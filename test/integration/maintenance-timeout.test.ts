@@ -4,7 +4,7 @@
 // test takes seconds.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { OUTPUT_TAIL_BYTES } from '../../src/config.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runLocalHook } from '../../src/deploy/hooks.ts';
 import { runProcessAction, type ProcessAction, type ProcessActionOptions } from '../../src/deploy/processes.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { RemoteSession } from '../../src/deploy/types.ts';
 import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
 

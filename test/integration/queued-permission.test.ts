@@ -7,7 +7,7 @@ import supertest from 'supertest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
 import { startTestApp } from '../helpers/app.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';

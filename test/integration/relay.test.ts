@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostPlan, PublishRequest } from '../../src/deploy/runner-types.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { HostTarget, JobEvent } from '../../src/deploy/types.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { startSshd, startTcpProxy, type SshdHandle, type TcpProxy } from '../helpers/sshd.ts';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { forEachHostLimited } from '../../src/deploy/remote.ts';
 import { publishToHost, rollbackHost, type PublishOptions, type PublishPhase } from '../../src/deploy/release.ts';
 import { PackageFeed, type PackageInfo } from '../../src/deploy/release/feed.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { RemoteSession } from '../../src/deploy/types.ts';
 import { mountTmpfs } from '../helpers/capabilities.ts';
 import { startSshd, startTcpProxy, type SshdHandle } from '../helpers/sshd.ts';

@@ -2,7 +2,7 @@
 // a bounded tail for every command (a rollback no longer reads remote files: the host restores from its own lists).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_CAPTURE_CHARS } from '../../src/config.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { RemoteSession } from '../../src/deploy/types.ts';
 import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
 

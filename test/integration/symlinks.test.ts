@@ -12,7 +12,7 @@ import { packDirectory } from '../../src/deploy/pack.ts';
 import { publishToHost, rollbackHost } from '../../src/deploy/release.ts';
 import type { PublishRequest } from '../../src/deploy/runner-types.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { JobEvent, RemoteSession } from '../../src/deploy/types.ts';
 import { runFile } from '../../src/lib/exec.ts';
 import { startSshd, type SshdHandle } from '../helpers/sshd.ts';

@@ -9,7 +9,7 @@ import type { ExecOptions, ExecResult, RemoteSession } from '../types.ts';
 import { programCommand, publishProgram } from './program.ts';
 import { EXIT, hasMark, listSection, MarkReader, markValue, MARK, ReleaseInput, StageDeadline, wireBody } from './protocol.ts';
 import { DEFAULTS, MAINTENANCE_COMMAND_TIMEOUT_MS } from '../../config.ts';
-import { CommandTimeoutError } from '../transport.ts';
+import { CommandTimeoutError } from '../transport/errors.ts';
 import { SNAPSHOT_DROPPED } from './steps/extract.ts';
 import { PackageFeed, type PackageInfo } from './feed.ts';
 import { RECEIVE_FAILURES } from './steps/receive.ts';

@@ -4,7 +4,7 @@ import { refusalOf, reasonFrom } from '../remote.ts';
 import type { RemoteSession } from '../types.ts';
 import { programCommand, rollbackProgram } from './program.ts';
 import { EXIT, MARK, MarkReader, markValue, hasMark, StageDeadline } from './protocol.ts';
-import { CommandTimeoutError } from '../transport.ts';
+import { CommandTimeoutError } from '../transport/errors.ts';
 import { messageOf, requireAbsolute } from './publish.ts';
 import { MAINTENANCE_COMMAND_TIMEOUT_MS } from '../../config.ts';
 

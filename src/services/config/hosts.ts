@@ -4,7 +4,7 @@ import { DEFAULTS } from '../../config.ts';
 import { z } from 'zod';
 import { FerryError, conflict, notFound } from '../../lib/errors.ts';
 import { fingerprintOf, normalizeHostKey } from '../../deploy/hostkey.ts';
-import { createSshTransport, TransportError } from '../../deploy/transport.ts';
+import { createSshTransport, TransportError } from '../../deploy/transport/index.ts';
 import type { HostTarget, RemoteSession, Transport } from '../../deploy/types.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';

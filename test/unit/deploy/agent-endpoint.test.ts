@@ -1,6 +1,6 @@
 // The forwarded agent's framing, against what a hostile relay can send: frames in tiny packets, oversize frames.
 import { describe, expect, it } from 'vitest';
-import { AgentEndpoint, MAX_AGENT_MESSAGE } from '../../../src/deploy/transport.ts';
+import { AgentEndpoint, MAX_AGENT_MESSAGE } from '../../../src/deploy/transport/agent-protocol.ts';
 
 const FAILURE = 5;
 

@@ -1,6 +1,6 @@
 // Finding a command's own FERRYPID line in stderr, against what a hostile target can send.
 import { describe, expect, it } from 'vitest';
-import { PidLineFilter } from '../../../src/deploy/transport.ts';
+import { PidLineFilter } from '../../../src/deploy/transport/pid-line.ts';
 
 const NONCE = '0123456789abcdef';
 
