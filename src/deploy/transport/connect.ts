@@ -1,5 +1,6 @@
 // Connections to a target, directly or through a chain of jump hosts (direct-tcpip): login, host-key pinning, and
 // ssh2's errors turned into TransportErrors a person can act on.
+import { DEFAULTS } from '../../config.ts';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
@@ -9,9 +10,6 @@ import { agentConfig } from './agent.ts';
 import { TransportError, formatSeconds, type TransportErrorCode } from './errors.ts';
 
 const { Client, utils } = ssh2;
-
-const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
-const DEFAULT_KEEPALIVE_MS = 15_000;
 
 /** One open ssh2 connection and a promise that settles when it has closed. */
 export interface Connection {
@@ -32,7 +30,7 @@ export async function connectChain(target: HostTarget, opts: ConnectOptions): Pr
     throw throughJump(err, jump, target);
   }
   try {
-    const sock = await forwardThrough(chain[chain.length - 1].client, jump, target, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    const sock = await forwardThrough(chain[chain.length - 1].client, jump, target, opts.connectTimeoutMs ?? DEFAULTS.sshConnectTimeoutMs);
     chain.push(await connectHop(target, opts, sock));
     return chain;
   } catch (err) {
@@ -89,7 +87,7 @@ async function connectHop(target: HostTarget, opts: ConnectOptions, sock?: Duple
 }
 
 function login(target: HostTarget, opts: ConnectOptions, sock?: Duplex): Promise<{ connection: Connection; presentedKey: string }> {
-  const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const timeoutMs = opts.connectTimeoutMs ?? DEFAULTS.sshConnectTimeoutMs;
   return new Promise((resolve, reject) => {
     const client = new Client();
     const closed = new Promise<void>((done) => client.once('close', () => done()));
@@ -135,7 +133,7 @@ function login(target: HostTarget, opts: ConnectOptions, sock?: Duplex): Promise
       const config: ConnectConfig = {
         username: target.username,
         readyTimeout: timeoutMs,
-        keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
+        keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULTS.sshKeepaliveIntervalMs,
         keepaliveCountMax: 3,
         hostVerifier,
         ...authConfig(target),

@@ -1,5 +1,6 @@
 // The transport's failures in plain words: which host is at fault and a stable code. Engine steps that only need to
 // recognise a failure (a command timeout in a hook, a lost connection) import this module, which does not load ssh2.
+import { FerryError, type ErrorKind } from '../../lib/errors.ts';
 
 export type TransportErrorCode =
   | 'refused'
@@ -15,8 +16,24 @@ export type TransportErrorCode =
   | 'command-timeout'
   | 'failed';
 
+/** How each transport failure counts in Ferry's error model (HTTP status, job messages). */
+const FERRY_KIND: Record<TransportErrorCode, ErrorKind> = {
+  refused: 'unreachable',
+  timeout: 'unreachable',
+  dns: 'unreachable',
+  unreachable: 'unreachable',
+  auth: 'failed',
+  'bad-key': 'invalid',
+  'host-key-changed': 'refused',
+  handshake: 'unreachable',
+  'jump-forward': 'unreachable',
+  'connection-lost': 'unreachable',
+  'command-timeout': 'timeout',
+  failed: 'failed',
+};
+
 /** A failure to reach or use a host, in plain words. `host` names the host at fault (a jump host if it failed). */
-export class TransportError extends Error {
+export class TransportError extends FerryError {
   override name = 'TransportError';
   readonly host: string;
   readonly code: TransportErrorCode;
@@ -24,7 +41,7 @@ export class TransportError extends Error {
   readonly jumpFor?: string;
 
   constructor(message: string, host: string, code: TransportErrorCode, options: { cause?: unknown; jumpFor?: string } = {}) {
-    super(message, { cause: options.cause });
+    super(FERRY_KIND[code], message, { cause: options.cause });
     this.host = host;
     this.code = code;
     this.jumpFor = options.jumpFor;

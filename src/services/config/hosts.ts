@@ -225,7 +225,7 @@ export async function testHost(svc: Services, ctx: Ctx, id: number, transport: T
       result = { ok: true, fingerprint, pinned, message: `Connected to ${host.name} (${run.stdout.trim() || 'no name'}).${pinNote}` };
     }
   } catch (err) {
-    if (!(err instanceof TransportError) && !(err instanceof FerryError)) throw err;
+    if (!(err instanceof FerryError)) throw err;
     const message = err instanceof TransportError && err.code === 'host-key-changed'
       ? `Refused to log in: ${err.message}. If nobody reinstalled ${err.host}, someone may be intercepting the connection.`
       : `Connection failed: ${err.message}`;
