@@ -1,5 +1,6 @@
 // Host key helpers for pinning: keys are kept as "type base64" (a known_hosts entry without the host names),
 // and shown to people as SHA256 fingerprints, the way `ssh-keygen -l` prints them.
+import { FerryError } from '../lib/errors.ts';
 import { createHash } from 'node:crypto';
 
 interface ParsedHostKey {
@@ -22,7 +23,7 @@ function keyTypeOfBlob(blob: Buffer): string | null {
 /** "type base64" for a key blob as presented by a server. */
 export function hostKeyFromBlob(blob: Buffer): string {
   const type = keyTypeOfBlob(blob);
-  if (!type) throw new Error('unreadable SSH host key');
+  if (!type) throw new FerryError('invalid', 'unreadable SSH host key');
   return `${type} ${blob.toString('base64')}`;
 }
 
@@ -38,7 +39,7 @@ function parseHostKey(text: string): ParsedHostKey {
     const blob = Buffer.from(base64, 'base64');
     if (keyTypeOfBlob(blob) === type) return { type, base64: blob.toString('base64'), blob };
   }
-  throw new Error('not an SSH public key: expected "type base64", e.g. "ssh-ed25519 AAAAC3Nza..."');
+  throw new FerryError('invalid', 'not an SSH public key: expected "type base64", e.g. "ssh-ed25519 AAAAC3Nza..."');
 }
 
 /** Canonical "type base64" form of a pasted key or known_hosts line. */

@@ -16,6 +16,7 @@
 //
 // The release is either a whole directory (an export) or the selected part of a project's working copy
 // (ReleaseSelection), which packs to the same entries, modes and checks as an export of that selection.
+import { FerryError } from '../lib/errors.ts';
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
@@ -157,9 +158,10 @@ async function sampledSaving(file: string, size: number): Promise<number> {
   }
 }
 
-export class PackError extends Error {
+/** The release cannot be packed as it is (a link out of it, a special file, an odd name): the content must change. */
+export class PackError extends FerryError {
   constructor(message: string) {
-    super(message);
+    super('refused', message);
     this.name = 'PackError';
   }
 }

@@ -6,6 +6,7 @@
 //
 // In `auto` mode a small package is tunnelled instead (the relay's extra shell and ssh process per target cost more
 // than sending the bytes again); a target whose key is not pinned yet is first pinned through the tunnel.
+import { FerryError } from '../lib/errors.ts';
 import pLimit from 'p-limit';
 import { RELAY_TUNNEL_MAX_BYTES } from '../config.ts';
 import { normalizeHostKey } from './hostkey.ts';
@@ -237,14 +238,14 @@ class Relay {
       try {
         entry.hostKey = await this.opts.pinHostKey(plan);
       } catch (err) {
-        throw new Error(`pinning the host key of ${plan.name} through relay ${this.name} failed: ${messageOf(err)}`, { cause: err });
+        throw new FerryError('unreachable', `pinning the host key of ${plan.name} through relay ${this.name} failed: ${messageOf(err)}`, { cause: err });
       }
     }));
     const keys = uniqueKeys(plans.map((plan) => agentKeyOf(plan.target)));
     try {
       this.session = await this.opts.connect(this.target, keys);
     } catch (err) {
-      throw new Error(`cannot reach relay ${this.name}: ${messageOf(err)}`, { cause: err });
+      throw new FerryError('unreachable', `cannot reach relay ${this.name}: ${messageOf(err)}`, { cause: err });
     }
     let result;
     try {
@@ -253,18 +254,18 @@ class Relay {
         timeoutMs: STAGING_TIMEOUT_MS,
       });
     } catch (err) {
-      if (/agent forwarding/i.test(messageOf(err))) throw new Error(`relay ${this.name} does not allow agent forwarding (sshd AllowAgentForwarding)`, { cause: err });
-      throw new Error(`staging the package on relay ${this.name} failed: ${messageOf(err)}`, { cause: err });
+      if (/agent forwarding/i.test(messageOf(err))) throw new FerryError('refused', `relay ${this.name} does not allow agent forwarding (sshd AllowAgentForwarding)`, { cause: err });
+      throw new FerryError('failed', `staging the package on relay ${this.name} failed: ${messageOf(err)}`, { cause: err });
     }
     const lines = result.stdout.split('\n');
     const dir = lines.find((line) => line.startsWith(`${MARK}relay-dir `))?.slice(`${MARK}relay-dir `.length) ?? '';
     if (dir.startsWith('/')) this.dir = dir;
     if (result.code === EXIT_MISSING_TOOLS) {
       const missing = lines.filter((line) => line.startsWith(`${MARK}missing `)).map((line) => line.slice(`${MARK}missing `.length));
-      throw new Error(`relay ${this.name} has no ${missing.join(', ')} command${missing.length > 1 ? 's' : ''}`);
+      throw new FerryError('unavailable', `relay ${this.name} has no ${missing.join(', ')} command${missing.length > 1 ? 's' : ''}`);
     }
     if (result.code !== 0 || !this.dir) {
-      throw new Error(`staging the package on relay ${this.name} failed: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`);
+      throw new FerryError('failed', `staging the package on relay ${this.name} failed: ${reasonFrom(result.stderr) || `exit code ${result.code}`}`);
     }
     this.opts.logger.info({ jobId: this.opts.jobId, relay: this.name, hosts: plans.map((p) => p.name) }, 'package staged on relay');
   }

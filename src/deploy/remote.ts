@@ -1,5 +1,6 @@
 // Building blocks for talking to a target host: shell quoting, the .ferry/ layout, checked commands,
 // small remote files and a bounded fan-out over hosts. Targets only need POSIX sh, tar, sha256sum and find.
+import { FerryError } from '../lib/errors.ts';
 import pLimit from 'p-limit';
 import type { ExecOptions, ExecResult, RemoteSession } from './types.ts';
 
@@ -84,7 +85,7 @@ export function depthOf(path: string): number {
 }
 
 /** A remote command that exited non-zero, with the tool's own words. */
-class RemoteCommandError extends Error {
+class RemoteCommandError extends FerryError {
   override name = 'RemoteCommandError';
   constructor(
     message: string,
@@ -92,7 +93,7 @@ class RemoteCommandError extends Error {
     readonly exitCode: number,
     readonly stderr: string,
   ) {
-    super(message);
+    super('failed', message);
   }
 }
 

@@ -1,6 +1,7 @@
 // The release engine: composes export -> before-publish hooks -> pack -> per-host publish (staged through relays where
 // that saves bandwidth), and rollback and process control, fanned out over hosts with a bound. It reports progress
 // only through the event sink.
+import { FerryError } from '../lib/errors.ts';
 import { DEFAULTS } from '../config.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -45,7 +46,13 @@ function formatBytes(bytes: number): string {
 }
 
 /** Thrown for job-level failures (nothing was sent to any host). */
-export class JobAbortedError extends Error {}
+/** The job stopped before touching any host (a refused release, a failed before-publish hook); the message says why. */
+export class JobAbortedError extends FerryError {
+  constructor(message: string) {
+    super('failed', message);
+    this.name = 'JobAbortedError';
+  }
+}
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -167,7 +174,7 @@ export function createEngine(deps: EngineDeps): Engine {
             },
           });
           await session.close().catch(() => undefined);
-          if (pinned === null) throw new Error(`${plan.name} presented no host key to pin`);
+          if (pinned === null) throw new FerryError('unreachable', `${plan.name} presented no host key to pin`);
           note(emit, plan.name, 'pinned the host key through the tunnel, for the relay to check');
           return pinned;
         },

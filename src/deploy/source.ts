@@ -2,6 +2,7 @@
 // was packed before, else packed from the project's own working copy, which an update brings to the revision by
 // fetching only what changed (working-copy.ts, package-cache.ts). Everything lives under one cache directory,
 // bounded by RELEASE_CACHE (src/config.ts), and can be deleted while no job runs.
+import { FerryError } from '../lib/errors.ts';
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -81,9 +82,10 @@ export interface PreparedPackage extends PackageHandle {
 }
 
 /** The cache directory cannot be written (full disk, permissions): said plainly, with what the operator can do. */
-export class ReleaseCacheError extends Error {
+/** The release cache on the Ferry server cannot be used (disk full, permissions): Ferry cannot prepare releases now. */
+export class ReleaseCacheError extends FerryError {
   constructor(message: string) {
-    super(message);
+    super('unavailable', message);
     this.name = 'ReleaseCacheError';
   }
 }

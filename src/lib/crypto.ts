@@ -1,4 +1,5 @@
 // Secrets at rest (AES-256-GCM), password hashing (scrypt) and API token hashing. Nothing here logs.
+import { FerryError } from './errors.ts';
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 
@@ -15,13 +16,13 @@ export function encryptSecret(key: Buffer, plaintext: string): string {
 
 export function decryptSecret(key: Buffer, stored: string): string {
   const [version, iv, tag, ct] = stored.split(':');
-  if (version !== 'v1' || !iv || !tag || ct === undefined) throw new Error('stored secret has an unknown format');
+  if (version !== 'v1' || !iv || !tag || ct === undefined) throw new FerryError('unavailable', 'stored secret has an unknown format');
   const decipher = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
   decipher.setAuthTag(Buffer.from(tag, 'base64'));
   try {
     return Buffer.concat([decipher.update(Buffer.from(ct, 'base64')), decipher.final()]).toString('utf8');
   } catch {
-    throw new Error('cannot decrypt a stored secret: FERRY_SECRET_KEY or data/secret.key differs from the one it was saved with');
+    throw new FerryError('unavailable', 'cannot decrypt a stored secret: FERRY_SECRET_KEY or data/secret.key differs from the one it was saved with');
   }
 }
 

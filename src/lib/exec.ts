@@ -1,5 +1,6 @@
 // Runs a local program with an argument array (never through a shell), a timeout and bounded output.
 // Callers receive a RunFile so tests can inject a fake or a spy instead of monkey-patching child_process.
+import { FerryError } from './errors.ts';
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 
@@ -27,14 +28,15 @@ export type RunFile = (file: string, args: readonly string[], opts?: RunFileOpti
 
 type ExecFailure = 'spawn' | 'timeout' | 'maxBuffer';
 
-export class ExecError extends Error {
+/** A local program could not run to its end: missing (unavailable), too slow (timeout), or it printed too much. */
+export class ExecError extends FerryError {
   readonly reason: ExecFailure;
   /** errno code for spawn failures, e.g. ENOENT when the program is not installed. */
   readonly errno?: string;
   readonly stderr: string;
 
   constructor(message: string, reason: ExecFailure, stderr = '', errno?: string) {
-    super(message);
+    super(reason === 'timeout' ? 'timeout' : errno === 'ENOENT' ? 'unavailable' : 'failed', message, { detail: stderr });
     this.name = 'ExecError';
     this.reason = reason;
     this.stderr = stderr;

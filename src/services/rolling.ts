@@ -1,4 +1,5 @@
 // Rolling process control: run an action batch by batch, checking each batch's status before the next.
+import { FerryError } from '../lib/errors.ts';
 import type { ProcessAction } from '../deploy/runner-types.ts';
 import type { EventSink } from '../deploy/types.ts';
 import { badRequest } from '../lib/errors.ts';
@@ -50,7 +51,7 @@ export async function rollingProcessAction<T extends { host: { name: string } }>
       const rest = items.slice(start + batchSize);
       const reason = `skipped: batch ${batch} failed on ${[...failed].join(', ')}; hosts done before it: ${done.length ? done.join(', ') : 'none'}`;
       for (const h of rest) await emit({ type: 'host', host: h.host.name, status: 'skipped', phase: 'skipped', error: reason });
-      throw new Error(`Rolling ${action} stopped at batch ${batch} (${[...failed].join(', ')} failed). Done: ${done.length ? done.join(', ') : 'no host'}.`);
+      throw new FerryError('failed', `Rolling ${action} stopped at batch ${batch} (${[...failed].join(', ')} failed). Done: ${done.length ? done.join(', ') : 'no host'}.`);
     }
     done.push(...hosts.map((h) => h.host.name));
   }

@@ -10,6 +10,7 @@
 //   ... later, once Ferry has recorded the snapshot durably: "go\n" (or anything else: stop, change nothing)
 // Host -> Ferry (stdout): lines starting with MARK, one per step and result; tar's complaints go to stderr.
 // Paths travel as lines: pack.ts refuses names with control characters, so a newline cannot be part of one.
+import { FerryError } from '../../lib/errors.ts';
 import { Readable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import type { PackageFeed, PackageInfo } from './feed.ts';
@@ -89,14 +90,14 @@ export async function* wireBody(opts: WireOptions): AsyncGenerator<Buffer> {
       } finally {
         file.destroy();
       }
-      if (sent !== available) throw new Error(`${feed.path} shrank while it was being sent`);
+      if (sent !== available) throw new FerryError('failed', `${feed.path} shrank while it was being sent`);
       continue;
     }
     if (complete) break;
     await feed.waitBeyond(sent + MIN_FRAME_BYTES - 1);
   }
   const info = feed.info!;
-  if (sent !== info.size) throw new Error(`${feed.path} has ${sent} bytes, the packer wrote ${info.size}`);
+  if (sent !== info.size) throw new FerryError('failed', `${feed.path} has ${sent} bytes, the packer wrote ${info.size}`);
   const lists = opts.lists(info);
   yield Buffer.from(`0\n${info.sha256.toLowerCase()} ${info.size} ${lists.length}\n`);
   yield lists;

@@ -2,6 +2,7 @@
 // lines, records the snapshot before letting it extract, then runs the after-publish hooks (the user's own commands).
 // The command runs either on Ferry's own session to the host (direct, or tunnelled through jump hosts) or through a
 // relay's `ssh` (store-and-forward, relay.ts), which feeds it the package the relay holds.
+import { FerryError } from '../../lib/errors.ts';
 import { stat } from 'node:fs/promises';
 import { hookLabel, runHookChain, runRemoteHook, type HookSpec } from '../hooks.ts';
 import { ancestorsOf, depthOf, jobFiles, normalizeManifestPath, outsideLinkError, reasonFrom, refusalOf, withoutOutsideRecords } from '../remote.ts';
@@ -175,7 +176,7 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     }
 
     if (result.code !== 0) {
-      if (confirmError !== null) throw new Error(`recording the snapshot failed, so the host was told to stop before extracting: ${messageOf(confirmError)}`);
+      if (confirmError !== null) throw new FerryError('failed', `recording the snapshot failed, so the host was told to stop before extracting: ${messageOf(confirmError)}`);
       return failedResult(result, { hostName, jobId, relay: opts.relay?.relay, expectedSha256: feed.info?.sha256 ?? '', onOutput, failed, dropSnapshot: () => { snapshotTaken = false; } });
     }
     for (const line of result.stdout.split('\n')) if (line.startsWith(`${MARK}warning `)) warnings.push(`${line.slice(`${MARK}warning `.length)} on ${hostName}`);
