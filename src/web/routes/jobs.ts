@@ -1,14 +1,13 @@
 // Job pages: the history (server-side DataTable) and one job's live progress, with rollback for publishes.
 import { Router, type Request } from 'express';
 import type { Services } from '../../services/context.ts';
-import type { JobRunner } from '../../services/jobs.ts';
 import { AppError } from '../../lib/errors.ts';
 import {
   JOB_COLUMNS, JOB_KINDS, JOB_STATUSES, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
 } from '../../services/history.ts';
 import { ctxOf } from '../middleware/auth.ts';
 import { dataTablesRequest, searchFromQuery } from '../datatables.ts';
-import { jobIdParam } from '../../services/jobs.ts';
+import { jobIdParam, type JobRunner } from '../../services/jobs/index.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
