@@ -7,6 +7,7 @@ import { LIVE_OUTPUT_BYTES_PER_FLUSH, OUTPUT_TAIL_BYTES } from '../../config.ts'
 import { OutputTail, droppedLine, formatSize } from '../../deploy/output-tail.ts';
 import type { JobEvent } from '../../deploy/types.ts';
 import type { Services } from '../context.ts';
+import { isActiveStatus } from './status.ts';
 
 const FLUSH_MS = 250;
 
@@ -55,7 +56,7 @@ export class JobRecorder {
             ...(error !== undefined ? { error } : {}),
             ...(snapshotTaken !== undefined ? { snapshotTaken } : {}),
             ...(exitCode !== undefined ? { exitCode } : {}),
-            ...(status !== 'running' && status !== 'queued' ? { finishedAt: now } : {}),
+            ...(!isActiveStatus(status) ? { finishedAt: now } : {}),
           },
         });
         if (status === 'running') {

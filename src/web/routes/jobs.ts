@@ -3,11 +3,11 @@ import { Router, type Request } from 'express';
 import type { Services } from '../../services/context.ts';
 import { AppError } from '../../lib/errors.ts';
 import {
-  JOB_COLUMNS, JOB_KINDS, JOB_STATUSES, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
+  JOB_COLUMNS, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
 } from '../../services/history.ts';
 import { ctxOf } from '../middleware/auth.ts';
 import { dataTablesRequest, searchFromQuery } from '../datatables.ts';
-import { jobIdParam, type JobRunner } from '../../services/jobs/index.ts';
+import { JOB_KINDS, JOB_STATUSES, isActiveStatus, jobIdParam, type JobRunner } from '../../services/jobs/index.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
@@ -46,7 +46,7 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
     const job = await jobs.getJob(ctx, id);
     const grant = await grantOn(svc, ctx, job.project);
     res.render('pages/jobs/show', {
-      title: `Job #${job.id}`, job, grant, active: job.status === 'queued' || job.status === 'running',
+      title: `Job #${job.id}`, job, grant, active: isActiveStatus(job.status),
       canRollback: job.kind === 'publish' && grant.rollback,
       // Retrying needs the same grant as the original action.
       canRetry: job.hosts.some((h) => h.status !== 'succeeded') && (job.kind === 'publish' ? grant.publish : job.kind === 'rollback' ? grant.rollback : grant.process),
