@@ -6,7 +6,7 @@ import {
   JOB_COLUMNS, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
 } from '../../services/history.ts';
 import { ctxOf } from '../middleware/auth.ts';
-import { dataTablesRequest, searchFromQuery } from '../datatables.ts';
+import { dataTablesRequest, dataTablesResponse, searchFromQuery, sortColumn } from '../datatables.ts';
 import { JOB_KINDS, JOB_STATUSES, isActiveStatus, jobIdParam, type JobRunner } from '../../services/jobs/index.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
@@ -31,11 +31,11 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
   // GET /jobs/data — DataTables server-side protocol
   router.get('/data', async function getHistoryData(req, res) {
     const page = dataTablesRequest(req.query);
-    const column = JOB_COLUMNS[page.column ?? 0] ?? 'id';
-    const { total, filtered, rows } = await queryJobs(svc, ctxOf(req), jobFilterFromQuery(req.query), {
+    const column = sortColumn(JOB_COLUMNS, page, 'id');
+    const result = await queryJobs(svc, ctxOf(req), jobFilterFromQuery(req.query), {
       offset: page.offset, limit: page.limit, orderBy: isSortable(column) ? column : 'id', dir: page.dir,
     });
-    res.json({ draw: page.draw, recordsTotal: total, recordsFiltered: filtered, data: rows });
+    res.json(dataTablesResponse(page, result, result.rows));
   });
 
   // GET /jobs/:id
