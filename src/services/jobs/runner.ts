@@ -87,7 +87,7 @@ export class JobRunner {
     return this.live.get(jobId) !== undefined;
   }
 
-  /** For tests and shutdown: resolves when every job started so far has finished. */
+  /** Resolves when every job started so far has finished (tests wait on it before cleaning up). */
   idle(): Promise<void> {
     return this.live.idle();
   }
