@@ -27,7 +27,7 @@ import { projectsPagesRouter } from './web/routes/projects.ts';
 import { jobsPagesRouter } from './web/routes/jobs.ts';
 import { adminRouter } from './web/routes/admin/index.ts';
 import { apiRouter } from './web/routes/api/index.ts';
-import type { JobRunner } from './services/jobs.ts';
+import type { JobRunner } from './services/jobs/index.ts';
 
 export interface AppDeps {
   config: Config;

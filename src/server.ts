@@ -10,7 +10,7 @@ import { createApp } from './app.ts';
 import { createEngine } from './deploy/runner.ts';
 import { createSshTransport } from './deploy/transport/index.ts';
 import { runFile } from './lib/exec.ts';
-import { JobRunner } from './services/jobs.ts';
+import { JobRunner } from './services/jobs/index.ts';
 import { pinHostKey } from './services/targets.ts';
 import { recordOp } from './services/oplog.ts';
 import { installSafetyNet } from './lib/safety-net.ts';

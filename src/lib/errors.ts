@@ -41,8 +41,6 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
   timeout: 504,
 };
 
-const KIND_OF_STATUS = new Map<number, ErrorKind>(Object.entries(HTTP_STATUS).map(([kind, status]) => [status, kind as ErrorKind]));
-
 export interface FerryErrorOptions {
   /** Field-level validation messages, keyed by form field / import path. */
   fields?: Record<string, string>;
@@ -74,15 +72,6 @@ export class FerryError extends Error {
 }
 
 export const httpStatusOf = (kind: ErrorKind): number => HTTP_STATUS[kind];
-
-/** An error raised by the web layer or a service with an HTTP status in mind; its kind follows from the status. */
-export class AppError extends FerryError {
-  constructor(status: number, message: string, fields?: Record<string, string>) {
-    super(KIND_OF_STATUS.get(status) ?? (status >= 500 ? 'unavailable' : 'invalid'), message, { fields });
-    this.name = 'AppError';
-    this.status = status;
-  }
-}
 
 export const badRequest = (message: string, fields?: Record<string, string>) => new FerryError('invalid', message, { fields });
 export const forbidden = (message = 'You do not have permission to do that.') => new FerryError('refused', message);

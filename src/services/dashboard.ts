@@ -1,5 +1,6 @@
 // What the dashboard shows: projects the user may see, each with its last publish and running job.
 import type { Ctx, Services } from './context.ts';
+import { ACTIVE_JOB_STATUSES, isActiveStatus } from './jobs/status.ts';
 
 export async function visibleProjectIds(svc: Pick<Services, 'db'>, ctx: Ctx): Promise<number[] | undefined> {
   return ctx.actor.role === 'member' ? [...ctx.actor.grants.keys()] : undefined;
@@ -13,7 +14,7 @@ export async function dashboard(svc: Pick<Services, 'db'>, ctx: Ctx) {
     select: {
       id: true, name: true, description: true, svnUrl: true,
       jobs: {
-        where: { OR: [{ kind: 'publish' }, { status: { in: ['running', 'queued'] } }] },
+        where: { OR: [{ kind: 'publish' }, { status: { in: [...ACTIVE_JOB_STATUSES] } }] },
         orderBy: { id: 'desc' }, take: 5,
         select: { id: true, kind: true, status: true, revision: true, userName: true, createdAt: true, finishedAt: true },
       },
@@ -21,8 +22,8 @@ export async function dashboard(svc: Pick<Services, 'db'>, ctx: Ctx) {
   });
   return projects.map((p) => ({
     ...p,
-    lastPublish: p.jobs.find((j) => j.kind === 'publish' && j.status !== 'running' && j.status !== 'queued') ?? null,
-    running: p.jobs.find((j) => j.status === 'running' || j.status === 'queued') ?? null,
+    lastPublish: p.jobs.find((j) => j.kind === 'publish' && !isActiveStatus(j.status)) ?? null,
+    running: p.jobs.find((j) => isActiveStatus(j.status)) ?? null,
     grant: ctx.actor.role === 'admin'
       ? { publish: true, rollback: true, process: true }
       : ctx.actor.grants.get(p.id) ?? { publish: false, rollback: false, process: false },

@@ -7,9 +7,6 @@ import type { Ctx, ProjectGrant, Services } from './context.ts';
 import { visibleProjectIds } from './dashboard.ts';
 import { assertCan, assertCanSee, can } from './permissions.ts';
 
-export const JOB_KINDS = ['publish', 'rollback', 'process'] as const;
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted'] as const;
-
 export interface JobFilter {
   project?: string;
   kind?: string;

@@ -1,4 +1,5 @@
-// Reads the DataTables server-side protocol (draw, start, length, order, search) for every table that pages on the server.
+// The DataTables server-side protocol for every table that pages on the server: reads draw, start, length, order and
+// search (clamped through services/paging.ts), and shapes the answer.
 import type { Request } from 'express';
 import { PAGING } from '../config.ts';
 import { clampPage, safeWholeNumber, searchText, type Page } from '../services/paging.ts';
@@ -19,6 +20,16 @@ export function dataTablesRequest(q: Request['query']): DataTablesRequest {
     column: safeWholeNumber(order?.column),
     dir: order?.dir === 'asc' ? 'asc' : 'desc',
   };
+}
+
+/** The sorted column's name: the column at the index the browser sent, or `fallback` for a missing or unknown index. */
+export function sortColumn<C extends string>(columns: readonly C[], page: DataTablesRequest, fallback: C): C {
+  return columns[page.column ?? 0] ?? fallback;
+}
+
+/** The answer DataTables expects: the echoed draw counter, both row counts and this page's rows. */
+export function dataTablesResponse<R>(page: DataTablesRequest, result: { total: number; filtered: number }, data: R[]) {
+  return { draw: page.draw, recordsTotal: result.total, recordsFiltered: result.filtered, data };
 }
 
 /** The search box's text: DataTables sends search[value], links and the API send search. */

@@ -8,7 +8,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { hashPassword } from '../../src/lib/crypto.ts';
 import type { Role, Services } from '../../src/services/context.ts';
 import { createTestDb } from './db.ts';
-import { JobRunner } from '../../src/services/jobs.ts';
+import { JobRunner } from '../../src/services/jobs/index.ts';
 import type { Engine } from '../../src/deploy/runner-types.ts';
 
 export const PASSWORD = 'correct horse battery';

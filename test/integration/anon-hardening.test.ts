@@ -9,6 +9,7 @@ import supertest from 'supertest';
 import type { Engine } from '../../src/deploy/runner-types.ts';
 import { createToken, createUser } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
+import type { LiveJobs } from '../../src/services/jobs/live.ts';
 import { csrf, PASSWORD, startTestApp, type Agent } from '../helpers/app.ts';
 import { waitFor } from '../helpers/wait.ts';
 import type { LoginThrottle } from '../../src/web/auth/throttle.ts';
@@ -365,7 +366,7 @@ describe('live job events', () => {
     expect(started.status, JSON.stringify(started.body)).toBe(201);
     const jobId = started.body.jobId as number;
     await until(() => t.jobs!.isRunning(jobId), 'the job to run');
-    const live = (t.jobs as unknown as { live: Map<number, { emitter: NodeJS.EventEmitter }> }).live.get(jobId)!;
+    const live = (t.jobs as unknown as { live: LiveJobs }).live.get(jobId)!;
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const timersBefore = timers();
 

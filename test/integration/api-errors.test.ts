@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startTestApp, type Agent } from '../helpers/app.ts';
-import { JobRunner } from '../../src/services/jobs.ts';
+import { JobRunner } from '../../src/services/jobs/index.ts';
 import type { Engine } from '../../src/deploy/runner-types.ts';
 import { PAGING } from '../../src/config.ts';
 

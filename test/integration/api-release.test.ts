@@ -12,7 +12,7 @@ import { runFile } from '../../src/lib/exec.ts';
 import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
-import { JobRunner } from '../../src/services/jobs.ts';
+import { JobRunner } from '../../src/services/jobs/index.ts';
 
 const CTL = `#!/bin/sh
 # ctl.sh start|stop|status NAME: a background sleep with a pid file, like many real start scripts.

@@ -9,6 +9,7 @@ import { SvnClient, SvnError } from '../../deploy/svn/index.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
+import { ACTIVE_JOB_STATUSES } from '../jobs/status.ts';
 import { changeDetail, changedFields, checkbox, formText, intField, invalid, nameField, parseForm, pick, secretField } from './form.ts';
 import { deployDirRule, descriptionRule, RANGES, svnUrlRule, svnUsernameRule } from './rules.ts';
 
@@ -122,7 +123,7 @@ export async function updateProject(svc: Services, ctx: Ctx, id: number, input: 
 export async function deleteProject(svc: Services, ctx: Ctx, id: number): Promise<{ name: string }> {
   const project = await loadProject(svc, id);
   await assertAdmin(svc, ctx, 'project.delete', project.name);
-  const active = await svc.db.job.count({ where: { projectId: id, status: { in: ['queued', 'running'] } } });
+  const active = await svc.db.job.count({ where: { projectId: id, status: { in: [...ACTIVE_JOB_STATUSES] } } });
   if (active) throw conflict(`Project "${project.name}" has ${active} job(s) queued or running; wait for them to finish before deleting it.`);
   await svc.db.project.delete({ where: { id } });
   await recordOp(svc, ctx, { action: 'project.delete', result: 'ok', project: project.name, target: project.name });

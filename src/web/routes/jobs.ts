@@ -1,14 +1,13 @@
 // Job pages: the history (server-side DataTable) and one job's live progress, with rollback for publishes.
 import { Router, type Request } from 'express';
 import type { Services } from '../../services/context.ts';
-import type { JobRunner } from '../../services/jobs.ts';
 import { FerryError } from '../../lib/errors.ts';
 import {
-  JOB_COLUMNS, JOB_KINDS, JOB_STATUSES, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
+  JOB_COLUMNS, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
 } from '../../services/history.ts';
 import { ctxOf } from '../middleware/auth.ts';
-import { dataTablesRequest, searchFromQuery } from '../datatables.ts';
-import { jobIdParam } from '../../services/jobs.ts';
+import { dataTablesRequest, dataTablesResponse, searchFromQuery, sortColumn } from '../datatables.ts';
+import { JOB_KINDS, JOB_STATUSES, isActiveStatus, jobIdParam, type JobRunner } from '../../services/jobs/index.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
@@ -32,11 +31,11 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
   // GET /jobs/data — DataTables server-side protocol
   router.get('/data', async function getHistoryData(req, res) {
     const page = dataTablesRequest(req.query);
-    const column = JOB_COLUMNS[page.column ?? 0] ?? 'id';
-    const { total, filtered, rows } = await queryJobs(svc, ctxOf(req), jobFilterFromQuery(req.query), {
+    const column = sortColumn(JOB_COLUMNS, page, 'id');
+    const result = await queryJobs(svc, ctxOf(req), jobFilterFromQuery(req.query), {
       offset: page.offset, limit: page.limit, orderBy: isSortable(column) ? column : 'id', dir: page.dir,
     });
-    res.json({ draw: page.draw, recordsTotal: total, recordsFiltered: filtered, data: rows });
+    res.json(dataTablesResponse(page, result, result.rows));
   });
 
   // GET /jobs/:id
@@ -47,7 +46,7 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
     const job = await jobs.getJob(ctx, id);
     const grant = await grantOn(svc, ctx, job.project);
     res.render('pages/jobs/show', {
-      title: `Job #${job.id}`, job, grant, active: job.status === 'queued' || job.status === 'running',
+      title: `Job #${job.id}`, job, grant, active: isActiveStatus(job.status),
       canRollback: job.kind === 'publish' && grant.rollback,
       // Retrying needs the same grant as the original action.
       canRetry: job.hosts.some((h) => h.status !== 'succeeded') && (job.kind === 'publish' ? grant.publish : job.kind === 'rollback' ? grant.rollback : grant.process),

@@ -4,7 +4,7 @@ import { stringify } from 'csv-stringify';
 import type { Services } from '../../services/context.ts';
 import { OPLOG_COLUMNS, iterateOpLog, opLogFacets, queryOpLog, type OpLogFilter } from '../../services/oplog-query.ts';
 import { requireRole } from '../middleware/auth.ts';
-import { dataTablesRequest, searchFromQuery } from '../datatables.ts';
+import { dataTablesRequest, dataTablesResponse, searchFromQuery, sortColumn } from '../datatables.ts';
 import { safeWholeNumber } from '../../services/paging.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
@@ -28,14 +28,10 @@ export function oplogRouter(svc: Services) {
   // GET /oplog/data — DataTables server-side protocol
   router.get('/data', async function getOpLogData(req, res) {
     const page = dataTablesRequest(req.query);
-    const col = OPLOG_COLUMNS[page.column ?? 0] ?? 'at';
-    const { total, filtered, rows } = await queryOpLog(svc, filterFromQuery(req.query), {
-      offset: page.offset, limit: page.limit, orderBy: col, dir: page.dir,
+    const result = await queryOpLog(svc, filterFromQuery(req.query), {
+      offset: page.offset, limit: page.limit, orderBy: sortColumn(OPLOG_COLUMNS, page, 'at'), dir: page.dir,
     });
-    res.json({
-      draw: page.draw, recordsTotal: total, recordsFiltered: filtered,
-      data: rows.map((r) => ({ ...r, at: r.at.toISOString() })),
-    });
+    res.json(dataTablesResponse(page, result, result.rows.map((r) => ({ ...r, at: r.at.toISOString() }))));
   });
 
   // GET /oplog/export.csv

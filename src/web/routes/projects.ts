@@ -1,7 +1,7 @@
 // Workflow pages of a project: publish (revision, files, targets) and process control. The API does the work.
 import { Router } from 'express';
 import type { Services } from '../../services/context.ts';
-import type { JobRunner } from '../../services/jobs.ts';
+import type { JobRunner } from '../../services/jobs/index.ts';
 import { processesPageData, publishPageData } from '../../services/history.ts';
 import { ctxOf } from '../middleware/auth.ts';
 

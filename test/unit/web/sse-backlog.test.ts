@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import express from 'express';
 import { streamJobEvents } from '../../../src/web/routes/api/jobs.ts';
 import { SSE_LIMITS } from '../../../src/config.ts';
-import type { JobRunner } from '../../../src/services/jobs.ts';
+import type { JobRunner } from '../../../src/services/jobs/index.ts';
 
 const servers: http.Server[] = [];
 afterEach(() => { for (const s of servers.splice(0)) s.close(); });

@@ -1,7 +1,7 @@
 // API: SVN browsing, publish, rollback, process control, job status and live job events (SSE).
 import { Router, type Request, type Response } from 'express';
 import type { Services } from '../../../services/context.ts';
-import { jobIdParam, type JobRunner } from '../../../services/jobs.ts';
+import { jobIdParam, type JobRunner } from '../../../services/jobs/index.ts';
 import { svnLog, svnTree } from '../../../services/svn-browse.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { SSE_LIMITS } from '../../../config.ts';

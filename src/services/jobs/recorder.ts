@@ -3,19 +3,13 @@
 // path: the database keeps the last OUTPUT_TAIL_BYTES per host after a line saying how much was dropped, and live
 // watchers get at most LIVE_OUTPUT_BYTES_PER_FLUSH per host per flush, so a flood cannot pile up for a slow browser.
 import { EventEmitter } from 'node:events';
-import { LIVE_OUTPUT_BYTES_PER_FLUSH, OUTPUT_TAIL_BYTES } from '../config.ts';
-import { OutputTail, droppedLine, formatSize } from '../deploy/output-tail.ts';
-import type { JobEvent } from '../deploy/types.ts';
-import type { Services } from './context.ts';
+import { LIVE_OUTPUT_BYTES_PER_FLUSH, OUTPUT_TAIL_BYTES } from '../../config.ts';
+import { OutputTail, droppedLine, formatSize } from '../../deploy/output-tail.ts';
+import type { JobEvent } from '../../deploy/types.ts';
+import type { Services } from '../context.ts';
+import { isActiveStatus } from './status.ts';
 
 const FLUSH_MS = 250;
-
-export interface LiveJob {
-  emitter: EventEmitter;
-  projectId: number;
-  kind: string;
-  recorder: JobRecorder;
-}
 
 /** Output of one host waiting for live watchers: the start of this interval's output, and what did not fit. */
 interface LiveOutput {
@@ -62,7 +56,7 @@ export class JobRecorder {
             ...(error !== undefined ? { error } : {}),
             ...(snapshotTaken !== undefined ? { snapshotTaken } : {}),
             ...(exitCode !== undefined ? { exitCode } : {}),
-            ...(status !== 'running' && status !== 'queued' ? { finishedAt: now } : {}),
+            ...(!isActiveStatus(status) ? { finishedAt: now } : {}),
           },
         });
         if (status === 'running') {

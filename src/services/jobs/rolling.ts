@@ -1,8 +1,7 @@
 // Rolling process control: run an action batch by batch, checking each batch's status before the next.
-import { FerryError } from '../lib/errors.ts';
-import type { ProcessAction } from '../deploy/runner-types.ts';
-import type { EventSink } from '../deploy/types.ts';
-import { badRequest } from '../lib/errors.ts';
+import type { ProcessAction } from '../../deploy/runner-types.ts';
+import type { EventSink } from '../../deploy/types.ts';
+import { badRequest, FerryError } from '../../lib/errors.ts';
 
 /** Rolling mode: `batchSize` hosts at a time, or `batchPercent` of them (at least one). */
 export function batchSizeOf(input: { batchSize?: unknown; batchPercent?: unknown }, hostCount: number): number | null {

@@ -1,0 +1,90 @@
+// Publish: check the chosen files, revision and hosts, claim the project's slot, then let the engine export, pack,
+// send and extract, telling it which snapshots on each host must survive pruning.
+import { normalizeSelection, SelectionError } from '../../deploy/selection.ts';
+import { decryptSecret } from '../../lib/crypto.ts';
+import { badRequest } from '../../lib/errors.ts';
+import type { Ctx, Services } from '../context.ts';
+import { recordOp } from '../oplog.ts';
+import { assertCan } from '../permissions.ts';
+import { abandon, launch, type JobCore } from './launch.ts';
+import { concurrencyOf, hookSpecs, hostPlans } from './plans.ts';
+import { selectHosts, stringList } from './request.ts';
+import { createJob, projectFor } from './store.ts';
+
+export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown }
+
+export async function startPublish(core: JobCore, ctx: Ctx, projectName: string, input: PublishInput): Promise<{ jobId: number }> {
+  const { svc } = core;
+  const project = await projectFor(svc, ctx, projectName, 'publish');
+  await assertCan(svc, ctx, 'publish', project, 'publish');
+  let files: string[];
+  try {
+    files = normalizeSelection(stringList(input.files, 'files'));
+  } catch (err) {
+    if (err instanceof SelectionError) {
+      await recordOp(svc, ctx, { action: 'publish', result: 'denied', project: project.name, detail: err.message });
+      throw badRequest(err.message, { files: err.message });
+    }
+    throw err;
+  }
+  const revision = input.revision === undefined || input.revision === null || input.revision === '' ? undefined : Number(input.revision);
+  if (revision !== undefined && !(Number.isInteger(revision) && revision > 0)) throw badRequest('The revision must be a positive whole number.', { revision: 'must be a positive integer' });
+  const hosts = selectHosts(project, stringList(input.hosts, 'hosts'), stringList(input.groups, 'groups'));
+  if (hosts.length === 0) throw badRequest('Choose at least one host or host group to publish to.', { hosts: 'required' });
+  const note = typeof input.note === 'string' ? input.note.slice(0, 1000) : '';
+
+  const slot = await core.locks.claim(ctx, project, 'publish');
+  let job;
+  try {
+    job = await createJob(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts);
+    await recordOp(svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)` });
+  } catch (err) {
+    slot.release();
+    if (job) await abandon(svc, job.id, err);
+    throw err;
+  }
+  launch(core, ctx, job, project, slot, async (emit) => {
+    const plans = await hostPlans(svc, { ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
+    const usable = hosts.filter((h) => plans.has(h.id));
+    if (usable.length === 0) return;
+    const protect = await newestSuccessfulPublishPerHost(svc, project.id, hosts.map((h) => h.id));
+    const foreign = await otherProjectsSnapshots(svc, project.id, hosts.map((h) => h.id));
+    const outcome = await core.engine.publish({
+      jobId: job.id, project: project.name, user: ctx.actor.name,
+      keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
+      svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
+      revision, files, note,
+      hosts: usable.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id), foreignJobIds: foreign.get(h.id) ?? [] })),
+      hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
+    }, emit);
+    return { revision: outcome.revision };
+  });
+  return { jobId: job.id };
+}
+
+/** Per host, the newest publish of this project still in place: pruning keeps its snapshot. */
+async function newestSuccessfulPublishPerHost(svc: Services, projectId: number, hostIds: number[]): Promise<Map<number, number>> {
+  const rows = await svc.db.jobHost.findMany({
+    where: { hostId: { in: hostIds }, status: 'succeeded', rolledBackByJobId: null, job: { projectId, kind: 'publish' } },
+    orderBy: { jobId: 'desc' }, select: { hostId: true, jobId: true },
+  });
+  const map = new Map<number, number>();
+  for (const r of rows) if (r.hostId !== null && !map.has(r.hostId)) map.set(r.hostId, r.jobId);
+  return map;
+}
+
+/**
+ * Snapshots other projects keep on these hosts. Two projects may share a deploy directory on a host; each prunes
+ * only its own snapshots. The newest 500 per host are enough: older ones were pruned by their own project already.
+ */
+async function otherProjectsSnapshots(svc: Services, projectId: number, hostIds: number[]): Promise<Map<number, number[]>> {
+  const map = new Map<number, number[]>();
+  for (const hostId of hostIds) {
+    const rows = await svc.db.jobHost.findMany({
+      where: { hostId, snapshotTaken: true, rolledBackByJobId: null, job: { kind: 'publish', projectId: { not: projectId } } },
+      orderBy: { jobId: 'desc' }, take: 500, select: { jobId: true },
+    });
+    if (rows.length) map.set(hostId, rows.map((r) => r.jobId));
+  }
+  return map;
+}

@@ -1,0 +1,18 @@
+// The kinds of job and the statuses a job and each of its hosts go through, as stored in Job.status and JobHost.status.
+// "Active" (queued or running) means not finished yet: it blocks a second publish, a project's deletion and a retry.
+
+export const JOB_KINDS = ['publish', 'rollback', 'process'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const HOST_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+export type HostStatus = (typeof HOST_STATUSES)[number];
+
+/** Statuses of a job, or of one host of a job, that has not finished. Spread it for Prisma (`{ in: [...ACTIVE_JOB_STATUSES] }`). */
+export const ACTIVE_JOB_STATUSES = ['queued', 'running'] as const satisfies readonly (JobStatus & HostStatus)[];
+
+export function isActiveStatus(status: string): boolean {
+  return (ACTIVE_JOB_STATUSES as readonly string[]).includes(status);
+}
