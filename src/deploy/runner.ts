@@ -1,7 +1,7 @@
 // The release engine: composes export -> before-publish hooks -> pack -> per-host publish (staged through relays where
 // that saves bandwidth), and rollback and process control, fanned out over hosts with a bound. It reports progress
 // only through the event sink.
-import { FerryError } from '../lib/errors.ts';
+import { FerryError, operatorMessage } from '../lib/errors.ts';
 import { DEFAULTS } from '../config.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -54,7 +54,6 @@ export class JobAbortedError extends FerryError {
   }
 }
 
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** A release the packer refuses (a link out of the export, an unpackable file) fails the job before any host is touched. */
 async function refusingUnsafeTree<T>(work: () => Promise<T>): Promise<T> {
@@ -92,8 +91,9 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       await work(session);
     } catch (err) {
-      emit({ type: 'output', host: plan.name, text: `error: ${message(err)}\n` });
-      emit({ type: 'host', host: plan.name, status: 'failed', phase: 'failed', error: message(err) });
+      const error = operatorMessage(err, deps.logger, { host: plan.name });
+      emit({ type: 'output', host: plan.name, text: `error: ${error}\n` });
+      emit({ type: 'host', host: plan.name, status: 'failed', phase: 'failed', error });
     } finally {
       await session?.close().catch(() => undefined);
     }

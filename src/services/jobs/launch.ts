@@ -1,5 +1,6 @@
 // Runs a job's engine part in the background once its row exists, and records the outcome whatever happens:
 // the job's status, the operation log entry, the live `end` event, and giving back its project slot or lane place.
+import { operatorMessage } from '../../lib/errors.ts';
 import type { Engine } from '../../deploy/runner-types.ts';
 import type { Ctx, Services } from '../context.ts';
 import { recordOp } from '../oplog.ts';
@@ -41,8 +42,10 @@ export function launch(core: JobCore, ctx: Ctx, job: { id: number; kind: string 
       }
       revision = (await work(recorder.emit))?.revision;
     } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
-      svc.logger.warn({ jobId: job.id, err: error }, 'job failed');
+      // A FerryError says what went wrong in the operator's words; anything else is logged with its stack and shown
+      // as an internal error with an id to find it in the log.
+      error = operatorMessage(err, svc.logger, { jobId: job.id });
+      svc.logger.warn({ jobId: job.id, reason: error }, 'job failed');
     }
     await recorder.drain();
     const status = await finishJob(svc, job.id, error, revision);
@@ -62,5 +65,5 @@ export function launch(core: JobCore, ctx: Ctx, job: { id: number; kind: string 
 
 /** For a job whose row exists but could not be launched: records the failure, so it does not show as running. */
 export async function abandon(svc: Services, jobId: number, err: unknown): Promise<void> {
-  await finishJob(svc, jobId, err instanceof Error ? err.message : String(err));
+  await finishJob(svc, jobId, operatorMessage(err, svc.logger, { jobId }));
 }
