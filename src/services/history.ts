@@ -3,9 +3,9 @@
 import type { Prisma } from '../lib/db.ts';
 import { notFound } from '../lib/errors.ts';
 import { clampPage, safeWholeNumber } from './paging.ts';
-import type { Ctx, ProjectGrant, Services } from './context.ts';
+import type { Ctx, Services } from './context.ts';
 import { visibleProjectIds } from './dashboard.ts';
-import { assertCan, assertCanSee, can } from './permissions.ts';
+import { assertCan, assertCanSee, grantOf } from './permissions.ts';
 
 export interface JobFilter {
   project?: string;
@@ -132,16 +132,6 @@ export async function historyProjects(svc: Pick<Services, 'db'>, ctx: Ctx): Prom
   const ids = await visibleProjectIds(svc, ctx);
   const projects = await svc.db.project.findMany({ where: ids ? { id: { in: ids } } : {}, select: { name: true }, orderBy: { name: 'asc' } });
   return projects.map((p) => p.name);
-}
-
-export function grantOf(ctx: Ctx, projectId: number): ProjectGrant {
-  return { publish: can(ctx.actor, 'publish', projectId), rollback: can(ctx.actor, 'rollback', projectId), process: can(ctx.actor, 'process', projectId) };
-}
-
-/** What the actor may do on a project, by name (all false for an unknown project). */
-export async function grantOn(svc: Pick<Services, 'db'>, ctx: Ctx, projectName: string): Promise<ProjectGrant> {
-  const project = await svc.db.project.findUnique({ where: { name: projectName }, select: { id: true } });
-  return project ? grantOf(ctx, project.id) : { publish: false, rollback: false, process: false };
 }
 
 export interface LastPublish {

@@ -1,6 +1,6 @@
 // Role and grant checks. Every refusal is written to the operation log before the 403 is raised.
 import { forbidden } from '../lib/errors.ts';
-import type { Actor, Ctx, Permission, Services } from './context.ts';
+import type { Actor, Ctx, Permission, ProjectGrant, Services } from './context.ts';
 import { recordOp } from './oplog.ts';
 
 export function isAdmin(actor: Actor): boolean {
@@ -43,4 +43,15 @@ export async function assertCanSee(svc: Pick<Services, 'db'>, ctx: Ctx, project:
   if (canSeeProject(ctx.actor, project.id)) return;
   await recordOp(svc, ctx, { action, result: 'denied', project: project.name, detail: 'no grant on this project' });
   throw forbidden(`You have no access to project "${project.name}".`);
+}
+
+/** What the actor may do on a project: the three grants, for pages that show or hide the buttons. */
+export function grantOf(ctx: Ctx, projectId: number): ProjectGrant {
+  return { publish: can(ctx.actor, 'publish', projectId), rollback: can(ctx.actor, 'rollback', projectId), process: can(ctx.actor, 'process', projectId) };
+}
+
+/** What the actor may do on a project, by name (all false for an unknown project). */
+export async function grantOn(svc: Pick<Services, 'db'>, ctx: Ctx, projectName: string): Promise<ProjectGrant> {
+  const project = await svc.db.project.findUnique({ where: { name: projectName }, select: { id: true } });
+  return project ? grantOf(ctx, project.id) : { publish: false, rollback: false, process: false };
 }

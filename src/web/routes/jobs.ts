@@ -3,9 +3,10 @@ import { Router, type Request } from 'express';
 import type { Services } from '../../services/context.ts';
 import { FerryError } from '../../lib/errors.ts';
 import {
-  JOB_COLUMNS, grantOn, historyProjects, isSortable, queryJobs, type JobFilter,
+  JOB_COLUMNS, historyProjects, isSortable, queryJobs, type JobFilter,
 } from '../../services/history.ts';
 import { ctxOf } from '../middleware/auth.ts';
+import { grantOn } from '../../services/permissions.ts';
 import { dataTablesRequest, dataTablesResponse, searchFromQuery, sortColumn } from '../datatables.ts';
 import { JOB_KINDS, JOB_STATUSES, isActiveStatus, jobIdParam, type JobRunner } from '../../services/jobs/index.ts';
 
