@@ -82,5 +82,5 @@ async function assertStillAllowed(svc: Services, ctx: Ctx, project: { id: number
   if (now && can(now, permission, project.id)) return;
   const msg = 'permission withdrawn while queued';
   await recordOp(svc, ctx, { action, result: 'denied', project: project.name, target: `job #${jobId}`, jobId, detail: `${msg}: ${now ? `missing "${permission}" permission` : 'the user was disabled or deleted'}` });
-  throw new Error(msg);
+  throw new FerryError('refused', msg);
 }
