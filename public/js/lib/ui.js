@@ -155,3 +155,27 @@ export async function fetchJson(url, options = {}) {
   }
   return data;
 }
+
+/**
+ * Wires a "Test ..." button: it POSTs to its data-url and shows the answer ({ ok, message, ... }) in the element with
+ * id `outId`, as success or danger; `lines(result)` picks what to show, `after(result)` updates the page.
+ */
+export function testButton(buttonId, outId, busyText, { lines = (result) => result.message, after = () => {} } = {}) {
+  const button = document.getElementById(buttonId);
+  const out = document.getElementById(outId);
+  if (!button || !out) return;
+  const show = (kind, text) => showAlert(out, kind, text, { replace: true });
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    show('info', busyText);
+    try {
+      const result = await fetchJson(button.getAttribute('data-url'), { method: 'POST', body: {} });
+      show(result.ok ? 'success' : 'danger', lines(result));
+      after(result);
+    } catch (err) {
+      show('danger', err.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
