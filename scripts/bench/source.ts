@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { packDirectory } from '../../src/deploy/pack.ts';
+import { packDirectory } from '../../src/deploy/pack/index.ts';
 import { ReleaseSource, type PrepareRequest } from '../../src/deploy/source.ts';
 import { SvnClient, type SvnRepository } from '../../src/deploy/svn/index.ts';
 import { runFile } from '../../src/lib/exec.ts';

@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
-import { DEFAULT_GZIP_LEVEL, type ManifestEntry, type PackResult } from './pack.ts';
+import { DEFAULT_GZIP_LEVEL, type ManifestEntry, type PackResult } from './pack/index.ts';
 import type { EngineLogger } from './types.ts';
 
 /** Part of every key: raise it when a package built from the same files would come out different. */

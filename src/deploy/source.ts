@@ -10,7 +10,7 @@ import { RELEASE_CACHE } from '../config.ts';
 import type { RunFile } from '../lib/exec.ts';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
 import { packageKey, PackageCache, type CachedPackage, type PackageHandle } from './package-cache.ts';
-import { copyRelease, packDirectory, type PackOptions, type PackResult, type ReleaseSelection } from './pack.ts';
+import { copyRelease, packDirectory, type PackOptions, type PackResult, type ReleaseSelection } from './pack/index.ts';
 import { normalizeSelection } from './selection.ts';
 import { checkRevision, SvnClient, type SvnClientOptions, type SvnRepository } from './svn/index.ts';
 import type { EngineLogger } from './types.ts';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
-import { treeBytes } from './pack.ts';
+import { treeBytes } from './pack/index.ts';
 import { PROJECT_ROOT } from './selection.ts';
 import { SvnError, type SvnClient } from './svn/index.ts';
 import type { EngineLogger } from './types.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listTarEntries, looksCompressible, packDirectory, PackError } from '../../src/deploy/pack.ts';
+import { listTarEntries, looksCompressible, packDirectory, PackError } from '../../src/deploy/pack/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
 
 let work: string;

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { extract } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listTarEntries, packDirectory, PackError, type PackResult } from '../../src/deploy/pack.ts';
+import { listTarEntries, packDirectory, PackError, type PackResult } from '../../src/deploy/pack/index.ts';
 import { PackageFeed } from '../../src/deploy/release/feed.ts';
 import { ReleaseCacheError, ReleaseSource, type PackingStarted, type PreparedPackage, type PrepareRequest, type ReleaseSourceLimits } from '../../src/deploy/source.ts';
 import { SvnClient, SvnError, type SvnRepository } from '../../src/deploy/svn/index.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HookSpec } from '../../src/deploy/hooks.ts';
-import { packDirectory } from '../../src/deploy/pack.ts';
+import { packDirectory } from '../../src/deploy/pack/index.ts';
 import { publishToHost, rollbackHost } from '../../src/deploy/release.ts';
 import type { PublishRequest } from '../../src/deploy/runner-types.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
