@@ -2,7 +2,7 @@
 // cannot see look exactly like jobs that do not exist. Real app, real SQLite; no engine work is started.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
-import { startTestApp, type Agent } from '../helpers/app.ts';
+import { startTestApp, type Agent, csrf } from '../helpers/app.ts';
 import { JobRunner } from '../../src/services/jobs/index.ts';
 import type { Engine } from '../../src/deploy/runner-types.ts';
 import { PAGING } from '../../src/config.ts';
@@ -46,7 +46,7 @@ describe('job ids that are not safe whole numbers', () => {
   });
 
   it('POST rollback and retry of a huge id answer 404', async () => {
-    const token = (await admin.get('/')).text.match(/name="csrf-token" content="([^"]+)"/)![1];
+    const token = await csrf(admin);
     for (const action of ['rollback', 'retry']) {
       const res = await admin.post(`/api/jobs/${HUGE}/${action}`).set('x-csrf-token', token).send({});
       expect(res.status, action).toBe(404);
@@ -77,7 +77,7 @@ describe('jobs of projects the caller cannot see', () => {
   });
 
   it('rollback and retry of a hidden job answer 404', async () => {
-    const token = (await member.get('/')).text.match(/name="csrf-token" content="([^"]+)"/)![1];
+    const token = await csrf(member);
     for (const action of ['rollback', 'retry']) {
       const res = await member.post(`/api/jobs/${secretJobId}/${action}`).set('x-csrf-token', token).send({});
       expect(res.status, action).toBe(404);
@@ -155,7 +155,7 @@ describe('YAML alias bombs', () => {
   ].join('\n');
 
   it('POST /api/import with a billion-laughs document answers 400 quickly and writes nothing', async () => {
-    const token = (await admin.get('/')).text.match(/name="csrf-token" content="([^"]+)"/)![1];
+    const token = await csrf(admin);
     const started = Date.now();
     const res = await admin.post('/api/import').set('x-csrf-token', token).send({ format: 'yaml', content: bomb });
     expect(res.status, res.text).toBe(400);
@@ -165,7 +165,7 @@ describe('YAML alias bombs', () => {
   });
 
   it('a deeply nested YAML document answers 400', async () => {
-    const token = (await admin.get('/')).text.match(/name="csrf-token" content="([^"]+)"/)![1];
+    const token = await csrf(admin);
     const deep = `users: ${'['.repeat(100)}${']'.repeat(100)}`;
     const res = await admin.post('/api/import').set('x-csrf-token', token).send({ format: 'yaml', content: deep });
     expect(res.status, res.text.slice(0, 300)).toBe(400);
@@ -173,7 +173,7 @@ describe('YAML alias bombs', () => {
   });
 
   it('a deeply nested JSON import answers 400 naming the nesting', async () => {
-    const token = (await admin.get('/')).text.match(/name="csrf-token" content="([^"]+)"/)![1];
+    const token = await csrf(admin);
     let users: unknown = 'x';
     for (let i = 0; i < 200; i++) users = [users];
     const res = await admin.post('/api/import').set('x-csrf-token', token).send({ users });

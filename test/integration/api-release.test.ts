@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startSvnServer, freePort, type SvnServer } from '../helpers/svnserve.ts';
 import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
-import { startTestApp } from '../helpers/app.ts';
+import { startTestApp, csrf } from '../helpers/app.ts';
 import { createEngine } from '../../src/deploy/runner.ts';
 import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
@@ -367,13 +367,13 @@ describe('permissions on the API', () => {
   it('refuses members without the grant on every job route, and changes nothing', async () => {
     const agent = await t.login('dev', 'member', { game: ['publish'] });
     const outsider = await t.login('outsider', 'member');
-    const csrf = (await agent.get('/').then((r) => /name="csrf-token" content="([^"]+)"/.exec(r.text)))![1];
-    const csrf2 = (await outsider.get('/').then((r) => /name="csrf-token" content="([^"]+)"/.exec(r.text)))![1];
+    const token = await csrf(agent);
+    const csrf2 = await csrf(outsider);
     const anyJob = await publish({ files: ['conf/app.ini'], hosts: ['a'] });
     const jobsBefore = await t.db.job.count();
 
-    expect((await agent.post(`/api/jobs/${anyJob.id}/rollback`).set('x-csrf-token', csrf)).status).toBe(403);
-    expect((await agent.post('/api/projects/game/processes').set('x-csrf-token', csrf).send({ action: 'stop' })).status).toBe(403);
+    expect((await agent.post(`/api/jobs/${anyJob.id}/rollback`).set('x-csrf-token', token)).status).toBe(403);
+    expect((await agent.post('/api/projects/game/processes').set('x-csrf-token', token).send({ action: 'stop' })).status).toBe(403);
     for (const [method, url] of [
       ['get', '/api/projects/game/tree'], ['get', '/api/projects/game/log'],
       ['post', '/api/projects/game/publish'], ['post', '/api/projects/game/processes'],
@@ -392,7 +392,7 @@ describe('permissions on the API', () => {
       expect(res.body.error).toBe(`Job #${anyJob.id} does not exist.`);
     }
     const auditor = await t.login('aud', 'auditor');
-    const csrf3 = (await auditor.get('/').then((r) => /name="csrf-token" content="([^"]+)"/.exec(r.text)))![1];
+    const csrf3 = await csrf(auditor);
     expect((await auditor.get(`/api/jobs/${anyJob.id}`)).status).toBe(200);
     expect((await auditor.post('/api/projects/game/publish').set('x-csrf-token', csrf3).send({ files: ['conf'], groups: ['zone1'] })).status).toBe(403);
     expect(await t.db.job.count()).toBe(jobsBefore);

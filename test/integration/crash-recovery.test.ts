@@ -1,5 +1,6 @@
 // The Ferry server process is killed (SIGKILL) during a publish: after a restart the job is `interrupted`, every host's
 // state is known, and rolling the job back restores every host it had touched.
+import { REPO_ROOT } from '../helpers/server-process.ts';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,6 @@ import { freePort } from '../helpers/svnserve.ts';
 import { productionServerCommand } from '../helpers/server-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 let fleet: Fleet;
 let dataDir: string;
 let port: number;
@@ -21,14 +21,8 @@ const env = () => ({ ...process.env, FERRY_DATA_DIR: dataDir, PORT: String(port)
 async function startServer() {
   // Started exactly as `npm start` starts it (compiled dist/, the start script's flags and environment).
   const command = productionServerCommand();
-  server = spawn(process.execPath, command.args, { cwd: root, env: { ...env(), ...command.env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/login`)).ok) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('server did not start');
+  server = spawn(process.execPath, command.args, { cwd: REPO_ROOT, env: { ...env(), ...command.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitFor(() => fetch(`http://127.0.0.1:${port}/login`).then((res) => (res.ok ? true : undefined), () => undefined), 'the server to start', 20_000, 200);
 }
 interface JobJson { jobId: number; status: string; hosts: { host: string; status: string; phase: string }[] }
 const api = async (method: string, url: string, body?: object): Promise<{ status: number; body: JobJson }> => {
@@ -45,7 +39,7 @@ beforeAll(async () => {
   const importFile = path.join(dataDir, 'fleet.json');
   // after-publish on b hangs, so the kill lands while a is done and b is mid-release (files already extracted).
   fs.writeFileSync(importFile, JSON.stringify(fleet.importDoc({ hooks: [{ stage: 'after-publish', name: 'slow-on-b', script: 'if [ "$FERRY_HOST" = b ]; then sleep 30; fi' }] })));
-  const cli = (args: string[]) => execFileSync(process.execPath, ['--import', 'tsx', 'scripts/ferry.ts', ...args], { cwd: root, env: env(), encoding: 'utf8' });
+  const cli = (args: string[]) => execFileSync(process.execPath, ['--import', 'tsx', 'scripts/ferry.ts', ...args], { cwd: REPO_ROOT, env: env(), encoding: 'utf8' });
   cli(['import', importFile]);
   await startServer();
   token = cli(['token', 'create', 'admin']).trim();

@@ -1,7 +1,7 @@
 // The bulk import and the admin forms apply one validation: a value a form refuses is refused by the import too,
 // with an error naming the entry and the field, and nothing is written. Real app, real SQLite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type Agent } from '../helpers/app.ts';
+import { startTestApp, type Agent, csrf } from '../helpers/app.ts';
 import { adminCtx } from '../helpers/db.ts';
 import { createCredential } from '../../src/services/config/credentials.ts';
 import { createHost } from '../../src/services/config/hosts.ts';
@@ -73,7 +73,7 @@ async function counts() {
 beforeAll(async () => {
   t = await startTestApp();
   admin = await t.login('root', 'admin');
-  csrfToken = (await admin.get('/')).text.match(/name="csrf-token" content="([^"]+)"/)![1];
+  csrfToken = await csrf(admin);
   projectId = (await t.db.project.create({ data: { name: 'base', svnUrl: 'svn://127.0.0.1/base', deployDir: '/srv/base' } })).id;
   credentialId = (await t.db.credential.create({ data: { name: 'base-key', username: 'deploy' } })).id;
 });

@@ -1,6 +1,7 @@
 // The committed migrations, the schema and the offline Prisma CLI (scripts/prisma.mjs + the Wasm-backed stand-in
 // engine scripts/schema-engine.mjs) must agree. This fails when prisma/schema.prisma changed without a migration,
 // when a Prisma upgrade breaks the stand-in engine, or when src/lib/migrate.ts stops keeping Prisma's bookkeeping.
+import { REPO_ROOT } from '../helpers/server-process.ts';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,8 +12,7 @@ import Database from 'better-sqlite3';
 import { applyMigrations } from '../../src/lib/migrate.ts';
 
 const run = promisify(execFile);
-const root = path.resolve(import.meta.dirname, '../..');
-const migrationsDir = path.join(root, 'prisma', 'migrations');
+const migrationsDir = path.join(REPO_ROOT, 'prisma', 'migrations');
 
 interface CliResult {
   code: number;
@@ -24,7 +24,7 @@ async function prisma(dataDir: string, ...args: string[]): Promise<CliResult> {
   const { DATABASE_URL: _ignored, ...env } = process.env;
   try {
     const { stdout, stderr } = await run(process.execPath, ['scripts/prisma.mjs', ...args], {
-      cwd: root,
+      cwd: REPO_ROOT,
       env: { ...env, FERRY_DATA_DIR: dataDir, NO_COLOR: '1', CI: '1' },
       timeout: 120_000,
     });

@@ -1,14 +1,13 @@
 // API token lifecycle: create with an expiry, list, revoke, last-used time; through the CLI (a real child process),
 // the "My account" page and the user page, against the real app and a real SQLite file.
+import { REPO_ROOT } from '../helpers/server-process.ts';
 import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startTestApp, csrf, type Agent } from '../helpers/app.ts';
 
 const execFileAsync = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 let t: Awaited<ReturnType<typeof startTestApp>>;
 
@@ -21,7 +20,7 @@ afterAll(async () => t?.cleanup());
 async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/ferry.ts', ...args], {
-      cwd: ROOT, encoding: 'utf8',
+      cwd: REPO_ROOT, encoding: 'utf8',
       env: { ...process.env, FERRY_DATA_DIR: t.dir, FERRY_SECRET_KEY: t.svc.secretKey.toString('hex'), LOG_LEVEL: 'silent' },
     });
     return { code: 0, stdout, stderr };
