@@ -1,8 +1,10 @@
 // Runs once before any test file: compiles dist/ (what `npm start` runs), so the tests that start the production
-// server (start, crash-recovery) find it up to date and their own incremental builds write nothing, even in parallel.
+// server (start, crash-recovery) find it up to date; BUILT_ENV tells the workers (forked with this environment) not
+// to build again.
 import { execFileSync } from 'node:child_process';
-import { REPO_ROOT } from './helpers/server-process.ts';
+import { BUILT_ENV, REPO_ROOT } from './kit/server-process.ts';
 
 export default function setup(): void {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  process.env[BUILT_ENV] = '1';
 }

@@ -4,8 +4,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, createWriteStream, type WriteStream } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { freePort } from '../../test/helpers/svnserve.ts';
-import { productionServerCommand, REPO_ROOT, type ServerCommand } from '../../test/helpers/server-process.ts';
+import { freePort } from '../../test/kit/svnserve.ts';
+import { productionServerCommand, REPO_ROOT, type ServerCommand } from '../../test/kit/server-process.ts';
 
 export { REPO_ROOT };
 
@@ -84,7 +84,7 @@ export function machineFacts(): string[] {
 // ---- Ferry as its own process, started the way `npm start` starts it, so /proc/<pid>/status is the server's alone
 
 /**
- * The server runs as `npm start` runs it (see test/helpers/server-process.ts). FERRY_BENCH_SERVER=tsx runs the
+ * The server runs as `npm start` runs it (see test/kit/server-process.ts). FERRY_BENCH_SERVER=tsx runs the
  * TypeScript sources under tsx instead (no build; more memory).
  */
 export function serverCommand(): ServerCommand {

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startSvnServer, type SvnServer } from '../../test/helpers/svnserve.ts';
+import { startSvnServer, type SvnServer } from '../../test/kit/svnserve.ts';
 import { machineFacts, now, programVersion, REPO_ROOT, runBench, secs, serverCommand, waitForQuiet } from './common.ts';
 import { ansibleRun, ansibleVersion, sshLoop } from './publish/baselines.ts';
 import { ferryBreakdown } from './publish/breakdown.ts';

@@ -10,8 +10,8 @@ import { packDirectory } from '../../src/deploy/pack/index.ts';
 import { ReleaseSource, type PrepareRequest } from '../../src/deploy/source.ts';
 import { SvnClient, type SvnRepository } from '../../src/deploy/svn/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
-import { startTcpProxy } from '../../test/helpers/sshd.ts';
-import { startSvnServer } from '../../test/helpers/svnserve.ts';
+import { startTcpProxy } from '../../test/kit/sshd.ts';
+import { startSvnServer } from '../../test/kit/svnserve.ts';
 import { intFlag, machineSummary, median, mib, ms, now, parseFlags, runBench, table } from './common.ts';
 
 const flags = parseFlags(process.argv.slice(2));

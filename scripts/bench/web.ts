@@ -21,8 +21,8 @@ import { cliActor } from '../../src/services/context.ts';
 import { queryOpLog, OPLOG_COLUMNS, type OpLogColumn, type OpLogFilter } from '../../src/services/oplog-query.ts';
 import { parseListXml } from '../../src/deploy/svn/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
-import { startSvnServer } from '../../test/helpers/svnserve.ts';
-import { MIGRATIONS_DIR } from '../../test/helpers/db.ts';
+import { startSvnServer } from '../../test/kit/svnserve.ts';
+import { MIGRATIONS_DIR } from '../../test/kit/db.ts';
 import {
   foreignWorkload, HttpClient, intFlag, machineSummary, median, mib, ms, now, parseFlags, percentile, REPO_ROOT, secs, startFerryServer, table, waitForQuiet,
   runBench,

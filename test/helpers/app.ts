@@ -7,7 +7,7 @@ import type { Config } from '../../src/config.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { hashPassword } from '../../src/lib/crypto.ts';
 import type { Role, Services } from '../../src/services/context.ts';
-import { createTestDb } from './db.ts';
+import { createTestDb } from '../kit/db.ts';
 import { JobRunner } from '../../src/services/jobs/index.ts';
 import type { Engine } from '../../src/deploy/runner-types.ts';
 

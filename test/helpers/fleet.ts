@@ -1,7 +1,7 @@
 // A small fleet for integration tests: a real svnserve repository, sshd targets (optionally one behind a relay),
 // and the import document that configures them in Ferry as project "game".
-import { startSvnServer, type SvnServer } from './svnserve.ts';
-import { startSshd, type SshdHandle, type SshdOptions } from './sshd.ts';
+import { startSvnServer, type SvnServer } from '../kit/svnserve.ts';
+import { startSshd, type SshdHandle, type SshdOptions } from '../kit/sshd.ts';
 
 export interface Fleet {
   svn: SvnServer;

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ssh2 from 'ssh2';
 import { startTestApp, csrf, type Agent } from '../helpers/app.ts';
-import { startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
-import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
+import { startSvnServer, type SvnServer } from '../kit/svnserve.ts';
+import { startSshd, type SshdHandle } from '../kit/sshd.ts';
 import { encryptSecret } from '../../src/lib/crypto.ts';
 
 let t: Awaited<ReturnType<typeof startTestApp>>;

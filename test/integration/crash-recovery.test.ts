@@ -1,14 +1,14 @@
 // The Ferry server process is killed (SIGKILL) during a publish: after a restart the job is `interrupted`, every host's
 // state is known, and rolling the job back restores every host it had touched.
-import { REPO_ROOT } from '../helpers/server-process.ts';
+import { REPO_ROOT } from '../kit/server-process.ts';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { freePort } from '../helpers/svnserve.ts';
-import { productionServerCommand } from '../helpers/server-process.ts';
+import { freePort } from '../kit/svnserve.ts';
+import { productionServerCommand } from '../kit/server-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 let fleet: Fleet;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/sshd.ts';
+import { startTcpProxy, type TcpProxy } from '../kit/sshd.ts';
 import { startTestApp, csrf } from '../helpers/app.ts';
 import { mountTmpfs } from '../helpers/capabilities.ts';
 import { createEngine } from '../../src/deploy/runner.ts';

@@ -10,8 +10,8 @@ import { createEngine } from '../../src/deploy/runner.ts';
 import { CommandTimeoutError, createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { HostTarget, JobEvent } from '../../src/deploy/types.ts';
 import { runFile } from '../../src/lib/exec.ts';
-import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
-import { startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
+import { startSshd, type SshdHandle } from '../kit/sshd.ts';
+import { startSvnServer, type SvnServer } from '../kit/svnserve.ts';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
 const engine = createEngine({ transport: createSshTransport(), runFile, logger: quiet, connectTimeoutMs: 10_000 });

@@ -2,7 +2,7 @@
 // with an error naming the entry and the field, and nothing is written. Real app, real SQLite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type Agent, csrf } from '../helpers/app.ts';
-import { adminCtx } from '../helpers/db.ts';
+import { adminCtx } from '../kit/db.ts';
 import { createCredential } from '../../src/services/config/credentials.ts';
 import { createHost } from '../../src/services/config/hosts.ts';
 import { createProject } from '../../src/services/config/projects.ts';

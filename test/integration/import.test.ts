@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import { decryptSecret, verifyPassword } from '../../src/lib/crypto.ts';
 import { FerryError } from '../../src/lib/errors.ts';
 import { applyImport, importText, parseImportData, parseImportFile, planImport, type ImportPlan } from '../../src/services/import.ts';
-import { adminCtx, auditorCtx, createTestDb, memberCtx, type TestDb } from '../helpers/db.ts';
+import { adminCtx, auditorCtx, createTestDb, memberCtx, type TestDb } from '../kit/db.ts';
 
 const KEY = ssh2.utils.generateKeyPairSync('ed25519');
 const OTHER_KEY = ssh2.utils.generateKeyPairSync('ed25519');

@@ -3,7 +3,7 @@
 // command hangs (ForceCommand sleep), the way a stuck host or a hung disk would. The limit is shortened here so the
 // test takes seconds.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
+import { startSshd, type SshdHandle } from '../kit/sshd.ts';
 import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

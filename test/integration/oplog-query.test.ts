@@ -1,6 +1,6 @@
 // Operation-log queries against a real SQLite file: the FTS5 search path and the plain path must agree.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDb, type TestDb } from '../helpers/db.ts';
+import { createTestDb, type TestDb } from '../kit/db.ts';
 import { queryOpLog, type OpLogFilter } from '../../src/services/oplog-query.ts';
 
 let t: TestDb;

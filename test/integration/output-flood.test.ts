@@ -11,8 +11,8 @@ import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { startTestApp } from '../helpers/app.ts';
-import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
-import { startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
+import { startSshd, type SshdHandle } from '../kit/sshd.ts';
+import { startSvnServer, type SvnServer } from '../kit/svnserve.ts';
 
 /** FLOOD_BYTES=600000000 measures a bigger flood by hand; memory should stay about the same. */
 const FLOOD_BYTES = Number(process.env.FLOOD_BYTES ?? 200_000_000);

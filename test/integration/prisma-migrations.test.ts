@@ -1,7 +1,7 @@
 // The committed migrations, the schema and the offline Prisma CLI (scripts/prisma.mjs + the Wasm-backed stand-in
 // engine scripts/schema-engine.mjs) must agree. This fails when prisma/schema.prisma changed without a migration,
 // when a Prisma upgrade breaks the stand-in engine, or when src/lib/migrate.ts stops keeping Prisma's bookkeeping.
-import { REPO_ROOT } from '../helpers/server-process.ts';
+import { REPO_ROOT } from '../kit/server-process.ts';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

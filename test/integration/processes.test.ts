@@ -6,7 +6,7 @@ import { runLocalHook } from '../../src/deploy/hooks.ts';
 import { runProcessAction, type ProcessAction, type ProcessActionOptions } from '../../src/deploy/processes.ts';
 import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { RemoteSession } from '../../src/deploy/types.ts';
-import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
+import { startSshd, type SshdHandle } from '../kit/sshd.ts';
 
 // A distinctive sleep length so the test can tell its own process apart.
 const APP_SCRIPT = `#!/bin/sh

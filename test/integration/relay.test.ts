@@ -10,8 +10,8 @@ import { createEngine } from '../../src/deploy/runner.ts';
 import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { HostTarget, JobEvent } from '../../src/deploy/types.ts';
 import { runFile } from '../../src/lib/exec.ts';
-import { startSshd, startTcpProxy, type SshdHandle, type TcpProxy } from '../helpers/sshd.ts';
-import { startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
+import { startSshd, startTcpProxy, type SshdHandle, type TcpProxy } from '../kit/sshd.ts';
+import { startSvnServer, type SvnServer } from '../kit/svnserve.ts';
 
 const BIG = randomBytes(5 * 1024 * 1024);
 const RUN_SH = '#!/bin/sh\necho relayed\n';

@@ -14,7 +14,7 @@ import { SvnClient, SvnError, type SvnRepository } from '../../src/deploy/svn/in
 import { workingCopyName } from '../../src/deploy/working-copy.ts';
 import { runFile, type RunFile } from '../../src/lib/exec.ts';
 import { mountTmpfs } from '../helpers/capabilities.ts';
-import { startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
+import { startSvnServer, type SvnServer } from '../kit/svnserve.ts';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 let server: SvnServer;

@@ -11,7 +11,7 @@ import { PackageFeed, type PackageInfo } from '../../src/deploy/release/feed.ts'
 import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { RemoteSession } from '../../src/deploy/types.ts';
 import { mountTmpfs } from '../helpers/capabilities.ts';
-import { startSshd, startTcpProxy, type SshdHandle } from '../helpers/sshd.ts';
+import { startSshd, startTcpProxy, type SshdHandle } from '../kit/sshd.ts';
 
 type FileSpec = string | Buffer | { content: string | Buffer; mode: number };
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_CAPTURE_CHARS } from '../../src/config.ts';
 import { createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { RemoteSession } from '../../src/deploy/types.ts';
-import { startSshd, type SshdHandle } from '../helpers/sshd.ts';
+import { startSshd, type SshdHandle } from '../kit/sshd.ts';
 
 describe('remote output capture', () => {
   let sshd: SshdHandle;

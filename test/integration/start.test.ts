@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { freePort } from '../helpers/svnserve.ts';
-import { REPO_ROOT } from '../helpers/server-process.ts';
+import { freePort } from '../kit/svnserve.ts';
+import { REPO_ROOT } from '../kit/server-process.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-start-'));

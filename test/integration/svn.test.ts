@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SvnClient, SvnError, type SvnRepository } from '../../src/deploy/svn/index.ts';
 import { runFile, type RunFile, type RunFileOptions } from '../../src/lib/exec.ts';
-import { freePort, startSvnServer, type SvnServer } from '../helpers/svnserve.ts';
+import { freePort, startSvnServer, type SvnServer } from '../kit/svnserve.ts';
 
 let server: SvnServer;
 let work: string;

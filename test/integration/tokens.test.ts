@@ -1,6 +1,6 @@
 // API token lifecycle: create with an expiry, list, revoke, last-used time; through the CLI (a real child process),
 // the "My account" page and the user page, against the real app and a real SQLite file.
-import { REPO_ROOT } from '../helpers/server-process.ts';
+import { REPO_ROOT } from '../kit/server-process.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -11,7 +11,7 @@ import { describeConnectError } from '../../src/deploy/transport/connect.ts';
 import { CommandTimeoutError, TransportError, createSshTransport } from '../../src/deploy/transport/index.ts';
 import type { HostTarget, RemoteSession } from '../../src/deploy/types.ts';
 import { shq } from '../../src/deploy/remote.ts';
-import { startSshd, startTcpProxy, type SshdHandle } from '../helpers/sshd.ts';
+import { startSshd, startTcpProxy, type SshdHandle } from '../kit/sshd.ts';
 
 const transport = createSshTransport();
 

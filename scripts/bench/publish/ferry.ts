@@ -9,7 +9,7 @@ import { createDb } from '../../../src/lib/db.ts';
 import { createLogger } from '../../../src/lib/logger.ts';
 import { createToken } from '../../../src/services/users.ts';
 import { cliActor } from '../../../src/services/context.ts';
-import type { SvnServer } from '../../../test/helpers/svnserve.ts';
+import type { SvnServer } from '../../../test/kit/svnserve.ts';
 import { HttpClient, now, processCpuSeconds, readSse, startFerryServer, type FerryServer, type SseEvent } from '../common.ts';
 import type { Fleet } from './fleet.ts';
 import type { Payload } from './payloads.ts';

@@ -3,7 +3,7 @@
 // client configuration (keys, known_hosts, the relay as ProxyJump) that the baselines use.
 import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startSshd, startTcpProxy, type SshdHandle, type TcpProxy } from '../../../test/helpers/sshd.ts';
+import { startSshd, startTcpProxy, type SshdHandle, type TcpProxy } from '../../../test/kit/sshd.ts';
 import { isRelayed } from './scenarios.ts';
 import { takeShellStarts, writeLoginFiles } from './login-shell.ts';
 import { median, now, spawnTail } from '../common.ts';

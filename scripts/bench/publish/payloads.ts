@@ -7,7 +7,7 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { runFile } from '../../../src/lib/exec.ts';
-import type { SvnServer } from '../../../test/helpers/svnserve.ts';
+import type { SvnServer } from '../../../test/kit/svnserve.ts';
 import { mib, now, secs } from '../common.ts';
 import type { PayloadKind } from './scenarios.ts';
 

@@ -1,5 +1,5 @@
 // What a method cost each host, read from its sshd's log (LogLevel VERBOSE): logins, remote commands, SFTP sessions.
-import type { SshdHandle } from '../../../test/helpers/sshd.ts';
+import type { SshdHandle } from '../../../test/kit/sshd.ts';
 
 export interface SessionCounts {
   /** "Accepted publickey for ...": one per SSH connection that logged in (not the "Accepted key" probes). */

@@ -18,7 +18,10 @@ export interface ServerCommand {
 
 let built = false;
 
-/** Builds dist/ once per process (tsc, incremental) and returns the start command. */
+/** Set by test/global-setup.ts once it has compiled dist/, so test workers do not run the build again. */
+export const BUILT_ENV = 'FERRY_TEST_DIST_BUILT';
+
+/** Builds dist/ once per process (tsc, incremental) unless the test setup did, and returns the start command. */
 export function productionServerCommand(): ServerCommand {
   const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const words = pkg.scripts.start.trim().split(/\s+/);
@@ -29,9 +32,10 @@ export function productionServerCommand(): ServerCommand {
   }
   if (words[0] === 'exec') words.shift(); // the shell replaces itself with node, so signals reach the server
   if (words[0] !== 'node') throw new Error(`package.json "start" is not a plain node command: ${pkg.scripts.start}`);
-  if (!built) {
+  // Under vitest the global setup has built dist/ already (and says so in the environment it passes to the workers).
+  if (!built && process.env[BUILT_ENV] !== '1') {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-    built = true;
   }
+  built = true;
   return { args: words.slice(1), env, label: pkg.scripts.start };
 }
