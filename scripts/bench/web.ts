@@ -21,7 +21,7 @@ import { cliActor } from '../../src/services/context.ts';
 import { queryOpLog, OPLOG_COLUMNS, type OpLogColumn, type OpLogFilter } from '../../src/services/oplog-query.ts';
 import { parseListXml } from '../../src/deploy/svn/index.ts';
 import { runFile } from '../../src/lib/exec.ts';
-import { startSvnServer } from '../../test/kit/svnserve.ts';
+import { startSvnServer, type SvnServer } from '../../test/kit/svnserve.ts';
 import { MIGRATIONS_DIR } from '../../test/kit/db.ts';
 import {
   foreignWorkload, HttpClient, intFlag, machineSummary, median, mib, ms, now, parseFlags, percentile, REPO_ROOT, secs, startFerryServer, table, waitForQuiet,
@@ -411,123 +411,187 @@ async function whatIf(dbFile: string, work: string): Promise<string> {
 
 // ---- main
 
+interface WebRig {
+  work: string;
+  dbFile: string;
+  endAt: Date;
+  seeded: ReturnType<typeof seedOpLog>;
+  svn: SvnServer;
+  dumpMs: number;
+  loadMs: number;
+  server: Awaited<ReturnType<typeof startFerryServer>>;
+  api: HttpClient;
+  browser: HttpClient;
+  importDoc: object;
+  importMs: number;
+  imported: Awaited<ReturnType<HttpClient['request']>>;
+  reimported: Awaited<ReturnType<HttpClient['request']>>;
+}
+
+/** Seeds the log, loads the big SVN tree, starts Ferry and imports the fleet. */
+async function setUp(work: string, cleanups: (() => Promise<unknown>)[]): Promise<WebRig> {
+  const dataDir = path.join(work, 'ferry-data');
+  const dbFile = path.join(dataDir, 'ferry.db');
+  mkdirSync(dataDir, { recursive: true });
+  applyMigrations(dbFile, MIGRATIONS_DIR);
+  step(`seeding ${ROWS.toLocaleString('en')} operation-log rows`);
+  const endAt = new Date();
+  const seeded = seedOpLog(dbFile, ROWS, endAt);
+
+  step('starting svnserve and loading a dump with a directory of many files');
+  const svn = await startSvnServer({ users: { builder: 'bench-svn-pass' } });
+  cleanups.push(() => svn.stop());
+  const dumpFile = path.join(work, 'tree.dump');
+  let t = now();
+  await writeDump(dumpFile, TREE_FILES);
+  const dumpMs = now() - t;
+  t = now();
+  const loaded = await runFile('sh', ['-c', `svnadmin load --quiet "$1" < "$2"`, 'sh', svn.root, dumpFile], { timeoutMs: 600_000 });
+  if (loaded.code !== 0) throw new Error(`svnadmin load failed: ${loaded.stderr}`);
+  const loadMs = now() - t;
+
+  step('starting Ferry as its own process, as `npm start` does');
+  const server = await startFerryServer({
+    dataDir, secretKeyHex: randomBytes(32).toString('hex'), adminPassword: ADMIN_PASSWORD, logFile: path.join(work, 'ferry-server.log'),
+  });
+  cleanups.push(() => server.stop());
+  const tokenDb = createDb(dbFile);
+  const token = await createToken({ db: tokenDb, logger: createLogger({ level: 'silent' }), secretKey: Buffer.alloc(32) }, { actor: cliActor(), ip: 'cli' }, 'admin', 'bench');
+  await tokenDb.$disconnect();
+  const api = new HttpClient(server.url, token);
+
+  step(`importing ${HOSTS} hosts in project "fleet" and project "tree" through POST /api/import`);
+  const importDoc = fleetImport(svn);
+  t = now();
+  const imported = await api.request('POST', '/api/import', { json: importDoc });
+  const importMs = now() - t;
+  if (imported.status !== 201) throw new Error(`import failed: HTTP ${imported.status} ${imported.text.slice(0, 500)}`);
+  const reimported = await api.request('POST', '/api/import', { json: importDoc });
+
+  const browser = new HttpClient(server.url);
+  await browser.login('admin', ADMIN_PASSWORD);
+  return { work, dbFile, endAt, seeded, svn, dumpMs, loadMs, server, api, browser, importDoc, importMs, imported, reimported };
+}
+
+/** HOSTS hosts in zones of 25 in project "fleet", and project "tree" on the big SVN tree. */
+function fleetImport(svn: SvnServer): object {
+  const groupSize = 25;
+  const hostNames = Array.from({ length: HOSTS }, (_, i) => `h${String(i + 1).padStart(4, '0')}`);
+  const groups: Record<string, string[]> = {};
+  hostNames.forEach((h, i) => (groups[`zone-${String(Math.floor(i / groupSize) + 1).padStart(2, '0')}`] ??= []).push(h));
+  return {
+    credentials: [{ name: 'fleet-key', username: 'deploy', password: 'not-used-here' }],
+    hosts: hostNames.map((h, i) => ({ name: h, address: `10.20.${Math.floor(i / 250)}.${(i % 250) + 1}`, credential: 'fleet-key' })),
+    projects: [
+      { name: 'fleet', svnUrl: `${svn.url}/trunk`, svnUsername: svn.username, svnPassword: svn.password, deployDir: '/srv/fleet', groups },
+      { name: 'tree', svnUrl: `${svn.url}/trunk`, svnUsername: svn.username, svnPassword: svn.password, deployDir: '/srv/tree' },
+    ],
+  };
+}
+
+type Timed = Measured & { target: number | null };
+
+/** Every operation-log query kind, through the page's DataTable or the API. */
+async function measureLog(rig: WebRig): Promise<(Timed & { kind?: Kind })[]> {
+  const results: (Timed & { kind?: Kind })[] = [];
+  let draw = 0;
+  for (const k of kinds(ROWS, rig.endAt)) {
+    step(`measuring ${k.name}`);
+    const m = await timeRuns(k.name, RUNS,
+      () => (k.via === 'dt' ? rig.browser.get(dataTablesQuery(k, ++draw)) : rig.api.get(apiQuery(k))),
+      (text) => {
+        const body = JSON.parse(text) as { recordsFiltered?: number; filtered?: number; data?: unknown[]; rows?: unknown[] };
+        return `${(body.recordsFiltered ?? body.filtered ?? 0).toLocaleString('en')} match, ${(body.data ?? body.rows ?? []).length} rows`;
+      });
+    results.push({ ...m, target: LOG_TARGET_MS, kind: k });
+  }
+  return results;
+}
+
+/** Pages around the log and the 500 hosts (no stated target; for context), and the CSV export. */
+async function measurePages(rig: WebRig): Promise<{ extras: Timed[]; csvMs: number; csv: Awaited<ReturnType<HttpClient['get']>> }> {
+  const { browser, api } = rig;
+  const extras: Timed[] = [];
+  step('measuring pages');
+  extras.push({ ...(await timeRuns('GET /oplog (page + facets)', Math.min(RUNS, 10), () => browser.get('/oplog'))), target: null });
+  extras.push({ ...(await timeRuns(`GET /projects/fleet/publish (${HOSTS} hosts)`, Math.min(RUNS, 10), () => browser.get('/projects/fleet/publish'), (x) => `${(x.length / 1024).toFixed(0)} KiB HTML`)), target: null });
+  extras.push({ ...(await timeRuns(`GET /admin/hosts (${HOSTS} hosts)`, Math.min(RUNS, 10), () => browser.get('/admin/hosts'), (x) => `${(x.length / 1024).toFixed(0)} KiB HTML`)), target: null });
+  extras.push({ ...(await timeRuns(`POST /api/import dry run (${HOSTS} hosts, unchanged)`, 3, () => api.request('POST', '/api/import?dryRun=1', { json: rig.importDoc }))), target: null });
+  step('measuring CSV export (1 run)');
+  const t = now();
+  const csv = await browser.get('/oplog/export.csv');
+  return { extras, csv, csvMs: now() - t };
+}
+
+/** The SVN tree endpoint on the big folder, and where its time goes: svn itself, Ferry's XML parse. */
+async function measureTree(rig: WebRig): Promise<{ tree: Timed[]; svnSamples: number[]; parseSamples: number[]; xml: string }> {
+  const { api, svn } = rig;
+  step(`measuring the SVN tree endpoint on ${TREE_FILES.toLocaleString('en')} files`);
+  const tree: Timed[] = [];
+  tree.push({ ...(await timeRuns('tree: project root (3 entries)', RUNS, () => api.get('/api/projects/tree/tree?path='), (x) => `${(JSON.parse(x) as unknown[]).length} entries`)), target: TREE_TARGET_MS });
+  tree.push({
+    ...(await timeRuns(`tree: assets/ (${TREE_FILES.toLocaleString('en')} files)`, RUNS, () => api.get('/api/projects/tree/tree?path=assets'),
+      (x) => `${(JSON.parse(x) as unknown[]).length} entries, ${mib(x.length)} JSON`)),
+    target: TREE_TARGET_MS,
+  });
+  const svnArgs = ['--non-interactive', '--no-auth-cache', '--config-dir', path.join(rig.work, 'svn-cli'), '--username', svn.username, '--password-from-stdin', 'list', '--xml', `${svn.url}/trunk/assets@HEAD`];
+  const svnSamples: number[] = [];
+  let xml = '';
+  for (let i = 0; i < 10; i++) {
+    const t = now();
+    const r = await runFile('svn', svnArgs, { input: `${svn.password}\n`, maxBuffer: 256 * 1024 * 1024 });
+    svnSamples.push(now() - t);
+    xml = r.stdout;
+  }
+  const parseSamples: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = now();
+    parseListXml(xml, 'assets');
+    parseSamples.push(now() - t);
+  }
+  return { tree, svnSamples, parseSamples, xml };
+}
+
+const rowsOf = (list: Timed[]) => list.map((m) => {
+  const p95 = percentile(m.samples, 95);
+  return [m.name, ms(median(m.samples)), ms(p95), m.target === null ? '' : `< ${ms(m.target)}`,
+    m.target === null ? '' : m.status !== 200 ? 'ERROR' : p95 < m.target ? 'ok' : 'MISS', m.info];
+});
+
+/** The why: the SQL of the slow log queries, timed directly in SQLite, with their query plans. */
+async function explainSlow(dbFile: string, results: (Timed & { kind?: Kind })[]): Promise<void> {
+  const slow = results.filter((m) => (EXPLAIN_ALL || percentile(m.samples, 95) >= LOG_TARGET_MS) && m.kind);
+  log('');
+  log(`=== query plans of the ${slow.length} log quer${slow.length === 1 ? 'y' : 'ies'}${EXPLAIN_ALL ? '' : ` over ${LOG_TARGET_MS} ms p95`} (SQL captured from Prisma, timed with better-sqlite3 on the same file) ===`);
+  const raw = new Database(dbFile, { readonly: true });
+  const seen = new Map<string, { ms: number; plan: string[] }>();
+  for (const m of slow) {
+    const captured = await captureSql(dbFile, m.kind!);
+    log('');
+    log(`-- ${m.name}: HTTP p95 ${ms(percentile(m.samples, 95))}`);
+    for (const c of captured) {
+      if (!/OpLog/.test(c.sql)) continue;
+      const key = `${c.sql}|${JSON.stringify(c.params)}`;
+      const timing = seen.get(key) ?? sqliteTiming(raw, c);
+      seen.set(key, timing);
+      log(`   ${ms(timing.ms).padStart(9)}  ${shortSql(c.sql)}  params ${JSON.stringify(c.params).slice(0, 120)}`);
+      for (const p of timing.plan) log(`              plan: ${p}`);
+    }
+  }
+  raw.close();
+}
+
 async function main() {
   const work = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-web-'));
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
     step(`work dir ${work}`);
-    const dataDir = path.join(work, 'ferry-data');
-    const dbFile = path.join(dataDir, 'ferry.db');
-    mkdirSync(dataDir, { recursive: true });
-    applyMigrations(dbFile, MIGRATIONS_DIR);
-    step(`seeding ${ROWS.toLocaleString('en')} operation-log rows`);
-    const endAt = new Date();
-    const seeded = seedOpLog(dbFile, ROWS, endAt);
+    const rig = await setUp(work, cleanups);
+    const results = await measureLog(rig);
+    const { extras, csv, csvMs } = await measurePages(rig);
+    const { tree, svnSamples, parseSamples, xml } = await measureTree(rig);
+    const { seeded, endAt, dumpMs, loadMs, imported, reimported, importMs, server } = rig;
 
-    step('starting svnserve and loading a dump with a directory of many files');
-    const svn = await startSvnServer({ users: { builder: 'bench-svn-pass' } });
-    cleanups.push(() => svn.stop());
-    const dumpFile = path.join(work, 'tree.dump');
-    let t = now();
-    await writeDump(dumpFile, TREE_FILES);
-    const dumpMs = now() - t;
-    t = now();
-    const loaded = await runFile('sh', ['-c', `svnadmin load --quiet "$1" < "$2"`, 'sh', svn.root, dumpFile], { timeoutMs: 600_000 });
-    if (loaded.code !== 0) throw new Error(`svnadmin load failed: ${loaded.stderr}`);
-    const loadMs = now() - t;
-
-    step('starting Ferry as its own process, as `npm start` does');
-    const server = await startFerryServer({
-      dataDir, secretKeyHex: randomBytes(32).toString('hex'), adminPassword: ADMIN_PASSWORD, logFile: path.join(work, 'ferry-server.log'),
-    });
-    cleanups.push(() => server.stop());
-    const tokenDb = createDb(dbFile);
-    const token = await createToken({ db: tokenDb, logger: createLogger({ level: 'silent' }), secretKey: Buffer.alloc(32) }, { actor: cliActor(), ip: 'cli' }, 'admin', 'bench');
-    await tokenDb.$disconnect();
-    const api = new HttpClient(server.url, token);
-
-    step(`importing ${HOSTS} hosts in project "fleet" and project "tree" through POST /api/import`);
-    const groupSize = 25;
-    const hostNames = Array.from({ length: HOSTS }, (_, i) => `h${String(i + 1).padStart(4, '0')}`);
-    const groups: Record<string, string[]> = {};
-    hostNames.forEach((h, i) => (groups[`zone-${String(Math.floor(i / groupSize) + 1).padStart(2, '0')}`] ??= []).push(h));
-    const importDoc = {
-      credentials: [{ name: 'fleet-key', username: 'deploy', password: 'not-used-here' }],
-      hosts: hostNames.map((h, i) => ({ name: h, address: `10.20.${Math.floor(i / 250)}.${(i % 250) + 1}`, credential: 'fleet-key' })),
-      projects: [
-        { name: 'fleet', svnUrl: `${svn.url}/trunk`, svnUsername: svn.username, svnPassword: svn.password, deployDir: '/srv/fleet', groups },
-        { name: 'tree', svnUrl: `${svn.url}/trunk`, svnUsername: svn.username, svnPassword: svn.password, deployDir: '/srv/tree' },
-      ],
-    };
-    t = now();
-    const imported = await api.request('POST', '/api/import', { json: importDoc });
-    const importMs = now() - t;
-    if (imported.status !== 201) throw new Error(`import failed: HTTP ${imported.status} ${imported.text.slice(0, 500)}`);
-    const reimported = await api.request('POST', '/api/import', { json: importDoc });
-
-    const browser = new HttpClient(server.url);
-    await browser.login('admin', ADMIN_PASSWORD);
-
-    // ---- operation log
-    const results: (Measured & { target: number | null; kind?: Kind })[] = [];
-    const lastDay = endAt;
-    const kindList = kinds(ROWS, lastDay);
-    let draw = 0;
-    for (const k of kindList) {
-      step(`measuring ${k.name}`);
-      const m = await timeRuns(k.name, RUNS,
-        () => (k.via === 'dt' ? browser.get(dataTablesQuery(k, ++draw)) : api.get(apiQuery(k))),
-        (text) => {
-          const body = JSON.parse(text) as { recordsFiltered?: number; filtered?: number; data?: unknown[]; rows?: unknown[] };
-          return `${(body.recordsFiltered ?? body.filtered ?? 0).toLocaleString('en')} match, ${(body.data ?? body.rows ?? []).length} rows`;
-        });
-      results.push({ ...m, target: LOG_TARGET_MS, kind: k });
-    }
-
-    // ---- pages around the log and the 500 hosts (no stated target; for context)
-    const extras: (Measured & { target: number | null })[] = [];
-    step('measuring pages');
-    extras.push({ ...(await timeRuns('GET /oplog (page + facets)', Math.min(RUNS, 10), () => browser.get('/oplog'))), target: null });
-    extras.push({ ...(await timeRuns(`GET /projects/fleet/publish (${HOSTS} hosts)`, Math.min(RUNS, 10), () => browser.get('/projects/fleet/publish'), (x) => `${(x.length / 1024).toFixed(0)} KiB HTML`)), target: null });
-    extras.push({ ...(await timeRuns(`GET /admin/hosts (${HOSTS} hosts)`, Math.min(RUNS, 10), () => browser.get('/admin/hosts'), (x) => `${(x.length / 1024).toFixed(0)} KiB HTML`)), target: null });
-    extras.push({ ...(await timeRuns(`POST /api/import dry run (${HOSTS} hosts, unchanged)`, 3, () => api.request('POST', '/api/import?dryRun=1', { json: importDoc }))), target: null });
-    step('measuring CSV export (1 run)');
-    t = now();
-    const csv = await browser.get('/oplog/export.csv');
-    const csvMs = now() - t;
-
-    // ---- SVN tree
-    step(`measuring the SVN tree endpoint on ${TREE_FILES.toLocaleString('en')} files`);
-    const tree: (Measured & { target: number | null })[] = [];
-    tree.push({ ...(await timeRuns('tree: project root (3 entries)', RUNS, () => api.get('/api/projects/tree/tree?path='), (x) => `${(JSON.parse(x) as unknown[]).length} entries`)), target: TREE_TARGET_MS });
-    tree.push({
-      ...(await timeRuns(`tree: assets/ (${TREE_FILES.toLocaleString('en')} files)`, RUNS, () => api.get('/api/projects/tree/tree?path=assets'),
-        (x) => `${(JSON.parse(x) as unknown[]).length} entries, ${mib(x.length)} JSON`)),
-      target: TREE_TARGET_MS,
-    });
-    // Where the tree time goes: svn itself, Ferry's XML parse.
-    const svnArgs = ['--non-interactive', '--no-auth-cache', '--config-dir', path.join(work, 'svn-cli'), '--username', svn.username, '--password-from-stdin', 'list', '--xml', `${svn.url}/trunk/assets@HEAD`];
-    const svnSamples: number[] = [];
-    let xml = '';
-    for (let i = 0; i < 10; i++) {
-      t = now();
-      const r = await runFile('svn', svnArgs, { input: `${svn.password}\n`, maxBuffer: 256 * 1024 * 1024 });
-      svnSamples.push(now() - t);
-      xml = r.stdout;
-    }
-    const parseSamples: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      t = now();
-      parseListXml(xml, 'assets');
-      parseSamples.push(now() - t);
-    }
-
-    // ---- report
-    const rowsOf = (list: (Measured & { target: number | null })[]) => list.map((m) => {
-      const p95 = percentile(m.samples, 95);
-      return [m.name, ms(median(m.samples)), ms(p95), m.target === null ? '' : `< ${ms(m.target)}`,
-        m.target === null ? '' : m.status !== 200 ? 'ERROR' : p95 < m.target ? 'ok' : 'MISS', m.info];
-    });
     log('');
     log('=== Ferry web benchmark ===');
     log(`machine: ${machineSummary()}; Ferry at git ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).toString().trim()}`);
@@ -549,32 +613,13 @@ async function main() {
     log(`Ferry server RSS now ${mib(server.memory().rss)}, VmHWM ${mib(server.memory().hwm)}`);
     for (const [name, foreign] of disturbedKinds) log(`WARNING: "${name}" was measured while another test/browser process ran: ${foreign}`);
 
-    // ---- why: the SQL of the slow kinds, timed directly in SQLite, with their query plans
-    const slow = results.filter((m) => (EXPLAIN_ALL || percentile(m.samples, 95) >= LOG_TARGET_MS) && m.kind);
-    log('');
-    log(`=== query plans of the ${slow.length} log quer${slow.length === 1 ? 'y' : 'ies'}${EXPLAIN_ALL ? '' : ` over ${LOG_TARGET_MS} ms p95`} (SQL captured from Prisma, timed with better-sqlite3 on the same file) ===`);
-    const raw = new Database(dbFile, { readonly: true });
-    const seen = new Map<string, { ms: number; plan: string[] }>();
-    for (const m of slow) {
-      const captured = await captureSql(dbFile, m.kind!);
-      log('');
-      log(`-- ${m.name}: HTTP p95 ${ms(percentile(m.samples, 95))}`);
-      for (const c of captured) {
-        if (!/OpLog/.test(c.sql)) continue;
-        const key = `${c.sql}|${JSON.stringify(c.params)}`;
-        const timing = seen.get(key) ?? sqliteTiming(raw, c);
-        seen.set(key, timing);
-        log(`   ${ms(timing.ms).padStart(9)}  ${shortSql(c.sql)}  params ${JSON.stringify(c.params).slice(0, 120)}`);
-        for (const p of timing.plan) log(`              plan: ${p}`);
-      }
-    }
-    raw.close();
+    await explainSlow(rig.dbFile, results);
     log('');
     // The what-if study (FTS5 search, (column, at, id) order, result index) led to the current query code; it runs
     // only against a database that does not have those changes yet.
     if (process.argv.includes('--what-if')) {
       log('=== what-if: candidate fixes timed on a copy of this database (src/ and prisma/ untouched) ===');
-      log(await whatIf(dbFile, work).catch((err: unknown) => `what-if skipped: ${String(err)}`));
+      log(await whatIf(rig.dbFile, work).catch((err: unknown) => `what-if skipped: ${String(err)}`));
     }
     log('');
     if (KEEP) log(`kept work dir ${work}`);
