@@ -12,7 +12,7 @@ import { runHookChain, runLocalHook, hookLabel } from './hooks.ts';
 import { PackError } from './pack/index.ts';
 import { runProcessAction } from './processes.ts';
 import { forEachHostLimited } from './remote.ts';
-import { startRelayStaging, type HostReporter } from './relay.ts';
+import { startRelayStaging, type HostReporter } from './relay/index.ts';
 import { publishToHost, rollbackHost } from './release.ts';
 import { PackageFeed } from './release/feed.ts';
 import { releaseLists } from './release/publish.ts';
