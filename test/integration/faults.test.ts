@@ -55,6 +55,25 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
+/**
+ * Points host b at a fresh tmpfs of `size`, publishes conf there once (so a later publish has files to overwrite),
+ * runs `body` with the directory and conf/app.ini as it was, then puts host b back and unmounts.
+ */
+async function onSmallDisk(ctx: Parameters<typeof mountTmpfs>[0], name: string, size: string, body: (dir: string, before: string) => Promise<void>) {
+  const small = path.join(fleet.targets.b.rootDir, name);
+  fs.mkdirSync(small, { recursive: true });
+  const unmount = mountTmpfs(ctx, small, size);
+  try {
+    await t.db.host.update({ where: { name: 'b' }, data: { deployDir: small } });
+    const seed = await waitJob((await api('post', '/api/projects/game/publish', { files: ['conf'], hosts: ['b'] })).body.jobId);
+    expect(seed.status).toBe('succeeded');
+    await body(small, fs.readFileSync(path.join(small, 'conf/app.ini'), 'utf8'));
+  } finally {
+    await t.db.host.update({ where: { name: 'b' }, data: { deployDir: fleet.targets.b.dir } });
+    unmount();
+  }
+}
+
 describe('faults', () => {
   it('a connection cut during the upload fails that host only, changes nothing on it, and a retry of it succeeds', async () => {
     await fleet.svn.commit({ 'trunk/conf/app.ini': 'v2\n' }, 'second');
@@ -89,15 +108,8 @@ describe('faults', () => {
     expect(sha(path.join(fleet.targets.a.dir, 'data/big.bin'))).toBe(crypto.createHash('sha256').update(BIG).digest('hex'));
   });
 
-  it('a full disk during extraction fails the host with that reason and restores its files from the snapshot', async (ctx) => {
-    const small = path.join(fleet.targets.b.rootDir, 'small disk');
-    fs.mkdirSync(small, { recursive: true });
-    const unmount = mountTmpfs(ctx, small, '2m');
-    try {
-      await t.db.host.update({ where: { name: 'b' }, data: { deployDir: small } });
-      const seed = await waitJob((await api('post', '/api/projects/game/publish', { files: ['conf'], hosts: ['b'] })).body.jobId);
-      expect(seed.status).toBe('succeeded');
-      const before = fs.readFileSync(path.join(small, 'conf/app.ini'), 'utf8');
+  it('a full disk during extraction fails the host with that reason and restores its files from the snapshot', (ctx) =>
+    onSmallDisk(ctx, 'small disk', '2m', async (small, before) => {
       // 3 MB of zeros packs into a few KB: the upload fits on the 2 MB disk, the extracted file does not.
       await fleet.svn.commit({ 'trunk/conf/app.ini': 'v3\n', 'trunk/zeros/z.bin': Buffer.alloc(3 * 1024 * 1024) }, 'third');
       const job = await waitJob((await api('post', '/api/projects/game/publish', { files: ['conf', 'zeros'], hosts: ['b'] })).body.jobId);
@@ -105,21 +117,10 @@ describe('faults', () => {
       expect(job.hosts[0].error).toMatch(/No space left on device/);
       expect(fs.readFileSync(path.join(small, 'conf/app.ini'), 'utf8')).toBe(before);
       expect(fs.existsSync(path.join(small, 'zeros/z.bin'))).toBe(false);
-    } finally {
-      await t.db.host.update({ where: { name: 'b' }, data: { deployDir: fleet.targets.b.dir } });
-      unmount();
-    }
-  });
+    }));
 
-  it('a disk that fills up while the package arrives fails the host with that reason and changes nothing', async (ctx) => {
-    const small = path.join(fleet.targets.b.rootDir, 'tiny disk');
-    fs.mkdirSync(small, { recursive: true });
-    const unmount = mountTmpfs(ctx, small, '4m');
-    try {
-      await t.db.host.update({ where: { name: 'b' }, data: { deployDir: small } });
-      const seed = await waitJob((await api('post', '/api/projects/game/publish', { files: ['conf'], hosts: ['b'] })).body.jobId);
-      expect(seed.status).toBe('succeeded');
-      const before = fs.readFileSync(path.join(small, 'conf/app.ini'), 'utf8');
+  it('a disk that fills up while the package arrives fails the host with that reason and changes nothing', (ctx) =>
+    onSmallDisk(ctx, 'tiny disk', '4m', async (small, before) => {
       // 24 MB of random bytes cannot shrink: the package itself does not fit in .ferry/incoming.
       const job = await waitJob((await api('post', '/api/projects/game/publish', { files: ['conf', 'data'], hosts: ['b'] })).body.jobId);
       expect(job.status).toBe('failed');
@@ -129,11 +130,7 @@ describe('faults', () => {
       expect(fs.readFileSync(path.join(small, 'conf/app.ini'), 'utf8')).toBe(before);
       expect(fs.existsSync(path.join(small, 'data'))).toBe(false);
       expect(fs.readdirSync(path.join(small, '.ferry/incoming'))).toEqual([]);
-    } finally {
-      await t.db.host.update({ where: { name: 'b' }, data: { deployDir: fleet.targets.b.dir } });
-      unmount();
-    }
-  });
+    }));
 
   it('two users publishing the same project at once: one wins, the other gets a clear refusal, nothing interleaves', async () => {
     const alice = await t.login('alice', 'member', { game: ['publish'] });
