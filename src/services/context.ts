@@ -4,13 +4,23 @@ import type { Logger } from '../lib/logger.ts';
 
 export type Role = 'admin' | 'member' | 'auditor';
 export const ROLES: readonly Role[] = ['admin', 'member', 'auditor'];
-export type Permission = 'publish' | 'rollback' | 'process';
-export const PERMISSIONS: readonly Permission[] = ['publish', 'rollback', 'process'];
+export type Permission = 'publish' | 'rollback' | 'process' | 'approve';
+export const PERMISSIONS: readonly Permission[] = ['publish', 'rollback', 'process', 'approve'];
 
-export interface ProjectGrant {
-  publish: boolean;
-  rollback: boolean;
-  process: boolean;
+export type ProjectGrant = Record<Permission, boolean>;
+
+/** The Grant table's column for each permission. */
+const GRANT_COLUMNS = { publish: 'canPublish', rollback: 'canRollback', process: 'canProcess', approve: 'canApprove' } as const satisfies Record<Permission, string>;
+type GrantRow = { [K in (typeof GRANT_COLUMNS)[Permission]]: boolean };
+
+/** A Grant row's flags as permissions. */
+export function grantFromRow(row: GrantRow): ProjectGrant {
+  return Object.fromEntries(PERMISSIONS.map((p) => [p, row[GRANT_COLUMNS[p]]])) as ProjectGrant;
+}
+
+/** Permissions as the Grant row's columns (for create/update). */
+export function grantToRow(flags: ProjectGrant): GrantRow {
+  return Object.fromEntries(PERMISSIONS.map((p) => [GRANT_COLUMNS[p], flags[p]])) as GrantRow;
 }
 
 export interface Actor {

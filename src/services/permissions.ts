@@ -1,6 +1,7 @@
 // Role and grant checks. Every refusal is written to the operation log before the 403 is raised.
 import { forbidden } from '../lib/errors.ts';
 import type { Actor, Ctx, Permission, ProjectGrant, Services } from './context.ts';
+import { PERMISSIONS } from './context.ts';
 import { recordOp } from './oplog.ts';
 
 export function isAdmin(actor: Actor): boolean {
@@ -22,6 +23,7 @@ const PERMISSION_WORDS: Record<Permission, string> = {
   publish: 'publish to',
   rollback: 'roll back releases of',
   process: 'control processes of',
+  approve: 'approve requests of',
 };
 
 /** Throws 403 (and logs the refusal) unless the actor holds `permission` on the project. */
@@ -47,11 +49,11 @@ export async function assertCanSee(svc: Pick<Services, 'db'>, ctx: Ctx, project:
 
 /** What the actor may do on a project: the three grants, for pages that show or hide the buttons. */
 export function grantOf(ctx: Ctx, projectId: number): ProjectGrant {
-  return { publish: can(ctx.actor, 'publish', projectId), rollback: can(ctx.actor, 'rollback', projectId), process: can(ctx.actor, 'process', projectId) };
+  return Object.fromEntries(PERMISSIONS.map((p) => [p, can(ctx.actor, p, projectId)])) as ProjectGrant;
 }
 
 /** What the actor may do on a project, by name (all false for an unknown project). */
 export async function grantOn(svc: Pick<Services, 'db'>, ctx: Ctx, projectName: string): Promise<ProjectGrant> {
   const project = await svc.db.project.findUnique({ where: { name: projectName }, select: { id: true } });
-  return project ? grantOf(ctx, project.id) : { publish: false, rollback: false, process: false };
+  return project ? grantOf(ctx, project.id) : Object.fromEntries(PERMISSIONS.map((p) => [p, false])) as ProjectGrant;
 }

@@ -2,17 +2,17 @@
 import { hashPassword, verifyPassword, generatePassword } from '../lib/crypto.ts';
 import { FerryError, badRequest } from '../lib/errors.ts';
 import type { Actor, Ctx, ProjectGrant, Role, Services } from './context.ts';
-import { ROLES } from './context.ts';
+import { grantFromRow, ROLES } from './context.ts';
 import { recordOp } from './oplog.ts';
 import { nameRule } from './config/rules.ts';
 import { issueToken } from './tokens.ts';
 import { FIELD_LIMITS } from '../config.ts';
 
-type UserWithGrants = { id: number; name: string; role: string; grants: { projectId: number; canPublish: boolean; canRollback: boolean; canProcess: boolean }[] };
+type UserWithGrants = { id: number; name: string; role: string; grants: ({ projectId: number } & Parameters<typeof grantFromRow>[0])[] };
 
 export function toActor(user: UserWithGrants): Actor {
   const grants = new Map<number, ProjectGrant>();
-  for (const g of user.grants) grants.set(g.projectId, { publish: g.canPublish, rollback: g.canRollback, process: g.canProcess });
+  for (const g of user.grants) grants.set(g.projectId, grantFromRow(g));
   return { id: user.id, name: user.name, role: (ROLES as string[]).includes(user.role) ? (user.role as Role) : 'auditor', grants };
 }
 

@@ -46,7 +46,7 @@ export interface ActorOptions {
 export function ctxFor(role: Role, opts: ActorOptions = {}): Ctx {
   const grants = new Map<number, ProjectGrant>();
   for (const [projectId, g] of Object.entries(opts.grants ?? {})) {
-    grants.set(Number(projectId), { publish: false, rollback: false, process: false, ...g });
+    grants.set(Number(projectId), { publish: false, rollback: false, process: false, approve: false, ...g });
   }
   const actor: Actor = { id: opts.id ?? null, name: opts.name ?? role, role, grants };
   return { actor, ip: opts.ip ?? '127.0.0.1' };

@@ -2,8 +2,10 @@
 // per-project grants of members. At least one active administrator always remains.
 import { z } from 'zod';
 import { FerryError, conflict, notFound } from '../../lib/errors.ts';
-import type { Ctx, Permission, Role, Services } from '../context.ts';
-import { PERMISSIONS, ROLES } from '../context.ts';
+import type { Ctx, Permission, ProjectGrant, Role, Services } from '../context.ts';
+import { grantFromRow, grantToRow, PERMISSIONS, ROLES } from '../context.ts';
+
+const NO_GRANT: ProjectGrant = { publish: false, rollback: false, process: false, approve: false };
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
 import { createUser, setPassword } from '../users.ts';
@@ -18,15 +20,15 @@ const updateUserSchema = z.object({ role: roleField, disabled: checkbox });
 const passwordSchema = z.object({ password: secretInput(userPasswordRule) });
 /** Grant checkboxes arrive as "projectId:permission" values; "view" alone lets a member see a project. */
 const grantsSchema = z.object({
-  grant: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(z.string().regex(/^\d+:(view|publish|rollback|process)$/, 'unknown choice'))),
+  grant: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(z.string().regex(/^\d+:(view|publish|rollback|process|approve)$/, 'unknown choice'))),
 });
 
 export const newUserValues = () => ({ name: '', role: 'member' });
 
 type GrantFlags = { view: boolean } & Record<Permission, boolean>;
 
-function grantSummary(g: { canPublish: boolean; canRollback: boolean; canProcess: boolean }): string {
-  const perms = [g.canPublish && 'publish', g.canRollback && 'rollback', g.canProcess && 'process'].filter(Boolean);
+function grantSummary(g: ProjectGrant): string {
+  const perms = PERMISSIONS.filter((p) => g[p]);
   return perms.length ? perms.join(', ') : 'view';
 }
 
@@ -37,7 +39,7 @@ export async function listUsers(svc: Pick<Services, 'db'>) {
   });
   return rows.map((u) => ({
     id: u.id, name: u.name, role: u.role, disabled: u.disabled, createdAt: u.createdAt,
-    grants: u.role === 'member' ? u.grants.map((g) => ({ project: g.project.name, summary: grantSummary(g) })) : [],
+    grants: u.role === 'member' ? u.grants.map((g) => ({ project: g.project.name, summary: grantSummary(grantFromRow(g)) })) : [],
   }));
 }
 
@@ -51,7 +53,7 @@ export async function userDetail(svc: Pick<Services, 'db'>, id: number) {
     user: { id: u.id, name: u.name, role: u.role, disabled: u.disabled, createdAt: u.createdAt, updatedAt: u.updatedAt, tokenCount: u.tokens.length },
     grants: projects.map((p) => {
       const g = byProject.get(p.id);
-      const flags: GrantFlags = { view: Boolean(g), publish: g?.canPublish ?? false, rollback: g?.canRollback ?? false, process: g?.canProcess ?? false };
+      const flags: GrantFlags = { view: Boolean(g), ...(g ? grantFromRow(g) : NO_GRANT) };
       return { projectId: p.id, project: p.name, ...flags };
     }),
   };
@@ -129,7 +131,7 @@ export async function setGrants(svc: Services, ctx: Ctx, id: number, input: unkn
   const wanted = new Map<number, GrantFlags>();
   for (const value of data.grant) {
     const [pid, perm] = value.split(':');
-    const flags = wanted.get(Number(pid)) ?? { view: true, publish: false, rollback: false, process: false };
+    const flags = wanted.get(Number(pid)) ?? { view: true, ...NO_GRANT };
     if ((PERMISSIONS as readonly string[]).includes(perm)) flags[perm as Permission] = true;
     wanted.set(Number(pid), flags);
   }
@@ -143,14 +145,14 @@ export async function setGrants(svc: Services, ctx: Ctx, id: number, input: unkn
   for (const p of projects) {
     const want = wanted.get(p.id);
     const have = current.get(p.id);
-    const wantText = want ? grantSummary({ canPublish: want.publish, canRollback: want.rollback, canProcess: want.process }) : 'none';
-    const haveText = have ? grantSummary(have) : 'none';
+    const wantText = want ? grantSummary(want) : 'none';
+    const haveText = have ? grantSummary(grantFromRow(have)) : 'none';
     if (wantText === haveText) continue;
     changed.push(`${p.name} (${haveText} → ${wantText})`);
     if (!want) {
       if (have) ops.push(svc.db.grant.delete({ where: { id: have.id } }));
     } else {
-      const flags = { canPublish: want.publish, canRollback: want.rollback, canProcess: want.process };
+      const flags = grantToRow(want);
       ops.push(svc.db.grant.upsert({ where: { userId_projectId: { userId: id, projectId: p.id } }, create: { userId: id, projectId: p.id, ...flags }, update: flags }));
     }
   }

@@ -1,7 +1,7 @@
 // Planner for users and their per-project grants. Passwords are hashed before the transaction opens.
 import { hashPassword, verifyPassword } from '../../lib/crypto.ts';
 import type { Permission } from '../context.ts';
-import { PERMISSIONS } from '../context.ts';
+import { grantFromRow, grantToRow, PERMISSIONS } from '../context.ts';
 import type { IdResolver, Tx } from './ids.ts';
 import { item, type BuiltImport, type Stored } from './plan-common.ts';
 import type { ImportDocument } from './schema.ts';
@@ -23,7 +23,7 @@ export async function planUsers(doc: ImportDocument, stored: Stored, out: BuiltI
       for (const g of wantedGrants) rows.push({ projectId: await ids.project(g.project), ...g.flags });
       await tx.grant.deleteMany({ where: { userId, projectId: { notIn: rows.map((r) => r.projectId) } } });
       for (const r of rows) {
-        const flags = { canPublish: r.publish, canRollback: r.rollback, canProcess: r.process };
+        const flags = grantToRow(r);
         await tx.grant.upsert({ where: { userId_projectId: { userId, projectId: r.projectId } }, create: { userId, projectId: r.projectId, ...flags }, update: flags });
       }
     };
@@ -42,7 +42,7 @@ export async function planUsers(doc: ImportDocument, stored: Stored, out: BuiltI
     if (cur.role !== u.role) changes.push('role');
     const passwordChanged = u.password !== undefined && !(await verifyPassword(u.password, cur.passwordHash));
     if (passwordChanged) changes.push('password (secret)');
-    const currentGrants = new Map(cur.grants.map((g) => [g.project.name, { publish: g.canPublish, rollback: g.canRollback, process: g.canProcess }]));
+    const currentGrants = new Map(cur.grants.map((g) => [g.project.name, grantFromRow(g)]));
     const grantsChanged = wantedGrants !== undefined && (
       wantedGrants.length !== currentGrants.size
       || wantedGrants.some((g) => { const have = currentGrants.get(g.project); return !have || !sameFlags(have, g.flags); })
