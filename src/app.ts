@@ -13,7 +13,7 @@ import type { Services } from './services/context.ts';
 import { PrismaSessionStore } from './web/session-store.ts';
 import { configurePassport } from './web/auth/passport.ts';
 import { LoginThrottle, type ThrottleOptions } from './web/auth/throttle.ts';
-import { bearerToken, requireLogin } from './web/middleware/auth.ts';
+import { bearerToken, ctxOf, requireLogin } from './web/middleware/auth.ts';
 import { takeFlash } from './web/middleware/flash.ts';
 import { smallBodies } from './web/middleware/body.ts';
 import { loginCsrf } from './web/login-csrf.ts';
@@ -27,7 +27,7 @@ import { projectsPagesRouter } from './web/routes/projects.ts';
 import { jobsPagesRouter } from './web/routes/jobs.ts';
 import { adminRouter } from './web/routes/admin/index.ts';
 import { apiRouter } from './web/routes/api/index.ts';
-import type { JobRunner } from './services/jobs/index.ts';
+import { countDecidable, type JobRunner } from './services/jobs/index.ts';
 
 export interface AppDeps {
   config: Config;
@@ -128,6 +128,11 @@ export function createApp(deps: AppDeps) {
   app.use(authRouter(svc, passport, throttle, preLogin));
   app.use('/api', apiRouter(svc, deps));
   app.use(requireLogin);
+  // The navigation's "To approve" badge: requests waiting for this user's decision, counted for pages only.
+  app.use(async function approvalBadge(req, res, next) {
+    if (req.method === 'GET' && !req.xhr && req.accepts(['html', 'json']) === 'html') res.locals.pendingApprovals = await countDecidable(svc, ctxOf(req));
+    next();
+  });
   app.use(homeRouter(svc));
   app.use('/account', accountRouter(svc));
   app.use('/oplog', oplogRouter(svc));

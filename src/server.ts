@@ -44,6 +44,7 @@ async function main() {
   });
   const jobs = new JobRunner(svc, engine);
   const interrupted = await jobs.markInterrupted();
+  jobs.startHousekeeping();
   if (interrupted) logger.warn({ interrupted }, 'jobs left running by the previous run were marked interrupted');
 
   const app = createApp({ config, db, logger, jobs });

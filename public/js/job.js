@@ -1,6 +1,7 @@
 // Job page: live progress (lib/job-progress.js), the result when the job ends, retry, and the rollback dialog.
 import { alertElement, el, fetchJson, fmtDate, fmtDuration, showAlert } from './lib/ui.js';
 import { iso, progressView, trackJob } from './lib/job-progress.js';
+import { setUpApproval } from './lib/approval.js';
 
 const page = document.getElementById('job-page');
 if (page) setUpJobPage(page);
@@ -39,6 +40,8 @@ function setUpJobPage(page) {
     const retry = document.getElementById('retry-button');
     if (retry && job.hosts.some((h) => h.status !== 'succeeded')) retry.classList.remove('d-none');
   }
+
+  setUpApproval(jobId);
 
   // ---- retry: the same job again on the hosts where it failed ----
   const retryButton = document.getElementById('retry-button');

@@ -4,6 +4,7 @@
 const STATUS_COLORS: Readonly<Record<string, string>> = {
   succeeded: 'success', ok: 'success', running: 'primary', queued: 'secondary', failed: 'danger',
   denied: 'warning', partial: 'warning', interrupted: 'dark',
+  awaiting_approval: 'info', rejected: 'danger', cancelled: 'secondary', expired: 'secondary', skipped: 'light',
 };
 
 export const viewHelpers = {

@@ -3,6 +3,7 @@
 export const STATUS_COLORS = Object.freeze({
   succeeded: 'success', ok: 'success', running: 'primary', queued: 'secondary', failed: 'danger',
   denied: 'warning', partial: 'warning', interrupted: 'dark',
+  awaiting_approval: 'info', rejected: 'danger', cancelled: 'secondary', expired: 'secondary', skipped: 'light',
 });
 
 /** Bootstrap colour for a status; unknown ones are grey. */

@@ -4,6 +4,7 @@ export { JobRunner } from './runner.ts';
 export type { PublishInput } from './publish.ts';
 export type { ProcessInput } from './process.ts';
 export { jobIdParam } from './request.ts';
+export { countDecidable, requestRights, requestsAwaiting } from './approval.ts';
 export {
-  ACTIVE_JOB_STATUSES, HOST_STATUSES, JOB_KINDS, JOB_STATUSES, isActiveStatus, type HostStatus, type JobKind, type JobStatus,
+  ACTIVE_JOB_STATUSES, HOST_STATUSES, JOB_KINDS, JOB_STATUSES, isActiveStatus, neverRan, type HostStatus, type JobKind, type JobStatus,
 } from './status.ts';

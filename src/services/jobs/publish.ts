@@ -1,22 +1,56 @@
-// Publish: check the chosen files, revision and hosts, claim the project's slot, then let the engine export, pack,
-// send and extract, telling it which snapshots on each host must survive pruning.
+// Publish: check the chosen files, revision and hosts, then either store a request for approval (approval.ts) or claim
+// the project's slot and let the engine export, pack, send and extract, telling it which snapshots on each host must
+// survive pruning.
 import { normalizeSelection, SelectionError } from '../../deploy/selection.ts';
 import { decryptSecret } from '../../lib/crypto.ts';
 import { badRequest } from '../../lib/errors.ts';
 import type { Ctx, Services } from '../context.ts';
 import { recordOp } from '../oplog.ts';
 import { assertCan } from '../permissions.ts';
+import { requestApproval } from './approval.ts';
 import { abandon, launch, type JobCore } from './launch.ts';
+import type { ProjectSlot } from './lock.ts';
 import { concurrencyOf, hookSpecs, hostPlans } from './plans.ts';
 import { selectHosts, stringList } from './request.ts';
-import { createJob, projectFor } from './store.ts';
+import type { JobStatus } from './status.ts';
+import { createJob, projectFor, type ProjectFull } from './store.ts';
 
 export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown }
 
-export async function startPublish(core: JobCore, ctx: Ctx, projectName: string, input: PublishInput): Promise<{ jobId: number }> {
+/** What a publish will do, checked: the same for one started now and one started when its request is approved. */
+export interface PublishSpec {
+  files: string[];
+  revision?: number;
+  note: string;
+  hosts: { id: number; name: string }[];
+  /** Who asked for it: the job's author, named in the release journal on each host. */
+  author: string;
+}
+
+export async function startPublish(core: JobCore, ctx: Ctx, projectName: string, input: PublishInput): Promise<{ jobId: number; status: JobStatus }> {
   const { svc } = core;
   const project = await projectFor(svc, ctx, projectName, 'publish');
   await assertCan(svc, ctx, 'publish', project, 'publish');
+  const spec = await publishSpec(svc, ctx, project, input);
+  const { files, revision, hosts, note } = spec;
+  const what = `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)`;
+  if (project.requireApproval) return requestApproval(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts, what);
+
+  const slot = await core.locks.claim(ctx, project, 'publish');
+  let job;
+  try {
+    job = await createJob(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts);
+    await recordOp(svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: what });
+  } catch (err) {
+    slot.release();
+    if (job) await abandon(svc, job.id, err);
+    throw err;
+  }
+  runPublish(core, ctx, job, project, spec, slot);
+  return { jobId: job.id, status: 'running' };
+}
+
+async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input: PublishInput): Promise<PublishSpec> {
   let files: string[];
   try {
     files = normalizeSelection(stringList(input.files, 'files'));
@@ -32,17 +66,13 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   const hosts = selectHosts(project, stringList(input.hosts, 'hosts'), stringList(input.groups, 'groups'));
   if (hosts.length === 0) throw badRequest('Choose at least one host or host group to publish to.', { hosts: 'required' });
   const note = typeof input.note === 'string' ? input.note.slice(0, 1000) : '';
+  return { files, revision, note, hosts, author: ctx.actor.name };
+}
 
-  const slot = await core.locks.claim(ctx, project, 'publish');
-  let job;
-  try {
-    job = await createJob(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts);
-    await recordOp(svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)` });
-  } catch (err) {
-    slot.release();
-    if (job) await abandon(svc, job.id, err);
-    throw err;
-  }
+/** Runs a publish job whose row exists, holding the project's slot: export, pack, send, extract, hooks. */
+export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: string }, project: ProjectFull, spec: PublishSpec, slot: ProjectSlot): void {
+  const { svc } = core;
+  const { files, revision, note, hosts } = spec;
   launch(core, ctx, job, project, slot, async (emit) => {
     const plans = await hostPlans(svc, { ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
     const usable = hosts.filter((h) => plans.has(h.id));
@@ -50,7 +80,7 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
     const protect = await newestSuccessfulPublishPerHost(svc, project.id, hosts.map((h) => h.id));
     const foreign = await otherProjectsSnapshots(svc, project.id, hosts.map((h) => h.id));
     const outcome = await core.engine.publish({
-      jobId: job.id, project: project.name, user: ctx.actor.name,
+      jobId: job.id, project: project.name, user: spec.author,
       keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
       svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
       revision, files, note,
@@ -59,7 +89,6 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
     }, emit);
     return { revision: outcome.revision };
   });
-  return { jobId: job.id };
 }
 
 /** Per host, the newest publish of this project still in place: pruning keeps its snapshot. */

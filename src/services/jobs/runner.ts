@@ -9,14 +9,19 @@ import { ProjectLanes } from './lanes.ts';
 import { LiveJobs } from './live.ts';
 import { ProjectLocks } from './lock.ts';
 import { startProcessAction, type ProcessInput } from './process.ts';
-import { startPublish, type PublishInput } from './publish.ts';
-import { rollbackPlan, startRollback } from './rollback.ts';
-import { isActiveStatus } from './status.ts';
-import { assertJobVisible, getJob, markInterrupted } from './store.ts';
+import { approveRequest, cancelRequest, expireRequests, rejectRequest } from './approval.ts';
+import { runPublish, startPublish, type PublishInput } from './publish.ts';
+import { rollbackPlan, runApprovedRollback, startRollback } from './rollback.ts';
+import { isActiveStatus, neverRan, type JobStatus } from './status.ts';
+import { assertJobVisible, getJob, markInterrupted, projectFor } from './store.ts';
+
+/** How often requests whose time ran out are closed as expired. */
+const EXPIRY_SWEEP_MS = 60_000;
 
 export class JobRunner {
   private readonly live: LiveJobs;
   private readonly core: JobCore;
+  private sweep: NodeJS.Timeout | null = null;
 
   constructor(private readonly svc: Services, engine: Engine) {
     this.live = new LiveJobs(svc);
@@ -31,7 +36,55 @@ export class JobRunner {
     return markInterrupted(this.svc);
   }
 
-  startPublish(ctx: Ctx, projectName: string, input: PublishInput): Promise<{ jobId: number }> {
+  /** Closes expired approval requests now and then every minute (the server calls this; tests call expireRequests). */
+  startHousekeeping(): void {
+    const run = () => void expireRequests(this.svc).catch((err) => this.svc.logger.warn({ err }, 'could not close expired approval requests'));
+    run();
+    this.sweep ??= setInterval(run, EXPIRY_SWEEP_MS).unref();
+  }
+
+  stopHousekeeping(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = null;
+  }
+
+  expireRequests(): Promise<number> {
+    return expireRequests(this.svc);
+  }
+
+  /** Runs a request waiting for approval, as the approver's decision; the requester stays its author. */
+  approve(ctx: Ctx, jobId: number) {
+    return approveRequest(this.svc, ctx, jobId, async (job, markRunning) => {
+      const project = await projectFor(this.svc, ctx, job.project.name, `${job.kind}.approve`);
+      const slot = await this.core.locks.claim(ctx, project, `${job.kind}.approve`);
+      if (job.kind === 'rollback') return runApprovedRollback(this.core, ctx, job, project, slot, markRunning);
+      // Hosts deleted or taken out of the project's groups since the request are not published to.
+      const inProject = new Set(project.groups.flatMap((g) => g.hosts.map((h) => h.id)));
+      const hosts = job.hosts.filter((h) => h.hostId !== null && inProject.has(h.hostId)).map((h) => ({ id: h.hostId!, name: h.hostName }));
+      const gone = job.hosts.filter((h) => h.hostId === null || !inProject.has(h.hostId));
+      try {
+        if (hosts.length === 0) throw badRequest(`None of the hosts of job #${job.id} is in project "${project.name}" any more; reject the request and ask for a new one.`);
+        await markRunning();
+        if (gone.length) {
+          await this.svc.db.jobHost.updateMany({ where: { id: { in: gone.map((h) => h.id) } }, data: { status: 'skipped', phase: 'not run', error: 'not run: the host left the project after the request was made' } });
+        }
+      } catch (err) {
+        slot.release();
+        throw err;
+      }
+      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], revision: job.revision ?? undefined, note: job.note, hosts, author: job.userName }, slot);
+    });
+  }
+
+  reject(ctx: Ctx, jobId: number, reason: unknown) {
+    return rejectRequest(this.svc, ctx, jobId, reason);
+  }
+
+  cancel(ctx: Ctx, jobId: number) {
+    return cancelRequest(this.svc, ctx, jobId);
+  }
+
+  startPublish(ctx: Ctx, projectName: string, input: PublishInput): Promise<{ jobId: number; status: JobStatus }> {
     return startPublish(this.core, ctx, projectName, input);
   }
 
@@ -40,7 +93,7 @@ export class JobRunner {
     return rollbackPlan(this.svc, ctx, jobId);
   }
 
-  startRollback(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
+  startRollback(ctx: Ctx, jobId: number): Promise<{ jobId: number; status: JobStatus }> {
     return startRollback(this.core, ctx, jobId);
   }
 
@@ -54,6 +107,7 @@ export class JobRunner {
     if (!job) throw notFound(`Job #${jobId}`);
     await assertJobVisible(this.svc, ctx, job, 'retry');
     if (isActiveStatus(job.status)) throw conflict(`Job #${jobId} is still running; wait for it to finish before retrying.`);
+    if (neverRan(job.status)) throw badRequest(`Job #${jobId} never ran (${job.status.replace('_', ' ')}); there is nothing to retry.`);
     const params = JSON.parse(job.params) as { action?: string; processes?: string[]; targetJobId?: number; batchSize?: number };
     if (job.kind === 'rollback') return this.startRollback(ctx, params.targetJobId!);
     const failedIds = job.hosts.filter((h) => h.status !== 'succeeded' && h.hostId !== null).map((h) => h.hostId!);

@@ -4,10 +4,20 @@
 export const JOB_KINDS = ['publish', 'rollback', 'process'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted'] as const;
+export const JOB_STATUSES = [
+  'awaiting_approval', 'queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted', 'rejected', 'cancelled', 'expired',
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const HOST_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+/** A request that never ran: it was turned down, withdrawn, or nobody decided in time. Its hosts are `skipped`. */
+export const CLOSED_REQUEST_STATUSES = ['rejected', 'cancelled', 'expired'] as const satisfies readonly JobStatus[];
+
+/** Statuses of a job that never ran anything on a host (waiting for approval, or a closed request). */
+export function neverRan(status: string): boolean {
+  return status === 'awaiting_approval' || (CLOSED_REQUEST_STATUSES as readonly string[]).includes(status);
+}
+
+export const HOST_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const;
 export type HostStatus = (typeof HOST_STATUSES)[number];
 
 /** Statuses of a job, or of one host of a job, that has not finished. Spread it for Prisma (`{ in: [...ACTIVE_JOB_STATUSES] }`). */

@@ -40,13 +40,18 @@ export async function projectFor(svc: Services, ctx: Ctx, name: string, action: 
   return project;
 }
 
+/** What a job row says it will do (before hosts). */
+export interface JobSpec { kind: JobKind; revision?: number | null; files?: string[]; params?: object; note?: string }
+
 export async function createJob(svc: Services, ctx: Ctx, project: { id: number },
-  data: { kind: JobKind; revision?: number | null; files?: string[]; params?: object; note?: string; queued?: boolean }, hosts: { id: number; name: string }[]) {
+  data: JobSpec & { queued?: boolean; expiresAt?: Date }, hosts: { id: number; name: string }[]) {
+  // A job is created running, queued (process jobs waiting for their lane), or waiting for approval (with expiresAt).
+  const status: JobStatus = data.expiresAt ? 'awaiting_approval' : data.queued ? 'queued' : 'running';
   return svc.db.job.create({
     data: {
-      kind: data.kind, status: data.queued ? 'queued' : 'running', projectId: project.id, userId: ctx.actor.id, userName: ctx.actor.name,
+      kind: data.kind, status, projectId: project.id, userId: ctx.actor.id, userName: ctx.actor.name,
       revision: data.revision ?? null, files: JSON.stringify(data.files ?? []), params: JSON.stringify(data.params ?? {}),
-      note: data.note ?? '', startedAt: data.queued ? null : new Date(),
+      note: data.note ?? '', startedAt: status === 'running' ? new Date() : null, expiresAt: data.expiresAt ?? null,
       hosts: { create: hosts.map((h) => ({ hostId: h.id, hostName: h.name })) },
     },
   });
@@ -83,6 +88,7 @@ export async function getJob(svc: Services, ctx: Ctx, jobId: number) {
     id: job.id, kind: job.kind, status: job.status, project: job.project.name, user: job.userName, revision: job.revision,
     files: JSON.parse(job.files) as string[], params: JSON.parse(job.params) as Record<string, unknown>, note: job.note, error: job.error, output: job.output,
     createdAt: job.createdAt, startedAt: job.startedAt, finishedAt: job.finishedAt,
+    expiresAt: job.expiresAt, decidedBy: job.decidedByName, decidedAt: job.decidedAt, decisionNote: job.decisionNote,
     hosts: job.hosts.map((h) => ({
       host: h.hostName, status: h.status, phase: h.phase, error: h.error, output: h.output, exitCode: h.exitCode,
       snapshotTaken: h.snapshotTaken, rolledBackByJobId: h.rolledBackByJobId, startedAt: h.startedAt, finishedAt: h.finishedAt,

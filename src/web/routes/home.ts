@@ -9,7 +9,8 @@ export function homeRouter(svc: Services) {
 
   // GET /
   router.get('/', async function getDashboard(req, res) {
-    res.render('pages/home/dashboard', { title: 'Dashboard', projects: await dashboard(svc, ctxOf(req)) });
+    const { projects, awaiting } = await dashboard(svc, ctxOf(req));
+    res.render('pages/home/dashboard', { title: 'Dashboard', projects, awaiting });
   });
 
   return router;

@@ -8,7 +8,7 @@ import {
 import { ctxOf } from '../middleware/auth.ts';
 import { grantOn } from '../../services/permissions.ts';
 import { dataTablesRequest, dataTablesResponse, searchFromQuery, sortColumn } from '../datatables.ts';
-import { JOB_KINDS, JOB_STATUSES, isActiveStatus, jobIdParam, type JobRunner } from '../../services/jobs/index.ts';
+import { JOB_KINDS, JOB_STATUSES, isActiveStatus, jobIdParam, neverRan, requestRights, type JobRunner } from '../../services/jobs/index.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
@@ -46,11 +46,13 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
     const ctx = ctxOf(req);
     const job = await jobs.getJob(ctx, id);
     const grant = await grantOn(svc, ctx, job.project);
+    const row = await svc.db.job.findUniqueOrThrow({ where: { id }, select: { status: true, projectId: true, userId: true, userName: true } });
+    const never = neverRan(job.status);
     res.render('pages/jobs/show', {
-      title: `Job #${job.id}`, job, grant, active: isActiveStatus(job.status),
-      canRollback: job.kind === 'publish' && grant.rollback,
+      title: `Job #${job.id}`, job, grant, active: isActiveStatus(job.status), neverRan: never, rights: requestRights(ctx, row),
+      canRollback: job.kind === 'publish' && grant.rollback && !never,
       // Retrying needs the same grant as the original action.
-      canRetry: job.hosts.some((h) => h.status !== 'succeeded') && (job.kind === 'publish' ? grant.publish : job.kind === 'rollback' ? grant.rollback : grant.process),
+      canRetry: !never && job.hosts.some((h) => h.status !== 'succeeded') && (job.kind === 'publish' ? grant.publish : job.kind === 'rollback' ? grant.rollback : grant.process),
       modules: ['/static/js/job.js'],
     });
   });

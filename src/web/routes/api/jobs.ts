@@ -94,8 +94,10 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
   });
 
   // POST /api/projects/:name/publish { files, revision?, hosts?, groups?, note? }
+  // 201 when it runs now; 202 when the project requires approval and it waits as a request (status awaiting_approval).
   router.post('/projects/:name/publish', async function postPublish(req, res) {
-    res.status(201).json(await jobs.startPublish(ctxOf(req), req.params.name, req.body ?? {}));
+    const started = await jobs.startPublish(ctxOf(req), req.params.name, req.body ?? {});
+    res.status(started.status === 'awaiting_approval' ? 202 : 201).json(started);
   });
 
   // POST /api/projects/:name/processes { action, processes?, hosts?, groups?, batchSize?, batchPercent? }
@@ -114,9 +116,25 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
     res.json({ undoes, hosts: hosts.map((h) => ({ host: h.hostName, jobIds: h.jobIds })) });
   });
 
-  // POST /api/jobs/:id/rollback
+  // POST /api/jobs/:id/rollback — 201, or 202 when the project's rollbacks need approval
   router.post('/jobs/:id/rollback', async function postRollback(req, res) {
-    res.status(201).json(await jobs.startRollback(ctxOf(req), jobIdOf(req)));
+    const started = await jobs.startRollback(ctxOf(req), jobIdOf(req));
+    res.status(started.status === 'awaiting_approval' ? 202 : 201).json(started);
+  });
+
+  // POST /api/jobs/:id/approve — runs a request now (needs "approve"; not the requester)
+  router.post('/jobs/:id/approve', async function postApprove(req, res) {
+    res.json(await jobs.approve(ctxOf(req), jobIdOf(req)));
+  });
+
+  // POST /api/jobs/:id/reject { reason }
+  router.post('/jobs/:id/reject', async function postReject(req, res) {
+    res.json(await jobs.reject(ctxOf(req), jobIdOf(req), (req.body ?? {}).reason));
+  });
+
+  // POST /api/jobs/:id/cancel — the requester withdraws a request
+  router.post('/jobs/:id/cancel', async function postCancel(req, res) {
+    res.json(await jobs.cancel(ctxOf(req), jobIdOf(req)));
   });
 
   // POST /api/jobs/:id/retry — run the job again on the hosts where it failed
