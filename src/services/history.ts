@@ -184,7 +184,7 @@ export async function publishPageData(svc: Pick<Services, 'db'>, ctx: Ctx, name:
     }
   }
   return {
-    project: { name: project.name, description: project.description, svnUrl: project.svnUrl },
+    project: { name: project.name, description: project.description, svnUrl: project.svnUrl, requireApproval: project.requireApproval, approvalHours: project.approvalHours },
     groups: project.groups.map((g) => ({ name: g.name, hosts: g.hosts.map((h) => h.name) })),
     hosts: [...hosts.values()].sort((a, b) => a.name.localeCompare(b.name)).map((h) => ({
       name: h.name, address: h.address, groups: h.groups,

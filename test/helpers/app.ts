@@ -6,7 +6,7 @@ import { createApp, type AppDeps } from '../../src/app.ts';
 import type { Config } from '../../src/config.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { hashPassword } from '../../src/lib/crypto.ts';
-import type { Role, Services } from '../../src/services/context.ts';
+import { grantToRow, PERMISSIONS, type Permission, type ProjectGrant, type Role, type Services } from '../../src/services/context.ts';
 import { createTestDb } from '../kit/db.ts';
 import { JobRunner } from '../../src/services/jobs/index.ts';
 import type { Engine } from '../../src/deploy/runner-types.ts';
@@ -36,17 +36,18 @@ export async function startTestApp(opts: Partial<Pick<AppDeps, 'throttle' | 'job
   const jobs = opts.jobs ?? (opts.engine ? new JobRunner(svc, opts.engine(svc)) : undefined);
   const app: Express = createApp({ config, db: t.db, logger, throttle: opts.throttle, jobs });
 
-  async function addUser(name: string, role: Role, grants: Record<string, ('publish' | 'rollback' | 'process')[]> = {}) {
+  async function addUser(name: string, role: Role, grants: Record<string, Permission[]> = {}) {
     const user = await t.db.user.create({ data: { name, role, passwordHash: await hashPassword(PASSWORD) } });
     for (const [projectName, perms] of Object.entries(grants)) {
       const project = await t.db.project.findUniqueOrThrow({ where: { name: projectName } });
-      await t.db.grant.create({ data: { userId: user.id, projectId: project.id, canPublish: perms.includes('publish'), canRollback: perms.includes('rollback'), canProcess: perms.includes('process') } });
+      const flags = Object.fromEntries(PERMISSIONS.map((p) => [p, perms.includes(p)])) as ProjectGrant;
+      await t.db.grant.create({ data: { userId: user.id, projectId: project.id, ...grantToRow(flags) } });
     }
     return user;
   }
 
   /** A supertest agent signed in as `name` (created with `role` if missing). */
-  async function login(name: string, role: Role = 'admin', grants: Record<string, ('publish' | 'rollback' | 'process')[]> = {}): Promise<Agent> {
+  async function login(name: string, role: Role = 'admin', grants: Record<string, Permission[]> = {}): Promise<Agent> {
     if (!(await t.db.user.findUnique({ where: { name } }))) await addUser(name, role, grants);
     const agent = supertest.agent(app);
     const token = await csrf(agent, '/login');

@@ -70,8 +70,8 @@ async function pendingRequest(svc: Services, ctx: Ctx, jobId: number, action: st
 /** Refuses (403, logged) an actor without "approve" on the project, and the request's own author. */
 async function assertMayDecide(svc: Services, ctx: Ctx, job: RequestRow, action: string): Promise<void> {
   let refusal: string | null = null;
-  if (!can(ctx.actor, 'approve', job.projectId)) refusal = `You do not have permission to approve or reject requests of project "${job.project.name}".`;
-  else if (isAuthor(ctx, job)) refusal = `You cannot ${action.endsWith('approve') ? 'approve' : 'reject'} your own request: someone else holding "approve" on project "${job.project.name}" has to decide${action.endsWith('reject') ? ' (you can cancel it instead)' : ''}.`;
+  if (isAuthor(ctx, job)) refusal = `You cannot ${action.endsWith('approve') ? 'approve' : 'reject'} your own request: someone else holding "approve" on project "${job.project.name}" has to decide${action.endsWith('reject') ? ' (you can cancel it instead)' : ''}.`;
+  else if (!can(ctx.actor, 'approve', job.projectId)) refusal = `You do not have permission to approve or reject requests of project "${job.project.name}".`;
   if (!refusal) return;
   await recordOp(svc, ctx, { action, result: 'denied', project: job.project.name, target: `job #${job.id}`, jobId: job.id, detail: refusal });
   throw forbidden(refusal);
