@@ -57,14 +57,19 @@ export function badgeClass(status) {
   return 'badge text-bg-' + statusColor(status);
 }
 
+/** How a status reads: "awaiting_approval" -> "awaiting approval". */
+export function statusLabel(status) {
+  return String(status).replace(/_/g, ' ');
+}
+
 /** A badge element for a status (label defaults to the status itself). */
 export function statusBadge(status, label) {
-  return el('span', { class: badgeClass(status), 'data-status': status }, label ?? status);
+  return el('span', { class: badgeClass(status), 'data-status': status }, label ?? statusLabel(status));
 }
 
 /** The same badge as an HTML string, for DataTables renderers. */
 export function statusBadgeHtml(status) {
-  return html`<span class="${badgeClass(status)}">${status}</span>`;
+  return html`<span class="${badgeClass(status)}">${statusLabel(status)}</span>`;
 }
 
 /** Recolours and relabels an existing badge element, keeping its other classes. */
@@ -72,7 +77,7 @@ export function setStatusBadge(badge, status) {
   if (!badge) return;
   const kept = Array.from(badge.classList).filter((c) => c !== 'badge' && !c.startsWith('text-bg-'));
   badge.className = kept.concat(badgeClass(status).split(' ')).join(' ');
-  badge.textContent = status;
+  badge.textContent = statusLabel(status);
   badge.setAttribute('data-status', status);
 }
 
