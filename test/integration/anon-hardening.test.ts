@@ -365,7 +365,8 @@ describe('live job events', () => {
     const started = await supertest(t.app).post('/api/projects/alpha/publish').set('Authorization', `Bearer ${token}`).send({ files: ['conf'], hosts: ['web1'] });
     expect(started.status, JSON.stringify(started.body)).toBe(201);
     const jobId = started.body.jobId as number;
-    await until(() => t.jobs!.isRunning(jobId), 'the job to run');
+    // Live in this process: subscribing works only while the job runs here.
+    await until(() => { const stop = t.jobs!.subscribe(jobId, () => {}, () => {}); stop?.(); return stop !== null; }, 'the job to run');
     const live = (t.jobs as unknown as { live: LiveJobs }).live.get(jobId)!;
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const timersBefore = timers();

@@ -136,11 +136,6 @@ export class JobRunner {
     await this.live.flush(jobId);
   }
 
-  /** Whether the job is running in this process (so its live events can be followed). */
-  isRunning(jobId: number): boolean {
-    return this.live.get(jobId) !== undefined;
-  }
-
   /** Resolves when every job started so far has finished (tests wait on it before cleaning up). */
   idle(): Promise<void> {
     return this.live.idle();
