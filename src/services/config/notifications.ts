@@ -51,7 +51,8 @@ const formSchema = z.object({
   secret: z.preprocess((v) => (v === '' ? undefined : v), channelFields.secret),
   to: z.preprocess((v) => v ?? '', notifyToRule),
   events: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(channelFields.events.unwrap().element)),
-  enabled: checkbox,
+  /** Unticked (or left out) means the channel sends. */
+  paused: checkbox,
   clearSecret: checkbox,
 });
 
@@ -83,7 +84,7 @@ async function loadChannel(svc: Pick<Services, 'db'>, projectId: number, id: num
 function channelView(c: Omit<ChannelRow, 'project'>) {
   return {
     id: c.id, name: c.name, kind: c.kind as ChannelKind, kindLabel: CHANNEL_KIND_LABELS[c.kind as ChannelKind] ?? c.kind,
-    urlHint: c.urlHint, to: c.to, events: eventsFromStored(c.events), enabled: c.enabled, secretLabel: secretLabel(c.secretEnc),
+    urlHint: c.urlHint, to: c.to, events: eventsFromStored(c.events), enabled: c.enabled, paused: !c.enabled, secretLabel: secretLabel(c.secretEnc),
     hasSecret: Boolean(c.secretEnc), lastStatus: c.lastStatus, lastError: c.lastError, lastAt: c.lastAt,
   };
 }
@@ -98,7 +99,7 @@ export async function getChannel(svc: Pick<Services, 'db'>, projectId: number, i
   return channelView(await loadChannel(svc, projectId, id));
 }
 
-export const newChannelValues = () => ({ name: '', kind: 'dingtalk', to: '', events: [] as string[], enabled: true });
+export const newChannelValues = () => ({ name: '', kind: 'dingtalk', to: '', events: [] as string[], paused: false });
 
 async function projectOf(svc: Pick<Services, 'db'>, projectId: number) {
   const project = await svc.db.project.findUnique({ where: { id: projectId }, select: { id: true, name: true } });
@@ -130,7 +131,7 @@ export async function createChannel(svc: Services, ctx: Ctx, projectId: number, 
     data: {
       projectId, name: data.name, kind: data.kind, urlEnc: url ? encryptSecret(svc.secretKey, url) : null, urlHint: url ? notifyUrlHint(url) : '',
       secretEnc: data.secret ? encryptSecret(svc.secretKey, data.secret) : null, to: data.kind === 'email' ? data.to : '',
-      events: eventsToStored(data.events), enabled: data.enabled,
+      events: eventsToStored(data.events), enabled: !data.paused,
     },
   });
   await recordOp(svc, ctx, {
@@ -149,7 +150,7 @@ export async function updateChannel(svc: Services, ctx: Ctx, projectId: number, 
   checkShape(data, Boolean(before.urlEnc));
   if (data.name !== before.name) await assertNameFree(svc, projectId, data.name);
 
-  const plain = { name: data.name, kind: data.kind, to: email ? data.to : '', events: eventsToStored(data.events), enabled: data.enabled };
+  const plain = { name: data.name, kind: data.kind, to: email ? data.to : '', events: eventsToStored(data.events), enabled: !data.paused };
   const changed = changedFields({ name: before.name, kind: before.kind, to: before.to, events: before.events, enabled: before.enabled }, plain);
   const secrets: { urlEnc?: string | null; urlHint?: string; secretEnc?: string | null } = {};
   if (email && before.urlEnc) Object.assign(secrets, { urlEnc: null, urlHint: '' });
