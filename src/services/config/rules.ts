@@ -89,7 +89,7 @@ export const requiredCommandRule = commandRule.refine((c) => c.length > 0, 'requ
 export const scriptRule = z.string({ error: 'required' }).trim().min(1, 'required').max(...max(L.script));
 
 export const RANGES = {
-  port: L.port, keepSnapshots: L.keepSnapshots, concurrency: L.concurrency, hookTimeoutSec: L.hookTimeoutSec,
+  port: L.port, keepSnapshots: L.keepSnapshots, concurrency: L.concurrency, hookTimeoutSec: L.hookTimeoutSec, approvalHours: L.approvalHours,
 } as const;
 
 /** A whole number within a range, with plain messages. */
@@ -97,9 +97,6 @@ export const intRule = (range: { min: number; max: number }) => z.number({ error
   .int('must be a whole number').min(range.min, `must be at least ${range.min}`).max(range.max, `must be at most ${range.max}`);
 
 // ---- Notification channels (the project page's form and the import's `notifications:` entries) ----
-
-/** An approval request lapses after this many hours. */
-export const approvalHoursRule = intRule(L.approvalHours);
 
 /** A robot or webhook address: http(s) only (nothing else is ever requested), one line, bounded. */
 export const notifyUrlRule = z.string().trim().max(...max(L.notifyUrl))
