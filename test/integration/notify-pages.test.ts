@@ -62,7 +62,7 @@ describe('notification channels on the project page', () => {
     expect(page.status).toBe(200);
     expect(page.text).toContain('Notification channel &#34;ops-ding&#34; added');
     expect(page.text).toContain(`${receiverUrl}/robot/send`);
-    expect(page.text).toContain('publish.failed, publish.partial');
+    expect(page.text).toContain('Publish failed, Publish failed on some hosts');
     const edit = await admin.get(`${base}/notifications/${row.id}`);
     expect(edit.status).toBe(200);
     for (const text of [page.text, edit.text]) {

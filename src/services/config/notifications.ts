@@ -18,6 +18,12 @@ import { nameRule, notifySecretRule, notifyToRule, notifyUrlHint, notifyUrlRule 
 export const CHANNEL_KIND_LABELS: Record<ChannelKind, string> = {
   dingtalk: 'DingTalk robot', wecom: 'WeCom robot', feishu: 'Feishu robot', slack: 'Slack webhook', webhook: 'JSON webhook', email: 'E-mail',
 };
+/** The events in the forms and lists; the import and the webhook use the names. */
+export const NOTIFY_EVENT_LABELS: Record<NotifyEventName, string> = {
+  'approval.requested': 'Request waits for approval', 'approval.approved': 'Request approved', 'approval.rejected': 'Request rejected',
+  'publish.started': 'Publish started', 'publish.succeeded': 'Publish succeeded', 'publish.failed': 'Publish failed',
+  'publish.partial': 'Publish failed on some hosts', rollback: 'Rollback finished', 'process.failed': 'Process action failed',
+};
 export const CHANNEL_SECRET_INPUTS = ['url', 'secret'] as const;
 
 /** The fields of a channel, as the import file and (after form clean-up) the form give them. */

@@ -3,7 +3,7 @@
 import type { Request, Response, Router } from 'express';
 import type { Services } from '../../../services/context.ts';
 import {
-  CHANNEL_KIND_LABELS, CHANNEL_SECRET_INPUTS, createChannel, deleteChannel, getChannel, testChannel, updateChannel,
+  CHANNEL_KIND_LABELS, CHANNEL_SECRET_INPUTS, NOTIFY_EVENT_LABELS, createChannel, deleteChannel, getChannel, testChannel, updateChannel,
 } from '../../../services/config/notifications.ts';
 import { projectDetail } from '../../../services/config/projects.ts';
 import { NOTIFY_EVENTS } from '../../../services/notify/events.ts';
@@ -16,7 +16,7 @@ import { flash } from '../../middleware/flash.ts';
 export type RenderWithFailedAdd = (res: Response, projectId: number, status: number, values: Record<string, unknown>, errors: Record<string, string>) => Promise<void>;
 
 /** What the channel forms need besides values and errors. */
-export const channelChoices = { channelKinds: CHANNEL_KIND_LABELS, notifyEvents: NOTIFY_EVENTS };
+export const channelChoices = { channelKinds: CHANNEL_KIND_LABELS, notifyEvents: NOTIFY_EVENTS, eventLabels: NOTIFY_EVENT_LABELS };
 
 export function notificationRoutes(router: Router, svc: Services, settings: SendSettings, projectId: (req: Request) => number, renderWithFailedAdd: RenderWithFailedAdd): void {
   const channelId = (req: Request) => idParam(req.params.channelId, 'That notification channel');
