@@ -10,7 +10,8 @@ export { NotificationWorker } from './worker.ts';
 
 /** Queues the event; never throws and never waits for delivery. */
 export function notify(svc: Services, event: NotifyEvent): void {
-  void enqueue(svc, event).catch((err) => svc.logger.warn({ err, event: event.event, jobId: event.jobId }, 'could not queue a notification'));
+  const about = event as Partial<NotifyEvent> | undefined; // even a malformed call must not throw from the catch
+  void enqueue(svc, event).catch((err) => svc.logger.warn({ err, event: about?.event, jobId: about?.jobId }, 'could not queue a notification'));
 }
 
 /** A channel's stored event list ("" or "[]": every event) includes `name`. */

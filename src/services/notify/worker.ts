@@ -160,8 +160,16 @@ export class NotificationWorker {
       await svc.db.notificationDelivery.update({ where: { id: row.id }, data: { status: 'failed', error: 'The channel was turned off before this message went out.' } });
       return;
     }
+    let event: DeliveredEvent;
+    try {
+      event = JSON.parse(row.payload) as DeliveredEvent;
+    } catch {
+      // Never sendable: fail it now rather than retry it on every poll.
+      await svc.db.notificationDelivery.update({ where: { id: row.id }, data: { status: 'failed', error: 'The queued message is unreadable.' } });
+      return;
+    }
     const attempts = row.attempts + 1;
-    const problem = await sendAndRecord(svc, options, channel, JSON.parse(row.payload) as DeliveredEvent);
+    const problem = await sendAndRecord(svc, options, channel, event);
     if (!problem) {
       await svc.db.notificationDelivery.update({ where: { id: row.id }, data: { status: 'sent', attempts, sentAt: new Date(), error: '' } });
       return;
