@@ -10,6 +10,7 @@ import { APP_ROOT, NOTIFY_DELIVERY, type Config } from './config.ts';
 import type { Db } from './lib/db.ts';
 import type { Logger } from './lib/logger.ts';
 import type { Services } from './services/context.ts';
+import type { NotificationWorker } from './services/notify/index.ts';
 import { PrismaSessionStore } from './web/session-store.ts';
 import { configurePassport } from './web/auth/passport.ts';
 import { LoginThrottle, type ThrottleOptions } from './web/auth/throttle.ts';
@@ -28,7 +29,6 @@ import { jobsPagesRouter } from './web/routes/jobs.ts';
 import { adminRouter } from './web/routes/admin/index.ts';
 import { apiRouter } from './web/routes/api/index.ts';
 import type { JobRunner } from './services/jobs/index.ts';
-import type { NotificationWorker } from './services/notify/index.ts';
 
 export interface AppDeps {
   config: Config;
