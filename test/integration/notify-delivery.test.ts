@@ -231,6 +231,22 @@ describe('notification delivery', () => {
     expect((await t.db.notificationChannel.findUniqueOrThrow({ where: { id } })).lastStatus).toBe('failed');
   });
 
+  it('sends what a previous run left queued once a worker starts', async () => {
+    await worker.stop();
+    await t.db.notificationChannel.deleteMany();
+    const { id } = await add({ name: 'after-restart', kind: 'slack', url: `${receiver.url}/after-restart` });
+    notify(t.svc, event({ jobId: 77 }));
+    await waitFor(async () => ((await t.db.notificationDelivery.count({ where: { channelId: id } })) ? true : undefined), 'the queued row', 5000, 10);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(receiver.received.some((r) => r.path === '/after-restart')).toBe(false);
+
+    worker = new NotificationWorker(t.svc, { publicUrl: 'https://ferry.example', smtp: null }, { retryDelaysMs: [50, 50], pollMs: 20, timeoutMs: 1000 });
+    worker.start();
+    await worker.idle();
+    expect(receiver.received.filter((r) => r.path === '/after-restart')).toHaveLength(1);
+    expect(await t.db.notificationDelivery.findFirstOrThrow({ where: { channelId: id } })).toMatchObject({ status: 'sent', attempts: 1 });
+  });
+
   it('returns from notify() at once even when the receiver never answers', async () => {
     await t.db.notificationChannel.deleteMany();
     await add({ name: 'slow', kind: 'slack', url: `${receiver.url}/silent` });
