@@ -127,6 +127,8 @@ describe('notification channels on the project page', () => {
     expect(page.text).toContain('The test message to &#34;ops-ding&#34; failed: HTTP 404: no such robot');
     expect(page.text).toContain('failed just now: HTTP 404: no such robot');
     expect(page.text).not.toContain(TOKEN);
+    const edit = await admin.get(`${base}/notifications/${row.id}`);
+    expect(edit.text).toMatch(/Last delivery:\s*<span class="text-danger">failed just now \([^)]+\): HTTP 404: no such robot/);
     const log = await t.db.opLog.findMany({ where: { action: 'notify.test' }, orderBy: { id: 'asc' } });
     expect(log.map((l) => l.result)).toEqual(['ok', 'failed']);
   });
