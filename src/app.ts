@@ -6,10 +6,11 @@ import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { csrfSync } from 'csrf-sync';
 import crypto from 'node:crypto';
-import { APP_ROOT, type Config } from './config.ts';
+import { APP_ROOT, NOTIFY_DELIVERY, type Config } from './config.ts';
 import type { Db } from './lib/db.ts';
 import type { Logger } from './lib/logger.ts';
 import type { Services } from './services/context.ts';
+import type { NotificationWorker } from './services/notify/index.ts';
 import { PrismaSessionStore } from './web/session-store.ts';
 import { configurePassport } from './web/auth/passport.ts';
 import { LoginThrottle, type ThrottleOptions } from './web/auth/throttle.ts';
@@ -36,6 +37,8 @@ export interface AppDeps {
   throttle?: ThrottleOptions;
   /** The job runner (release engine); without it the job routes are absent (configuration-only tests). */
   jobs?: JobRunner;
+  /** The notification worker; "Send test" uses its settings (without it, those of `config`). */
+  notifier?: NotificationWorker;
 }
 
 const root = APP_ROOT;
@@ -138,7 +141,8 @@ export function createApp(deps: AppDeps) {
   app.use('/oplog', oplogRouter(svc));
   app.use('/projects', projectsPagesRouter(svc, deps.jobs));
   app.use('/jobs', jobsPagesRouter(svc, deps.jobs));
-  app.use('/admin', adminRouter(svc, { csrfProtection: csrf.csrfSynchronisedProtection }));
+  const sendSettings = deps.notifier?.options ?? { publicUrl: config.publicUrl, smtp: config.smtp, timeoutMs: NOTIFY_DELIVERY.timeoutMs, responseBytes: NOTIFY_DELIVERY.responseBytes };
+  app.use('/admin', adminRouter(svc, { csrfProtection: csrf.csrfSynchronisedProtection, sendSettings }));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -1,6 +1,7 @@
 // One typed configuration object, read from the environment and validated at start-up (not on import).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -32,6 +33,17 @@ export interface Config {
   /** Number of reverse proxies in front of Ferry whose X-Forwarded-For is trusted (0: none). */
   trustProxy: number;
   sessionMaxAgeHours: number;
+  /** Base of the links in notifications (job pages), without a trailing slash. */
+  publicUrl: string;
+  /** The SMTP server e-mail notification channels send through; null when none is configured. */
+  smtp: SmtpConfig | null;
+}
+
+export interface SmtpConfig {
+  /** smtp://[user:pass@]host:port or smtps://… (nodemailer's connection URL). */
+  url: string;
+  /** The From address of notification e-mails. */
+  from: string;
 }
 
 const EnvSchema = z.object({
@@ -44,7 +56,13 @@ const EnvSchema = z.object({
   FERRY_COOKIE_SECURE: z.enum(['0', '1', 'true', 'false']).default('0'),
   FERRY_TRUST_PROXY: z.string().regex(/^(\d+|true|false)$/, 'must be a number of proxies (0, 1, 2...)').default('0'),
   FERRY_SESSION_HOURS: z.coerce.number().positive().default(12),
-});
+  FERRY_PUBLIC_URL: z.string().trim().optional()
+    .refine((v) => !v || /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(v), 'must be an http:// or https:// address without ? or #, e.g. https://ferry.example.com'),
+  FERRY_SMTP_URL: z.string().trim().optional()
+    .refine((v) => !v || /^smtps?:\/\/\S+$/.test(v), 'must start with smtp:// or smtps://, e.g. smtp://mail.example.com:25'),
+  FERRY_SMTP_FROM: z.string().trim().optional()
+    .refine((v) => !v || /^[^\r\n]*@[^\r\n]+$/.test(v), 'must be an e-mail address, e.g. Ferry <ferry@example.com>'),
+}).refine((e) => !e.FERRY_SMTP_URL || e.FERRY_SMTP_FROM, { path: ['FERRY_SMTP_FROM'], message: 'required when FERRY_SMTP_URL is set (the sender of notification e-mails)' });
 
 const truthy = (v: string) => v === '1' || v === 'true';
 
@@ -106,7 +124,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Only the given number of hops is trusted, so a client cannot forge its address with its own X-Forwarded-For.
     trustProxy: e.FERRY_TRUST_PROXY === 'true' ? 1 : e.FERRY_TRUST_PROXY === 'false' ? 0 : Number(e.FERRY_TRUST_PROXY),
     sessionMaxAgeHours: e.FERRY_SESSION_HOURS,
+    publicUrl: publicUrlOf(e.FERRY_PUBLIC_URL, e.HOST, e.PORT),
+    smtp: e.FERRY_SMTP_URL ? { url: e.FERRY_SMTP_URL, from: e.FERRY_SMTP_FROM ?? '' } : null,
   };
+}
+
+/**
+ * Links in notifications: FERRY_PUBLIC_URL when set; otherwise http://<this machine's name>:<port> (or the listen
+ * address when it is a specific one), which is right on a LAN without a proxy and wrong behind one: set it there.
+ */
+function publicUrlOf(configured: string | undefined, host: string, port: number): string {
+  if (configured) return configured.replace(/\/+$/, '');
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  const name = wildcard ? os.hostname() : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
 }
 
 /** API token limits: how long a token may live, how long its note may be, how often its last use is written. */
@@ -224,6 +255,8 @@ export const DEFAULTS = {
   concurrency: 10,
   /** A hook script is stopped after this many seconds. */
   hookTimeoutSec: 300,
+  /** An approval request nobody decided lapses after this many hours. */
+  approvalHours: 24,
   /** SSH port of a new host. */
   sshPort: 22,
   /** Giving up on reaching a host (TCP connect plus SSH handshake and login), per hop. */
@@ -253,6 +286,12 @@ export const FIELD_LIMITS = {
   keepSnapshots: { min: 1, max: 100 },
   concurrency: { min: 1, max: 100 },
   hookTimeoutSec: { min: 1, max: 86_400 },
+  /** Up to 30 days. */
+  approvalHours: { min: 1, max: 720 },
+  /** Notification channels: endpoint URL, signing secret, e-mail recipients. */
+  notifyUrl: 2000,
+  notifySecret: 500,
+  notifyTo: 1000,
   userPasswordMin: 8,
 } as const;
 
@@ -265,6 +304,26 @@ export const MAINTENANCE_COMMAND_TIMEOUT_MS = 5 * 60_000;
 
 /** After SIGTERM/SIGINT Ferry exits within this time even if closing connections or recording jobs hangs. */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/**
+ * Notification delivery (src/services/notify/): a message is retried after each of these delays, then given up
+ * (so at most retryDelaysMs.length + 1 attempts); each attempt is cut off after timeoutMs.
+ */
+export const NOTIFY_DELIVERY = {
+  retryDelaysMs: [30_000, 2 * 60_000, 10 * 60_000, 60 * 60_000] as readonly number[],
+  timeoutMs: 10_000,
+  /** Messages being sent at once, across all channels. */
+  concurrency: 4,
+  /** How often the queue is checked for messages whose retry is due (new messages are sent at once). */
+  pollMs: 5_000,
+  /** Of a receiver's answer only this much is read (enough for a robot's {"errcode":…} or an error page's start). */
+  responseBytes: 16 * 1024,
+  /** Sent and given-up messages are kept this long for the record, and at most keepRows of them. */
+  keepMs: 7 * 24 * 3600_000,
+  keepRows: 5_000,
+  /** Channels per project (the form and the import refuse more). */
+  maxChannelsPerProject: 20,
+};
 
 // ---- Relays (store-and-forward vs tunnel) ----
 /**

@@ -11,6 +11,7 @@ import { createEngine } from './deploy/runner.ts';
 import { createSshTransport } from './deploy/transport/index.ts';
 import { runFile } from './lib/exec.ts';
 import { JobRunner } from './services/jobs/index.ts';
+import { NotificationWorker } from './services/notify/index.ts';
 import { pinHostKey } from './services/targets.ts';
 import { recordOp } from './services/oplog.ts';
 import { installSafetyNet } from './lib/safety-net.ts';
@@ -47,7 +48,12 @@ async function main() {
   jobs.startHousekeeping();
   if (interrupted) logger.warn({ interrupted }, 'jobs left running by the previous run were marked interrupted');
 
-  const app = createApp({ config, db, logger, jobs });
+  // Sends queued notifications (including those a previous run left unsent); jobs only queue them.
+  const notifier = new NotificationWorker(svc, config);
+  notifier.start();
+  if (!config.smtp) logger.info('no SMTP server configured (FERRY_SMTP_URL): e-mail notification channels will fail');
+
+  const app = createApp({ config, db, logger, jobs, notifier });
   const server: Server = app.listen(config.port, config.host, () => {
     logger.info({ url: `http://localhost:${config.port}` }, 'Ferry is listening');
     // From here on an error nobody handled (say, from a misbehaving SSH peer) is logged and Ferry keeps serving;
@@ -77,6 +83,7 @@ async function main() {
     void Promise.resolve(app.locals.close?.()).finally(async () => {
       // Jobs cannot finish without this process: record them as interrupted now (start-up would do it otherwise).
       await jobs.markInterrupted().catch(() => undefined);
+      await notifier.stop().catch(() => undefined);
       await db.$disconnect();
       process.exit(exitCode);
     });

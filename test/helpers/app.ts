@@ -17,7 +17,7 @@ export function testConfig(dataDir: string, secretKey: Buffer): Config {
   return {
     port: 0, host: '127.0.0.1', dataDir, dbFile: `${dataDir}/ferry.db`, migrationsDir: 'prisma/migrations',
     secretKey, secretKeySource: 'env', sessionSecret: 'test-session-secret', logLevel: 'info',
-    cookieSecure: false, trustProxy: 0, sessionMaxAgeHours: 1,
+    cookieSecure: false, trustProxy: 0, sessionMaxAgeHours: 1, publicUrl: 'http://ferry.test', smtp: null,
   };
 }
 

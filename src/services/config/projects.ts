@@ -25,14 +25,20 @@ const projectSchema = z.object({
   deployDir: formText(deployDirRule),
   keepSnapshots: intField(RANGES.keepSnapshots.min, RANGES.keepSnapshots.max),
   concurrency: intField(RANGES.concurrency.min, RANGES.concurrency.max),
+  requireApproval: checkbox,
+  rollbackNeedsApproval: checkbox,
+  // Left out entirely (an older client): a new project gets the default, an edit keeps what is stored.
+  approvalHours: intField(RANGES.approvalHours.min, RANGES.approvalHours.max).optional(),
 });
 type ProjectInput = z.input<typeof projectSchema>;
 
 /** The editable, non-secret fields, as they are stored. */
-const PLAIN_FIELDS = ['name', 'description', 'svnUrl', 'svnUsername', 'deployDir', 'keepSnapshots', 'concurrency'] as const;
+const PLAIN_FIELDS = ['name', 'description', 'svnUrl', 'svnUsername', 'deployDir', 'keepSnapshots', 'concurrency', 'requireApproval', 'rollbackNeedsApproval'] as const;
 
 /** Values for a new project form. */
-export const newProjectValues = () => ({ name: '', description: '', svnUrl: '', svnUsername: '', deployDir: '', keepSnapshots: DEFAULTS.keepSnapshots, concurrency: DEFAULTS.concurrency });
+export const newProjectValues = () => ({ name: '', description: '', svnUrl: '', svnUsername: '', deployDir: '', keepSnapshots: DEFAULTS.keepSnapshots, concurrency: DEFAULTS.concurrency,
+  requireApproval: false, rollbackNeedsApproval: false, approvalHours: DEFAULTS.approvalHours,
+});
 
 export async function listProjects(svc: Pick<Services, 'db'>) {
   const rows = await svc.db.project.findMany({
@@ -72,6 +78,7 @@ export async function projectDetail(svc: Pick<Services, 'db'>, id: number) {
     project: {
       id: p.id, name: p.name, description: p.description, svnUrl: p.svnUrl, svnUsername: p.svnUsername,
       deployDir: p.deployDir, keepSnapshots: p.keepSnapshots, concurrency: p.concurrency,
+      requireApproval: p.requireApproval, rollbackNeedsApproval: p.rollbackNeedsApproval, approvalHours: p.approvalHours,
       svnPasswordLabel: secretLabel(p.svnPasswordEnc), createdAt: p.createdAt, updatedAt: p.updatedAt,
     },
     groups: p.groups.map((g) => ({ id: g.id, name: g.name, hosts: g.hosts })),
@@ -92,7 +99,7 @@ export async function createProject(svc: Services, ctx: Ctx, input: unknown): Pr
   await assertNameFree(svc, data.name);
   const project = await svc.db.project.create({
     data: {
-      ...pick(data, PLAIN_FIELDS),
+      ...pick(data, PLAIN_FIELDS), approvalHours: data.approvalHours ?? DEFAULTS.approvalHours,
       svnPasswordEnc: data.svnPassword ? encryptSecret(svc.secretKey, data.svnPassword) : null,
     },
   });
@@ -107,8 +114,8 @@ export async function updateProject(svc: Services, ctx: Ctx, id: number, input: 
   if (data.svnPassword && data.clearSvnPassword) throw invalid({ svnPassword: 'type a new password or tick "clear", not both' });
   if (data.name !== before.name) await assertNameFree(svc, data.name, id);
 
-  const after = pick(data, PLAIN_FIELDS);
-  const changed = changedFields(pick(before, PLAIN_FIELDS), after);
+  const after = { ...pick(data, PLAIN_FIELDS), approvalHours: data.approvalHours ?? before.approvalHours };
+  const changed = changedFields({ ...pick(before, PLAIN_FIELDS), approvalHours: before.approvalHours }, after);
   let svnPasswordEnc: string | null | undefined;
   if (data.clearSvnPassword && before.svnPasswordEnc) svnPasswordEnc = null;
   else if (data.svnPassword && !sameSecret(svc, before.svnPasswordEnc, data.svnPassword)) svnPasswordEnc = encryptSecret(svc.secretKey, data.svnPassword);

@@ -89,9 +89,38 @@ export const requiredCommandRule = commandRule.refine((c) => c.length > 0, 'requ
 export const scriptRule = z.string({ error: 'required' }).trim().min(1, 'required').max(...max(L.script));
 
 export const RANGES = {
-  port: L.port, keepSnapshots: L.keepSnapshots, concurrency: L.concurrency, hookTimeoutSec: L.hookTimeoutSec,
+  port: L.port, keepSnapshots: L.keepSnapshots, concurrency: L.concurrency, hookTimeoutSec: L.hookTimeoutSec, approvalHours: L.approvalHours,
 } as const;
 
 /** A whole number within a range, with plain messages. */
 export const intRule = (range: { min: number; max: number }) => z.number({ error: (issue) => (issue.input === undefined ? 'required' : 'must be a whole number') })
   .int('must be a whole number').min(range.min, `must be at least ${range.min}`).max(range.max, `must be at most ${range.max}`);
+
+// ---- Notification channels (the project page's form and the import's `notifications:` entries) ----
+
+/** A robot or webhook address: http(s) only (nothing else is ever requested), one line, bounded. */
+export const notifyUrlRule = z.string().trim().max(...max(L.notifyUrl))
+  .refine((u) => u === '' || /^https?:\/\/[^\s/?#]+\S*$/i.test(u), 'must be an http:// or https:// address')
+  .refine((u) => u === '' || URL.canParse(u), 'is not a valid address');
+
+/** A DingTalk/Feishu signing secret or webhook HMAC key: never trimmed, one line. */
+export const notifySecretRule = z.string().max(...max(L.notifySecret)).refine((s) => !LINE_BREAK.test(s), 'must not contain line breaks');
+
+const EMAIL = /^[^\s@,;<>"]+@[^\s@,;<>"]+\.[^\s@,;<>"]+$/;
+/** E-mail recipients separated by commas, semicolons or spaces; stored as "a@x, b@y". */
+export const notifyToRule = z.string().trim().max(...max(L.notifyTo))
+  .transform((v) => v.split(/[\s,;]+/).filter(Boolean))
+  .refine((list) => list.every((a) => EMAIL.test(a)), 'must be e-mail addresses separated by commas')
+  .refine((list) => list.length <= 20, 'at most 20 recipients')
+  .transform((list) => [...new Set(list)].join(', '));
+
+/** What may be shown of a channel's URL: scheme, host and path without the query, long path parts (tokens) hidden. */
+export function notifyUrlHint(url: string): string {
+  try {
+    const u = new URL(url);
+    const path = u.pathname.split('/').map((part) => (part.length >= 16 ? '…' : part)).join('/');
+    return `${u.protocol}//${u.host}${path}`;
+  } catch {
+    return '';
+  }
+}

@@ -199,6 +199,10 @@ function normalize(input: ImportFileInput, problems: Problems): ImportDocument {
     groups: p.groups,
     processes: p.processes,
     hooks: p.hooks ? nameHooks(p.hooks) : undefined,
+    requireApproval: p.requireApproval,
+    rollbackNeedsApproval: p.rollbackNeedsApproval,
+    approvalHours: p.approvalHours,
+    notifications: p.notifications,
   }));
 
   const users = (input.users ?? []).map((u) => ({
@@ -263,5 +267,6 @@ function checkDuplicates(doc: ImportDocument, problems: Problems): void {
   doc.projects.forEach((p, pi) => {
     if (p.processes) check(`projects[${pi}].processes`, p.processes.map((x) => x.name), (i) => ['projects', pi, 'processes', i, 'name']);
     if (p.hooks) check(`projects[${pi}].hooks`, p.hooks.map((x) => x.name), (i) => ['projects', pi, 'hooks', i, 'name']);
+    if (p.notifications) check(`projects[${pi}].notifications`, p.notifications.map((x) => x.name), (i) => ['projects', pi, 'notifications', i, 'name']);
   });
 }

@@ -3,13 +3,13 @@ import { decryptSecret } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
 import type { IdResolver, Tx } from './ids.ts';
 
-export type PlanKind = 'credential' | 'host' | 'project' | 'group' | 'process' | 'hook' | 'user';
+export type PlanKind = 'credential' | 'host' | 'project' | 'group' | 'process' | 'hook' | 'notification' | 'user';
 export type PlanAction = 'create' | 'update' | 'unchanged';
 
 export interface PlanItem {
   kind: PlanKind;
   name: string;
-  /** For groups, processes and hooks: the project they belong to. */
+  /** For groups, processes, hooks and notification channels: the project they belong to. */
   project?: string;
   action: PlanAction;
   /** Names of the fields that differ; secrets appear as "svnPassword (secret)", never with values. */
@@ -23,8 +23,9 @@ export interface ImportPlan {
   groups: PlanItem[];
   processes: PlanItem[];
   hooks: PlanItem[];
+  notifications: PlanItem[];
   users: PlanItem[];
-  /** Every item above in one list, in the same order (credentials, hosts, projects, groups, processes, hooks, users). */
+  /** Every item above in one list, in the same order (credentials, hosts, projects, groups, processes, hooks, notifications, users). */
   items: PlanItem[];
   /** "created 3 hosts, 1 project; updated 1 user; 2 unchanged" (or "nothing to change"). */
   summary: string;
@@ -51,6 +52,7 @@ export async function loadStored(db: Db) {
         groups: { include: { hosts: { select: { name: true } } } },
         processes: { include: { groups: { select: { name: true } } } },
         hooks: true,
+        notificationChannels: true,
       },
     }),
     db.user.findMany({ include: { grants: { include: { project: { select: { name: true } } } } } }),

@@ -15,6 +15,8 @@ export function planProjects(doc: ImportDocument, stored: Stored, key: Buffer, o
             name: p.name, description: p.description ?? '', svnUrl: p.svnUrl, svnUsername: p.svnUsername ?? '',
             svnPasswordEnc: encryptOptional(key, p.svnPassword), deployDir: p.deployDir,
             keepSnapshots: p.keepSnapshots ?? DEFAULTS.keepSnapshots, concurrency: p.concurrency ?? DEFAULTS.concurrency,
+            requireApproval: p.requireApproval ?? false, rollbackNeedsApproval: p.rollbackNeedsApproval ?? false,
+            approvalHours: p.approvalHours ?? DEFAULTS.approvalHours,
           },
         });
         ids.remember('project', p.name, row.id);
@@ -22,7 +24,10 @@ export function planProjects(doc: ImportDocument, stored: Stored, key: Buffer, o
       continue;
     }
     const changes: string[] = [];
-    const data: { description?: string; svnUrl?: string; svnUsername?: string; deployDir?: string; keepSnapshots?: number; concurrency?: number } = {};
+    const data: {
+      description?: string; svnUrl?: string; svnUsername?: string; deployDir?: string; keepSnapshots?: number; concurrency?: number;
+      requireApproval?: boolean; rollbackNeedsApproval?: boolean; approvalHours?: number;
+    } = {};
     if (p.description !== undefined && cur.description !== p.description) { changes.push('description'); data.description = p.description; }
     if (cur.svnUrl !== p.svnUrl) { changes.push('svnUrl'); data.svnUrl = p.svnUrl; }
     if (p.svnUsername !== undefined && cur.svnUsername !== p.svnUsername) { changes.push('svnUsername'); data.svnUsername = p.svnUsername; }
@@ -31,6 +36,9 @@ export function planProjects(doc: ImportDocument, stored: Stored, key: Buffer, o
     if (cur.deployDir !== p.deployDir) { changes.push('deployDir'); data.deployDir = p.deployDir; }
     if (p.keepSnapshots !== undefined && cur.keepSnapshots !== p.keepSnapshots) { changes.push('keepSnapshots'); data.keepSnapshots = p.keepSnapshots; }
     if (p.concurrency !== undefined && cur.concurrency !== p.concurrency) { changes.push('concurrency'); data.concurrency = p.concurrency; }
+    if (p.requireApproval !== undefined && cur.requireApproval !== p.requireApproval) { changes.push('requireApproval'); data.requireApproval = p.requireApproval; }
+    if (p.rollbackNeedsApproval !== undefined && cur.rollbackNeedsApproval !== p.rollbackNeedsApproval) { changes.push('rollbackNeedsApproval'); data.rollbackNeedsApproval = p.rollbackNeedsApproval; }
+    if (p.approvalHours !== undefined && cur.approvalHours !== p.approvalHours) { changes.push('approvalHours'); data.approvalHours = p.approvalHours; }
     out.plan.projects.push(item('project', p.name, changes));
     if (!changes.length) continue;
     out.steps.push(async (tx) => {

@@ -4,6 +4,7 @@ import type { Db } from '../../lib/db.ts';
 import { loadStored, type BuiltImport, type PlanItem, type PlanKind, type Stored } from './plan-common.ts';
 import { planCredentials, planHosts } from './plan-hosts.ts';
 import { planGroups, planHooks, planProcesses, planProjects } from './plan-projects.ts';
+import { planNotifications } from './plan-notifications.ts';
 import { planUsers } from './plan-users.ts';
 import { Problems } from './problems.ts';
 import type { KnownNames } from './references.ts';
@@ -31,7 +32,7 @@ export async function buildImport(db: Db, secretKey: Buffer, doc: ImportDocument
   problems.throwIfAny();
 
   const out: BuiltImport = {
-    plan: { credentials: [], hosts: [], projects: [], groups: [], processes: [], hooks: [], users: [], items: [], summary: '' },
+    plan: { credentials: [], hosts: [], projects: [], groups: [], processes: [], hooks: [], notifications: [], users: [], items: [], summary: '' },
     prepare: [],
     steps: [],
   };
@@ -41,16 +42,18 @@ export async function buildImport(db: Db, secretKey: Buffer, doc: ImportDocument
   planGroups(doc, stored, out);
   planProcesses(doc, stored, out);
   planHooks(doc, stored, out);
+  planNotifications(doc, stored, secretKey, out);
   await planUsers(doc, stored, out);
   const { plan } = out;
-  plan.items = [plan.credentials, plan.hosts, plan.projects, plan.groups, plan.processes, plan.hooks, plan.users].flat();
+  plan.items = [plan.credentials, plan.hosts, plan.projects, plan.groups, plan.processes, plan.hooks, plan.notifications, plan.users].flat();
   plan.summary = summarize(plan.items);
   return out;
 }
 
 const NOUNS: Record<PlanKind, [string, string]> = {
   credential: ['credential', 'credentials'], host: ['host', 'hosts'], project: ['project', 'projects'],
-  group: ['group', 'groups'], process: ['process', 'processes'], hook: ['hook', 'hooks'], user: ['user', 'users'],
+  group: ['group', 'groups'], process: ['process', 'processes'], hook: ['hook', 'hooks'],
+  notification: ['notification channel', 'notification channels'], user: ['user', 'users'],
 };
 
 /** "created 3 hosts, 1 project; updated 1 user; 5 unchanged" */

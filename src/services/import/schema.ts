@@ -1,13 +1,16 @@
 // The shape of an import file (zod) and of the checked document the planner works on. Field values are checked by
 // the same rules as the admin forms (config/rules.ts), so the import accepts exactly what the forms accept.
 import { z } from 'zod';
-import { FIELD_LIMITS } from '../../config.ts';
+import { FIELD_LIMITS, NOTIFY_DELIVERY } from '../../config.ts';
 import type { Permission, Role } from '../context.ts';
 import { PERMISSIONS, ROLES } from '../context.ts';
 import {
   addressRule, commandRule, deployDirRule, descriptionRule, hostKeyRule, intRule, nameRule, passwordRule, privateKeyRule,
   RANGES, requiredCommandRule, scriptRule, svnUrlRule, svnUsernameRule, userPasswordRule, usernameRule,
 } from '../config/rules.ts';
+import { importChannelSchema } from '../config/notifications.ts';
+import type { ChannelKind } from '../notify/message.ts';
+import type { NotifyEventName } from '../notify/events.ts';
 
 export const HOOK_STAGES = ['before-publish', 'after-publish', 'before-restart', 'after-restart'] as const;
 export type HookStage = (typeof HOOK_STAGES)[number];
@@ -86,6 +89,10 @@ const project = z.strictObject({
   groups: z.record(name, z.array(ref).nullable().transform((hosts) => hosts ?? [])).optional(),
   processes: z.array(processEntry).optional(),
   hooks: z.array(hook).optional(),
+  requireApproval: z.boolean({ error: 'must be true or false' }).optional(),
+  rollbackNeedsApproval: z.boolean({ error: 'must be true or false' }).optional(),
+  approvalHours: int(RANGES.approvalHours).optional(),
+  notifications: z.array(importChannelSchema).max(NOTIFY_DELIVERY.maxChannelsPerProject, `at most ${NOTIFY_DELIVERY.maxChannelsPerProject} channels per project`).optional(),
 });
 
 const user = z.strictObject({
@@ -148,6 +155,19 @@ export interface HookEntry {
   position: number;
 }
 
+export interface NotificationEntry {
+  name: string;
+  kind: ChannelKind;
+  /** Required except for e-mail (the schema checks); ignored for e-mail. */
+  url?: string;
+  /** Left out: keep the stored secret; "": clear it. */
+  secret?: string;
+  /** E-mail recipients, normalized "a@x, b@y". */
+  to?: string;
+  /** Left out or empty: every event. */
+  events?: NotifyEventName[];
+}
+
 export interface ProjectEntry {
   name: string;
   description?: string;
@@ -160,6 +180,10 @@ export interface ProjectEntry {
   groups?: Record<string, string[]>;
   processes?: ProcessEntry[];
   hooks?: HookEntry[];
+  requireApproval?: boolean;
+  rollbackNeedsApproval?: boolean;
+  approvalHours?: number;
+  notifications?: NotificationEntry[];
 }
 
 export interface UserEntry {

@@ -3,6 +3,7 @@
 import { operatorMessage } from '../../lib/errors.ts';
 import type { Engine } from '../../deploy/runner-types.ts';
 import type { Ctx, Services } from '../context.ts';
+import { notifyJob } from '../notify/index.ts';
 import { recordOp } from '../oplog.ts';
 import type { LaneTicket, ProjectLanes } from './lanes.ts';
 import type { LiveJobs } from './live.ts';
@@ -40,6 +41,7 @@ export function launch(core: JobCore, ctx: Ctx, job: { id: number; kind: string 
         await svc.db.job.update({ where: { id: job.id }, data: { status: 'running', startedAt: new Date() } });
         recorder.emit({ type: 'job', status: 'running', message: 'started' });
       }
+      notifyJob(svc, job.id, 'started'); // publish.started; queued only, never waited for
       revision = (await work(recorder.emit))?.revision;
     } catch (err) {
       // A FerryError says what went wrong in the operator's words; anything else is logged with its stack and shown
@@ -50,6 +52,7 @@ export function launch(core: JobCore, ctx: Ctx, job: { id: number; kind: string 
     await recorder.drain();
     const status = await finishJob(svc, job.id, error, revision);
     recorder.emit({ type: 'job', status, message: error ?? undefined });
+    notifyJob(svc, job.id, 'finished');
     await recordOp(svc, ctx, {
       action: `${job.kind}.finish`, result: status === 'succeeded' ? 'ok' : 'failed', project: project.name,
       target: `job #${job.id}`, jobId: job.id, detail: error ?? `status ${status}`,

@@ -16,6 +16,7 @@ describe('DEFAULTS', () => {
   it('match the database schema', () => {
     expect(schemaDefault('Project', 'keepSnapshots')).toBe(String(DEFAULTS.keepSnapshots));
     expect(schemaDefault('Project', 'concurrency')).toBe(String(DEFAULTS.concurrency));
+    expect(schemaDefault('Project', 'approvalHours')).toBe(String(DEFAULTS.approvalHours));
     expect(schemaDefault('Hook', 'timeoutSec')).toBe(String(DEFAULTS.hookTimeoutSec));
     expect(schemaDefault('Host', 'port')).toBe(String(DEFAULTS.sshPort));
   });

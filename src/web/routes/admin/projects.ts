@@ -1,5 +1,5 @@
 // Project configuration pages: list, create, edit, delete, "Test SVN", and the project's host groups,
-// processes and hooks. Admins change, auditors read (writes are refused in the admin router and the services).
+// processes, hooks and notification channels. Admins change, auditors read (writes are refused in the admin router and the services).
 import { Router, type Request, type Response } from 'express';
 import { crudRoutes } from '../../crud.ts';
 import type { Services } from '../../../services/context.ts';
@@ -10,21 +10,25 @@ import {
 import { HOOK_STAGES, newPartValues, parts, type PartKind } from '../../../services/config/project-parts.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
+import { listChannels, newChannelValues } from '../../../services/config/notifications.ts';
+import type { SendSettings } from '../../../services/notify/send.ts';
+import { channelChoices, notificationRoutes } from './notifications.ts';
 
 const PART_PATHS: Record<string, PartKind> = { groups: 'group', processes: 'process', hooks: 'hook' };
 const PART_WORDS: Record<PartKind, string> = { group: 'Host group', process: 'Process', hook: 'Hook' };
 const MODULES = ['/static/js/admin-project.js'];
 
-type PartError = { kind: PartKind; values: Record<string, unknown>; errors: Record<string, string> } | null;
+type PartError = { kind: PartKind | 'notification'; values: Record<string, unknown>; errors: Record<string, string> } | null;
 
-export function projectsRouter(svc: Services) {
+export function projectsRouter(svc: Services, sendSettings: SendSettings) {
   const router = Router();
 
   /** The project page; after a failed save it shows what was typed and the problems. */
   async function renderProjectPage(res: Response, id: number, status = 200, opts: { values?: Record<string, unknown>; errors?: Record<string, string>; part?: PartError } = {}) {
     const detail = await projectDetail(svc, id);
     res.status(status).render('pages/admin/projects/edit', {
-      title: `Project ${detail.project.name}`, ...detail, hookStages: HOOK_STAGES, newPart: newPartValues,
+      title: `Project ${detail.project.name}`, ...detail, hookStages: HOOK_STAGES, newPart: { ...newPartValues, notification: newChannelValues },
+      channels: await listChannels(svc, id), ...channelChoices,
       values: opts.values ?? detail.project, errors: opts.errors ?? {}, part: opts.part ?? null, modules: MODULES,
     });
   }
@@ -107,6 +111,8 @@ export function projectsRouter(svc: Services) {
       res.redirect(backTo(id));
     });
   }
+
+  notificationRoutes(router, svc, sendSettings, projectId, (res, id, status, values, errors) => renderProjectPage(res, id, status, { part: { kind: 'notification', values, errors } }));
 
   return router;
 }
