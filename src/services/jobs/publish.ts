@@ -10,10 +10,13 @@ import { abandon, launch, type JobCore } from './launch.ts';
 import { concurrencyOf, hookSpecs, hostPlans } from './plans.ts';
 import { selectHosts, stringList } from './request.ts';
 import { createJob, projectFor } from './store.ts';
+import { publishInWaves } from './waves.ts';
+import { initialState, planWaves, saveWavePlan, waveSettings, type PlannedWaves } from './waves-plan.ts';
 
-export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown }
+export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown; waves?: unknown }
 
-export async function startPublish(core: JobCore, ctx: Ctx, projectName: string, input: PublishInput): Promise<{ jobId: number }> {
+/** `plannedWaves`: waves already cut (Continue anyway, retry of a publish in waves); the request's `waves` is then ignored. */
+export async function startPublish(core: JobCore, ctx: Ctx, projectName: string, input: PublishInput, plannedWaves?: PlannedWaves): Promise<{ jobId: number }> {
   const { svc } = core;
   const project = await projectFor(svc, ctx, projectName, 'publish');
   await assertCan(svc, ctx, 'publish', project, 'publish');
@@ -29,15 +32,19 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   }
   const revision = input.revision === undefined || input.revision === null || input.revision === '' ? undefined : Number(input.revision);
   if (revision !== undefined && !(Number.isInteger(revision) && revision > 0)) throw badRequest('The revision must be a positive whole number.', { revision: 'must be a positive integer' });
-  const hosts = selectHosts(project, stringList(input.hosts, 'hosts'), stringList(input.groups, 'groups'));
+  const groupNames = stringList(input.groups, 'groups');
+  const hosts = selectHosts(project, stringList(input.hosts, 'hosts'), groupNames);
   if (hosts.length === 0) throw badRequest('Choose at least one host or host group to publish to.', { hosts: 'required' });
+  const settings = plannedWaves ? null : waveSettings(project, input.waves, hosts);
+  const waves = plannedWaves ?? (settings ? planWaves(project, settings, hosts, groupNames) : null);
   const note = typeof input.note === 'string' ? input.note.slice(0, 1000) : '';
 
   const slot = await core.locks.claim(ctx, project, 'publish');
   let job;
   try {
     job = await createJob(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts);
-    await recordOp(svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)` });
+    if (waves) await saveWavePlan(svc, job.id, waves);
+    await recordOp(svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)${waves ? ` in ${waves.waves.length} wave(s)` : ''}` });
   } catch (err) {
     slot.release();
     if (job) await abandon(svc, job.id, err);
@@ -49,14 +56,19 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
     if (usable.length === 0) return;
     const protect = await newestSuccessfulPublishPerHost(svc, project.id, hosts.map((h) => h.id));
     const foreign = await otherProjectsSnapshots(svc, project.id, hosts.map((h) => h.id));
-    const outcome = await core.engine.publish({
+    const publishTo = (ids: number[], sink: typeof emit, rev = revision) => core.engine.publish({
       jobId: job.id, project: project.name, user: ctx.actor.name,
       keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
       svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
-      revision, files, note,
-      hosts: usable.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id), foreignJobIds: foreign.get(h.id) ?? [] })),
+      revision: rev, files, note,
+      hosts: ids.map((id) => ({ ...plans.get(id)!, protectJobId: protect.get(id), foreignJobIds: foreign.get(id) ?? [] })),
       hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
-    }, emit);
+    }, sink);
+    if (waves) {
+      const state = initialState(waves);
+      return publishInWaves(core, { ctx, jobId: job.id, project, state, hostIds: new Map(hosts.map((h) => [h.name, h.id])), plans, emit }, publishTo);
+    }
+    const outcome = await publishTo(usable.map((h) => h.id), emit);
     return { revision: outcome.revision };
   });
   return { jobId: job.id };

@@ -13,6 +13,7 @@ import { startPublish, type PublishInput } from './publish.ts';
 import { rollbackPlan, startRollback } from './rollback.ts';
 import { isActiveStatus } from './status.ts';
 import { assertJobVisible, getJob, markInterrupted } from './store.ts';
+import { continueWaves, remainingWaves, WaveWaits } from './waves.ts';
 
 export class JobRunner {
   private readonly live: LiveJobs;
@@ -22,7 +23,7 @@ export class JobRunner {
     this.live = new LiveJobs(svc);
     this.core = {
       svc, engine, live: this.live, locks: new ProjectLocks(svc),
-      processLanes: new ProjectLanes(JOB_QUEUE.processJobsPerProject, JOB_QUEUE.maxQueuedPerProject),
+      processLanes: new ProjectLanes(JOB_QUEUE.processJobsPerProject, JOB_QUEUE.maxQueuedPerProject), waves: new WaveWaits(),
     };
   }
 
@@ -61,11 +62,18 @@ export class JobRunner {
     // By id, so a host renamed since then is still found.
     const failedHosts = (await this.svc.db.host.findMany({ where: { id: { in: failedIds } }, select: { name: true } })).map((h) => h.name);
     if (job.kind === 'publish') {
-      return this.startPublish(ctx, job.project.name, {
+      // A publish in waves is retried in the same waves, so the hosts left are not all published at once.
+      const waves = await remainingWaves(this.core, job, (status) => status !== 'succeeded');
+      return startPublish(this.core, ctx, job.project.name, {
         files: JSON.parse(job.files), revision: job.revision ?? undefined, hosts: failedHosts, note: `retry of job #${jobId}`,
-      });
+      }, waves ?? undefined);
     }
     return this.startProcessAction(ctx, job.project.name, { action: params.action, processes: params.processes, hosts: failedHosts, batchSize: params.batchSize });
+  }
+
+  /** Continue a publish in waves: the paused job goes on, or a stopped one's waves left start as a new job. */
+  continueWaves(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
+    return continueWaves(this.core, ctx, jobId, (project, input, waves) => startPublish(this.core, ctx, project, input, waves));
   }
 
   getJob(ctx: Ctx, jobId: number) {

@@ -4,14 +4,16 @@
 export const JOB_KINDS = ['publish', 'rollback', 'process'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted'] as const;
+// paused: a publish in waves waiting between two waves for someone to click Continue (it keeps the project's slot).
+export const JOB_STATUSES = ['queued', 'running', 'paused', 'succeeded', 'partial', 'failed', 'interrupted'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const HOST_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
+// skipped: a host of a wave that never started, or of a rolling process batch after a failed one; never touched.
+export const HOST_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const;
 export type HostStatus = (typeof HOST_STATUSES)[number];
 
 /** Statuses of a job, or of one host of a job, that has not finished. Spread it for Prisma (`{ in: [...ACTIVE_JOB_STATUSES] }`). */
-export const ACTIVE_JOB_STATUSES = ['queued', 'running'] as const satisfies readonly (JobStatus & HostStatus)[];
+export const ACTIVE_JOB_STATUSES = ['queued', 'running', 'paused'] as const satisfies readonly JobStatus[];
 
 export function isActiveStatus(status: string): boolean {
   return (ACTIVE_JOB_STATUSES as readonly string[]).includes(status);

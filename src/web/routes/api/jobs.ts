@@ -93,7 +93,7 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
     res.json(await svnLog(svc, ctxOf(req), req.params.name, req.query.limit, req.query.rev));
   });
 
-  // POST /api/projects/:name/publish { files, revision?, hosts?, groups?, note? }
+  // POST /api/projects/:name/publish { files, revision?, hosts?, groups?, note?, waves? }
   router.post('/projects/:name/publish', async function postPublish(req, res) {
     res.status(201).json(await jobs.startPublish(ctxOf(req), req.params.name, req.body ?? {}));
   });
@@ -122,6 +122,12 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
   // POST /api/jobs/:id/retry — run the job again on the hosts where it failed
   router.post('/jobs/:id/retry', async function postRetry(req, res) {
     res.status(201).json(await jobs.retry(ctxOf(req), jobIdOf(req)));
+  });
+
+  // POST /api/jobs/:id/continue — a publish in waves: start the next wave, or the waves a stopped job left (continue anyway)
+  router.post('/jobs/:id/continue', async function postContinue(req, res) {
+    const result = await jobs.continueWaves(ctxOf(req), jobIdOf(req));
+    res.status(result.jobId === jobIdOf(req) ? 200 : 201).json(result);
   });
 
   // GET /api/jobs/:id/events — Server-Sent Events
