@@ -1,6 +1,7 @@
 // Job page: live progress (lib/job-progress.js), the result when the job ends, retry, and the rollback dialog.
 import { alertElement, el, fetchJson, fmtDate, fmtDuration, showAlert } from './lib/ui.js';
 import { iso, progressView, trackJob } from './lib/job-progress.js';
+import { continueOffer, wavesPanel } from './lib/waves.js';
 
 const page = document.getElementById('job-page');
 if (page) setUpJobPage(page);
@@ -38,6 +39,34 @@ function setUpJobPage(page) {
     document.getElementById('rollback-button')?.classList.remove('d-none');
     const retry = document.getElementById('retry-button');
     if (retry && job.hosts.some((h) => h.status !== 'succeeded')) retry.classList.remove('d-none');
+    if (job.waves) onWaves(job.waves, job);
+  }
+
+  // ---- publish in waves: the panel, and Continue (next wave) / Continue anyway (the waves left, as a new job) ----
+  const waves = wavesPanel(document.getElementById('waves-panel'));
+  const continueButton = document.getElementById('continue-button');
+  let lastJob = { status: page.getAttribute('data-active') ? 'running' : 'finished', hosts: [] };
+  function onWaves(state, job) {
+    if (job) lastJob = job;
+    waves?.apply(state);
+    if (!continueButton) return;
+    const offer = continueOffer(lastJob, state);
+    continueButton.classList.toggle('d-none', !offer);
+    continueButton.disabled = false;
+    continueButton.querySelector('.continue-label').textContent = offer === 'anyway' ? 'Continue anyway' : 'Continue';
+  }
+  if (continueButton) {
+    continueButton.addEventListener('click', async () => {
+      continueButton.disabled = true;
+      try {
+        const result = await fetchJson('/api/jobs/' + jobId + '/continue', { method: 'POST', body: {} });
+        if (result.jobId !== jobId) return window.location.assign('/jobs/' + result.jobId);
+        continueButton.classList.add('d-none');
+      } catch (err) {
+        showAlert(alerts, 'danger', err.message);
+        continueButton.disabled = false;
+      }
+    });
   }
 
   // ---- retry: the same job again on the hosts where it failed ----
@@ -56,7 +85,7 @@ function setUpJobPage(page) {
   }
 
   if (page.getAttribute('data-active')) {
-    trackJob(progressRoot, jobId, { ...common, onEnd, onProblem: (message) => showAlert(alerts, 'warning', message) });
+    trackJob(progressRoot, jobId, { ...common, onEnd, onWaves, onProblem: (message) => showAlert(alerts, 'warning', message) });
   } else {
     progressView(progressRoot, common).stop();
   }

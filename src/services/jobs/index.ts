@@ -7,3 +7,4 @@ export { jobIdParam } from './request.ts';
 export {
   ACTIVE_JOB_STATUSES, HOST_STATUSES, JOB_KINDS, JOB_STATUSES, isActiveStatus, type HostStatus, type JobKind, type JobStatus,
 } from './status.ts';
+export { WAVE_STATUS_VIEW, continueOffer, describeWaveSettings, type WavesState } from './waves-plan.ts';

@@ -157,3 +157,34 @@ export async function skipUnstartedWaves(svc: Services, job: { id: number; waves
   }
   await svc.db.job.update({ where: { id: job.id }, data: { waves: JSON.stringify(state) } });
 }
+
+/** How the job page shows each wave status: the words, and the job status whose badge colour it borrows. */
+export const WAVE_STATUS_VIEW: Record<WaveStatus, { words: string; badge: string }> = {
+  pending: { words: 'not started', badge: 'queued' },
+  publishing: { words: 'publishing', badge: 'running' },
+  checking: { words: 'restarting and checking status', badge: 'running' },
+  pausing: { words: 'pausing', badge: 'paused' },
+  waiting: { words: 'waiting for Continue', badge: 'paused' },
+  done: { words: 'done', badge: 'succeeded' },
+  failed: { words: 'failed', badge: 'failed' },
+  skipped: { words: 'not started', badge: 'queued' },
+};
+
+/** The settings in one sentence, for the job page. */
+export function describeWaveSettings(s: WaveSettings): string {
+  const parts = [s.by === 'group' ? 'One wave per group, in the order chosen.' : `Batches of ${s.batchSize} host(s).`];
+  if (s.restart) parts.push(`After each wave: restart ${s.restart} and wait up to ${s.statusTimeoutSeconds} s for its status check to pass on every host.`);
+  if (s.pauseSeconds) parts.push(`Pause ${s.pauseSeconds} s before the next wave.`);
+  if (s.manual) parts.push('Wait for someone to click Continue before the next wave.');
+  return parts.join(' ');
+}
+
+/**
+ * What Continue would do now: "continue" lets a job waiting between waves go on; "anyway" starts the waves a stopped
+ * job did not reach. null: nothing to continue. The job page's script (public/js/lib/waves.js) decides the same way.
+ */
+export function continueOffer(job: { status: string; waves: WavesState | null; hosts: { status: string }[] }): 'continue' | 'anyway' | null {
+  if (!job.waves) return null;
+  if (['queued', 'running', 'paused'].includes(job.status)) return job.waves.waves.some((w) => w.status === 'waiting' || w.status === 'pausing') ? 'continue' : null;
+  return !job.waves.continuedByJobId && job.hosts.some((h) => h.status === 'skipped') ? 'anyway' : null;
+}
