@@ -180,6 +180,36 @@ describe('publishing in waves', () => {
     for (const h of ['a', 'b', 'c']) expect(bytesOf(h), h).toBe('v2\n');
   });
 
+  it('after a restart, a job that was paused between waves is interrupted, its later hosts skipped, and can be continued anyway', async () => {
+    await resetToV1();
+    // The state a Ferry stopped during the pause leaves behind: wave 1 done on a and b, wave 2 (c) not started.
+    const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
+    const hosts = await t.db.host.findMany({ where: { name: { in: ['a', 'b', 'c'] } }, orderBy: { name: 'asc' } });
+    const waves = {
+      by: 'group', statusTimeoutSeconds: 60, pauseSeconds: 0, manual: true,
+      waves: [{ label: 'zone1', hosts: ['a', 'b'], status: 'done' }, { label: 'zone2', hosts: ['c'], status: 'waiting', message: 'waits for someone to click Continue' }],
+    };
+    const left = await t.db.job.create({
+      data: {
+        kind: 'publish', status: 'paused', projectId: project.id, userName: 'ops', revision: r2, files: '["."]', waves: JSON.stringify(waves), startedAt: new Date(),
+        hosts: { create: hosts.map((h) => ({ hostId: h.id, hostName: h.name, wave: h.name === 'c' ? 1 : 0, status: h.name === 'c' ? 'queued' : 'succeeded', phase: h.name === 'c' ? 'queued' : 'done' })) },
+      },
+    });
+    expect(await t.jobs!.markInterrupted()).toBe(1);
+    const job = await getJob(left.id);
+    expect(job.status).toBe('interrupted');
+    expect(hostOf(job, 'a').status).toBe('succeeded');
+    expect(hostOf(job, 'c')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/Ferry stopped before this host's wave started; the host was not touched/) });
+    expect(job.waves!.waves.map((w) => w.status)).toEqual(['done', 'skipped']);
+
+    const cont = await as(admin).post(`/api/jobs/${left.id}/continue`);
+    expect(cont.status, JSON.stringify(cont.body)).toBe(201);
+    const next = await finished(cont.body.jobId);
+    expect(next.status, JSON.stringify(next)).toBe('succeeded');
+    expect(next.hosts.map((h) => h.host)).toEqual(['c']);
+    expect(bytesOf('c')).toBe('v2\n');
+  });
+
   it('publishes in batches of N hosts in name order', async () => {
     const job = await finished(await start({ files: ['.'], revision: r1, groups: ['zone2', 'zone1'], waves: { by: 'batch', batchSize: 2, pauseSeconds: 1 } }));
     expect(job.status, JSON.stringify(job)).toBe('succeeded');
