@@ -109,9 +109,9 @@ describe('publishing in waves', () => {
       fs.rmSync(broken);
     }
     expect(job.status, JSON.stringify(job)).toBe('partial');
-    expect(job.error).toMatch(/Stopped at wave 1 of 2 \(zone1\): b failed\. The hosts of later waves were not touched/);
+    expect(job.error).toMatch(/^Stopped: wave 1 of 2 \(zone1\) failed on host\(s\) b\. The hosts of later waves were not touched/);
     expect(hostOf(job, 'a')).toMatchObject({ status: 'succeeded', gate: expect.stringMatching(/^passed/) });
-    expect(hostOf(job, 'b')).toMatchObject({ status: 'failed', phase: 'gate', gate: expect.stringMatching(/^failed: app not running after 2 s \(app is not running/) });
+    expect(hostOf(job, 'b')).toMatchObject({ status: 'failed', phase: 'gate', gate: expect.stringMatching(/^failed: app not running after 2 s; last check: app is not running \(exit 3\)$/) });
     expect(hostOf(job, 'c')).toMatchObject({ status: 'skipped', gate: '', error: expect.stringMatching(/^skipped: wave 1 \(zone1\) failed on b/) });
     expect(job.waves!.waves.map((w) => w.status)).toEqual(['failed', 'skipped']);
     // zone2 was never touched: the old bytes, no restart, no snapshot.

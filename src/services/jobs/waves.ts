@@ -94,7 +94,7 @@ export async function publishInWaves(core: JobCore, run: WaveRun, publishTo: Pub
     }
     if (failed.size) {
       await stopAfter(i, failed, run, save);
-      throw new FerryError('failed', `Stopped at ${name}: ${[...failed].sort().join(', ')} failed. The hosts of later waves were not touched. Roll back the waves done, or continue anyway.`);
+      throw new FerryError('failed', `Stopped: ${name} failed on host(s) ${[...failed].sort().join(', ')}. The hosts of later waves were not touched. Roll back the waves done, or continue anyway.`);
     }
     await save(i, 'done');
     if (i === state.waves.length - 1) break;
@@ -142,8 +142,8 @@ async function passGate(core: JobCore, run: WaveRun, hostIds: number[]): Promise
   const targets = hostIds.filter((h) => runsIt.has(h));
   if (!proc || targets.length === 0) return proc ? [] : targets.map(nameOf);
   const spec = { name: proc.name, startCmd: proc.startCmd, stopCmd: proc.stopCmd, statusCmd: proc.statusCmd };
-  const request = (ids: number[], action: ProcessAction) => ({
-    jobId: run.jobId, project: project.name, user: run.ctx.actor.name, concurrency: concurrencyOf(project), action,
+  const request = (ids: number[], action: ProcessAction, commandTimeoutMs?: number) => ({
+    jobId: run.jobId, project: project.name, user: run.ctx.actor.name, concurrency: concurrencyOf(project), action, commandTimeoutMs,
     hosts: ids.map((id) => ({ ...run.plans.get(id)!, processes: [spec] })),
     hooks: { beforeRestart: hookSpecs(project, 'before-restart'), afterRestart: hookSpecs(project, 'after-restart') },
   });
@@ -165,7 +165,8 @@ async function passGate(core: JobCore, run: WaveRun, hostIds: number[]): Promise
   let pending = targets.filter((id) => !failed.includes(nameOf(id)));
   while (pending.length) {
     const passed = new Set<string>();
-    await core.engine.processAction(request(pending, 'status'), (e: JobEvent) => {
+    // A status command that hangs must not hold the wave past its timeout (a second more lets it answer at the edge).
+    await core.engine.processAction(request(pending, 'status', Math.max(1000, deadline - Date.now()) + 1000), (e: JobEvent) => {
       if (e.type === 'output') return emit(e);
       if (e.type !== 'host') return;
       if (e.status === 'failed') lastError.set(e.host, e.error ?? 'the status command failed');
@@ -181,7 +182,7 @@ async function passGate(core: JobCore, run: WaveRun, hostIds: number[]): Promise
         failed.push(host);
         const why = lastError.get(host) ?? 'the status command failed';
         await emit({
-          type: 'host', host, status: 'failed', phase: 'gate', gate: `failed: ${proc.name} not running after ${state.statusTimeoutSeconds} s (${why})`,
+          type: 'host', host, status: 'failed', phase: 'gate', gate: `failed: ${proc.name} not running after ${state.statusTimeoutSeconds} s; last check: ${why}`,
           error: `Published, but ${proc.name} did not pass its status check within ${state.statusTimeoutSeconds} s: ${why}`,
         });
       }
