@@ -210,6 +210,34 @@ describe('publishing in waves', () => {
     expect(bytesOf('c')).toBe('v2\n');
   });
 
+  it('retries a stopped publish in waves in the same waves, on the hosts it did not finish', async () => {
+    await resetToV1();
+    const broken = path.join(dirOf('b'), 'broken');
+    fs.writeFileSync(broken, '');
+    let stopped: JobView;
+    try {
+      stopped = await finished(await start({ files: ['.'], revision: r2, groups: ['zone1', 'zone2'], waves: { by: 'group', restart: 'app', statusTimeoutSeconds: 1 } }));
+    } finally {
+      fs.rmSync(broken);
+    }
+    expect(stopped.status).toBe('partial');
+    const retry = await as(admin).post(`/api/jobs/${stopped.id}/retry`);
+    expect(retry.status, JSON.stringify(retry.body)).toBe(201);
+    const job = await finished(retry.body.jobId);
+    expect(job.status, JSON.stringify(job)).toBe('succeeded');
+    expect(job.waves).toMatchObject({ restart: 'app', waves: [{ label: 'zone1', hosts: ['b'], status: 'done' }, { label: 'zone2', hosts: ['c'], status: 'done' }] });
+    for (const h of ['a', 'b', 'c']) expect(bytesOf(h), h).toBe('v2\n');
+  });
+
+  it('when the first wave cannot even be exported, stops with every host untouched and skipped', async () => {
+    await resetToV1();
+    const job = await finished(await start({ files: ['.'], revision: 999, groups: ['zone1', 'zone2'], waves: { by: 'group' } }));
+    expect(job.status, JSON.stringify(job)).toBe('failed');
+    expect(job.hosts.map((h) => [h.host, h.status])).toEqual([['a', 'skipped'], ['b', 'skipped'], ['c', 'skipped']]);
+    expect(job.waves!.waves.map((w) => w.status)).toEqual(['failed', 'skipped']);
+    for (const h of ['a', 'b', 'c']) expect(bytesOf(h), h).toBe('v1\n');
+  });
+
   it('publishes in batches of N hosts in name order', async () => {
     const job = await finished(await start({ files: ['.'], revision: r1, groups: ['zone2', 'zone1'], waves: { by: 'batch', batchSize: 2, pauseSeconds: 1 } }));
     expect(job.status, JSON.stringify(job)).toBe('succeeded');

@@ -72,15 +72,30 @@ export async function publishInWaves(core: JobCore, run: WaveRun, publishTo: Pub
     const ids = wave.hosts.map((h) => run.hostIds.get(h)!);
     const failed = new Set(wave.hosts.filter((h) => !run.plans.has(run.hostIds.get(h)!)));
     const published: string[] = [];
-    if (failed.size === 0) {
-      // With a gate to pass, a host is not done when its files are in place: it stays running until the gate's result.
-      const outcome = await publishTo(ids, (e) => {
-        if (e.type !== 'host') return emit(e);
-        if (e.status === 'failed') failed.add(e.host);
-        if (e.status !== 'succeeded') return emit(e);
-        published.push(e.host);
-        return emit(state.restart ? { ...e, status: 'running', phase: 'published; waiting for the gate' } : e);
-      }, revision);
+    /** Hosts of this wave the engine reported on: the others were never contacted. */
+    const reached = new Set<string>();
+    const skipUnreached = async (why: string) => {
+      for (const host of wave.hosts.filter((h) => !reached.has(h) && !failed.has(h))) await emit({ type: 'host', host, status: 'skipped', phase: 'skipped', error: `skipped: ${why}` });
+    };
+    if (failed.size) await skipUnreached(`${[...failed].sort().join(', ')} of this wave cannot be published to, so the wave did not start`);
+    else {
+      let outcome: PublishOutcome;
+      try {
+        // With a gate to pass, a host is not done when its files are in place: it stays running until the gate's result.
+        outcome = await publishTo(ids, (e) => {
+          if (e.type !== 'host') return emit(e);
+          reached.add(e.host);
+          if (e.status === 'failed') failed.add(e.host);
+          if (e.status !== 'succeeded') return emit(e);
+          published.push(e.host);
+          return emit(state.restart ? { ...e, status: 'running', phase: 'published; waiting for the gate' } : e);
+        }, revision);
+      } catch (err) {
+        // The publish itself stopped (SVN, packing, a before-publish hook): nothing more of this wave or later ones runs.
+        await skipUnreached('the publish of this wave stopped before reaching this host');
+        await stopAfter(i, new Set(), run, save);
+        throw err;
+      }
       if (revision === undefined) {
         // Later waves (and Continue anyway) publish exactly this revision, even when the request said HEAD.
         revision = outcome.revision;
@@ -119,12 +134,12 @@ export async function publishInWaves(core: JobCore, run: WaveRun, publishTo: Pub
 async function stopAfter(index: number, failed: Set<string>, run: WaveRun, save: (i: number, s: WaveStatus, m?: string) => Promise<void>) {
   const { state } = run;
   const done = state.waves.slice(0, index).flatMap((w) => w.hosts);
-  const reason = `skipped: wave ${index + 1} (${state.waves[index].label}) failed on ${[...failed].sort().join(', ')}; hosts done before it: ${done.length ? done.join(', ') : 'none'}`;
+  const reason = `skipped: wave ${index + 1} (${state.waves[index].label}) failed${failed.size ? ` on ${[...failed].sort().join(', ')}` : ''}; hosts done before it: ${done.length ? done.join(', ') : 'none'}`;
   for (let j = index + 1; j < state.waves.length; j++) {
     for (const host of state.waves[j].hosts) await run.emit({ type: 'host', host, status: 'skipped', phase: 'skipped', error: reason });
     Object.assign(state.waves[j], { status: 'skipped', message: 'not started: an earlier wave failed' });
   }
-  await save(index, 'failed', `failed on ${[...failed].sort().join(', ')}`);
+  await save(index, 'failed', failed.size ? `failed on ${[...failed].sort().join(', ')}` : 'the publish stopped (see the job\'s error)');
 }
 
 /**
