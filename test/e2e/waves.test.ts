@@ -119,4 +119,43 @@ describe('publishing in waves in the browser', () => {
     await screenshot(page, 'waves-03-continued');
     expect(errors).toEqual([]);
   });
+
+  it('pauses between waves, live, until Continue is clicked on the job page', async () => {
+    fs.rmSync(path.join(fleet.targets.a.dir, 'broken'), { force: true });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    const errors = collectPageErrors(page);
+    await page.goto(`${base}/login`);
+    await page.fill('#username', 'ops');
+    await page.fill('#password', PASSWORD);
+    await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+    await page.goto(`${base}/projects/game/publish`);
+    await page.fill('#revision', '1');
+    await page.click('#revision-apply');
+    await page.waitForSelector('li[id="svn:app.txt"]:has-text("r1")');
+    await page.click('li[id="svn:app.txt"] > a');
+    await page.check('input[data-group="zone1"]');
+    await page.check('input[data-group="zone2"]');
+    await page.check('#waves-on');
+    await page.check('#waves-manual');
+    await page.click('#publish-review');
+    await page.waitForSelector('#publish-modal.show');
+    await Promise.all([page.waitForURL(/\/jobs\/\d+$/), page.click('#publish-submit')]);
+
+    // Followed live: wave 1 done, wave 2 waits, b still has the newer bytes.
+    await page.waitForSelector('#job-status[data-status="paused"]', { timeout: 60_000 });
+    await page.waitForSelector('#waves-panel li.wave[data-wave="1"][data-status="waiting"]');
+    await page.waitForSelector('#continue-button:not(.d-none)');
+    expect(await page.textContent('#continue-button')).toContain('Continue');
+    expect(await page.textContent('#waves-panel li.wave[data-wave="1"]')).toContain('waiting for Continue');
+    expect(bytesOf('a')).toBe('v1\n');
+    expect(bytesOf('b')).toBe('v2\n');
+    await screenshot(page, 'waves-04-paused');
+
+    await page.click('#continue-button');
+    await page.waitForSelector('#job-status[data-status="succeeded"]', { timeout: 60_000 });
+    await page.waitForSelector('#waves-panel li.wave[data-wave="1"][data-status="done"]');
+    expect(await page.isVisible('#continue-button')).toBe(false);
+    expect(bytesOf('b')).toBe('v1\n');
+    expect(errors).toEqual([]);
+  });
 });
