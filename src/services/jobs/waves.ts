@@ -149,13 +149,19 @@ async function stopAfter(index: number, failed: Set<string>, run: WaveRun, save:
 async function passGate(core: JobCore, run: WaveRun, hostIds: number[]): Promise<string[]> {
   const { project, state, emit } = run;
   const proc = project.processes.find((p) => p.name === state.restart);
-  const runsIt = new Set(proc?.groups.flatMap((g) => g.hosts.map((h) => h.id)) ?? []);
   const nameOf = (id: number) => run.plans.get(id)!.name;
+  if (!proc) {
+    // Deleted since the waves were planned (a Continue anyway or a retry of an older job): nothing can be checked.
+    const error = `Published, but process ${state.restart} is no longer configured, so the wave cannot be checked.`;
+    for (const id of hostIds) await emit({ type: 'host', host: nameOf(id), status: 'failed', phase: 'gate', gate: `failed: process ${state.restart} is no longer configured`, error });
+    return hostIds.map(nameOf);
+  }
+  const runsIt = new Set(proc.groups.flatMap((g) => g.hosts.map((h) => h.id)));
   for (const id of hostIds.filter((h) => !runsIt.has(h))) {
-    await emit({ type: 'host', host: nameOf(id), status: 'succeeded', phase: 'done', gate: `not needed: ${state.restart} does not run on this host` });
+    await emit({ type: 'host', host: nameOf(id), status: 'succeeded', phase: 'done', gate: `not needed: ${proc.name} does not run on this host` });
   }
   const targets = hostIds.filter((h) => runsIt.has(h));
-  if (!proc || targets.length === 0) return proc ? [] : targets.map(nameOf);
+  if (targets.length === 0) return [];
   const spec = { name: proc.name, startCmd: proc.startCmd, stopCmd: proc.stopCmd, statusCmd: proc.statusCmd };
   const request = (ids: number[], action: ProcessAction, commandTimeoutMs?: number) => ({
     jobId: run.jobId, project: project.name, user: run.ctx.actor.name, concurrency: concurrencyOf(project), action, commandTimeoutMs,
