@@ -45,6 +45,7 @@ function setUpJobPage(page) {
   // ---- publish in waves: the panel, and Continue (next wave) / Continue anyway (the waves left, as a new job) ----
   const waves = wavesPanel(document.getElementById('waves-panel'));
   const continueButton = document.getElementById('continue-button');
+  const stopButton = document.getElementById('stop-waves-button');
   let lastJob = { status: page.getAttribute('data-active') ? 'running' : 'finished', hosts: [] };
   function onWaves(state, job) {
     if (job) lastJob = job;
@@ -54,19 +55,27 @@ function setUpJobPage(page) {
     continueButton.classList.toggle('d-none', !offer);
     continueButton.disabled = false;
     continueButton.querySelector('.continue-label').textContent = offer === 'anyway' ? 'Continue anyway' : 'Continue';
+    stopButton.classList.toggle('d-none', offer !== 'continue');
+    stopButton.disabled = false;
   }
-  if (continueButton) {
-    continueButton.addEventListener('click', async () => {
-      continueButton.disabled = true;
+  /** Continue or Stop here: POSTs, then follows a new job (Continue anyway) or lets the live events tell the rest. */
+  function waveAction(button, path) {
+    button.addEventListener('click', async () => {
+      continueButton.disabled = stopButton.disabled = true;
       try {
-        const result = await fetchJson('/api/jobs/' + jobId + '/continue', { method: 'POST', body: {} });
+        const result = await fetchJson('/api/jobs/' + jobId + '/' + path, { method: 'POST', body: {} });
         if (result.jobId !== jobId) return window.location.assign('/jobs/' + result.jobId);
         continueButton.classList.add('d-none');
+        stopButton.classList.add('d-none');
       } catch (err) {
         showAlert(alerts, 'danger', err.message);
-        continueButton.disabled = false;
+        continueButton.disabled = stopButton.disabled = false;
       }
     });
+  }
+  if (continueButton) {
+    waveAction(continueButton, 'continue');
+    waveAction(stopButton, 'stop-waves');
   }
 
   // ---- retry: the same job again on the hosts where it failed ----

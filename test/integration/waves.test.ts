@@ -180,6 +180,27 @@ describe('publishing in waves', () => {
     for (const h of ['a', 'b', 'c']) expect(bytesOf(h), h).toBe('v2\n');
   });
 
+  it('stops a paused publish between waves on request: later hosts untouched, then the waves done roll back', async () => {
+    await resetToV1();
+    const id = await start({ files: ['.'], revision: r2, groups: ['zone1', 'zone2'], waves: { by: 'group', manual: true } });
+    await waitFor(async () => ((await getJob(id)).status === 'paused' ? true : undefined), 'the job to pause after wave 1', 30_000);
+    const busy = await as(admin).post(`/api/jobs/${id}/rollback`);
+    expect(busy.status).toBe(409);
+    const stop = await as(admin).post(`/api/jobs/${id}/stop-waves`);
+    expect(stop.status, JSON.stringify(stop.body)).toBe(200);
+    const job = await finished(id);
+    expect(job.status).toBe('partial');
+    expect(job.error).toMatch(/^Stopped by ops before wave 2 of 2 \(zone2\)\. The hosts of later waves were not touched/);
+    expect(hostOf(job, 'c')).toMatchObject({ status: 'skipped', error: 'skipped: ops stopped the publish before wave 2 of 2 (zone2)' });
+    expect(job.waves!.waves.map((w) => w.status)).toEqual(['done', 'skipped']);
+    expect(bytesOf('c')).toBe('v1\n');
+    expect((await as(admin).post(`/api/jobs/${id}/stop-waves`)).status).toBe(409);
+    const rb = await as(admin).post(`/api/jobs/${id}/rollback`);
+    expect(rb.status, JSON.stringify(rb.body)).toBe(201);
+    expect((await finished(rb.body.jobId)).status).toBe('succeeded');
+    for (const h of ['a', 'b', 'c']) expect(bytesOf(h), h).toBe('v1\n');
+  });
+
   it('after a restart, a job that was paused between waves is interrupted, its later hosts skipped, and can be continued anyway', async () => {
     await resetToV1();
     // The state a Ferry stopped during the pause leaves behind: wave 1 done on a and b, wave 2 (c) not started.

@@ -13,7 +13,7 @@ import { startPublish, type PublishInput } from './publish.ts';
 import { rollbackPlan, startRollback } from './rollback.ts';
 import { isActiveStatus } from './status.ts';
 import { assertJobVisible, getJob, markInterrupted } from './store.ts';
-import { continueWaves, remainingWaves, WaveWaits } from './waves.ts';
+import { continueWaves, remainingWaves, stopWaves, WaveWaits } from './waves.ts';
 
 export class JobRunner {
   private readonly live: LiveJobs;
@@ -74,6 +74,11 @@ export class JobRunner {
   /** Continue a publish in waves: the paused job goes on, or a stopped one's waves left start as a new job. */
   continueWaves(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
     return continueWaves(this.core, ctx, jobId, (project, input, waves) => startPublish(this.core, ctx, project, input, waves));
+  }
+
+  /** Stop a publish in waves while it waits between waves; the later waves' hosts stay untouched. */
+  stopWaves(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
+    return stopWaves(this.core, ctx, jobId);
   }
 
   getJob(ctx: Ctx, jobId: number) {

@@ -15,28 +15,32 @@ import { isActiveStatus } from './status.ts';
 import { assertJobVisible, type ProjectFull } from './store.ts';
 import { parseWaves, type PlannedWaves, type WaveStatus, type WavesState } from './waves-plan.ts';
 
-/** Jobs waiting between two waves in this process, and the way to let each go on. */
-export class WaveWaits {
-  private waiting = new Map<number, () => void>();
+/** How a wait between waves ended: its time passed, someone clicked Continue, or someone stopped the publish there. */
+type WaitEnd = { by: 'time' | 'continue' } | { by: 'stop'; user: string };
 
-  /** Resolves after `ms`, or never by itself when `ms` is null; Continue ends the wait early either way. */
-  async wait(jobId: number, ms: number | null): Promise<void> {
+/** Jobs waiting between two waves in this process, and the way to let each go on (or stop it there). */
+export class WaveWaits {
+  private waiting = new Map<number, (end: WaitEnd) => void>();
+
+  /** Resolves after `ms`, or never by itself when `ms` is null; Continue or Stop ends the wait early either way. */
+  async wait(jobId: number, ms: number | null): Promise<WaitEnd> {
     const abort = new AbortController();
-    const continued = new Promise<void>((resolve) => this.waiting.set(jobId, resolve));
+    const decided = new Promise<WaitEnd>((resolve) => this.waiting.set(jobId, resolve));
     try {
-      await Promise.race(ms === null ? [continued] : [continued, sleep(ms, undefined, { signal: abort.signal })]);
+      if (ms === null) return await decided;
+      return await Promise.race([decided, sleep(ms, { by: 'time' } as const, { signal: abort.signal })]);
     } finally {
       abort.abort();
       this.waiting.delete(jobId);
     }
   }
 
-  /** Lets a waiting job go on; false when it is not waiting (in this process). */
-  continue(jobId: number): boolean {
+  /** Ends a job's wait; false when it is not waiting (in this process). */
+  end(jobId: number, end: WaitEnd): boolean {
     const go = this.waiting.get(jobId);
     if (!go) return false;
     this.waiting.delete(jobId);
-    go();
+    go(end);
     return true;
   }
 }
@@ -113,18 +117,26 @@ export async function publishInWaves(core: JobCore, run: WaveRun, publishTo: Pub
     }
     await save(i, 'done');
     if (i === state.waves.length - 1) break;
+    let end: WaitEnd = { by: 'time' };
     if (state.pauseSeconds > 0) {
       const until = new Date(Date.now() + state.pauseSeconds * 1000);
       await save(i + 1, 'pausing', `starts at ${until.toISOString().slice(11, 19)} UTC, after a pause of ${state.pauseSeconds} s`);
       await emit({ type: 'job', status: 'running', message: `pausing ${state.pauseSeconds} s before wave ${i + 2}` });
-      await core.waves.wait(run.jobId, state.pauseSeconds * 1000);
+      end = await core.waves.wait(run.jobId, state.pauseSeconds * 1000);
     }
-    if (state.manual) {
+    if (state.manual && end.by !== 'stop') {
       await save(i + 1, 'waiting', 'waits for someone to click Continue');
       await core.svc.db.job.update({ where: { id: run.jobId }, data: { status: 'paused' } });
       await emit({ type: 'job', status: 'paused', message: `wave ${i + 1} done; click Continue to start wave ${i + 2}` });
-      await core.waves.wait(run.jobId, null);
+      end = await core.waves.wait(run.jobId, null);
       await core.svc.db.job.update({ where: { id: run.jobId }, data: { status: 'running' } });
+    }
+    if (end.by === 'stop') {
+      const next = `wave ${i + 2} of ${state.waves.length} (${state.waves[i + 1].label})`;
+      await skipFrom(i + 1, `skipped: ${end.user} stopped the publish before ${next}`, `not started: ${end.user} stopped the publish here`, run);
+      await core.svc.db.job.update({ where: { id: run.jobId }, data: { waves: JSON.stringify(state) } });
+      await emit({ type: 'waves', waves: state });
+      throw new FerryError('failed', `Stopped by ${end.user} before ${next}. The hosts of later waves were not touched. Roll back the waves done, or continue anyway.`);
     }
   }
   return { revision };
@@ -135,11 +147,16 @@ async function stopAfter(index: number, failed: Set<string>, run: WaveRun, save:
   const { state } = run;
   const done = state.waves.slice(0, index).flatMap((w) => w.hosts);
   const reason = `skipped: wave ${index + 1} (${state.waves[index].label}) failed${failed.size ? ` on ${[...failed].sort().join(', ')}` : ''}; hosts done before it: ${done.length ? done.join(', ') : 'none'}`;
-  for (let j = index + 1; j < state.waves.length; j++) {
-    for (const host of state.waves[j].hosts) await run.emit({ type: 'host', host, status: 'skipped', phase: 'skipped', error: reason });
-    Object.assign(state.waves[j], { status: 'skipped', message: 'not started: an earlier wave failed' });
-  }
+  await skipFrom(index + 1, reason, 'not started: an earlier wave failed', run);
   await save(index, 'failed', failed.size ? `failed on ${[...failed].sort().join(', ')}` : 'the publish stopped (see the job\'s error)');
+}
+
+/** Marks the waves from `first` on, and their hosts, skipped: never touched. */
+async function skipFrom(first: number, hostReason: string, waveMessage: string, run: WaveRun) {
+  for (let j = first; j < run.state.waves.length; j++) {
+    for (const host of run.state.waves[j].hosts) await run.emit({ type: 'host', host, status: 'skipped', phase: 'skipped', error: hostReason });
+    Object.assign(run.state.waves[j], { status: 'skipped', message: waveMessage });
+  }
 }
 
 /**
@@ -246,7 +263,7 @@ export async function continueWaves(core: JobCore, ctx: Ctx, jobId: number, star
 
   if (isActiveStatus(job.status)) {
     const next = state.waves.findIndex((w) => w.status === 'waiting' || w.status === 'pausing');
-    if (next < 0 || !core.waves.continue(jobId)) throw conflict(`Job #${jobId} is publishing a wave right now. Continue is possible while it waits between waves.`);
+    if (next < 0 || !core.waves.end(jobId, { by: 'continue' })) throw conflict(`Job #${jobId} is publishing a wave right now. Continue is possible while it waits between waves.`);
     await log(`wave ${next + 1} (${state.waves[next].label}) started by Continue`);
     return { jobId };
   }
@@ -262,4 +279,21 @@ export async function continueWaves(core: JobCore, ctx: Ctx, jobId: number, star
   await svc.db.job.update({ where: { id: jobId }, data: { waves: JSON.stringify(state) } });
   await log(`continue anyway: job #${started.jobId} publishes the ${rest.waves.length} wave(s) left to ${hosts.length} host(s)`);
   return started;
+}
+
+/** Stop here: a publish in waves waiting between two waves ends there; the hosts of the later waves stay untouched. */
+export async function stopWaves(core: JobCore, ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
+  const { svc } = core;
+  const job = await svc.db.job.findUnique({ where: { id: jobId }, include: { project: true } });
+  if (!job) throw notFound(`Job #${jobId}`);
+  await assertJobVisible(svc, ctx, job, 'publish.stop');
+  await assertCan(svc, ctx, 'publish', job.project, 'publish.stop');
+  const state = parseWaves(job.waves);
+  if (job.kind !== 'publish' || !state) throw badRequest(`Job #${jobId} is not a publish in waves, so there is nothing to stop between waves.`);
+  const next = state.waves.findIndex((w) => w.status === 'waiting' || w.status === 'pausing');
+  if (!isActiveStatus(job.status) || next < 0 || !core.waves.end(jobId, { by: 'stop', user: ctx.actor.name })) {
+    throw conflict(`Job #${jobId} is not waiting between waves. It can be stopped there only while it waits.`);
+  }
+  await recordOp(svc, ctx, { action: 'publish.stop', result: 'ok', project: job.project.name, target: `job #${jobId}`, jobId, detail: `stopped before wave ${next + 1} (${state.waves[next].label})` });
+  return { jobId };
 }

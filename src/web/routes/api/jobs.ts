@@ -130,6 +130,11 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
     res.status(result.jobId === jobIdOf(req) ? 200 : 201).json(result);
   });
 
+  // POST /api/jobs/:id/stop-waves — a publish in waves waiting between waves ends there (later hosts untouched)
+  router.post('/jobs/:id/stop-waves', async function postStopWaves(req, res) {
+    res.json(await jobs.stopWaves(ctxOf(req), jobIdOf(req)));
+  });
+
   // GET /api/jobs/:id/events — Server-Sent Events
   router.get('/jobs/:id/events', async function getJobEvents(req, res) {
     await streamJobEvents(jobs, req, res, jobIdOf(req));
