@@ -146,6 +146,7 @@ describe('publishing in waves in the browser', () => {
     await page.waitForSelector('#waves-panel li.wave[data-wave="1"][data-status="waiting"]');
     await page.waitForSelector('#continue-button:not(.d-none)');
     expect(await page.textContent('#continue-button')).toContain('Continue');
+    expect(await page.isVisible('#stop-waves-button')).toBe(true);
     expect(await page.textContent('#waves-panel li.wave[data-wave="1"]')).toContain('waiting for Continue');
     expect(bytesOf('a')).toBe('v1\n');
     expect(bytesOf('b')).toBe('v2\n');
@@ -155,6 +156,7 @@ describe('publishing in waves in the browser', () => {
     await page.waitForSelector('#job-status[data-status="succeeded"]', { timeout: 60_000 });
     await page.waitForSelector('#waves-panel li.wave[data-wave="1"][data-status="done"]');
     expect(await page.isVisible('#continue-button')).toBe(false);
+    expect(await page.isVisible('#stop-waves-button')).toBe(false);
     expect(bytesOf('b')).toBe('v1\n');
     expect(errors).toEqual([]);
   });
