@@ -120,6 +120,14 @@ describe('publishing in waves', () => {
     expect(bytesOf('c')).toBe('v1\n');
     expect(hostOf(job, 'c').snapshotTaken).toBe(false);
 
+    // Without the publish grant: 403, no new job, the stopped job is not marked continued.
+    const member = await t.addUser('rollbacker', 'member', { game: ['rollback'] });
+    const memberToken = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, member.name);
+    const jobsBefore = await t.db.job.count();
+    expect((await as(memberToken).post(`/api/jobs/${job.id}/continue`)).status).toBe(403);
+    expect(await t.db.job.count()).toBe(jobsBefore);
+    expect((await getJob(job.id)).waves!.continuedByJobId).toBeUndefined();
+
     // Continue anyway: a new job publishes the waves left (zone2), same revision and files.
     const cont = await as(admin).post(`/api/jobs/${job.id}/continue`);
     expect(cont.status, JSON.stringify(cont.body)).toBe(201);
@@ -166,6 +174,7 @@ describe('publishing in waves', () => {
     const refused = await as(memberToken).post(`/api/jobs/${id}/continue`);
     expect(refused.status).toBe(403);
     expect(refused.body.error).toMatch(/permission to publish/);
+    expect((await as(memberToken).post(`/api/jobs/${id}/stop-waves`)).status).toBe(403);
     await new Promise((r) => setTimeout(r, 300));
     expect((await getJob(id)).status).toBe('paused');
     expect(bytesOf('c')).toBe('v1\n');
