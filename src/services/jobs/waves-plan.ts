@@ -3,6 +3,7 @@
 import { WAVES } from '../../config.ts';
 import { badRequest } from '../../lib/errors.ts';
 import type { Services } from '../context.ts';
+import { isActiveStatus } from './status.ts';
 import type { ProjectFull } from './store.ts';
 
 export interface WaveSettings {
@@ -185,6 +186,6 @@ export function describeWaveSettings(s: WaveSettings): string {
  */
 export function continueOffer(job: { status: string; waves: WavesState | null; hosts: { status: string }[] }): 'continue' | 'anyway' | null {
   if (!job.waves) return null;
-  if (['queued', 'running', 'paused'].includes(job.status)) return job.waves.waves.some((w) => w.status === 'waiting' || w.status === 'pausing') ? 'continue' : null;
+  if (isActiveStatus(job.status)) return job.waves.waves.some((w) => w.status === 'waiting' || w.status === 'pausing') ? 'continue' : null;
   return !job.waves.continuedByJobId && job.hosts.some((h) => h.status === 'skipped') ? 'anyway' : null;
 }
