@@ -175,6 +175,9 @@ describe('publishing in waves', () => {
     expect(refused.status).toBe(403);
     expect(refused.body.error).toMatch(/permission to publish/);
     expect((await as(memberToken).post(`/api/jobs/${id}/stop-waves`)).status).toBe(403);
+    // A signed-in browser session must send its CSRF token, like every other button of the job page.
+    const session = await t.login('ops-browser', 'admin');
+    expect((await session.post(`/api/jobs/${id}/continue`).send({})).status).toBe(403);
     await new Promise((r) => setTimeout(r, 300));
     expect((await getJob(id)).status).toBe('paused');
     expect(bytesOf('c')).toBe('v1\n');
