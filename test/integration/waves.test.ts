@@ -162,7 +162,7 @@ describe('publishing in waves', () => {
       return job.status === 'paused' ? job : undefined;
     }, 'the job to pause after wave 1', 30_000);
     expect(paused.waves!.waves.map((w) => w.status)).toEqual(['done', 'waiting']);
-    expect(hostOf(paused, 'c').status).toBe('queued');
+    expect(hostOf(paused, 'c')).toMatchObject({ status: 'queued', phase: 'waits for wave 2' });
     expect(bytesOf('c')).toBe('v1\n');
     // The paused job keeps the project's slot.
     const other = await as(admin).post('/api/projects/game/publish', { files: ['.'], groups: ['zone2'] });

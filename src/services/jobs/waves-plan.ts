@@ -139,7 +139,9 @@ export function parseWaves(json: string): WavesState | null {
 export async function saveWavePlan(svc: Services, jobId: number, plan: PlannedWaves): Promise<void> {
   await svc.db.$transaction([
     svc.db.job.update({ where: { id: jobId }, data: { waves: JSON.stringify(initialState(plan)) } }),
-    ...plan.waves.map((w, i) => svc.db.jobHost.updateMany({ where: { jobId, hostId: { in: w.hosts.map((h) => h.id) } }, data: { wave: i } })),
+    ...plan.waves.map((w, i) => svc.db.jobHost.updateMany({
+      where: { jobId, hostId: { in: w.hosts.map((h) => h.id) } }, data: { wave: i, ...(i > 0 ? { phase: `waits for wave ${i + 1}` } : {}) },
+    })),
   ]);
 }
 
