@@ -133,7 +133,7 @@ export async function publishInWaves(core: JobCore, run: WaveRun, publishTo: Pub
     }
     if (end.by === 'stop') {
       const next = `wave ${i + 2} of ${state.waves.length} (${state.waves[i + 1].label})`;
-      await skipFrom(i + 1, `skipped: ${end.user} stopped the publish before ${next}`, `not started: ${end.user} stopped the publish here`, run);
+      await skipFrom(i + 1, `skipped: ${end.user} stopped the publish before ${next}`, `${end.user} stopped the publish before it`, run);
       await core.svc.db.job.update({ where: { id: run.jobId }, data: { waves: JSON.stringify(state) } });
       await emit({ type: 'waves', waves: state });
       throw new FerryError('failed', `Stopped by ${end.user} before ${next}. The hosts of later waves were not touched. Roll back the waves done, or continue anyway.`);
@@ -147,7 +147,7 @@ async function stopAfter(index: number, failed: Set<string>, run: WaveRun, save:
   const { state } = run;
   const done = state.waves.slice(0, index).flatMap((w) => w.hosts);
   const reason = `skipped: wave ${index + 1} (${state.waves[index].label}) failed${failed.size ? ` on ${[...failed].sort().join(', ')}` : ''}; hosts done before it: ${done.length ? done.join(', ') : 'none'}`;
-  await skipFrom(index + 1, reason, 'not started: an earlier wave failed', run);
+  await skipFrom(index + 1, reason, 'an earlier wave failed', run);
   await save(index, 'failed', failed.size ? `failed on ${[...failed].sort().join(', ')}` : 'the publish stopped (see the job\'s error)');
 }
 
