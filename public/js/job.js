@@ -1,4 +1,5 @@
-// Job page: live progress (lib/job-progress.js), the result when the job ends, retry, and the rollback dialog.
+// Job page: live progress (lib/job-progress.js), the result when the job ends, retry, the rollback dialog, and for a
+// publish in waves the waves panel (lib/waves.js) with Continue, Continue anyway and Stop here.
 import { alertElement, el, fetchJson, fmtDate, fmtDuration, showAlert } from './lib/ui.js';
 import { iso, progressView, trackJob } from './lib/job-progress.js';
 import { continueOffer, wavesPanel } from './lib/waves.js';

@@ -12,7 +12,7 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const HOST_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const;
 export type HostStatus = (typeof HOST_STATUSES)[number];
 
-/** Statuses of a job, or of one host of a job, that has not finished. Spread it for Prisma (`{ in: [...ACTIVE_JOB_STATUSES] }`). */
+/** Statuses of a job, or of one host of a job ('paused' is a job's only), that has not finished. Spread it for Prisma (`{ in: [...ACTIVE_JOB_STATUSES] }`). */
 export const ACTIVE_JOB_STATUSES = ['queued', 'running', 'paused'] as const satisfies readonly JobStatus[];
 
 export function isActiveStatus(status: string): boolean {
