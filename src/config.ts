@@ -244,6 +244,17 @@ export const JOB_QUEUE = {
   maxQueuedPerProject: 20,
 } as const;
 
+/** Publishing in waves: how the gate between waves polls the chosen process's status, and the limits of the settings. */
+export const WAVES = {
+  /** Seconds the status check may keep failing after the restart before the wave counts as failed. */
+  statusTimeoutSeconds: 60,
+  maxStatusTimeoutSeconds: 3600,
+  /** Between two polls of the status command. */
+  statusPollMs: 2000,
+  /** A timed pause between waves: at most a day (longer waits are what "wait for Continue" is for). */
+  maxPauseSeconds: 86_400,
+} as const;
+
 /**
  * Operational defaults, the one place each is set: the admin forms, the bulk import and the engine read them from here,
  * and prisma/schema.prisma's @default values must equal them (a unit test compares the two).

@@ -1,7 +1,9 @@
-// Job page: live progress (lib/job-progress.js), the result when the job ends, retry, and the rollback dialog.
+// Job page: live progress (lib/job-progress.js), the result when the job ends, retry, the rollback dialog, and for a
+// publish in waves the waves panel (lib/waves.js) with Continue, Continue anyway and Stop here.
 import { alertElement, el, fetchJson, fmtDate, fmtDuration, showAlert } from './lib/ui.js';
 import { iso, progressView, trackJob } from './lib/job-progress.js';
 import { setUpApproval } from './lib/approval.js';
+import { continueOffer, wavesPanel } from './lib/waves.js';
 
 const page = document.getElementById('job-page');
 if (page) setUpJobPage(page);
@@ -39,6 +41,43 @@ function setUpJobPage(page) {
     document.getElementById('rollback-button')?.classList.remove('d-none');
     const retry = document.getElementById('retry-button');
     if (retry && job.hosts.some((h) => h.status !== 'succeeded')) retry.classList.remove('d-none');
+    if (job.waves) onWaves(job.waves, job);
+  }
+
+  // ---- publish in waves: the panel, and Continue (next wave) / Continue anyway (the waves left, as a new job) ----
+  const waves = wavesPanel(document.getElementById('waves-panel'));
+  const continueButton = document.getElementById('continue-button');
+  const stopButton = document.getElementById('stop-waves-button');
+  let lastJob = { status: page.getAttribute('data-active') ? 'running' : 'finished', hosts: [] };
+  function onWaves(state, job) {
+    if (job) lastJob = job;
+    waves?.apply(state);
+    if (!continueButton) return;
+    const offer = continueOffer(lastJob, state);
+    continueButton.classList.toggle('d-none', !offer);
+    continueButton.disabled = false;
+    continueButton.querySelector('.continue-label').textContent = offer === 'anyway' ? 'Continue anyway' : 'Continue';
+    stopButton.classList.toggle('d-none', offer !== 'continue');
+    stopButton.disabled = false;
+  }
+  /** Continue or Stop here: POSTs, then follows a new job (Continue anyway) or lets the live events tell the rest. */
+  function waveAction(button, path) {
+    button.addEventListener('click', async () => {
+      continueButton.disabled = stopButton.disabled = true;
+      try {
+        const result = await fetchJson('/api/jobs/' + jobId + '/' + path, { method: 'POST', body: {} });
+        if (result.jobId !== jobId) return window.location.assign('/jobs/' + result.jobId);
+        continueButton.classList.add('d-none');
+        stopButton.classList.add('d-none');
+      } catch (err) {
+        showAlert(alerts, 'danger', err.message);
+        continueButton.disabled = stopButton.disabled = false;
+      }
+    });
+  }
+  if (continueButton) {
+    waveAction(continueButton, 'continue');
+    waveAction(stopButton, 'stop-waves');
   }
 
   setUpApproval(jobId);
@@ -59,7 +98,7 @@ function setUpJobPage(page) {
   }
 
   if (page.getAttribute('data-active')) {
-    trackJob(progressRoot, jobId, { ...common, onEnd, onProblem: (message) => showAlert(alerts, 'warning', message) });
+    trackJob(progressRoot, jobId, { ...common, onEnd, onWaves, onProblem: (message) => showAlert(alerts, 'warning', message) });
   } else {
     progressView(progressRoot, common).stop();
   }

@@ -1,6 +1,7 @@
 // Publish page: pick a revision (or HEAD) from the SVN log, files from a lazily loaded jsTree, target groups or
 // hosts, then confirm and POST /api/projects/:name/publish. Checking a folder sends the folder itself.
 import { el, fetchJson, fmtDate, fmtSize, html, showAlert } from './lib/ui.js';
+import { wavesForm } from './lib/waves-form.js';
 import { speedUpCascade } from './lib/jstree-cascade.js';
 
 const page = document.getElementById('publish-page');
@@ -291,6 +292,7 @@ function setUpPublishPage() {
     return items.length > LIST_LIMIT ? shown.concat(el('li', { class: 'text-secondary' }, '… and ' + (items.length - LIST_LIMIT) + ' more')) : shown;
   }
 
+  const readWaves = wavesForm();
   document.getElementById('publish-review').addEventListener('click', () => {
     pageAlerts.replaceChildren();
     const typed = typedRevision();
@@ -305,10 +307,15 @@ function setUpPublishPage() {
     if (hosts.length === 0) return showAlert(pageAlerts, 'warning', 'Choose at least one host group or host to publish to.');
 
     const groups = checkedGroups();
+    const waves = readWaves(groups);
+    if (waves?.problem) return showAlert(pageAlerts, 'warning', waves.problem);
     request = {
       files, groups, hosts: Array.from(chosenHosts).filter((h) => !viaGroups.has(h)).sort(),
       ...(treeRevision === 'HEAD' ? {} : { revision: Number(treeRevision) }),
+      ...(waves ? { waves: waves.waves } : {}),
     };
+    document.querySelectorAll('.confirm-waves').forEach((e) => e.classList.toggle('d-none', !waves));
+    document.getElementById('confirm-waves').textContent = waves ? waves.summary : '';
     document.getElementById('confirm-revision').textContent = treeRevision === 'HEAD' ? 'HEAD (the newest revision when the publish starts)' : 'r' + treeRevision;
     document.getElementById('confirm-files-count').textContent = files.includes(ROOT) ? 'The whole project' : files.length + ' path(s); a folder includes everything below it';
     document.getElementById('confirm-files').replaceChildren(...(files.includes(ROOT) ? [] : listItems(files)));

@@ -64,6 +64,8 @@ export interface ProcessRequest {
   user: string;
   concurrency: number;
   action: ProcessAction;
+  /** Limit for each command and hook of the action; the engine's default (minutes) when absent. */
+  commandTimeoutMs?: number;
   hosts: (HostPlan & { processes: ProcessSpec[] })[];
   hooks: { beforeRestart: HookSpec[]; afterRestart: HookSpec[] };
 }

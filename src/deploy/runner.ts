@@ -266,7 +266,7 @@ export function createEngine(deps: EngineDeps): Engine {
         emit({ type: 'output', host: plan.name, text: `$ ${req.action} ${proc.name}\n` });
         const result = await runProcessAction({
           session, deployDir: plan.deployDir, action: req.action, process: proc,
-          hooks: req.hooks,
+          hooks: req.hooks, timeoutMs: req.commandTimeoutMs,
           env: { FERRY_PROJECT: req.project, FERRY_JOB_ID: String(req.jobId), FERRY_HOST: plan.name, FERRY_USER: req.user },
           onOutput: output(emit, plan.name),
         });

@@ -74,8 +74,10 @@ export interface Transport {
 /** Progress events of a job, sent to the job's event sink (persisted and streamed by the services). */
 export type JobEvent =
   | { type: 'job'; status: string; message?: string }
-  | { type: 'host'; host: string; status: string; phase: string; error?: string; snapshotTaken?: boolean; exitCode?: number; /** Rollback: jobs already undone on this host before it failed. */ restoredJobIds?: number[] }
-  | { type: 'output'; host: string; text: string };
+  | { type: 'host'; host: string; status: string; phase: string; error?: string; snapshotTaken?: boolean; exitCode?: number; /** Rollback: jobs already undone on this host before it failed. */ restoredJobIds?: number[]; /** Publish in waves: the gate's result on this host (set by the services, never the engine). */ gate?: string }
+  | { type: 'output'; host: string; text: string }
+  /** Publish in waves: the plan and progress of every wave (sent by the services, never the engine). */
+  | { type: 'waves'; waves: unknown };
 
 /** Receives progress; may return a promise that resolves once the event is durable (the engine awaits it at checkpoints). */
 export type EventSink = (event: JobEvent) => void | Promise<void>;

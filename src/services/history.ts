@@ -171,6 +171,7 @@ async function loadProject<T extends Prisma.ProjectInclude>(svc: Pick<Services, 
 export async function publishPageData(svc: Pick<Services, 'db'>, ctx: Ctx, name: string) {
   const project = await loadProject(svc, name, {
     groups: { orderBy: { name: 'asc' }, include: { hosts: { select: { id: true, name: true, address: true }, orderBy: { name: 'asc' } } } },
+    processes: { orderBy: { name: 'asc' }, select: { name: true } },
   } as const);
   await assertCanSee(svc, ctx, project, 'access');
   await assertCan(svc, ctx, 'publish', project, 'access');
@@ -186,6 +187,8 @@ export async function publishPageData(svc: Pick<Services, 'db'>, ctx: Ctx, name:
   return {
     project: { name: project.name, description: project.description, svnUrl: project.svnUrl, requireApproval: project.requireApproval, approvalHours: project.approvalHours },
     groups: project.groups.map((g) => ({ name: g.name, hosts: g.hosts.map((h) => h.name) })),
+    /** For the "restart between waves" choice. */
+    processes: project.processes.map((p) => p.name),
     hosts: [...hosts.values()].sort((a, b) => a.name.localeCompare(b.name)).map((h) => ({
       name: h.name, address: h.address, groups: h.groups,
       lastJobId: h.last?.jobId ?? null, lastRevision: h.last?.revision ?? null, lastAt: h.last?.at.toISOString() ?? null,

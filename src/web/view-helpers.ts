@@ -3,7 +3,7 @@
 /** Status -> Bootstrap colour. The browser's copy is public/js/lib/status.js (they are compared by a unit test). */
 const STATUS_COLORS: Readonly<Record<string, string>> = {
   succeeded: 'success', ok: 'success', running: 'primary', queued: 'secondary', failed: 'danger',
-  denied: 'warning', partial: 'warning', interrupted: 'dark',
+  denied: 'warning', partial: 'warning', interrupted: 'dark', paused: 'info',
   awaiting_approval: 'info', rejected: 'danger', cancelled: 'secondary', expired: 'secondary', skipped: 'light',
 };
 

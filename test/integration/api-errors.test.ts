@@ -45,9 +45,9 @@ describe('job ids that are not safe whole numbers', () => {
     expect(res.status).toBe(404);
   });
 
-  it('POST rollback and retry of a huge id answer 404', async () => {
+  it('POST rollback, retry, continue and stop-waves of a huge id answer 404', async () => {
     const token = await csrf(admin);
-    for (const action of ['rollback', 'retry']) {
+    for (const action of ['rollback', 'retry', 'continue', 'stop-waves']) {
       const res = await admin.post(`/api/jobs/${HUGE}/${action}`).set('x-csrf-token', token).send({});
       expect(res.status, action).toBe(404);
     }
@@ -76,9 +76,9 @@ describe('jobs of projects the caller cannot see', () => {
     expect(res.text).not.toContain('secret-project');
   });
 
-  it('rollback and retry of a hidden job answer 404', async () => {
+  it('rollback, retry, continue and stop-waves of a hidden job answer 404', async () => {
     const token = await csrf(member);
-    for (const action of ['rollback', 'retry']) {
+    for (const action of ['rollback', 'retry', 'continue', 'stop-waves']) {
       const res = await member.post(`/api/jobs/${secretJobId}/${action}`).set('x-csrf-token', token).send({});
       expect(res.status, action).toBe(404);
       expect(res.text).not.toContain('secret-project');

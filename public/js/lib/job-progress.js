@@ -3,7 +3,7 @@
 // job page and the processes page (which clones the whole partial from a <template>) share one copy of it.
 import { fmtDuration, setStatusBadge } from './ui.js';
 
-const ACTIVE = ['queued', 'running'];
+const ACTIVE = ['queued', 'running', 'paused'];
 const MAX_OUTPUT_CHARS = 512 * 1024;
 
 /** ISO time from a date-like value, '' for none. */
@@ -65,12 +65,17 @@ export function progressView(root, opts = {}) {
     }
     if (h.phase) tr.querySelector('.host-phase-name').textContent = h.phase;
     if (h.error !== undefined) tr.querySelector('.host-error').textContent = h.error || '';
+    const gate = tr.querySelector('.host-gate');
+    if (gate && h.gate !== undefined) {
+      gate.classList.toggle('d-none', !h.gate);
+      gate.querySelector('.host-gate-text').textContent = h.gate || '';
+    }
     const elapsed = tr.querySelector('.host-elapsed');
     if (h.startedAt !== undefined) elapsed.setAttribute('data-started', iso(h.startedAt));
     if (h.finishedAt !== undefined) elapsed.setAttribute('data-finished', iso(h.finishedAt));
     // Live events carry no times: the first "running" starts the clock, the final state stops it.
     if (h.status === 'running' && !elapsed.getAttribute('data-started')) elapsed.setAttribute('data-started', new Date().toISOString());
-    if ((h.status === 'succeeded' || h.status === 'failed') && !elapsed.getAttribute('data-finished')) elapsed.setAttribute('data-finished', new Date().toISOString());
+    if ((h.status === 'succeeded' || h.status === 'failed' || h.status === 'skipped') && !elapsed.getAttribute('data-finished')) elapsed.setAttribute('data-finished', new Date().toISOString());
     if (h.output !== undefined) {
       writeOutput(pre(tr), h.output || '', true);
       setOutputLabel(tr);
@@ -129,7 +134,7 @@ export function progressView(root, opts = {}) {
     /** One engine event from the SSE "progress" stream. */
     applyEvent(e) {
       if (e.type === 'host') {
-        setHost(e.host, { status: e.status, phase: e.phase, error: e.error });
+        setHost(e.host, { status: e.status, phase: e.phase, error: e.error, gate: e.gate });
         summarize();
       } else if (e.type === 'output') {
         if (e.host === '' && serverBox) {
@@ -151,18 +156,24 @@ export function progressView(root, opts = {}) {
 }
 
 /**
- * Follows a job live. opts: statusEl, summaryEl, messageEl, durationEl, onHost(event), onEnd(job), onProblem(message).
+ * Follows a job live. opts: statusEl, summaryEl, messageEl, durationEl, onHost(event), onWaves(waves), onEnd(job),
+ * onProblem(message).
  * Returns { close() }.
  */
 export function trackJob(root, jobId, opts = {}) {
   const progress = progressView(root, opts);
   let ended = false;
   const source = new EventSource('/api/jobs/' + encodeURIComponent(jobId) + '/events');
-  source.addEventListener('snapshot', (ev) => progress.applyJob(JSON.parse(ev.data)));
+  source.addEventListener('snapshot', (ev) => {
+    const job = JSON.parse(ev.data);
+    progress.applyJob(job);
+    if (job.waves && opts.onWaves) opts.onWaves(job.waves, job);
+  });
   source.addEventListener('progress', (ev) => {
     const e = JSON.parse(ev.data);
     progress.applyEvent(e);
     if (e.type === 'host' && opts.onHost) opts.onHost(e);
+    if (e.type === 'waves' && opts.onWaves) opts.onWaves(e.waves);
   });
   source.addEventListener('end', (ev) => {
     ended = true;

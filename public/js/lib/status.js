@@ -2,7 +2,7 @@
 // it against the server's copy (src/web/view-helpers.ts statusBadge), which renders the same badges in EJS.
 export const STATUS_COLORS = Object.freeze({
   succeeded: 'success', ok: 'success', running: 'primary', queued: 'secondary', failed: 'danger',
-  denied: 'warning', partial: 'warning', interrupted: 'dark',
+  denied: 'warning', partial: 'warning', interrupted: 'dark', paused: 'info',
   awaiting_approval: 'info', rejected: 'danger', cancelled: 'secondary', expired: 'secondary', skipped: 'light',
 });
 

@@ -36,10 +36,11 @@ export function requestRights(ctx: Ctx, job: { status: string; projectId: number
 
 /** Stores the job as a request waiting for approval; nothing is locked or contacted until it is approved. */
 export async function requestApproval(svc: Services, ctx: Ctx, project: { id: number; name: string; approvalHours: number },
-  spec: JobSpec, hosts: { id: number; name: string }[], what: string): Promise<{ jobId: number; status: JobStatus }> {
+  spec: JobSpec, hosts: { id: number; name: string }[], what: string, store?: (jobId: number) => Promise<void>): Promise<{ jobId: number; status: JobStatus }> {
   const hours = Math.min(Math.max(Math.trunc(project.approvalHours) || 24, 1), 24 * 30);
   const job = await createJob(svc, ctx, project, { ...spec, expiresAt: new Date(Date.now() + hours * HOUR_MS) }, hosts);
   await svc.db.jobHost.updateMany({ where: { jobId: job.id }, data: { phase: 'awaiting approval' } });
+  await store?.(job.id);
   await recordOp(svc, ctx, { action: `${spec.kind}.request`, result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: `${what}; awaiting approval for ${hours} h` });
   notify(svc, { event: 'approval.requested', project: project.name, jobId: job.id, kind: spec.kind, status: 'awaiting_approval', revision: spec.revision ?? null, user: ctx.actor.name, hostCount: hosts.length });
   return { jobId: job.id, status: 'awaiting_approval' };

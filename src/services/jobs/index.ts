@@ -8,3 +8,4 @@ export { countDecidable, requestRights, requestsAwaiting } from './approval.ts';
 export {
   ACTIVE_JOB_STATUSES, HOST_STATUSES, JOB_KINDS, JOB_STATUSES, isActiveStatus, neverRan, type HostStatus, type JobKind, type JobStatus,
 } from './status.ts';
+export { WAVE_STATUS_VIEW, continueOffer, describeWaveSettings, type WavesState } from './waves-plan.ts';

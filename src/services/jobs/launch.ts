@@ -10,6 +10,7 @@ import type { LiveJobs } from './live.ts';
 import type { ProjectLocks, ProjectSlot } from './lock.ts';
 import type { JobRecorder } from './recorder.ts';
 import { finishJob } from './store.ts';
+import type { WaveWaits } from './waves.ts';
 
 /** What publish, rollback and process jobs share: one per JobRunner. */
 export interface JobCore {
@@ -19,6 +20,8 @@ export interface JobCore {
   live: LiveJobs;
   /** Process jobs wait here per project; publish and rollback use `locks` (refused with 409 instead of waiting). */
   processLanes: ProjectLanes;
+  /** Publishes in waves waiting between two waves for Continue (or the end of a pause). */
+  waves: WaveWaits;
 }
 
 /**

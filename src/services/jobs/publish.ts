@@ -1,6 +1,6 @@
-// Publish: check the chosen files, revision and hosts, then either store a request for approval (approval.ts) or claim
-// the project's slot and let the engine export, pack, send and extract, telling it which snapshots on each host must
-// survive pruning.
+// Publish: check the chosen files, revision, hosts and waves, then either store a request for approval (approval.ts)
+// or claim the project's slot and let the engine export, pack, send and extract (wave by wave: waves.ts), telling it
+// which snapshots on each host must survive pruning.
 import { normalizeSelection, SelectionError } from '../../deploy/selection.ts';
 import { decryptSecret } from '../../lib/crypto.ts';
 import { badRequest } from '../../lib/errors.ts';
@@ -14,8 +14,10 @@ import { concurrencyOf, hookSpecs, hostPlans } from './plans.ts';
 import { selectHosts, stringList } from './request.ts';
 import type { JobStatus } from './status.ts';
 import { createJob, projectFor, type ProjectFull } from './store.ts';
+import { publishInWaves } from './waves.ts';
+import { initialState, planWaves, saveWavePlan, waveSettings, type PlannedWaves } from './waves-plan.ts';
 
-export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown }
+export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown; waves?: unknown }
 
 /** What a publish will do, checked: the same for one started now and one started when its request is approved. */
 export interface PublishSpec {
@@ -23,23 +25,30 @@ export interface PublishSpec {
   revision?: number;
   note: string;
   hosts: { id: number; name: string }[];
-  /** Who asked for it: the job's author, named in the release journal on each host. */
+  /** The waves it goes in, or null for every host at once. */
+  waves: PlannedWaves | null;
+  /** Who asked for it: the job's author (FERRY_USER for hooks). */
   author: string;
 }
 
-export async function startPublish(core: JobCore, ctx: Ctx, projectName: string, input: PublishInput): Promise<{ jobId: number; status: JobStatus }> {
+/** `plannedWaves`: waves already cut (Continue anyway, retry of a publish in waves); the request's `waves` is then ignored. */
+export async function startPublish(core: JobCore, ctx: Ctx, projectName: string, input: PublishInput, plannedWaves?: PlannedWaves): Promise<{ jobId: number; status: JobStatus }> {
   const { svc } = core;
   const project = await projectFor(svc, ctx, projectName, 'publish');
   await assertCan(svc, ctx, 'publish', project, 'publish');
-  const spec = await publishSpec(svc, ctx, project, input);
-  const { files, revision, hosts, note } = spec;
-  const what = `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)`;
-  if (project.requireApproval) return requestApproval(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts, what);
+  const spec = await publishSpec(svc, ctx, project, input, plannedWaves);
+  const { files, revision, hosts, note, waves } = spec;
+  const what = `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)${waves ? ` in ${waves.waves.length} wave(s)` : ''}`;
+  const row = { kind: 'publish' as const, revision: revision ?? null, files, note };
+  if (project.requireApproval) {
+    return requestApproval(svc, ctx, project, row, hosts, what, async (jobId) => { if (waves) await saveWavePlan(svc, jobId, waves); });
+  }
 
   const slot = await core.locks.claim(ctx, project, 'publish');
   let job;
   try {
-    job = await createJob(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts);
+    job = await createJob(svc, ctx, project, row, hosts);
+    if (waves) await saveWavePlan(svc, job.id, waves);
     await recordOp(svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: what });
   } catch (err) {
     slot.release();
@@ -50,7 +59,7 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   return { jobId: job.id, status: 'running' };
 }
 
-async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input: PublishInput): Promise<PublishSpec> {
+async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input: PublishInput, plannedWaves?: PlannedWaves): Promise<PublishSpec> {
   let files: string[];
   try {
     files = normalizeSelection(stringList(input.files, 'files'));
@@ -63,30 +72,38 @@ async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input:
   }
   const revision = input.revision === undefined || input.revision === null || input.revision === '' ? undefined : Number(input.revision);
   if (revision !== undefined && !(Number.isInteger(revision) && revision > 0)) throw badRequest('The revision must be a positive whole number.', { revision: 'must be a positive integer' });
-  const hosts = selectHosts(project, stringList(input.hosts, 'hosts'), stringList(input.groups, 'groups'));
+  const groupNames = stringList(input.groups, 'groups');
+  const hosts = selectHosts(project, stringList(input.hosts, 'hosts'), groupNames);
   if (hosts.length === 0) throw badRequest('Choose at least one host or host group to publish to.', { hosts: 'required' });
+  const settings = plannedWaves ? null : waveSettings(project, input.waves, hosts);
+  const waves = plannedWaves ?? (settings ? planWaves(project, settings, hosts, groupNames) : null);
   const note = typeof input.note === 'string' ? input.note.slice(0, 1000) : '';
-  return { files, revision, note, hosts, author: ctx.actor.name };
+  return { files, revision, note, hosts, waves, author: ctx.actor.name };
 }
 
-/** Runs a publish job whose row exists, holding the project's slot: export, pack, send, extract, hooks. */
+/** Runs a publish job whose row exists, holding the project's slot: export, pack, send, extract, hooks (in waves). */
 export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: string }, project: ProjectFull, spec: PublishSpec, slot: ProjectSlot): void {
   const { svc } = core;
-  const { files, revision, note, hosts } = spec;
+  const { files, revision, note, hosts, waves } = spec;
   launch(core, ctx, job, project, slot, async (emit) => {
     const plans = await hostPlans(svc, { ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
     const usable = hosts.filter((h) => plans.has(h.id));
     if (usable.length === 0) return;
     const protect = await newestSuccessfulPublishPerHost(svc, project.id, hosts.map((h) => h.id));
     const foreign = await otherProjectsSnapshots(svc, project.id, hosts.map((h) => h.id));
-    const outcome = await core.engine.publish({
+    const publishTo = (ids: number[], sink: typeof emit, rev = revision) => core.engine.publish({
       jobId: job.id, project: project.name, user: spec.author,
       keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
       svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
-      revision, files, note,
-      hosts: usable.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id), foreignJobIds: foreign.get(h.id) ?? [] })),
+      revision: rev, files, note,
+      hosts: ids.map((id) => ({ ...plans.get(id)!, protectJobId: protect.get(id), foreignJobIds: foreign.get(id) ?? [] })),
       hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
-    }, emit);
+    }, sink);
+    if (waves) {
+      const state = initialState(waves);
+      return publishInWaves(core, { ctx, jobId: job.id, project, state, hostIds: new Map(hosts.map((h) => [h.name, h.id])), plans, emit }, publishTo);
+    }
+    const outcome = await publishTo(usable.map((h) => h.id), emit);
     return { revision: outcome.revision };
   });
 }

@@ -45,7 +45,7 @@ export class JobRecorder {
     this.sendLive();
     this.emitter.emit('event', event);
     if (event.type === 'host') {
-      const { host, status, phase, error, snapshotTaken, exitCode } = event;
+      const { host, status, phase, error, snapshotTaken, exitCode, gate } = event;
       const now = new Date();
       return this.enqueue(async () => {
         await this.flushOutputNow(host);
@@ -56,6 +56,7 @@ export class JobRecorder {
             ...(error !== undefined ? { error } : {}),
             ...(snapshotTaken !== undefined ? { snapshotTaken } : {}),
             ...(exitCode !== undefined ? { exitCode } : {}),
+            ...(gate !== undefined ? { gate } : {}),
             ...(!isActiveStatus(status) ? { finishedAt: now } : {}),
           },
         });

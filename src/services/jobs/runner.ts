@@ -14,6 +14,7 @@ import { runPublish, startPublish, type PublishInput } from './publish.ts';
 import { rollbackPlan, runApprovedRollback, startRollback } from './rollback.ts';
 import { isActiveStatus, neverRan, type JobStatus } from './status.ts';
 import { assertJobVisible, getJob, markInterrupted, projectFor } from './store.ts';
+import { continueWaves, remainingWaves, stopWaves, WaveWaits } from './waves.ts';
 
 /** How often requests whose time ran out are closed as expired. */
 const EXPIRY_SWEEP_MS = 60_000;
@@ -27,7 +28,7 @@ export class JobRunner {
     this.live = new LiveJobs(svc);
     this.core = {
       svc, engine, live: this.live, locks: new ProjectLocks(svc),
-      processLanes: new ProjectLanes(JOB_QUEUE.processJobsPerProject, JOB_QUEUE.maxQueuedPerProject),
+      processLanes: new ProjectLanes(JOB_QUEUE.processJobsPerProject, JOB_QUEUE.maxQueuedPerProject), waves: new WaveWaits(),
     };
   }
 
@@ -72,7 +73,11 @@ export class JobRunner {
         slot.release();
         throw err;
       }
-      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], revision: job.revision ?? undefined, note: job.note, hosts, author: job.userName }, slot);
+      // A request in waves keeps its plan (Job.waves); hosts gone from the project drop out of their wave.
+      const planned = await remainingWaves(this.core, { waves: job.waves, hosts: job.hosts.filter((h) => h.hostId !== null && inProject.has(h.hostId)) }, (status) => status === 'queued');
+      const stored = planned && JSON.parse(job.waves) as { continuesJobId?: number };
+      const waves = planned ? { ...planned, ...(stored?.continuesJobId ? { continuesJobId: stored.continuesJobId } : {}) } : null;
+      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], revision: job.revision ?? undefined, note: job.note, hosts, waves, author: job.userName }, slot);
     });
   }
 
@@ -115,11 +120,23 @@ export class JobRunner {
     // By id, so a host renamed since then is still found.
     const failedHosts = (await this.svc.db.host.findMany({ where: { id: { in: failedIds } }, select: { name: true } })).map((h) => h.name);
     if (job.kind === 'publish') {
-      return this.startPublish(ctx, job.project.name, {
+      // A publish in waves is retried in the same waves, so the hosts left are not all published at once.
+      const waves = await remainingWaves(this.core, job, (status) => status !== 'succeeded');
+      return startPublish(this.core, ctx, job.project.name, {
         files: JSON.parse(job.files), revision: job.revision ?? undefined, hosts: failedHosts, note: `retry of job #${jobId}`,
-      });
+      }, waves ?? undefined);
     }
     return this.startProcessAction(ctx, job.project.name, { action: params.action, processes: params.processes, hosts: failedHosts, batchSize: params.batchSize });
+  }
+
+  /** Continue a publish in waves: the paused job goes on, or a stopped one's waves left start as a new job. */
+  continueWaves(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
+    return continueWaves(this.core, ctx, jobId, (project, input, waves) => startPublish(this.core, ctx, project, input, waves));
+  }
+
+  /** Stop a publish in waves while it waits between waves; the later waves' hosts stay untouched. */
+  stopWaves(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
+    return stopWaves(this.core, ctx, jobId);
   }
 
   getJob(ctx: Ctx, jobId: number) {

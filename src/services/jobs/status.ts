@@ -4,8 +4,10 @@
 export const JOB_KINDS = ['publish', 'rollback', 'process'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
+// paused: a publish in waves waiting between two waves for someone to click Continue (it keeps the project's slot).
+// awaiting_approval: a request waiting for someone holding "approve" (approval.ts); it holds nothing.
 export const JOB_STATUSES = [
-  'awaiting_approval', 'queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted', 'rejected', 'cancelled', 'expired',
+  'awaiting_approval', 'queued', 'running', 'paused', 'succeeded', 'partial', 'failed', 'interrupted', 'rejected', 'cancelled', 'expired',
 ] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
@@ -17,11 +19,13 @@ export function neverRan(status: string): boolean {
   return status === 'awaiting_approval' || (CLOSED_REQUEST_STATUSES as readonly string[]).includes(status);
 }
 
+// skipped: a host of a wave that never started, of a rolling process batch after a failed one, or of a request that
+// never ran; never touched.
 export const HOST_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'skipped'] as const;
 export type HostStatus = (typeof HOST_STATUSES)[number];
 
-/** Statuses of a job, or of one host of a job, that has not finished. Spread it for Prisma (`{ in: [...ACTIVE_JOB_STATUSES] }`). */
-export const ACTIVE_JOB_STATUSES = ['queued', 'running'] as const satisfies readonly (JobStatus & HostStatus)[];
+/** Statuses of a job, or of one host of a job ('paused' is a job's only), that has not finished. Spread it for Prisma (`{ in: [...ACTIVE_JOB_STATUSES] }`). */
+export const ACTIVE_JOB_STATUSES = ['queued', 'running', 'paused'] as const satisfies readonly JobStatus[];
 
 export function isActiveStatus(status: string): boolean {
   return (ACTIVE_JOB_STATUSES as readonly string[]).includes(status);

@@ -5,13 +5,16 @@ import type { Ctx, Services } from '../context.ts';
 import { recordOp } from '../oplog.ts';
 import { assertCanSee, canSeeProject } from '../permissions.ts';
 import { ACTIVE_JOB_STATUSES, type JobKind, type JobStatus } from './status.ts';
+import { parseWaves, skipUnstartedWaves } from './waves-plan.ts';
 
 export type ProjectFull = NonNullable<Awaited<ReturnType<typeof loadProject>>>;
 
 /** Start-up: jobs a crash left running can never finish; say so instead of showing them running forever. */
 export async function markInterrupted(svc: Services): Promise<number> {
-  const stale = await svc.db.job.findMany({ where: { status: { in: [...ACTIVE_JOB_STATUSES] } }, select: { id: true, projectId: true, kind: true, project: { select: { name: true } } } });
+  const stale = await svc.db.job.findMany({ where: { status: { in: [...ACTIVE_JOB_STATUSES] } }, select: { id: true, projectId: true, kind: true, waves: true, project: { select: { name: true } } } });
   for (const job of stale) {
+    // A publish in waves (also one paused between waves) ends interrupted too; hosts of waves not started stay untouched.
+    await skipUnstartedWaves(svc, job);
     await svc.db.$transaction([
       svc.db.jobHost.updateMany({ where: { jobId: job.id, status: { in: [...ACTIVE_JOB_STATUSES] } }, data: { status: 'failed', phase: 'interrupted', error: 'Ferry stopped while this host was in progress.', finishedAt: new Date() } }),
       svc.db.job.update({ where: { id: job.id }, data: { status: 'interrupted', finishedAt: new Date(), error: 'Ferry stopped before the job finished. Check each host; a publish can be rolled back.' } }),
@@ -87,11 +90,13 @@ export async function getJob(svc: Services, ctx: Ctx, jobId: number) {
   return {
     id: job.id, kind: job.kind, status: job.status, project: job.project.name, user: job.userName, revision: job.revision,
     files: JSON.parse(job.files) as string[], params: JSON.parse(job.params) as Record<string, unknown>, note: job.note, error: job.error, output: job.output,
+    waves: parseWaves(job.waves),
     createdAt: job.createdAt, startedAt: job.startedAt, finishedAt: job.finishedAt,
     expiresAt: job.expiresAt, decidedBy: job.decidedByName, decidedAt: job.decidedAt, decisionNote: job.decisionNote,
     hosts: job.hosts.map((h) => ({
       host: h.hostName, status: h.status, phase: h.phase, error: h.error, output: h.output, exitCode: h.exitCode,
       snapshotTaken: h.snapshotTaken, rolledBackByJobId: h.rolledBackByJobId, startedAt: h.startedAt, finishedAt: h.finishedAt,
+      wave: h.wave, gate: h.gate,
     })),
   };
 }

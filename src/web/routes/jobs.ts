@@ -8,7 +8,9 @@ import {
 import { ctxOf } from '../middleware/auth.ts';
 import { grantOn } from '../../services/permissions.ts';
 import { dataTablesRequest, dataTablesResponse, searchFromQuery, sortColumn } from '../datatables.ts';
-import { JOB_KINDS, JOB_STATUSES, isActiveStatus, jobIdParam, neverRan, requestRights, type JobRunner } from '../../services/jobs/index.ts';
+import {
+  JOB_KINDS, JOB_STATUSES, WAVE_STATUS_VIEW, continueOffer, describeWaveSettings, isActiveStatus, jobIdParam, neverRan, requestRights, type JobRunner,
+} from '../../services/jobs/index.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
@@ -53,6 +55,9 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
       canRollback: job.kind === 'publish' && grant.rollback && !never,
       // Retrying needs the same grant as the original action.
       canRetry: !never && job.hosts.some((h) => h.status !== 'succeeded') && (job.kind === 'publish' ? grant.publish : job.kind === 'rollback' ? grant.rollback : grant.process),
+      // A publish in waves: Continue (between waves) and Continue anyway (after a failed wave) need the publish grant.
+      canContinue: Boolean(job.waves) && grant.publish && !never, continueOffer: continueOffer(job),
+      waveView: WAVE_STATUS_VIEW, waveSettings: job.waves ? describeWaveSettings(job.waves) : '',
       modules: ['/static/js/job.js'],
     });
   });

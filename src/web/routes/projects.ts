@@ -4,6 +4,7 @@ import type { Services } from '../../services/context.ts';
 import type { JobRunner } from '../../services/jobs/index.ts';
 import { processesPageData, publishPageData } from '../../services/history.ts';
 import { ctxOf } from '../middleware/auth.ts';
+import { WAVES } from '../../config.ts';
 
 /** JSON for a <script type="application/json"> block: "<" escaped so no value can close the script element. */
 const jsonForScript = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
@@ -20,7 +21,7 @@ export function projectsPagesRouter(svc: Services, jobs?: JobRunner) {
   router.get('/:name/publish', async function getPublish(req, res) {
     const page = await publishPageData(svc, ctxOf(req), req.params.name);
     res.render('pages/projects/publish', {
-      title: `Publish ${page.project.name}`, ...page, engineReady: Boolean(jobs),
+      title: `Publish ${page.project.name}`, ...page, engineReady: Boolean(jobs), waveLimits: WAVES,
       pageData: jsonForScript({ project: page.project.name, groups: page.groups, hosts: page.hosts }),
       scripts: ['/vendor/jstree/jstree.min.js'], modules: ['/static/js/publish.js'],
     });

@@ -93,7 +93,7 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
     res.json(await svnLog(svc, ctxOf(req), req.params.name, req.query.limit, req.query.rev));
   });
 
-  // POST /api/projects/:name/publish { files, revision?, hosts?, groups?, note? }
+  // POST /api/projects/:name/publish { files, revision?, hosts?, groups?, note?, waves? }
   // 201 when it runs now; 202 when the project requires approval and it waits as a request (status awaiting_approval).
   router.post('/projects/:name/publish', async function postPublish(req, res) {
     const started = await jobs.startPublish(ctxOf(req), req.params.name, req.body ?? {});
@@ -140,6 +140,17 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
   // POST /api/jobs/:id/retry — run the job again on the hosts where it failed
   router.post('/jobs/:id/retry', async function postRetry(req, res) {
     res.status(201).json(await jobs.retry(ctxOf(req), jobIdOf(req)));
+  });
+
+  // POST /api/jobs/:id/continue — a publish in waves: start the next wave, or the waves a stopped job left (continue anyway)
+  router.post('/jobs/:id/continue', async function postContinue(req, res) {
+    const result = await jobs.continueWaves(ctxOf(req), jobIdOf(req));
+    res.status(result.jobId === jobIdOf(req) ? 200 : 201).json(result);
+  });
+
+  // POST /api/jobs/:id/stop-waves — a publish in waves waiting between waves ends there (later hosts untouched)
+  router.post('/jobs/:id/stop-waves', async function postStopWaves(req, res) {
+    res.json(await jobs.stopWaves(ctxOf(req), jobIdOf(req)));
   });
 
   // GET /api/jobs/:id/events — Server-Sent Events
