@@ -229,6 +229,28 @@ describe('publishing on a project that requires approval', () => {
   });
 });
 
+describe('approval and waves', () => {
+  it('keeps the wave plan of a request and publishes wave by wave once approved; Continue refuses a rejected one', async () => {
+    await fleet.svn.commit({ 'trunk/conf/app.ini': 'waves\n' }, 'waves build');
+    const jobId = await request('dev', { files: ['conf/app.ini'], groups: ['zone1'], waves: { by: 'batch', batchSize: 1 } });
+    const waiting = await jobRow(jobId);
+    expect(JSON.parse(waiting.waves).waves.map((w: { hosts: string[] }) => w.hosts)).toEqual([['a'], ['b']]);
+    await as('lead').post(`/api/jobs/${jobId}/approve`).expect(200);
+    await t.jobs!.idle();
+    const job = await jobRow(jobId);
+    expect(job.status, job.error ?? '').toBe('succeeded');
+    expect(job.hosts.map((h) => [h.hostName, h.wave, h.status])).toEqual([['a', 0, 'succeeded'], ['b', 1, 'succeeded']]);
+    expect(JSON.parse(job.waves).waves.map((w: { status: string }) => w.status)).toEqual(['done', 'done']);
+    expect([onTarget('a', 'conf/app.ini'), onTarget('b', 'conf/app.ini')]).toEqual(['waves\n', 'waves\n']);
+
+    const rejected = await request('dev', { files: ['conf/app.ini'], groups: ['zone1'], waves: { by: 'batch', batchSize: 1 } });
+    await as('lead').post(`/api/jobs/${rejected}/reject`, { reason: 'no' }).expect(200);
+    const cont = await as('dev').post(`/api/jobs/${rejected}/continue`);
+    expect(cont.status).toBe(400);
+    expect(cont.body.error).toMatch(/never ran/);
+  });
+});
+
 describe('rollbacks and approval', () => {
   it('runs a rollback at once by default, even on a project whose publishes need approval', async () => {
     const last = await t.db.job.findFirstOrThrow({ where: { kind: 'publish', status: 'succeeded' }, orderBy: { id: 'desc' } });
