@@ -75,7 +75,9 @@ export interface Transport {
 export type JobEvent =
   | { type: 'job'; status: string; message?: string }
   | { type: 'host'; host: string; status: string; phase: string; error?: string; snapshotTaken?: boolean; exitCode?: number; /** Rollback: jobs already undone on this host before it failed. */ restoredJobIds?: number[] }
-  | { type: 'output'; host: string; text: string };
+  | { type: 'output'; host: string; text: string }
+  /** Upload progress of a host (throttled, upload-progress.ts); `relay` when it is the package's copy to the host's relay. */
+  | { type: 'progress'; host: string; sent: number; total: number; rate: number; relay?: string };
 
 /** Receives progress; may return a promise that resolves once the event is durable (the engine awaits it at checkpoints). */
 export type EventSink = (event: JobEvent) => void | Promise<void>;

@@ -122,8 +122,12 @@ export class JobRunner {
     return this.startProcessAction(ctx, job.project.name, { action: params.action, processes: params.processes, hosts: failedHosts, batchSize: params.batchSize });
   }
 
-  getJob(ctx: Ctx, jobId: number) {
-    return getJob(this.svc, ctx, jobId);
+  /** The job; while it runs here, each host carries its latest upload count (for pages loaded mid-upload). */
+  async getJob(ctx: Ctx, jobId: number) {
+    const job = await getJob(this.svc, ctx, jobId);
+    const recorder = this.live.get(jobId)?.recorder;
+    if (recorder) for (const host of job.hosts) host.upload = recorder.uploadOf(host.host);
+    return job;
   }
 
   /** Live events of a running job; returns null when the job is not running in this process. */
