@@ -2,6 +2,7 @@
 import { alertElement, el, fetchJson, fmtDate, fmtDuration, showAlert } from './lib/ui.js';
 import { iso, progressView, trackJob } from './lib/job-progress.js';
 import { setUpApproval } from './lib/approval.js';
+import { renderTimeline } from './lib/timeline.js';
 
 const page = document.getElementById('job-page');
 if (page) setUpJobPage(page);
@@ -25,8 +26,17 @@ function setUpJobPage(page) {
     document.getElementById('job-result').replaceChildren(alertElement(kind, [text, job.error], { dismissible: false, role: 'status', detailClass: 'mt-1' }));
   }
 
+  // The timeline is drawn once the job is over (phase times come from the stored job).
+  function showTimeline(job) {
+    const section = document.getElementById('job-timeline-section');
+    if (!section || !job.hosts.some((h) => h.timeline && h.timeline.length)) return;
+    section.classList.remove('d-none');
+    renderTimeline(document.getElementById('job-timeline'), job.hosts);
+  }
+
   function onEnd(job) {
     showResult(job);
+    showTimeline(job);
     const finished = document.getElementById('job-finished');
     if (finished && job.finishedAt) finished.textContent = fmtDate(iso(job.finishedAt)) + ' UTC';
     const duration = common.durationEl;
@@ -62,6 +72,7 @@ function setUpJobPage(page) {
     trackJob(progressRoot, jobId, { ...common, onEnd, onProblem: (message) => showAlert(alerts, 'warning', message) });
   } else {
     progressView(progressRoot, common).stop();
+    fetchJson('/api/jobs/' + jobId).then(showTimeline, (err) => showAlert(alerts, 'warning', 'The timeline could not be loaded: ' + err.message));
   }
 
   const rollbackButton = document.getElementById('rollback-button');
