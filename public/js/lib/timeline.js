@@ -142,7 +142,7 @@ export function renderTimeline(container, hosts) {
     axis.append(svgEl('line', { x1: tick.x, x2: tick.x, y1: 16, y2: 22, stroke: '#adb5bd' }));
     axis.append(svgEl('text', { x: tick.x, y: 12, 'text-anchor': 'middle', 'font-size': 11, fill: '#6c757d' }, tick.label));
   }
-  axis.append(svgEl('text', { x: 0, y: 12, 'font-size': 11, fill: '#6c757d' }, 'time since the first host started'));
+  axis.append(svgEl('text', { x: layout.plotX - 10, y: 12, 'text-anchor': 'end', 'font-size': 11, fill: '#6c757d' }, 'time since start'));
 
   const body = svgEl('svg', { class: 'job-timeline', width, height: layout.height, viewBox: `0 0 ${width} ${layout.height}`, role: 'img', 'aria-label': 'Timeline of the job: one row per host, one segment per phase' });
   for (const tick of layout.ticks) body.append(svgEl('line', { x1: tick.x, x2: tick.x, y1: 0, y2: layout.height, stroke: '#e9ecef' }));
