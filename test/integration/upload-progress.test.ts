@@ -2,6 +2,8 @@
 // direct hosts and one behind a relay (store-and-forward), with uploads held to 2 MB/s so they take a known time.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
@@ -24,9 +26,35 @@ type Progress = Extract<JobEvent, { type: 'progress' }>;
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
 let token: string;
+let server: http.Server;
 /** What the engine emitted (with the time), and what the recorder passed on to live watchers (the SSE feed). */
 const engineEvents: (JobEvent & { ms: number })[] = [];
 const api = (url: string) => supertest(t.app).get(url).set('Authorization', `Bearer ${token}`);
+
+/** Follows a job's Server-Sent Events as a browser does, until the `end` event. */
+function followEvents(jobId: number) {
+  const events: { event: string; data: { type?: string } & Record<string, unknown> }[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    const { port } = server.address() as AddressInfo;
+    http.get({ host: '127.0.0.1', port, path: `/api/jobs/${jobId}/events`, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+        }
+      });
+      res.on('end', resolve);
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+  return { events, done };
+}
 
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b', 'c'], behindRelay: ['c'], files: { 'trunk/assets/big.pak': BIG, 'trunk/conf/app.ini': 'v1\n' } });
@@ -44,12 +72,18 @@ beforeAll(async () => {
   });
   token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, (await t.addUser('ops', 'admin')).name);
   const imported = await supertest(t.app).post('/api/import').set('Authorization', `Bearer ${token}`)
-    .send(fleet.importDoc({ hostOverrides: { c: { relayMode: 'store-forward' } } }));
+    .send(fleet.importDoc({
+      hostOverrides: { c: { relayMode: 'store-forward' } },
+      processes: [{ name: 'zone', start: 'true', stop: 'true', status: 'true', groups: ['zone1'] }],
+    }));
   expect(imported.status, JSON.stringify(imported.body)).toBe(201);
+  server = t.app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
 }, 120_000);
 
 afterAll(async () => {
   await t?.jobs?.idle();
+  server?.close();
   await fleet?.stop();
   await t?.cleanup();
 });
@@ -59,11 +93,7 @@ describe('upload progress and timeline', () => {
     const started = await supertest(t.app).post('/api/projects/game/publish').set('Authorization', `Bearer ${token}`).send({ files: ['assets', 'conf'], groups: ['zone1'] });
     expect(started.status, JSON.stringify(started.body)).toBe(201);
     const jobId = started.body.jobId as number;
-    const watched: Progress[] = [];
-    const unsubscribe = t.jobs!.subscribe(jobId, (e) => {
-      if ((e as JobEvent).type === 'progress') watched.push(e as Progress);
-    }, () => undefined);
-    expect(unsubscribe).not.toBeNull();
+    const stream = followEvents(jobId);
 
     // A page loaded mid-upload: the job JSON carries each host's latest count.
     let midway: { host: string; upload: { sent: number; total: number; rate: number } | null }[] = [];
@@ -75,7 +105,10 @@ describe('upload progress and timeline', () => {
     expect(uploading(), JSON.stringify(midway)).toBe(true);
 
     await t.jobs!.idle();
-    unsubscribe!();
+    await stream.done;
+    expect(stream.events[0].event).toBe('snapshot');
+    expect(stream.events.at(-1)!.event).toBe('end');
+    const watched = stream.events.filter((e) => e.event === 'progress' && e.data.type === 'progress').map((e) => e.data as unknown as Progress);
     const job = (await api(`/api/jobs/${jobId}`)).body;
     expect(job.status, JSON.stringify(job.hosts.map((h: { error: string }) => h.error))).toBe('succeeded');
     for (const name of ['a', 'b', 'c']) expect(fs.readFileSync(path.join(fleet.targets[name].dir, 'assets/big.pak')).equals(BIG)).toBe(true);
@@ -100,7 +133,7 @@ describe('upload progress and timeline', () => {
       // The host behind the relay follows the relay's copy.
       expect(events.every((e) => e.relay === (host === 'c' ? 'relay' : undefined)), host).toBe(true);
 
-      // Live watchers got increasing counts ending at the total too (fewer or as many as the engine reported).
+      // The browser's stream got increasing counts ending at the total too (fewer or as many as the engine reported).
       const live = watched.filter((e) => e.host === host);
       expect(live.length, host).toBeGreaterThanOrEqual(2);
       expect(live.length, host).toBeLessThanOrEqual(events.length);
@@ -133,4 +166,16 @@ describe('upload progress and timeline', () => {
     // Once the job is over its counts are not kept: the timeline is what remains.
     expect(job.hosts.every((h: { upload: unknown }) => h.upload === null)).toBe(true);
   }, 120_000);
+
+  it('records the phases of a process job: connecting, the action, done', async () => {
+    const started = await supertest(t.app).post('/api/projects/game/processes').set('Authorization', `Bearer ${token}`).send({ action: 'restart', groups: ['zone1'] });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    await t.jobs!.idle();
+    const job = (await api(`/api/jobs/${started.body.jobId}`)).body;
+    expect(job.status).toBe('succeeded');
+    for (const host of job.hosts as { host: string; timeline: { phase: string; at: number }[] }[]) {
+      expect(host.timeline.map((e) => e.phase), host.host).toEqual(['connecting', 'restart', 'done']);
+      expect(host.timeline[2].at, host.host).toBeGreaterThanOrEqual(host.timeline[0].at);
+    }
+  }, 60_000);
 });
