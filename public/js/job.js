@@ -26,12 +26,22 @@ function setUpJobPage(page) {
     document.getElementById('job-result').replaceChildren(alertElement(kind, [text, job.error], { dismissible: false, role: 'status', detailClass: 'mt-1' }));
   }
 
-  // The timeline is drawn once the job is over (phase times come from the stored job).
+  // The timeline is drawn once the job is over (phase times come from the stored job), and again to the new width
+  // when the window is resized.
+  let timelineHosts = null;
+  let redraw = null;
   function showTimeline(job) {
     const section = document.getElementById('job-timeline-section');
     if (!section || !job.hosts.some((h) => h.timeline && h.timeline.length)) return;
     section.classList.remove('d-none');
-    renderTimeline(document.getElementById('job-timeline'), job.hosts);
+    if (!timelineHosts) {
+      window.addEventListener('resize', () => {
+        clearTimeout(redraw);
+        redraw = setTimeout(() => renderTimeline(document.getElementById('job-timeline'), timelineHosts), 200);
+      });
+    }
+    timelineHosts = job.hosts;
+    renderTimeline(document.getElementById('job-timeline'), timelineHosts);
   }
 
   function onEnd(job) {
