@@ -4,7 +4,7 @@
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-/** Phase colours; phases not listed (rollback steps, process actions) get one from OTHER_COLORS by name. */
+/** Phase colours, in the order a publish goes through them; other phases get one from OTHER_COLORS by name. */
 export const PHASE_COLORS = {
   connecting: '#adb5bd',
   staging: '#6f42c1',
@@ -16,6 +16,7 @@ export const PHASE_COLORS = {
   cleanup: '#b5a48b',
   hooks: '#d63384',
   checking: '#20c997',
+  restoring: '#795548',
   start: '#2e8b57', stop: '#6c757d', restart: '#198754', status: '#5f9ea0',
 };
 const OTHER_COLORS = ['#8d6e63', '#5c6bc0', '#26a69a', '#ab47bc', '#7cb342', '#ef6c00'];
@@ -121,7 +122,9 @@ export function renderTimeline(container, hosts) {
     container.replaceChildren(Object.assign(document.createElement('p'), { className: 'small text-secondary mb-0', textContent: 'No phase times were recorded for this job.' }));
     return null;
   }
-  const phases = [...new Set(layout.rows.flatMap((r) => r.segments.map((s) => s.phase)))];
+  // The legend lists phases in the order a publish goes through them, others after.
+  const order = (phase) => (Object.hasOwn(PHASE_COLORS, phase) ? Object.keys(PHASE_COLORS).indexOf(phase) : Infinity);
+  const phases = [...new Set(layout.rows.flatMap((r) => r.segments.map((s) => s.phase)))].sort((a, b) => order(a) - order(b));
   const endings = [...new Set(layout.rows.map((r) => r.end?.phase).filter(Boolean))];
 
   const legend = document.createElement('ul');
