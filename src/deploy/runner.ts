@@ -216,6 +216,8 @@ export function createEngine(deps: EngineDeps): Engine {
                 onOutput: output(emit, plan.name),
                 onUploadProgress: (sent, total) => upload.update(sent, total),
               });
+              // No count may follow the host's final state.
+              upload.close();
               for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });
               if (result.ok) {
                 note(emit, plan.name, `done: r${revision} in place, snapshot of the overwritten files kept as job ${req.jobId}`);
