@@ -213,6 +213,19 @@ export const SSE_LIMITS = {
   cutOffBytes: 8 * 1024 * 1024,
 } as const;
 
+/**
+ * Upload progress (bytes sent per host) on the job stream: the engine reports each host at most once per
+ * hostIntervalMs (plus its final count); the recorder sends live watchers at most hostsPerTick hosts' latest counts
+ * every tickMs (the hosts waiting longest first), so 64 hosts make at most 64 small events a second, never a queue.
+ * A host's phase timeline keeps at most timelineEntries phase changes.
+ */
+export const PROGRESS_LIMITS = {
+  hostIntervalMs: 250,
+  tickMs: 250,
+  hostsPerTick: 16,
+  timelineEntries: 32,
+} as const;
+
 /** Paging of the history, the operation log and their APIs: larger or odd values are clamped, never an error. */
 export const PAGING = {
   defaultLength: 25,

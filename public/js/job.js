@@ -4,6 +4,7 @@ import { alertElement, el, fetchJson, fmtDate, fmtDuration, showAlert } from './
 import { iso, progressView, trackJob } from './lib/job-progress.js';
 import { setUpApproval } from './lib/approval.js';
 import { continueOffer, wavesPanel } from './lib/waves.js';
+import { renderTimeline } from './lib/timeline.js';
 
 const page = document.getElementById('job-page');
 if (page) setUpJobPage(page);
@@ -27,8 +28,27 @@ function setUpJobPage(page) {
     document.getElementById('job-result').replaceChildren(alertElement(kind, [text, job.error], { dismissible: false, role: 'status', detailClass: 'mt-1' }));
   }
 
+  // The timeline is drawn once the job is over (phase times come from the stored job), and again to the new width
+  // when the window is resized.
+  let timelineHosts = null;
+  let redraw = null;
+  function showTimeline(job) {
+    const section = document.getElementById('job-timeline-section');
+    if (!section || !job.hosts.some((h) => h.timeline && h.timeline.length)) return;
+    section.classList.remove('d-none');
+    if (!timelineHosts) {
+      window.addEventListener('resize', () => {
+        clearTimeout(redraw);
+        redraw = setTimeout(() => renderTimeline(document.getElementById('job-timeline'), timelineHosts), 200);
+      });
+    }
+    timelineHosts = job.hosts;
+    renderTimeline(document.getElementById('job-timeline'), timelineHosts);
+  }
+
   function onEnd(job) {
     showResult(job);
+    showTimeline(job);
     const finished = document.getElementById('job-finished');
     if (finished && job.finishedAt) finished.textContent = fmtDate(iso(job.finishedAt)) + ' UTC';
     const duration = common.durationEl;
@@ -101,6 +121,7 @@ function setUpJobPage(page) {
     trackJob(progressRoot, jobId, { ...common, onEnd, onWaves, onProblem: (message) => showAlert(alerts, 'warning', message) });
   } else {
     progressView(progressRoot, common).stop();
+    fetchJson('/api/jobs/' + jobId).then(showTimeline, (err) => showAlert(alerts, 'warning', 'The timeline could not be loaded: ' + err.message));
   }
 
   const rollbackButton = document.getElementById('rollback-button');

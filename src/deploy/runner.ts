@@ -19,6 +19,7 @@ import { releaseLists } from './release/publish.ts';
 import { readChunkBytes } from './release/protocol.ts';
 import type { Engine, HostPlan, ProcessRequest, PublishOutcome, PublishRequest, RollbackRequest } from './runner-types.ts';
 import { ReleaseSource, type PreparedPackage } from './source.ts';
+import { UploadThrottle } from './upload-progress.ts';
 import type { ConnectOptions, EngineLogger, EventSink, HostTarget, RemoteSession, Transport } from './types.ts';
 
 export interface EngineDeps {
@@ -165,6 +166,9 @@ export function createEngine(deps: EngineDeps): Engine {
         jobId: req.jobId, logger: deps.logger, tunnelMaxBytes: deps.relayTunnelMaxBytes,
         wire: { feed, lists: releaseLists },
         connect: (target, forwardAgentKeys) => connectTo(target, { forwardAgentKeys }),
+        onUpload: (relay, hosts, progress) => {
+          for (const host of hosts) void emit({ type: 'progress', host, ...progress, relay });
+        },
         pinHostKey: async (plan) => {
           let pinned: string | null = null;
           const session = await connectTo(plan.target, {
@@ -187,6 +191,7 @@ export function createEngine(deps: EngineDeps): Engine {
         await relays.whenReady(plan, report);
         await limit(async () => {
           const routing = await relays.route(plan, report);
+          const upload = new UploadThrottle((progress) => void emit({ type: 'progress', host: plan.name, ...progress }));
           try {
             if (routing.kind === 'failed') {
               emit({ type: 'output', host: plan.name, text: `error: ${routing.error}\n` });
@@ -209,7 +214,10 @@ export function createEngine(deps: EngineDeps): Engine {
                 },
                 onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }) ?? undefined,
                 onOutput: output(emit, plan.name),
+                onUploadProgress: (sent, total) => upload.update(sent, total),
               });
+              // No count may follow the host's final state.
+              upload.close();
               for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });
               if (result.ok) {
                 note(emit, plan.name, `done: r${revision} in place, snapshot of the overwritten files kept as job ${req.jobId}`);
@@ -222,6 +230,7 @@ export function createEngine(deps: EngineDeps): Engine {
               }
             }, needsSession);
           } finally {
+            upload.close();
             relays.done(plan);
           }
         });

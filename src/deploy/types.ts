@@ -77,7 +77,9 @@ export type JobEvent =
   | { type: 'host'; host: string; status: string; phase: string; error?: string; snapshotTaken?: boolean; exitCode?: number; /** Rollback: jobs already undone on this host before it failed. */ restoredJobIds?: number[]; /** Publish in waves: the gate's result on this host (set by the services, never the engine). */ gate?: string }
   | { type: 'output'; host: string; text: string }
   /** Publish in waves: the plan and progress of every wave (sent by the services, never the engine). */
-  | { type: 'waves'; waves: unknown };
+  | { type: 'waves'; waves: unknown }
+  /** Upload progress of a host (throttled, upload-progress.ts); `relay` when it is the package's copy to the host's relay. */
+  | { type: 'progress'; host: string; sent: number; total: number; rate: number; relay?: string };
 
 /** Receives progress; may return a promise that resolves once the event is durable (the engine awaits it at checkpoints). */
 export type EventSink = (event: JobEvent) => void | Promise<void>;

@@ -2,6 +2,7 @@
 // The markup comes from views/pages/jobs/_progress.ejs (rows it rendered, and its <template> for new hosts), so the
 // job page and the processes page (which clones the whole partial from a <template>) share one copy of it.
 import { fmtDuration, setStatusBadge } from './ui.js';
+import { showHostUpload, showOverall } from './upload-bars.js';
 
 const ACTIVE = ['queued', 'running', 'paused'];
 const MAX_OUTPUT_CHARS = 512 * 1024;
@@ -18,6 +19,9 @@ export function progressView(root, opts = {}) {
   const summaryEl = opts.summaryEl || null;
   const messageEl = opts.messageEl || null;
   const serverBox = root.querySelector('.server-output');
+  // Latest upload count per host; the overall bars show once the job is seen running (not on a finished job's page).
+  const uploads = new Map();
+  let followed = false;
 
   tbody.querySelectorAll('tr[data-host]').forEach((tr) => rows.set(tr.getAttribute('data-host'), tr));
 
@@ -64,6 +68,7 @@ export function progressView(root, opts = {}) {
       setStatusBadge(tr.querySelector('.host-status .badge'), h.status);
     }
     if (h.phase) tr.querySelector('.host-phase-name').textContent = h.phase;
+    if (h.upload) setUpload(name, h.upload);
     if (h.error !== undefined) tr.querySelector('.host-error').textContent = h.error || '';
     const gate = tr.querySelector('.host-gate');
     if (gate && h.gate !== undefined) {
@@ -83,7 +88,15 @@ export function progressView(root, opts = {}) {
     tickRow(elapsed);
   }
 
+  function setUpload(name, upload) {
+    uploads.set(name, upload);
+    showHostUpload(row(name), upload);
+  }
+
   function summarize() {
+    if (followed) {
+      showOverall(root, Array.from(rows, ([name, tr]) => ({ status: tr.getAttribute('data-status'), upload: uploads.get(name) })));
+    }
     if (!summaryEl) return;
     let done = 0, failed = 0;
     rows.forEach((tr) => {
@@ -95,6 +108,7 @@ export function progressView(root, opts = {}) {
   }
 
   function setStatus(status, message) {
+    if (ACTIVE.includes(status)) followed = true;
     setStatusBadge(statusEl, status);
     if (messageEl) messageEl.textContent = ACTIVE.includes(status) && message ? message : '';
   }
@@ -135,6 +149,9 @@ export function progressView(root, opts = {}) {
     applyEvent(e) {
       if (e.type === 'host') {
         setHost(e.host, { status: e.status, phase: e.phase, error: e.error, gate: e.gate });
+        summarize();
+      } else if (e.type === 'progress') {
+        setUpload(e.host, e);
         summarize();
       } else if (e.type === 'output') {
         if (e.host === '' && serverBox) {

@@ -12,6 +12,7 @@ import type { HostPlan } from '../runner-types.ts';
 import { publicKeyOf } from '../transport/keys.ts';
 import type { AgentKey, EngineLogger, HostTarget, RemoteSession } from '../types.ts';
 import { Readable } from 'node:stream';
+import { UploadThrottle, type UploadSample } from '../upload-progress.ts';
 
 /** sshd allows 10 sessions per connection by default (MaxSessions): stay below it on one relay connection. */
 const MAX_COPIES_PER_RELAY = 8;
@@ -35,6 +36,8 @@ export interface RelayStagingOptions {
   logger: EngineLogger;
   /** auto tunnels when package bytes × hosts behind the relay stay below this. */
   tunnelMaxBytes?: number;
+  /** Progress of the package's upload to a relay, for the hosts waiting for it (throttled). */
+  onUpload?: (relay: string, hosts: readonly string[], progress: UploadSample) => void;
 }
 
 
@@ -123,14 +126,19 @@ export class Relay {
       throw new FerryError('unreachable', `cannot reach relay ${this.name}: ${messageOf(err)}`, { cause: err });
     }
     let result;
+    const onUpload = this.opts.onUpload;
+    const names = plans.map((plan) => plan.name);
+    const upload = new UploadThrottle((progress) => onUpload?.(this.name, names, progress));
     try {
       result = await this.session.exec(programCommand(this.stagingProgram(plans)), {
-        stdin: Readable.from(wireBody(this.opts.wire)),
+        stdin: Readable.from(wireBody({ ...this.opts.wire, onProgress: onUpload ? (sent, total) => upload.update(sent, total) : undefined })),
         timeoutMs: STAGING_TIMEOUT_MS,
       });
     } catch (err) {
       if (/agent forwarding/i.test(messageOf(err))) throw new FerryError('refused', `relay ${this.name} does not allow agent forwarding (sshd AllowAgentForwarding)`, { cause: err });
       throw new FerryError('failed', `staging the package on relay ${this.name} failed: ${messageOf(err)}`, { cause: err });
+    } finally {
+      upload.close();
     }
     const lines = result.stdout.split('\n');
     const dir = lines.find((line) => line.startsWith(`${MARK}relay-dir `))?.slice(`${MARK}relay-dir `.length) ?? '';

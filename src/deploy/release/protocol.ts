@@ -99,6 +99,8 @@ export async function* wireBody(opts: WireOptions): AsyncGenerator<Buffer> {
     await feed.waitBeyond(sent + MIN_FRAME_BYTES - 1);
   }
   const info = feed.info!;
+  // The count may have been reported against an estimate of the size: the last report says it is complete.
+  opts.onProgress?.(sent, sent);
   if (sent !== info.size) throw new FerryError('failed', `${feed.path} has ${sent} bytes, the packer wrote ${info.size}`);
   const lists = opts.lists(info);
   yield Buffer.from(`0\n${info.sha256.toLowerCase()} ${info.size} ${lists.length}\n`);

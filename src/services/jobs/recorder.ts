@@ -8,6 +8,8 @@ import { OutputTail, droppedLine, formatSize } from '../../deploy/output-tail.ts
 import type { JobEvent } from '../../deploy/types.ts';
 import type { Services } from '../context.ts';
 import { isActiveStatus } from './status.ts';
+import { LiveProgress, type UploadView } from './progress.ts';
+import { addPhase, timelinePhase, type TimelineEntry } from './timeline.ts';
 
 const FLUSH_MS = 250;
 
@@ -31,6 +33,10 @@ export class JobRecorder {
   private stored = new Map<string, StoredOutput>();
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Upload counts: the latest per host, sent to watchers throttled (progress.ts). */
+  private readonly progress = new LiveProgress((event) => this.emitter.emit('event', event));
+  /** Phase changes per host, written with each host event (JobHost.timeline). */
+  private timelines = new Map<string, TimelineEntry[]>();
 
   constructor(private readonly svc: Pick<Services, 'db' | 'logger'>, readonly jobId: number, private readonly emitter: EventEmitter) {}
 
@@ -41,12 +47,18 @@ export class JobRecorder {
       this.timer ??= setTimeout(() => void this.flushOutput(), FLUSH_MS);
       return;
     }
-    // Watchers see a host's output before the status that follows it.
+    if (event.type === 'progress') return this.progress.push(event);
+    // Watchers see a host's output and upload count before the status that follows them.
     this.sendLive();
+    if (event.type === 'host') this.progress.sendNow(event.host);
     this.emitter.emit('event', event);
     if (event.type === 'host') {
       const { host, status, phase, error, snapshotTaken, exitCode, gate } = event;
       const now = new Date();
+      const timeline = this.timelines.get(host) ?? [];
+      this.timelines.set(host, timeline);
+      const moved = addPhase(timeline, timelinePhase(status, phase), now.getTime());
+      const timelineJson = moved ? JSON.stringify(timeline) : undefined;
       return this.enqueue(async () => {
         await this.flushOutputNow(host);
         await this.svc.db.jobHost.updateMany({
@@ -57,6 +69,7 @@ export class JobRecorder {
             ...(snapshotTaken !== undefined ? { snapshotTaken } : {}),
             ...(exitCode !== undefined ? { exitCode } : {}),
             ...(gate !== undefined ? { gate } : {}),
+            ...(timelineJson !== undefined ? { timeline: timelineJson } : {}),
             ...(!isActiveStatus(status) ? { finishedAt: now } : {}),
           },
         });
@@ -151,9 +164,15 @@ export class JobRecorder {
     return line && output.startsWith(line) ? output.slice(line.length) : output;
   }
 
+  /** A host's latest upload count while the job runs (for snapshots), or null before its upload starts. */
+  uploadOf(host: string): UploadView | null {
+    return this.progress.of(host);
+  }
+
   /** Waits until every event so far is in the database (and sent to live watchers). */
   async drain(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
+    this.progress.flush();
     await this.flushOutput();
     await this.chain;
   }

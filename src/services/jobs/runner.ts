@@ -139,8 +139,12 @@ export class JobRunner {
     return stopWaves(this.core, ctx, jobId);
   }
 
-  getJob(ctx: Ctx, jobId: number) {
-    return getJob(this.svc, ctx, jobId);
+  /** The job; while it runs here, each host carries its latest upload count (for pages loaded mid-upload). */
+  async getJob(ctx: Ctx, jobId: number) {
+    const job = await getJob(this.svc, ctx, jobId);
+    const recorder = this.live.get(jobId)?.recorder;
+    if (recorder) for (const host of job.hosts) host.upload = recorder.uploadOf(host.host);
+    return job;
   }
 
   /** Live events of a running job; returns null when the job is not running in this process. */

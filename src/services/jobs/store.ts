@@ -4,6 +4,8 @@ import { notFound } from '../../lib/errors.ts';
 import type { Ctx, Services } from '../context.ts';
 import { recordOp } from '../oplog.ts';
 import { assertCanSee, canSeeProject } from '../permissions.ts';
+import type { UploadView } from './progress.ts';
+import { parseTimeline } from './timeline.ts';
 import { ACTIVE_JOB_STATUSES, type JobKind, type JobStatus } from './status.ts';
 import { parseWaves, skipUnstartedWaves } from './waves-plan.ts';
 
@@ -97,6 +99,9 @@ export async function getJob(svc: Services, ctx: Ctx, jobId: number) {
       host: h.hostName, status: h.status, phase: h.phase, error: h.error, output: h.output, exitCode: h.exitCode,
       snapshotTaken: h.snapshotTaken, rolledBackByJobId: h.rolledBackByJobId, startedAt: h.startedAt, finishedAt: h.finishedAt,
       wave: h.wave, gate: h.gate,
+      timeline: parseTimeline(h.timeline),
+      /** The latest upload count while the job runs in this process (JobRunner.getJob fills it in). */
+      upload: null as UploadView | null,
     })),
   };
 }

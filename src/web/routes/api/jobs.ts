@@ -44,6 +44,8 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
     const event = e as { type?: string; host?: string; text?: string };
     const backlog = res.writableLength - allowance;
     if (backlog > SSE_LIMITS.cutOffBytes) return void res.destroy();
+    // An upload count is replaced by the next one: a browser that fell behind simply misses some.
+    if (event.type === 'progress' && backlog > SSE_LIMITS.backlogBytes) return;
     if (event.type === 'output' && typeof event.text === 'string') {
       const host = event.host ?? '';
       if (backlog > SSE_LIMITS.backlogBytes) return void skipped.set(host, (skipped.get(host) ?? 0) + event.text.length);
