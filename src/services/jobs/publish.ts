@@ -1,7 +1,7 @@
 // Publish: check the chosen files, revision and hosts, then either store a request for approval (approval.ts) or claim
 // the project's slot and let the engine export, pack, send and extract, telling it which snapshots on each host must
 // survive pruning.
-import { normalizeSelection, SelectionError } from '../../deploy/selection.ts';
+import { normalizeRelease, SelectionError } from '../../deploy/selection.ts';
 import { decryptSecret } from '../../lib/crypto.ts';
 import { badRequest } from '../../lib/errors.ts';
 import type { Ctx, Services } from '../context.ts';
@@ -15,11 +15,13 @@ import { selectHosts, stringList } from './request.ts';
 import type { JobStatus } from './status.ts';
 import { createJob, projectFor, type ProjectFull } from './store.ts';
 
-export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown }
+export interface PublishInput { files: unknown; exclude?: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown }
 
 /** What a publish will do, checked: the same for one started now and one started when its request is approved. */
 export interface PublishSpec {
   files: string[];
+  /** Paths inside selected folders left out ("this folder except these"); stored in Job.params. */
+  exclude: string[];
   revision?: number;
   note: string;
   hosts: { id: number; name: string }[];
@@ -32,14 +34,16 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   const project = await projectFor(svc, ctx, projectName, 'publish');
   await assertCan(svc, ctx, 'publish', project, 'publish');
   const spec = await publishSpec(svc, ctx, project, input);
-  const { files, revision, hosts, note } = spec;
-  const what = `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)`;
-  if (project.requireApproval) return requestApproval(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts, what);
+  const { files, exclude, revision, hosts, note } = spec;
+  const excepts = exclude.length ? ` except ${exclude.length} path(s)` : '';
+  const what = `r${revision ?? 'HEAD'}, ${files.length} path(s)${excepts} to ${hosts.length} host(s)`;
+  const params = exclude.length ? { exclude } : undefined;
+  if (project.requireApproval) return requestApproval(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, params, note }, hosts, what);
 
   const slot = await core.locks.claim(ctx, project, 'publish');
   let job;
   try {
-    job = await createJob(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts);
+    job = await createJob(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, params, note }, hosts);
     await recordOp(svc, ctx, { action: 'publish.start', result: 'ok', project: project.name, target: `job #${job.id}`, jobId: job.id, detail: what });
   } catch (err) {
     slot.release();
@@ -52,8 +56,9 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
 
 async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input: PublishInput): Promise<PublishSpec> {
   let files: string[];
+  let exclude: string[];
   try {
-    files = normalizeSelection(stringList(input.files, 'files'));
+    ({ files, exclude } = normalizeRelease(stringList(input.files, 'files'), stringList(input.exclude, 'exclude')));
   } catch (err) {
     if (err instanceof SelectionError) {
       await recordOp(svc, ctx, { action: 'publish', result: 'denied', project: project.name, detail: err.message });
@@ -66,13 +71,13 @@ async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input:
   const hosts = selectHosts(project, stringList(input.hosts, 'hosts'), stringList(input.groups, 'groups'));
   if (hosts.length === 0) throw badRequest('Choose at least one host or host group to publish to.', { hosts: 'required' });
   const note = typeof input.note === 'string' ? input.note.slice(0, 1000) : '';
-  return { files, revision, note, hosts, author: ctx.actor.name };
+  return { files, exclude, revision, note, hosts, author: ctx.actor.name };
 }
 
 /** Runs a publish job whose row exists, holding the project's slot: export, pack, send, extract, hooks. */
 export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: string }, project: ProjectFull, spec: PublishSpec, slot: ProjectSlot): void {
   const { svc } = core;
-  const { files, revision, note, hosts } = spec;
+  const { files, exclude, revision, note, hosts } = spec;
   launch(core, ctx, job, project, slot, async (emit) => {
     const plans = await hostPlans(svc, { ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
     const usable = hosts.filter((h) => plans.has(h.id));
@@ -83,7 +88,7 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
       jobId: job.id, project: project.name, user: spec.author,
       keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
       svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
-      revision, files, note,
+      revision, files, ...(exclude.length ? { exclude } : {}), note,
       hosts: usable.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id), foreignJobIds: foreign.get(h.id) ?? [] })),
       hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
     }, emit);

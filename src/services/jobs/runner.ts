@@ -72,7 +72,7 @@ export class JobRunner {
         slot.release();
         throw err;
       }
-      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], revision: job.revision ?? undefined, note: job.note, hosts, author: job.userName }, slot);
+      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], exclude: excludeOf(job.params), revision: job.revision ?? undefined, note: job.note, hosts, author: job.userName }, slot);
     });
   }
 
@@ -116,7 +116,7 @@ export class JobRunner {
     const failedHosts = (await this.svc.db.host.findMany({ where: { id: { in: failedIds } }, select: { name: true } })).map((h) => h.name);
     if (job.kind === 'publish') {
       return this.startPublish(ctx, job.project.name, {
-        files: JSON.parse(job.files), revision: job.revision ?? undefined, hosts: failedHosts, note: `retry of job #${jobId}`,
+        files: JSON.parse(job.files), exclude: excludeOf(job.params), revision: job.revision ?? undefined, hosts: failedHosts, note: `retry of job #${jobId}`,
       });
     }
     return this.startProcessAction(ctx, job.project.name, { action: params.action, processes: params.processes, hosts: failedHosts, batchSize: params.batchSize });
@@ -140,4 +140,10 @@ export class JobRunner {
   idle(): Promise<void> {
     return this.live.idle();
   }
+}
+
+/** The exclusions a publish job stored in its params ("this folder except these"); none for older jobs. */
+function excludeOf(params: string): string[] {
+  const stored = (JSON.parse(params) as { exclude?: unknown }).exclude;
+  return Array.isArray(stored) ? stored.filter((p): p is string => typeof p === 'string') : [];
 }
