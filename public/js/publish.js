@@ -35,7 +35,7 @@ function setUpPublishPage() {
   // Folders list PAGE entries at first, and PAGE more per "Show more"; the filter box searches a folder on the server.
   const PAGE = 200;
   const MAX_SHOWN = 2000;
-  /** Per folder path: { total, size, shown, filter } from its last listing. */
+  /** Per folder path: { total, size, shown, filter, entries } from its last listing; `more` asks the next load for another page. */
   const folders = new Map();
 
   function nodeFor(entry) {
@@ -77,15 +77,18 @@ function setUpPublishPage() {
         }
         const path = node.data.path === ROOT ? '' : node.data.path;
         const rev = treeRevision;
+        // "Show more" asks for the next page only and adds it to the entries already listed.
         const known = folders.get(node.data.path);
-        const query = new URLSearchParams({ path, rev, offset: '0', limit: String(known ? Math.max(known.shown, PAGE) : PAGE) });
+        const more = known && known.more ? known.entries : [];
+        const query = new URLSearchParams({ path, rev, offset: String(more.length), limit: String(PAGE) });
         if (known && known.filter) query.set('filter', known.filter);
         fetchJson(api + '/tree?' + query)
           .then((listing) => {
             if (rev !== treeRevision) return done.call(this, false);
-            folders.set(node.data.path, { total: listing.total, size: listing.size, shown: listing.entries.length, filter: listing.filter });
-            const nodes = listing.entries.map(nodeFor);
-            if (listing.filter || listing.total > listing.entries.length) nodes.push(moreNode(node.data.path, listing));
+            const entries = more.concat(listing.entries);
+            folders.set(node.data.path, { total: listing.total, size: listing.size, shown: entries.length, filter: listing.filter, entries, more: false });
+            const nodes = entries.map(nodeFor);
+            if (listing.filter || listing.total > entries.length) nodes.push(moreNode(node.data.path, { ...listing, entries }));
             done.call(this, nodes);
           })
           .catch((err) => {
@@ -206,7 +209,7 @@ function setUpPublishPage() {
   filterInput.addEventListener('input', () => {
     clearTimeout(filterTimer);
     filterTimer = setTimeout(() => {
-      if (toolsFor !== null) relist(toolsFor, { filter: filterInput.value.trim() || null, shown: PAGE });
+      if (toolsFor !== null) relist(toolsFor, { filter: filterInput.value.trim() || null, more: false });
     }, 250);
   });
   // Capture phase: jsTree never sees a click on the "Showing 200 of 20,000" line.
@@ -218,7 +221,7 @@ function setUpPublishPage() {
     const path = tree.get_node(more.id).data.more;
     const listing = folders.get(path);
     if (ev.target.closest('.tree-more-action') && listing && listing.shown < listing.total && listing.shown < MAX_SHOWN) {
-      relist(path, { shown: Math.min(listing.shown + PAGE, MAX_SHOWN) });
+      relist(path, { more: true });
     } else {
       showFolderTools(tree.get_node(idOf(path)));
       filterInput.focus();

@@ -29,7 +29,7 @@ function parseRev(rev: unknown): SvnRevision {
 
 /**
  * A folder's entries in natural order (folders first). With offset, limit or filter: one page of them with the totals
- * (TreePage), from a listing kept briefly so that paging a big folder runs `svn list` once.
+ * (TreePage), from a listing of names kept briefly so that paging a big folder runs `svn list` once.
  */
 export async function svnTree(svc: Services, ctx: Ctx, projectName: string, query: TreeQuery, run: RunFile = runFile): Promise<SvnDirEntry[] | TreePage> {
   const client = await clientFor(svc, ctx, projectName, run);
@@ -39,9 +39,13 @@ export async function svnTree(svc: Services, ctx: Ctx, projectName: string, quer
   const rev = parseRev(query.rev);
   const paged = query.offset !== undefined || query.limit !== undefined || query.filter !== undefined;
   if (!paged) return (await client.listDir(dir, rev)).sort(compareEntries);
+  // Names only (fast), sorted and kept briefly; the details (size, last change) are read for the page's entries alone.
   // Per account and project URL: a listing is only ever served to someone who passed assertCanSee for it just now.
   const key = JSON.stringify([ctx.actor.name, client.projectUrl, rev, dir]);
-  return pageOf(await listings.get(key, () => client.listDir(dir, rev)), query);
+  // At HEAD, a folder opened afresh (first page, no search) is listed again, so a new commit shows at once.
+  const fresh = rev === 'HEAD' && !(Number(query.offset) > 0) && (query.filter === undefined || query.filter === '');
+  const page = pageOf(await listings.get(key, () => client.listNames(dir, rev), Date.now(), fresh), query);
+  return { ...page, entries: await client.entryDetails(dir, page.entries.map((e) => e.name), rev) };
 }
 
 export async function svnLog(svc: Services, ctx: Ctx, projectName: string, limit: unknown, rev: unknown, run: RunFile = runFile) {

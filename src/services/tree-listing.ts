@@ -1,19 +1,22 @@
-// How the tree API orders, filters and pages one folder's listing, and the short-lived cache that lets the publish page
-// page through a folder of 20,000 files without running `svn list` for every page.
+// How the tree API orders, filters and pages one folder's listing, and the short-lived cache of names that lets the
+// publish page page through a folder of 20,000 files without running `svn list` for every page.
 import { TREE_LISTING } from '../config.ts';
 import type { SvnDirEntry } from '../deploy/svn/index.ts';
 import { clampPage, searchText } from './paging.ts';
 
 const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
 
+/** A folder entry as far as ordering and searching go. */
+export type NamedEntry = Pick<SvnDirEntry, 'name' | 'path' | 'kind'>;
+
 /** Natural order: folders first, then by name with numbers compared as numbers (map_5 before map_50), ignoring case. */
-export function compareEntries(a: SvnDirEntry, b: SvnDirEntry): number {
+export function compareEntries(a: NamedEntry, b: NamedEntry): number {
   if (a.kind !== b.kind) return a.kind === 'dir' ? -1 : 1;
   return collator.compare(a.name, b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
-export interface TreePage {
-  entries: SvnDirEntry[];
+export interface TreePage<T extends NamedEntry = SvnDirEntry> {
+  entries: T[];
   /** Entries matching the filter (all entries without one). */
   total: number;
   /** Entries in the folder, filtered or not. */
@@ -24,7 +27,7 @@ export interface TreePage {
 }
 
 /** One page of a sorted listing, keeping the entries whose name contains `filter` (case-insensitive). */
-export function pageOf(sorted: readonly SvnDirEntry[], query: { offset?: unknown; limit?: unknown; filter?: unknown }): TreePage {
+export function pageOf<T extends NamedEntry>(sorted: readonly T[], query: { offset?: unknown; limit?: unknown; filter?: unknown }): TreePage<T> {
   const { offset, limit } = clampPage(query.offset, query.limit, TREE_LISTING.maxLimit, TREE_LISTING.defaultLimit);
   const filter = searchText(query.filter) ?? null;
   const needle = filter?.toLocaleLowerCase();
@@ -33,7 +36,7 @@ export function pageOf(sorted: readonly SvnDirEntry[], query: { offset?: unknown
 }
 
 interface CachedListing {
-  entries: SvnDirEntry[];
+  entries: NamedEntry[];
   expires: number;
 }
 
@@ -44,9 +47,10 @@ export class ListingCache {
 
   constructor(private readonly limits: { cacheMs: number; cacheEntries: number } = TREE_LISTING) {}
 
-  /** The cached listing for `key`, or the one `list` returns (sorted, and kept when it fits). Concurrent misses each list. */
-  async get(key: string, list: () => Promise<SvnDirEntry[]>, now = Date.now()): Promise<SvnDirEntry[]> {
+  /** The cached listing for `key` (unless `refresh`), or the one `list` returns (sorted, and kept when it fits). Concurrent misses each list. */
+  async get(key: string, list: () => Promise<NamedEntry[]>, now = Date.now(), refresh = false): Promise<NamedEntry[]> {
     this.expire(now);
+    if (refresh) this.drop(key);
     const hit = this.listings.get(key);
     if (hit) return hit.entries;
     const entries = (await list()).sort(compareEntries);

@@ -47,6 +47,9 @@ beforeAll(async () => {
       'trunk/assets/skipdir/inner.txt': 'inner\n',
       'trunk/assets/skipdir/back.txt': 'ticked again\n',
       'trunk/conf/app.ini': 'level=1\n',
+      'trunk/docs/read me.txt': 'spaces\n',
+      'trunk/docs/配置@2x.txt': '中文\n',
+      'trunk/docs/sub dir/x': 'x\n',
     },
   });
   t = await startTestApp({
@@ -96,6 +99,17 @@ describe('tree API for big folders', () => {
     // Odd paging values are clamped, never an error; a bad path is still refused.
     expect((await api('get', '/api/projects/game/tree?path=assets/maps&offset=-4&limit=abc')).body).toMatchObject({ offset: 0, limit: 200, total: 9 });
     expect((await api('get', '/api/projects/game/tree?path=../x&limit=5')).status).toBe(400);
+  });
+
+  it('pages names with spaces, Chinese characters and @, with their sizes and last change', async () => {
+    const res = await api('get', `/api/projects/game/tree?path=docs&limit=10`);
+    expect(res.status).toBe(200);
+    expect(res.body.entries).toEqual([
+      expect.objectContaining({ name: 'sub dir', path: 'docs/sub dir', kind: 'dir', size: null, rev: 1, author: fleet.svn.username }),
+      expect.objectContaining({ name: 'read me.txt', path: 'docs/read me.txt', kind: 'file', size: 7, rev: 1 }),
+      expect.objectContaining({ name: '配置@2x.txt', path: 'docs/配置@2x.txt', kind: 'file', size: Buffer.byteLength('中文\n'), rev: 1 }),
+    ]);
+    expect(res.body.entries[1].date).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
   it('reuses the listing while paging: a commit shows up in a fresh listing, not in the cached one', async () => {

@@ -9,7 +9,7 @@ import { ExecError, type RunFile } from '../../lib/exec.ts';
 import { normalizeProjectPath, normalizeSelection, PROJECT_ROOT } from '../selection.ts';
 import { plainMessage, SvnError, svnErrorFromStderr, type ErrorContext } from './errors.ts';
 import { BIG_OUTPUT, checkRevision, countUpdateReport, defaultConfigDir, SUPPORTED_SCHEMES, SVN_ENV } from './cli.ts';
-import { parseInfoXml, parseListXml, parseLogXml } from './xml.ts';
+import { parseInfoEntriesXml, parseInfoXml, parseListXml, parseLogXml } from './xml.ts';
 import type { SvnClientOptions, SvnDirEntry, SvnInfo, SvnLogEntry, SvnRepository, SvnRevision } from './types.ts';
 
 export class SvnClient {
@@ -148,6 +148,38 @@ export class SvnClient {
     const entries = this.parse(() => parseListXml(xml, dir), ctx);
     const dirs = entries.filter((e) => e.kind === 'dir');
     return dirs.length === 0 || dirs.length === entries.length ? entries : [...dirs, ...entries.filter((e) => e.kind !== 'dir')];
+  }
+
+  /**
+   * One directory level as names and kinds only, in svn's order. Without --xml svn asks the server for no commit
+   * details: on a folder of 20,000 files this takes a tenth of the time of listDir.
+   */
+  async listNames(path = PROJECT_ROOT, rev: SvnRevision = 'HEAD'): Promise<Pick<SvnDirEntry, 'name' | 'path' | 'kind'>[]> {
+    const dir = path === '' ? PROJECT_ROOT : normalizeProjectPath(path);
+    const ctx: ErrorContext = { action: 'list a directory', path: dir, revision: rev };
+    const text = await this.svn(['list', '--', this.urlOf(dir, rev)], ctx);
+    const prefix = dir === PROJECT_ROOT ? '' : `${dir}/`;
+    return text.split('\n').filter((line) => line !== '').map((line) => {
+      const name = line.endsWith('/') ? line.slice(0, -1) : line;
+      return { name, path: prefix + name, kind: line.endsWith('/') ? 'dir' as const : 'file' as const };
+    });
+  }
+
+  /** Size and last change of some entries of one directory (those on a page of listNames), in the order given. */
+  async entryDetails(path: string, names: readonly string[], rev: SvnRevision = 'HEAD'): Promise<SvnDirEntry[]> {
+    const dir = path === '' ? PROJECT_ROOT : normalizeProjectPath(path);
+    const prefix = dir === PROJECT_ROOT ? '' : `${dir}/`;
+    const ctx: ErrorContext = { action: 'read the details of a directory\'s entries', path: dir, revision: rev };
+    const details: SvnDirEntry[] = [];
+    // Bounded command lines: a few hundred URLs per svn run.
+    for (let start = 0; start < names.length; start += 250) {
+      const chunk = names.slice(start, start + 250);
+      const xml = await this.svn(['info', '--xml', '--', ...chunk.map((name) => this.urlOf(normalizeProjectPath(prefix + name), rev))], ctx);
+      const infos = this.parse(() => parseInfoEntriesXml(xml), ctx);
+      if (infos.length !== chunk.length) throw new SvnError('unknown', `SVN gave an answer Ferry cannot read while trying to ${ctx.action}.`, `${infos.length} entries for ${chunk.length} paths`);
+      chunk.forEach((name, i) => details.push({ name, path: prefix + name, ...infos[i] }));
+    }
+    return details;
   }
 
   /** The newest `limit` commits touching the project, at or before `rev`, newest first. */
