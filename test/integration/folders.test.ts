@@ -50,6 +50,8 @@ beforeAll(async () => {
       'trunk/docs/read me.txt': 'spaces\n',
       'trunk/docs/配置@2x.txt': '中文\n',
       'trunk/docs/sub dir/x': 'x\n',
+      'trunk/docs/a*b[1]?.txt': 'glob\n',
+      'trunk/docs/a-b1-.txt': 'not the glob one\n',
     },
   });
   t = await startTestApp({
@@ -106,10 +108,13 @@ describe('tree API for big folders', () => {
     expect(res.status).toBe(200);
     expect(res.body.entries).toEqual([
       expect.objectContaining({ name: 'sub dir', path: 'docs/sub dir', kind: 'dir', size: null, rev: 1, author: fleet.svn.username }),
+      // Glob characters in names are escaped in the `svn list --search` that reads the page's details.
+      expect.objectContaining({ name: 'a-b1-.txt', kind: 'file', size: 17 }),
+      expect.objectContaining({ name: 'a*b[1]?.txt', kind: 'file', size: 5 }),
       expect.objectContaining({ name: 'read me.txt', path: 'docs/read me.txt', kind: 'file', size: 7, rev: 1 }),
       expect.objectContaining({ name: '配置@2x.txt', path: 'docs/配置@2x.txt', kind: 'file', size: Buffer.byteLength('中文\n'), rev: 1 }),
     ]);
-    expect(res.body.entries[1].date).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(res.body.entries[3].date).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
   it('reuses the listing while paging: a commit shows up in a fresh listing, not in the cached one', async () => {

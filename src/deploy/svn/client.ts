@@ -9,7 +9,7 @@ import { ExecError, type RunFile } from '../../lib/exec.ts';
 import { normalizeProjectPath, normalizeSelection, PROJECT_ROOT } from '../selection.ts';
 import { plainMessage, SvnError, svnErrorFromStderr, type ErrorContext } from './errors.ts';
 import { BIG_OUTPUT, checkRevision, countUpdateReport, defaultConfigDir, SUPPORTED_SCHEMES, SVN_ENV } from './cli.ts';
-import { parseInfoEntriesXml, parseInfoXml, parseListXml, parseLogXml } from './xml.ts';
+import { parseInfoXml, parseListXml, parseLogXml } from './xml.ts';
 import type { SvnClientOptions, SvnDirEntry, SvnInfo, SvnLogEntry, SvnRepository, SvnRevision } from './types.ts';
 
 export class SvnClient {
@@ -165,21 +165,22 @@ export class SvnClient {
     });
   }
 
-  /** Size and last change of some entries of one directory (those on a page of listNames), in the order given. */
+  /**
+   * Size and last change of some entries of one directory (those on a page of listNames), in the order given; an entry
+   * gone meanwhile is left out. One `svn list --xml` with a --search pattern per name: one connection, and the
+   * server reads commit details for those entries only.
+   */
   async entryDetails(path: string, names: readonly string[], rev: SvnRevision = 'HEAD'): Promise<SvnDirEntry[]> {
     const dir = path === '' ? PROJECT_ROOT : normalizeProjectPath(path);
-    const prefix = dir === PROJECT_ROOT ? '' : `${dir}/`;
-    const ctx: ErrorContext = { action: 'read the details of a directory\'s entries', path: dir, revision: rev };
-    const details: SvnDirEntry[] = [];
-    // Bounded command lines: a few hundred URLs per svn run.
+    const ctx: ErrorContext = { action: 'list a directory', path: dir, revision: rev };
+    const found = new Map<string, SvnDirEntry>();
+    // Bounded command lines: a few hundred patterns per svn run. The patterns are globs: * ? [ and \ are escaped.
     for (let start = 0; start < names.length; start += 250) {
-      const chunk = names.slice(start, start + 250);
-      const xml = await this.svn(['info', '--xml', '--', ...chunk.map((name) => this.urlOf(normalizeProjectPath(prefix + name), rev))], ctx);
-      const infos = this.parse(() => parseInfoEntriesXml(xml), ctx);
-      if (infos.length !== chunk.length) throw new SvnError('unknown', `SVN gave an answer Ferry cannot read while trying to ${ctx.action}.`, `${infos.length} entries for ${chunk.length} paths`);
-      chunk.forEach((name, i) => details.push({ name, path: prefix + name, ...infos[i] }));
+      const patterns = names.slice(start, start + 250).flatMap((name) => ['--search', name.replace(/[\\*?[\]]/g, '\\$&')]);
+      const xml = await this.svn(['list', '--xml', ...patterns, '--', this.urlOf(dir, rev)], ctx);
+      for (const entry of this.parse(() => parseListXml(xml, dir), ctx)) found.set(entry.name, entry);
     }
-    return details;
+    return names.map((name) => found.get(name)).filter((entry): entry is SvnDirEntry => entry !== undefined);
   }
 
   /** The newest `limit` commits touching the project, at or before `rev`, newest first. */

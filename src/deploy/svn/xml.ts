@@ -205,37 +205,6 @@ export function parseListXml(xml: string, parentPath: string): SvnDirEntry[] {
   return entries;
 }
 
-/** Per target of `svn info --xml A B C`, in target order: kind, size (files), and the last change. */
-export function parseInfoEntriesXml(xml: string): Pick<SvnDirEntry, 'kind' | 'size' | 'rev' | 'author' | 'date'>[] {
-  const entries: Pick<SvnDirEntry, 'kind' | 'size' | 'rev' | 'author' | 'date'>[] = [];
-  let current: (typeof entries)[number] | null = null;
-  let field: 'author' | 'date' | null = null;
-  scanXml(xml, {
-    open(name, attrs) {
-      if (name === 'entry') {
-        const a = attrs();
-        const kind = a.kind === 'dir' ? 'dir' : 'file';
-        current = { kind, size: kind === 'file' && a.size !== undefined ? toInt(a.size, 'size') : null, rev: 0, author: null, date: null };
-      } else if (current && name === 'commit') current.rev = toInt(attrs().revision ?? '', 'revision');
-      else if (current && (name === 'author' || name === 'date')) {
-        field = name;
-        current[field] = '';
-      }
-    },
-    text(text) {
-      if (current && field) current[field] += text;
-    },
-    close(name) {
-      if (name === field) field = null;
-      if (name === 'entry' && current) {
-        entries.push(current);
-        current = null;
-      }
-    },
-  });
-  return entries;
-}
-
 /** Makes a repository-root path ('/trunk/a.txt') relative to the project ('a.txt'), when it is inside it. */
 export function projectRelative(repoPath: string, projectPathInRepo: string): string {
   if (projectPathInRepo === '') return repoPath.replace(/^\/+/, '');
