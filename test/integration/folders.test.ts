@@ -192,4 +192,25 @@ describe('publishing a folder except some paths', () => {
       await t.db.hook.delete({ where: { id: hook.id } });
     }
   });
+  it('keeps the exclusions of a request through approval', async () => {
+    await t.addUser('lead', 'admin');
+    const leadToken = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'lead');
+    await t.db.project.update({ where: { name: 'game' }, data: { requireApproval: true } });
+    try {
+      fs.rmSync(path.join(fleet.targets.a.dir, 'conf'), { recursive: true, force: true });
+      const asked = await api('post', '/api/projects/game/publish', { groups: ['zone1'], files: ['conf', 'docs'], exclude: ['docs/read me.txt'] });
+      expect(asked.status, JSON.stringify(asked.body)).toBe(202);
+      const approved = await supertest(t.app).post(`/api/jobs/${asked.body.jobId}/approve`).set('Authorization', `Bearer ${leadToken}`).send({});
+      expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+      await t.jobs!.idle();
+      const job = (await api('get', `/api/jobs/${asked.body.jobId}`)).body as JobView;
+      expect(job.status, job.error ?? '').toBe('succeeded');
+      expect(job.params.exclude).toEqual(['docs/read me.txt']);
+      expect(onTarget('conf/app.ini')).toBe(true);
+      expect(onTarget('docs/配置@2x.txt')).toBe(true);
+      expect(onTarget('docs/read me.txt')).toBe(false);
+    } finally {
+      await t.db.project.update({ where: { name: 'game' }, data: { requireApproval: false } });
+    }
+  });
 });
