@@ -134,8 +134,8 @@ function setUpPublishPage() {
         dom.children('.jstree-anchor').attr('aria-selected', ticked).toggleClass('jstree-clicked', ticked).toggleClass('tree-partial', partial);
       }
     }
-    // jsTree's own list of selected ids (private, jsTree pinned in package.json): its click handler reads it to decide
-    // between select and deselect, so it must agree with the ticks shown.
+    // jsTree's own list of selected ids (private, jsTree pinned in package.json): get_selected and deselect_all read it,
+    // so it must agree with the ticks shown.
     tree._data.core.selected = Object.keys(tree._model.data).filter((id) => tree._model.data[id].state.selected);
     updateSummary();
   }
