@@ -377,3 +377,19 @@ export const RELEASE_CACHE = {
   /** Total size of the working copies; each holds its files twice (svn keeps a pristine copy of every file). */
   workingCopyBytes: 20 * 1024 ** 3,
 } as const;
+
+// ---- SVN tree listings (publish page) ----
+/**
+ * The tree API (src/services/tree-listing.ts) pages big folders: one `svn list` per folder and revision is kept this
+ * long, so that paging and filtering a 20,000-file folder does not ask the SVN server again; bounded by the number of
+ * entries held in all cached listings together.
+ */
+export const TREE_LISTING = {
+  /** Entries per page when the caller pages without saying how many. */
+  defaultLimit: 200,
+  maxLimit: 2000,
+  /** How long a listing is reused. HEAD listings are reused too: a commit shows up after at most this long. */
+  cacheMs: 60_000,
+  /** Entries held in all cached listings together; a bigger listing is answered but not kept. */
+  cacheEntries: 200_000,
+} as const;

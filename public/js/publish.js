@@ -1,8 +1,9 @@
 // Publish page: pick a revision (or HEAD) from the SVN log, files from a lazily loaded jsTree, target groups or
-// hosts, then confirm and POST /api/projects/:name/publish. Checking a folder sends the folder itself.
+// hosts, then confirm and POST /api/projects/:name/publish. Checking a folder sends the folder itself; unticking a few
+// entries of a big folder sends the folder with those as exclusions.
 import { el, fetchJson, fmtDate, fmtSize, html, showAlert } from './lib/ui.js';
 import { wavesForm } from './lib/waves-form.js';
-import { speedUpCascade } from './lib/jstree-cascade.js';
+import { ROOT, TreeSelection } from './lib/tree-selection.js';
 
 const page = document.getElementById('publish-page');
 if (page) setUpPublishPage();
@@ -30,8 +31,13 @@ function setUpPublishPage() {
   // ---- file tree ----
   const treeEl = document.getElementById('file-tree');
   const ID_PREFIX = 'svn:'; // keeps node ids (also DOM ids) apart from the page's own ids
+  const MORE_PREFIX = 'more:';
   const idOf = (path) => ID_PREFIX + path;
-  const ROOT = '.';
+  // Folders list PAGE entries at first, and PAGE more per "Show more"; the filter box searches a folder on the server.
+  const PAGE = 200;
+  const MAX_SHOWN = 2000;
+  /** Per folder path: { total, size, shown, filter, entries } from its last listing; `more` asks the next load for another page. */
+  const folders = new Map();
 
   function nodeFor(entry) {
     const meta = [entry.kind === 'file' ? fmtSize(entry.size) : '', 'r' + entry.rev, entry.author || ''].filter(Boolean).join(' · ');
@@ -41,6 +47,18 @@ function setUpPublishPage() {
       children: entry.kind === 'dir',
       icon: entry.kind === 'dir' ? 'bi bi-folder-fill tree-dir' : 'bi bi-file-earmark tree-file',
       data: { path: entry.path },
+    };
+  }
+
+  /** The last child of a paged or filtered folder: how many entries it shows, and the way to more. */
+  function moreNode(path, listing) {
+    const shown = listing.entries.length;
+    const what = listing.filter ? `${shown} of ${listing.total} matching "${listing.filter}" (${listing.size} in the folder)` : `${shown} of ${listing.total}`;
+    const next = shown < listing.total && shown < MAX_SHOWN ? 'show more' : listing.total > shown ? 'type in the filter to find the others' : '';
+    return {
+      id: MORE_PREFIX + path, icon: 'bi bi-three-dots', li_attr: { class: 'tree-more' }, state: { disabled: true },
+      text: String(html`<span class="tree-more-text">Showing ${what}</span>${next ? html` · <span class="tree-more-action">${next}</span>` : ''}`),
+      data: { more: path },
     };
   }
 
@@ -60,8 +78,20 @@ function setUpPublishPage() {
         }
         const path = node.data.path === ROOT ? '' : node.data.path;
         const rev = treeRevision;
-        fetchJson(api + '/tree?path=' + encodeURIComponent(path) + '&rev=' + encodeURIComponent(rev))
-          .then((entries) => done.call(this, rev === treeRevision ? entries.map(nodeFor) : false))
+        // "Show more" asks for the next page only and adds it to the entries already listed.
+        const known = folders.get(node.data.path);
+        const more = known && known.more ? known.entries : [];
+        const query = new URLSearchParams({ path, rev, offset: String(more.length), limit: String(PAGE) });
+        if (known && known.filter) query.set('filter', known.filter);
+        fetchJson(api + '/tree?' + query)
+          .then((listing) => {
+            if (rev !== treeRevision) return done.call(this, false);
+            const entries = more.concat(listing.entries);
+            folders.set(node.data.path, { total: listing.total, size: listing.size, shown: entries.length, filter: listing.filter, entries, more: false });
+            const nodes = entries.map(nodeFor);
+            if (listing.filter || listing.total > entries.length) nodes.push(moreNode(node.data.path, { ...listing, entries }));
+            done.call(this, nodes);
+          })
           .catch((err) => {
             showAlert(treeAlerts, 'danger', 'Could not list ' + (path ? '"' + path + '"' : 'the project') + ': ' + err.message);
             done.call(this, false);
@@ -69,14 +99,65 @@ function setUpPublishPage() {
       },
       error: function () { /* shown by the data callback */ },
     },
-    // No three_state: a checked folder stays one entry (the engine takes a folder as everything below it), while
-    // cascade still checks what is loaded below it and unchecks a folder when one of its children is unchecked.
-    checkbox: { three_state: false, cascade: 'up+down', keep_selected_style: false },
+    // jsTree only shows the ticks: TreeSelection (lib/tree-selection.js) decides them, so that ticking or unticking
+    // inside a folder of 20,000 files costs the same as in a folder of two, and a folder ticked with a few entries
+    // unticked travels as "this folder except these".
+    checkbox: { three_state: false, cascade: '', keep_selected_style: false },
     plugins: ['checkbox'],
   });
   const tree = $(treeEl).jstree(true);
 
-  speedUpCascade(tree);
+  const pathOf = (node) => (node && node.data && typeof node.data.path === 'string' ? node.data.path : null);
+  const selection = new TreeSelection({
+    childrenOf(path) {
+      const node = tree.get_node(idOf(path));
+      return node ? node.children.map((id) => pathOf(tree.get_node(id))).filter((p) => p !== null) : [];
+    },
+    isComplete(path) {
+      const node = tree.get_node(idOf(path));
+      const listing = folders.get(path);
+      return Boolean(node && tree.is_loaded(node) && listing && !listing.filter && listing.shown >= listing.size);
+    },
+  });
+
+  /** Shows the selection's ticks on `node`, what is loaded below it and the folders above it. */
+  function showTicks(node) {
+    const ids = [node.id, ...(node.children_d || []), ...(node.parents || []).filter((id) => id !== '#')];
+    for (const id of ids) {
+      const one = tree.get_node(id);
+      const path = pathOf(one);
+      if (path === null) continue;
+      const ticked = selection.isTicked(path);
+      const partial = ticked && tree.is_parent(one) && selection.isPartial(path);
+      one.state.selected = ticked;
+      const dom = tree.get_node(one, true);
+      if (dom && dom.length) {
+        dom.children('.jstree-anchor').attr('aria-selected', ticked).toggleClass('jstree-clicked', ticked).toggleClass('tree-partial', partial);
+      }
+    }
+    // jsTree's own list of selected ids (private, jsTree pinned in package.json): get_selected and deselect_all read it,
+    // so it must agree with the ticks shown.
+    tree._data.core.selected = Object.keys(tree._model.data).filter((id) => tree._model.data[id].state.selected);
+    updateSummary();
+  }
+
+  // A click has already ticked or unticked the one node in jsTree; the selection decides what that means below and above.
+  $(treeEl).on('select_node.jstree', (ev, info) => {
+    const path = pathOf(info.node);
+    if (path === null) return;
+    selection.tick(path);
+    showTicks(info.node);
+  });
+  $(treeEl).on('deselect_node.jstree', (ev, info) => {
+    const path = pathOf(info.node);
+    if (path === null) return;
+    selection.untick(path);
+    showTicks(info.node);
+  });
+  $(treeEl).on('load_node.jstree', (ev, info) => {
+    if (info.status && info.node.id !== '#') showTicks(info.node);
+    if (info.status) showFolderTools(info.node);
+  });
 
   /** Opens (and if needed loads) a folder node; resolves when its children are in the tree. */
   function openNode(node) {
@@ -90,45 +171,109 @@ function setUpPublishPage() {
     treeRevision = rev;
     treeRevLabel.textContent = rev === 'HEAD' ? 'HEAD' : 'r' + rev;
     treeAlerts.replaceChildren();
+    folders.clear();
+    selection.clear();
+    hideFolderTools();
     return new Promise((resolve) => {
       $(treeEl).one('refresh.jstree', () => openNode(tree.get_node(idOf(ROOT))).then(resolve));
       tree.refresh(false, true);
     });
   }
 
-  /** Top-most checked nodes: a checked folder stands for everything below it. */
-  function selectedPaths() {
-    return tree.get_top_selected(true).map((n) => n.data.path).sort();
+  // ---- big folders: show more, filter ----
+  const tools = document.getElementById('folder-tools');
+  const toolsName = document.getElementById('folder-tools-name');
+  const filterInput = document.getElementById('folder-filter');
+  /** The paged folder the filter box searches: the one opened or paged last. */
+  let toolsFor = null;
+
+  function showFolderTools(node) {
+    const path = pathOf(node);
+    const listing = path === null ? null : folders.get(path);
+    if (!listing || (listing.size <= PAGE && !listing.filter)) return;
+    toolsFor = path;
+    toolsName.textContent = (path === ROOT ? data.project : path) + ' (' + listing.size + ' entries)';
+    if (document.activeElement !== filterInput) filterInput.value = listing.filter || '';
+    tools.hidden = false;
   }
+  function hideFolderTools() {
+    toolsFor = null;
+    tools.hidden = true;
+    filterInput.value = '';
+  }
+  function relist(path, change) {
+    const node = tree.get_node(idOf(path));
+    const listing = folders.get(path);
+    if (!node || !listing) return;
+    Object.assign(listing, change);
+    tree.refresh_node(node);
+  }
+  let filterTimer = null;
+  filterInput.addEventListener('input', () => {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(() => {
+      if (toolsFor !== null) relist(toolsFor, { filter: filterInput.value.trim() || null, more: false });
+    }, 250);
+  });
+  // Capture phase: jsTree never sees a click on the "Showing 200 of 20,000" line.
+  treeEl.addEventListener('click', (ev) => {
+    const more = ev.target.closest('li.tree-more');
+    if (!more) return;
+    ev.stopPropagation();
+    ev.preventDefault();
+    const path = tree.get_node(more.id).data.more;
+    const listing = folders.get(path);
+    if (ev.target.closest('.tree-more-action') && listing && listing.shown < listing.total && listing.shown < MAX_SHOWN) {
+      relist(path, { more: true });
+    } else {
+      showFolderTools(tree.get_node(idOf(path)));
+      filterInput.focus();
+    }
+  }, true);
 
   const summaryEl = document.getElementById('selection-summary');
   let summaryPending = false;
-  $(treeEl).on('changed.jstree refresh.jstree', () => {
+  function updateSummary() {
     if (summaryPending) return;
     summaryPending = true;
     requestAnimationFrame(() => {
       summaryPending = false;
-      const paths = selectedPaths();
-      summaryEl.textContent = paths.length === 0 ? 'Nothing selected'
-        : paths.includes(ROOT) ? 'The whole project' : paths.length + ' path' + (paths.length === 1 ? '' : 's') + ' selected';
+      const { files, exclude } = selection.request();
+      const except = exclude.length ? ', except ' + exclude.length + ' left out' : '';
+      summaryEl.textContent = files.length === 0 ? 'Nothing selected'
+        : files.includes(ROOT) ? 'The whole project' + except : files.length + ' path' + (files.length === 1 ? '' : 's') + ' selected' + except;
     });
+  }
+  document.getElementById('selection-clear').addEventListener('click', () => {
+    selection.clear();
+    tree.deselect_all(true);
+    showTicks(tree.get_node(idOf(ROOT)));
   });
-  document.getElementById('selection-clear').addEventListener('click', () => tree.deselect_all());
 
-  /** Checks one project-relative path, loading the folders above it; false if it is not in the tree. */
+  /** Ticks one project-relative path, loading the folders above it; false if it is not in the tree. */
   async function checkPath(path) {
     const root = tree.get_node(idOf(ROOT));
-    if (!root || tree.is_selected(root)) return Boolean(root);
+    if (!root || selection.isTicked(ROOT)) return Boolean(root);
     const parts = path.split('/');
     for (let i = 1; i < parts.length; i++) {
-      const dir = tree.get_node(idOf(parts.slice(0, i).join('/')));
-      if (!dir) return false;
-      if (tree.is_selected(dir)) return true;
-      if (!(await openNode(dir))) return false;
+      const dir = parts.slice(0, i).join('/');
+      if (selection.isTicked(dir)) return true;
+      const node = tree.get_node(idOf(dir));
+      if (!node) return pagedHides(parts.slice(0, i - 1).join('/') || ROOT, path);
+      if (!(await openNode(node))) return false;
     }
     const node = tree.get_node(idOf(path));
-    if (!node) return false;
-    tree.select_node(node, false, true);
+    if (!node) return pagedHides(parts.slice(0, -1).join('/') || ROOT, path);
+    selection.tick(path);
+    showTicks(node);
+    return true;
+  }
+  /** A path not loaded in a paged folder is ticked all the same (the publish checks that it exists). */
+  function pagedHides(folder, path) {
+    const listing = folders.get(folder);
+    if (!listing || listing.shown >= listing.total) return false;
+    selection.tick(path);
+    showTicks(tree.get_node(idOf(folder)));
     return true;
   }
 
@@ -301,7 +446,7 @@ function setUpPublishPage() {
       return showAlert(pageAlerts, 'warning', 'The files shown are from ' + (treeRevision === 'HEAD' ? 'HEAD' : 'r' + treeRevision) +
         ', but the revision box says ' + (typed === 'HEAD' ? 'HEAD' : 'r' + typed) + '. Click "Show files" and choose the files at that revision first.');
     }
-    const files = selectedPaths();
+    const { files, exclude } = selection.request();
     if (files.length === 0) return showAlert(pageAlerts, 'warning', 'Choose at least one file or folder to publish.');
     const hosts = effectiveHosts();
     if (hosts.length === 0) return showAlert(pageAlerts, 'warning', 'Choose at least one host group or host to publish to.');
@@ -310,15 +455,17 @@ function setUpPublishPage() {
     const waves = readWaves(groups);
     if (waves?.problem) return showAlert(pageAlerts, 'warning', waves.problem);
     request = {
-      files, groups, hosts: Array.from(chosenHosts).filter((h) => !viaGroups.has(h)).sort(),
+      files, ...(exclude.length ? { exclude } : {}), groups, hosts: Array.from(chosenHosts).filter((h) => !viaGroups.has(h)).sort(),
       ...(treeRevision === 'HEAD' ? {} : { revision: Number(treeRevision) }),
       ...(waves ? { waves: waves.waves } : {}),
     };
     document.querySelectorAll('.confirm-waves').forEach((e) => e.classList.toggle('d-none', !waves));
     document.getElementById('confirm-waves').textContent = waves ? waves.summary : '';
     document.getElementById('confirm-revision').textContent = treeRevision === 'HEAD' ? 'HEAD (the newest revision when the publish starts)' : 'r' + treeRevision;
-    document.getElementById('confirm-files-count').textContent = files.includes(ROOT) ? 'The whole project' : files.length + ' path(s); a folder includes everything below it';
-    document.getElementById('confirm-files').replaceChildren(...(files.includes(ROOT) ? [] : listItems(files)));
+    const except = exclude.length ? ', except the ' + exclude.length + ' path(s) left out' : '';
+    document.getElementById('confirm-files-count').textContent = (files.includes(ROOT) ? 'The whole project' : files.length + ' path(s); a folder includes everything below it') + except;
+    document.getElementById('confirm-files').replaceChildren(...(files.includes(ROOT) ? [] : listItems(files)),
+      ...listItems(exclude.map((p) => 'except ' + p), 'text-secondary confirm-exclude'));
     document.getElementById('confirm-hosts-count').textContent = hosts.length + ' host(s)' + (groups.length ? ', including group(s) ' + groups.join(', ') : '');
     document.getElementById('confirm-hosts').replaceChildren(el('ul', { class: 'list-inline mb-0 font-monospace' }, listItems(hosts, 'list-inline-item')));
     errorBox.replaceChildren();

@@ -33,6 +33,8 @@ interface EntryRecord {
   revision: number;
   /** For people reading the cache directory; the key already covers it. */
   selection: readonly string[];
+  /** Left out of the selection, when anything was. */
+  exclude?: readonly string[];
   sha256: string;
   bytes: number;
   fileCount: number;
@@ -57,9 +59,10 @@ export interface CachedPackage extends PackageHandle {
   builtAt: Date;
 }
 
-/** The cache key of a package: the repository URL, revision and normalized selection it was built from. */
-export function packageKey(url: string, revision: number, selection: readonly string[]): string {
-  const identity = JSON.stringify({ format: PACKAGE_FORMAT, gzipLevel: DEFAULT_GZIP_LEVEL, url, revision, selection });
+/** The cache key of a package: the repository URL, revision and normalized selection (with its exclusions) it was built from. */
+export function packageKey(url: string, revision: number, selection: readonly string[], exclude: readonly string[] = []): string {
+  // Without exclusions the key is what it was before they existed, so packages cached then are still found.
+  const identity = JSON.stringify({ format: PACKAGE_FORMAT, gzipLevel: DEFAULT_GZIP_LEVEL, url, revision, selection, ...(exclude.length ? { exclude } : {}) });
   return createHash('sha256').update(identity).digest('hex');
 }
 
@@ -127,7 +130,7 @@ export class PackageCache {
   }
 
   /** Builds a package with `build` (which writes the given file, its final name) and commits it as the entry for `key`, pinned. */
-  async store(key: string, source: Pick<EntryRecord, 'url' | 'repositoryUuid' | 'revision' | 'selection'>, build: (file: string) => Promise<PackResult>): Promise<CachedPackage> {
+  async store(key: string, source: Pick<EntryRecord, 'url' | 'repositoryUuid' | 'revision' | 'selection' | 'exclude'>, build: (file: string) => Promise<PackResult>): Promise<CachedPackage> {
     await mkdir(this.dir, { recursive: true });
     const id = randomBytes(8).toString('hex');
     const temp = join(this.dir, `${TEMP_PREFIX}${id}.json`);

@@ -23,6 +23,8 @@ export interface PublishRequest {
   /** Undefined: HEAD at the time of export. */
   revision?: number;
   files: string[];
+  /** Paths inside selected folders left out of the release ("this folder except these"). */
+  exclude?: string[];
   /** The publisher's note (shown in history; engines may ignore it). */
   note?: string;
   hosts: (HostPlan & {

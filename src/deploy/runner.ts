@@ -116,9 +116,12 @@ export function createEngine(deps: EngineDeps): Engine {
         emit({ type: 'job', status: 'running', message: 'running before-publish hooks' });
         const filesList = path.join(work, 'files.txt');
         await writeFile(filesList, req.files.join('\n') + '\n');
+        // The hooks run in the release as it will be sent, exclusions already left out; FERRY_EXCLUDE says which they were.
+        const excludeList = path.join(work, 'exclude.txt');
+        await writeFile(excludeList, (req.exclude ?? []).map((p) => p + '\n').join(''));
         const result = await runHookChain(req.hooks.beforePublish, (hook) => runLocalHook({
           script: hook.script, cwd: exportDir, timeoutMs: hook.timeoutMs,
-          env: { ...envFor(revision), FERRY_HOST: '', FERRY_FILES: filesList, FERRY_STAGE: 'before-publish' },
+          env: { ...envFor(revision), FERRY_HOST: '', FERRY_FILES: filesList, FERRY_EXCLUDE: excludeList, FERRY_STAGE: 'before-publish' },
           onOutput: (chunk) => emit({ type: 'output', host: '', text: chunk }),
         }));
         if (!result.ok) {
@@ -132,7 +135,7 @@ export function createEngine(deps: EngineDeps): Engine {
       let started: (start: { feed: PackageFeed; revision: number }) => void = () => undefined;
       const packingStarted = new Promise<{ feed: PackageFeed; revision: number }>((resolve) => (started = resolve));
       preparing = refusingUnsafeTree(() => source.prepare({
-        projectKey: req.project, svn: req.svn, revision: req.revision, files: req.files, workDir: work,
+        projectKey: req.project, svn: req.svn, revision: req.revision, files: req.files, exclude: req.exclude, workDir: work,
         beforePublish: req.hooks.beforePublish.length > 0 ? beforePublish : undefined,
         onStep: (text) => note(emit, '', text),
         onPacking: ({ revision, packagePath, sizeHint, done }) => {

@@ -78,3 +78,44 @@ function comparePaths(a: string, b: string): number {
   }
   return as.length - bs.length;
 }
+
+/** A selection with exclusions, normalized: what normalizeRelease returns. */
+export interface NormalizedRelease {
+  /** Selected paths; one inside another is kept only when an exclusion lies between them (a file ticked again). */
+  files: string[];
+  /** Excluded paths, each inside a selected folder. */
+  exclude: string[];
+}
+
+/**
+ * Validates "these folders except these paths": every path like normalizeProjectPath; each exclusion must lie inside a
+ * selected folder. The deepest entry decides, so a file selected inside an excluded folder is published. Entries that
+ * change nothing (a file inside a selected folder, an exclusion inside an excluded one) are dropped.
+ */
+export function normalizeRelease(paths: readonly string[], exclude: readonly string[] = []): NormalizedRelease {
+  if (!Array.isArray(exclude)) throw new SelectionError('The exclusions must be a list of paths');
+  if (exclude.length === 0) return { files: normalizeSelection(paths), exclude: [] };
+  if (!Array.isArray(paths) || paths.length === 0) throw new SelectionError('Nothing is selected');
+  const selected = new Set(paths.map(normalizeProjectPath));
+  const excluded = new Set(exclude.map(normalizeProjectPath));
+  for (const path of excluded) if (selected.has(path)) throw new SelectionError(`${quote(path)} is both selected and excluded`);
+  /** The nearest selected or excluded folder above `path`: true, false, or undefined when there is none. */
+  const above = (path: string): boolean | undefined => {
+    if (path === PROJECT_ROOT) return undefined;
+    const segments = path.split('/');
+    for (let i = segments.length - 1; i >= 1; i--) {
+      const parent = segments.slice(0, i).join('/');
+      if (selected.has(parent)) return true;
+      if (excluded.has(parent)) return false;
+    }
+    return selected.has(PROJECT_ROOT) ? true : undefined;
+  };
+  const files = [...selected].filter((path) => above(path) !== true).sort(comparePaths);
+  const kept: string[] = [];
+  for (const path of [...excluded].sort(comparePaths)) {
+    const state = above(path);
+    if (state === undefined) throw new SelectionError(`${quote(path)} is excluded but is not inside a selected folder`);
+    if (state) kept.push(path);
+  }
+  return { files, exclude: kept };
+}

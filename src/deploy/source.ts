@@ -11,7 +11,7 @@ import type { RunFile } from '../lib/exec.ts';
 import { KeyedMutex } from '../lib/keyed-mutex.ts';
 import { packageKey, PackageCache, type CachedPackage, type PackageHandle } from './package-cache.ts';
 import { copyRelease, packDirectory, type PackOptions, type PackResult, type ReleaseSelection } from './pack/index.ts';
-import { normalizeSelection } from './selection.ts';
+import { normalizeRelease, normalizeSelection, type NormalizedRelease } from './selection.ts';
 import { checkRevision, SvnClient, type SvnClientOptions, type SvnRepository } from './svn/index.ts';
 import type { EngineLogger } from './types.ts';
 import { WorkingCopies, type WorkingCopyLease } from './working-copy.ts';
@@ -48,6 +48,8 @@ export interface PrepareRequest {
   revision?: number;
   /** Project-relative paths, as for SvnClient.exportSelection. */
   files: readonly string[];
+  /** Paths inside selected folders to leave out ("this folder except these"), as for normalizeRelease. */
+  exclude?: readonly string[];
   /** A per-job directory the caller removes afterwards: a hook's copy and its package are made here. */
   workDir: string;
   /**
@@ -141,7 +143,9 @@ export class ReleaseSource {
    * publish), SelectionError, or ReleaseCacheError.
    */
   async prepare(req: PrepareRequest): Promise<PreparedPackage> {
-    const selection = normalizeSelection(req.files);
+    const release = normalizeRelease(req.files, req.exclude ?? []);
+    // The working copy fetches the top-most selected folders in full; files ticked again inside exclusions are in them.
+    const selection = normalizeSelection(release.files);
     const step = req.onStep ?? (() => undefined);
     const client = new SvnClient(req.svn, this.opts.runFile, { ...this.opts.svn, logger: this.opts.logger });
     let revision: number;
@@ -154,9 +158,10 @@ export class ReleaseSource {
       revision = Number(checkRevision(req.revision));
     }
     await this.checkWritable();
-    if (req.beforePublish) return this.prepareForHooks(req, req.beforePublish, client, revision, selection, step);
+    if (req.beforePublish) return this.prepareForHooks(req, req.beforePublish, client, revision, selection, release, step);
 
-    const key = packageKey(client.projectUrl, revision, selection);
+    // Without exclusions release.files is the selection itself.
+    const key = packageKey(client.projectUrl, revision, release.files, release.exclude);
     const prepared = await packageBuilds.run(join(this.packagesDir, key), async () => {
       const cached = await this.packages.lookup(key, headUuid);
       if (cached) {
@@ -165,8 +170,8 @@ export class ReleaseSource {
       }
       const built = await this.inCache(this.packagesDir, () =>
         this.workingCopies.use(req.projectKey, client, revision, selection, step, (lease) =>
-          this.packages.store(key, { url: client.projectUrl, repositoryUuid: lease.repositoryUuid, revision, selection }, (file) =>
-            packNoticed(lease.dir, file, { revision, manifestFile: false, selection: releaseSelection(selection, lease) }, req.onPacking),
+          this.packages.store(key, { url: client.projectUrl, repositoryUuid: lease.repositoryUuid, revision, selection, ...(release.exclude.length ? { exclude: release.exclude } : {}) }, (file) =>
+            packNoticed(lease.dir, file, { revision, manifestFile: false, selection: releaseSelection(release, lease) }, req.onPacking),
           ),
         ),
       );
@@ -178,10 +183,10 @@ export class ReleaseSource {
   }
 
   /** Copies the selection out of the working copy for the hooks, then packs the copy into workDir; nothing is cached. */
-  private async prepareForHooks(req: PrepareRequest, beforePublish: NonNullable<PrepareRequest['beforePublish']>, client: SvnClient, revision: number, selection: string[], step: (text: string) => void): Promise<PreparedPackage> {
+  private async prepareForHooks(req: PrepareRequest, beforePublish: NonNullable<PrepareRequest['beforePublish']>, client: SvnClient, revision: number, selection: string[], release: NormalizedRelease, step: (text: string) => void): Promise<PreparedPackage> {
     const exportDir = join(req.workDir, 'export');
     await this.inCache(req.workDir, () =>
-      this.workingCopies.use(req.projectKey, client, revision, selection, step, (lease) => copyRelease(lease.dir, exportDir, releaseSelection(selection, lease))),
+      this.workingCopies.use(req.projectKey, client, revision, selection, step, (lease) => copyRelease(lease.dir, exportDir, releaseSelection(release, lease))),
     );
     await beforePublish(exportDir, revision);
     const packagePath = join(req.workDir, `release-r${revision}.tar.gz`);
@@ -227,6 +232,6 @@ function packNoticed(srcDir: string, file: string, opts: PackOptions, onPacking:
   return done;
 }
 
-function releaseSelection(paths: readonly string[], lease: WorkingCopyLease): ReleaseSelection {
-  return { paths, restoreWriteBits: lease.writeBits };
+function releaseSelection(release: NormalizedRelease, lease: WorkingCopyLease): ReleaseSelection {
+  return { paths: release.files, exclude: release.exclude, restoreWriteBits: lease.writeBits };
 }

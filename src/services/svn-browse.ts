@@ -1,11 +1,14 @@
 // Browsing a project's SVN tree and log for the publish page and the API (read access to the project is enough).
-import { SvnClient, type SvnRevision } from '../deploy/svn/index.ts';
+import { SvnClient, type SvnDirEntry, type SvnRevision } from '../deploy/svn/index.ts';
 import { normalizeProjectPath } from '../deploy/selection.ts';
 import { decryptSecret } from '../lib/crypto.ts';
 import { badRequest, notFound } from '../lib/errors.ts';
 import { runFile, type RunFile } from '../lib/exec.ts';
 import type { Ctx, Services } from './context.ts';
 import { assertCanSee } from './permissions.ts';
+import { compareEntries, ListingCache, pageOf, type TreePage } from './tree-listing.ts';
+
+const listings = new ListingCache();
 
 async function clientFor(svc: Services, ctx: Ctx, projectName: string, run: RunFile) {
   const project = await svc.db.project.findUnique({ where: { name: projectName } });
@@ -15,6 +18,8 @@ async function clientFor(svc: Services, ctx: Ctx, projectName: string, run: RunF
   return new SvnClient({ url: project.svnUrl, username: project.svnUsername, password }, run, { logger: svc.logger });
 }
 
+export interface TreeQuery { path?: unknown; rev?: unknown; offset?: unknown; limit?: unknown; filter?: unknown }
+
 function parseRev(rev: unknown): SvnRevision {
   if (rev === undefined || rev === '' || rev === 'HEAD' || rev === null) return 'HEAD';
   const n = Number(rev);
@@ -22,11 +27,25 @@ function parseRev(rev: unknown): SvnRevision {
   return n;
 }
 
-export async function svnTree(svc: Services, ctx: Ctx, projectName: string, path: unknown, rev: unknown, run: RunFile = runFile) {
+/**
+ * A folder's entries in natural order (folders first). With offset, limit or filter: one page of them with the totals
+ * (TreePage), from a listing of names kept briefly so that paging a big folder runs `svn list` once.
+ */
+export async function svnTree(svc: Services, ctx: Ctx, projectName: string, query: TreeQuery, run: RunFile = runFile): Promise<SvnDirEntry[] | TreePage> {
   const client = await clientFor(svc, ctx, projectName, run);
   // SvnError and SelectionError are FerryErrors: a missing path is a 404, a bad one a 400, an SVN server problem a 502.
+  const { path } = query;
   const dir = typeof path === 'string' && path !== '' && path !== '/' ? normalizeProjectPath(path) : '.';
-  return client.listDir(dir, parseRev(rev));
+  const rev = parseRev(query.rev);
+  const paged = query.offset !== undefined || query.limit !== undefined || query.filter !== undefined;
+  if (!paged) return (await client.listDir(dir, rev)).sort(compareEntries);
+  // Names only (fast), sorted and kept briefly; the details (size, last change) are read for the page's entries alone.
+  // Per account and project URL: a listing is only ever served to someone who passed assertCanSee for it just now.
+  const key = JSON.stringify([ctx.actor.name, client.projectUrl, rev, dir]);
+  // At HEAD, a folder opened afresh (first page, no search) is listed again, so a new commit shows at once.
+  const fresh = rev === 'HEAD' && !(Number(query.offset) > 0) && (query.filter === undefined || query.filter === '');
+  const page = pageOf(await listings.get(key, () => client.listNames(dir, rev), Date.now(), fresh), query);
+  return { ...page, entries: await client.entryDetails(dir, page.entries.map((e) => e.name), rev) };
 }
 
 export async function svnLog(svc: Services, ctx: Ctx, projectName: string, limit: unknown, rev: unknown, run: RunFile = runFile) {

@@ -203,13 +203,13 @@ describe('browser workflow', () => {
   });
 
   it('checking an opened folder checks what is loaded below it, and unchecking one file leaves the folder unchecked', async () => {
-    // Exercises the checkbox cascade that public/js/lib/jstree-cascade.js replaces (jsTree pinned in package.json).
+    // Exercises the ticks public/js/lib/tree-selection.js decides (jsTree's own cascade is off; jsTree pinned in package.json).
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const errors = collectPageErrors(page);
     await signIn(page, 'ops');
     await page.goto(`${base}/projects/game/publish`);
     await page.waitForSelector(`${node('conf')} > a`);
-    expect(await page.evaluate(`String($('#file-tree').jstree(true)._cascade_new_checked_state).includes('lookup')`)).toBe(true);
+    expect(await page.evaluate(`$('#file-tree').jstree(true).settings.checkbox.cascade`)).toBe('');
     await page.click(`${node('conf')} > i.jstree-ocl`);
     await page.waitForSelector(`${node('conf/extra.ini')} > a`);
     const checked = (p: string) => page.getAttribute(`${node(p)} > a`, 'aria-selected');

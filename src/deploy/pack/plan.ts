@@ -13,6 +13,8 @@ import { PROJECT_ROOT } from '../selection.ts';
 export interface ReleaseSelection {
   /** Project-relative paths as normalizeSelection returns them. */
   paths: readonly string[];
+  /** Paths inside selected folders left out of the release (normalizeRelease): the deepest selected or excluded entry decides. */
+  exclude?: readonly string[];
   /**
    * Write bits (0o222 without the umask's) given back to a file that has none: svn makes a file with svn:needs-lock
    * read-only in a working copy, while an export leaves it writable.
@@ -29,6 +31,7 @@ function inReleaseOf(selection: ReleaseSelection | undefined): InRelease | undef
   if (!selection) return undefined;
   const wholeProject = selection.paths.includes(PROJECT_ROOT);
   const selected = new Set(selection.paths);
+  const excluded = new Set(selection.exclude ?? []);
   const leading = new Set<string>();
   for (const path of selection.paths) {
     const segments = path.split('/');
@@ -37,9 +40,14 @@ function inReleaseOf(selection: ReleaseSelection | undefined): InRelease | undef
   return (path) => {
     const segments = path.split('/');
     if (segments.includes(SVN_DIR_NAME)) return false;
-    if (wholeProject || leading.has(path)) return true;
-    for (let i = 1; i <= segments.length; i++) if (selected.has(segments.slice(0, i).join('/'))) return true;
-    return false;
+    // A folder leading to a selected path is there even when excluded: it holds that path and nothing else.
+    if (leading.has(path)) return true;
+    for (let i = segments.length; i >= 1; i--) {
+      const prefix = segments.slice(0, i).join('/');
+      if (selected.has(prefix)) return true;
+      if (excluded.has(prefix)) return false;
+    }
+    return wholeProject;
   };
 }
 

@@ -1,7 +1,7 @@
-// Publish: check the chosen files, revision, hosts and waves, then either store a request for approval (approval.ts)
-// or claim the project's slot and let the engine export, pack, send and extract (wave by wave: waves.ts), telling it
-// which snapshots on each host must survive pruning.
-import { normalizeSelection, SelectionError } from '../../deploy/selection.ts';
+// Publish: check the chosen files (and exclusions), revision, hosts and waves, then either store a request for approval
+// (approval.ts) or claim the project's slot and let the engine export, pack, send and extract (wave by wave:
+// waves.ts), telling it which snapshots on each host must survive pruning.
+import { normalizeRelease, SelectionError } from '../../deploy/selection.ts';
 import { decryptSecret } from '../../lib/crypto.ts';
 import { badRequest } from '../../lib/errors.ts';
 import type { Ctx, Services } from '../context.ts';
@@ -17,11 +17,13 @@ import { createJob, projectFor, type ProjectFull } from './store.ts';
 import { publishInWaves } from './waves.ts';
 import { initialState, planWaves, saveWavePlan, waveSettings, type PlannedWaves } from './waves-plan.ts';
 
-export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown; waves?: unknown }
+export interface PublishInput { files: unknown; exclude?: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown; waves?: unknown }
 
 /** What a publish will do, checked: the same for one started now and one started when its request is approved. */
 export interface PublishSpec {
   files: string[];
+  /** Paths inside selected folders left out ("this folder except these"); stored in Job.params. */
+  exclude: string[];
   revision?: number;
   note: string;
   hosts: { id: number; name: string }[];
@@ -37,9 +39,11 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   const project = await projectFor(svc, ctx, projectName, 'publish');
   await assertCan(svc, ctx, 'publish', project, 'publish');
   const spec = await publishSpec(svc, ctx, project, input, plannedWaves);
-  const { files, revision, hosts, note, waves } = spec;
-  const what = `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)${waves ? ` in ${waves.waves.length} wave(s)` : ''}`;
-  const row = { kind: 'publish' as const, revision: revision ?? null, files, note };
+  const { files, exclude, revision, hosts, note, waves } = spec;
+  const excepts = exclude.length ? ` except ${exclude.length} path(s)` : '';
+  const what = `r${revision ?? 'HEAD'}, ${files.length} path(s)${excepts} to ${hosts.length} host(s)${waves ? ` in ${waves.waves.length} wave(s)` : ''}`;
+  const params = exclude.length ? { exclude } : undefined;
+  const row = { kind: 'publish' as const, revision: revision ?? null, files, params, note };
   if (project.requireApproval) {
     return requestApproval(svc, ctx, project, row, hosts, what, async (jobId) => { if (waves) await saveWavePlan(svc, jobId, waves); });
   }
@@ -61,8 +65,9 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
 
 async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input: PublishInput, plannedWaves?: PlannedWaves): Promise<PublishSpec> {
   let files: string[];
+  let exclude: string[];
   try {
-    files = normalizeSelection(stringList(input.files, 'files'));
+    ({ files, exclude } = normalizeRelease(stringList(input.files, 'files'), stringList(input.exclude, 'exclude')));
   } catch (err) {
     if (err instanceof SelectionError) {
       await recordOp(svc, ctx, { action: 'publish', result: 'denied', project: project.name, detail: err.message });
@@ -78,13 +83,13 @@ async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input:
   const settings = plannedWaves ? null : waveSettings(project, input.waves, hosts);
   const waves = plannedWaves ?? (settings ? planWaves(project, settings, hosts, groupNames) : null);
   const note = typeof input.note === 'string' ? input.note.slice(0, 1000) : '';
-  return { files, revision, note, hosts, waves, author: ctx.actor.name };
+  return { files, exclude, revision, note, hosts, waves, author: ctx.actor.name };
 }
 
 /** Runs a publish job whose row exists, holding the project's slot: export, pack, send, extract, hooks (in waves). */
 export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: string }, project: ProjectFull, spec: PublishSpec, slot: ProjectSlot): void {
   const { svc } = core;
-  const { files, revision, note, hosts, waves } = spec;
+  const { files, exclude, revision, note, hosts, waves } = spec;
   launch(core, ctx, job, project, slot, async (emit) => {
     const plans = await hostPlans(svc, { ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
     const usable = hosts.filter((h) => plans.has(h.id));
@@ -95,7 +100,7 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
       jobId: job.id, project: project.name, user: spec.author,
       keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
       svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
-      revision: rev, files, note,
+      revision: rev, files, ...(exclude.length ? { exclude } : {}), note,
       hosts: ids.map((id) => ({ ...plans.get(id)!, protectJobId: protect.get(id), foreignJobIds: foreign.get(id) ?? [] })),
       hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
     }, sink);

@@ -37,3 +37,9 @@ export function selectHosts(project: ProjectFull, hostNames: string[], groupName
   }
   return [...chosen.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
+
+/** The exclusions a publish job stored in its params ("this folder except these"); none for older jobs. */
+export function excludeOf(params: string): string[] {
+  const stored = (JSON.parse(params) as { exclude?: unknown }).exclude;
+  return Array.isArray(stored) ? stored.filter((p): p is string => typeof p === 'string') : [];
+}

@@ -11,6 +11,7 @@ import { ProjectLocks } from './lock.ts';
 import { startProcessAction, type ProcessInput } from './process.ts';
 import { approveRequest, cancelRequest, expireRequests, rejectRequest } from './approval.ts';
 import { runPublish, startPublish, type PublishInput } from './publish.ts';
+import { excludeOf } from './request.ts';
 import { rollbackPlan, runApprovedRollback, startRollback } from './rollback.ts';
 import { isActiveStatus, neverRan, type JobStatus } from './status.ts';
 import { assertJobVisible, getJob, markInterrupted, projectFor } from './store.ts';
@@ -77,7 +78,7 @@ export class JobRunner {
       const planned = await remainingWaves(this.core, { waves: job.waves, hosts: job.hosts.filter((h) => h.hostId !== null && inProject.has(h.hostId)) }, (status) => status === 'queued');
       const stored = planned && JSON.parse(job.waves) as { continuesJobId?: number };
       const waves = planned ? { ...planned, ...(stored?.continuesJobId ? { continuesJobId: stored.continuesJobId } : {}) } : null;
-      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], revision: job.revision ?? undefined, note: job.note, hosts, waves, author: job.userName }, slot);
+      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], exclude: excludeOf(job.params), revision: job.revision ?? undefined, note: job.note, hosts, waves, author: job.userName }, slot);
     });
   }
 
@@ -123,7 +124,7 @@ export class JobRunner {
       // A publish in waves is retried in the same waves, so the hosts left are not all published at once.
       const waves = await remainingWaves(this.core, job, (status) => status !== 'succeeded');
       return startPublish(this.core, ctx, job.project.name, {
-        files: JSON.parse(job.files), revision: job.revision ?? undefined, hosts: failedHosts, note: `retry of job #${jobId}`,
+        files: JSON.parse(job.files), exclude: excludeOf(job.params), revision: job.revision ?? undefined, hosts: failedHosts, note: `retry of job #${jobId}`,
       }, waves ?? undefined);
     }
     return this.startProcessAction(ctx, job.project.name, { action: params.action, processes: params.processes, hosts: failedHosts, batchSize: params.batchSize });

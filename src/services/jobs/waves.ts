@@ -11,6 +11,7 @@ import { recordOp } from '../oplog.ts';
 import { assertCan } from '../permissions.ts';
 import type { JobCore } from './launch.ts';
 import { concurrencyOf, hookSpecs } from './plans.ts';
+import { excludeOf } from './request.ts';
 import { isActiveStatus, neverRan } from './status.ts';
 import { assertJobVisible, type ProjectFull } from './store.ts';
 import { parseWaves, type PlannedWaves, type WaveStatus, type WavesState } from './waves-plan.ts';
@@ -245,7 +246,7 @@ export async function remainingWaves(core: JobCore, job: { waves: string; hosts:
   return { settings: { by, batchSize, restart, statusTimeoutSeconds, pauseSeconds, manual }, waves };
 }
 
-type StartPublish = (projectName: string, input: { files: string[]; revision?: number; hosts: string[]; note: string }, waves: PlannedWaves) => Promise<{ jobId: number }>;
+type StartPublish = (projectName: string, input: { files: string[]; exclude?: string[]; revision?: number; hosts: string[]; note: string }, waves: PlannedWaves) => Promise<{ jobId: number }>;
 
 /**
  * Continue: a job paused between waves goes on (or a timed pause ends early); a publish in waves that stopped after a
@@ -273,7 +274,7 @@ export async function continueWaves(core: JobCore, ctx: Ctx, jobId: number, star
   if (!rest || rest.waves.length === 0) throw badRequest(`Job #${jobId} has no waves left to publish: every host was reached (use Retry for hosts that failed).`);
   const hosts = rest.waves.flatMap((w) => w.hosts.map((h) => h.name));
   const started = await startPublish(job.project.name,
-    { files: JSON.parse(job.files) as string[], revision: job.revision ?? undefined, hosts, note: `continues job #${jobId}` },
+    { files: JSON.parse(job.files) as string[], exclude: excludeOf(job.params), revision: job.revision ?? undefined, hosts, note: `continues job #${jobId}` },
     { ...rest, continuesJobId: jobId },
   );
   state.continuedByJobId = started.jobId;

@@ -85,9 +85,10 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
 export function jobsApi(svc: Services, jobs: JobRunner) {
   const router = Router();
 
-  // GET /api/projects/:name/tree?path=&rev=
+  // GET /api/projects/:name/tree?path=&rev=[&offset=&limit=&filter=] — with paging: { entries, total, size, offset, limit, filter }
   router.get('/projects/:name/tree', async function getTree(req, res) {
-    res.json(await svnTree(svc, ctxOf(req), req.params.name, req.query.path, req.query.rev));
+    const { path, rev, offset, limit, filter } = req.query;
+    res.json(await svnTree(svc, ctxOf(req), req.params.name, { path, rev, offset, limit, filter }));
   });
 
   // GET /api/projects/:name/log?limit=&rev=
