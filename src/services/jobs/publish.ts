@@ -10,12 +10,14 @@ import { assertCan } from '../permissions.ts';
 import { requestApproval } from './approval.ts';
 import { abandon, launch, type JobCore } from './launch.ts';
 import type { ProjectSlot } from './lock.ts';
+import { recordHostFiles, succeededHosts } from './host-files.ts';
 import { concurrencyOf, hookSpecs, hostPlans } from './plans.ts';
+import { gateBeforePublish, PREVIEW_TEXT } from './preview.ts';
 import { selectHosts, stringList } from './request.ts';
 import type { JobStatus } from './status.ts';
 import { createJob, projectFor, type ProjectFull } from './store.ts';
 
-export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown }
+export interface PublishInput { files: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown; /** Publish even over files edited by hand on a host. */ overwriteDrift?: unknown }
 
 /** What a publish will do, checked: the same for one started now and one started when its request is approved. */
 export interface PublishSpec {
@@ -25,6 +27,8 @@ export interface PublishSpec {
   hosts: { id: number; name: string }[];
   /** Who asked for it: the job's author, named in the release journal on each host. */
   author: string;
+  /** Hosts where every file is already in place (preview.ts): not uploaded to, and the job says so. */
+  unchangedHostIds?: number[];
 }
 
 export async function startPublish(core: JobCore, ctx: Ctx, projectName: string, input: PublishInput): Promise<{ jobId: number; status: JobStatus }> {
@@ -37,6 +41,12 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   if (project.requireApproval) return requestApproval(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts, what);
 
   const slot = await core.locks.claim(ctx, project, 'publish');
+  try {
+    spec.unchangedHostIds = (await gateBeforePublish(core, ctx, project, spec, input.overwriteDrift === true)).unchangedHostIds;
+  } catch (err) {
+    slot.release();
+    throw err;
+  }
   let job;
   try {
     job = await createJob(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts);
@@ -50,7 +60,7 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   return { jobId: job.id, status: 'running' };
 }
 
-async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input: PublishInput): Promise<PublishSpec> {
+export async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input: PublishInput): Promise<PublishSpec> {
   let files: string[];
   try {
     files = normalizeSelection(stringList(input.files, 'files'));
@@ -75,8 +85,14 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
   const { files, revision, note, hosts } = spec;
   launch(core, ctx, job, project, slot, async (emit) => {
     const plans = await hostPlans(svc, { ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
-    const usable = hosts.filter((h) => plans.has(h.id));
+    const unchanged = new Set(spec.unchangedHostIds ?? []);
+    for (const h of hosts.filter((x) => plans.has(x.id) && unchanged.has(x.id))) {
+      await emit({ type: 'output', host: h.name, text: `${PREVIEW_TEXT.skipped}\n` });
+      await emit({ type: 'host', host: h.name, status: 'succeeded', phase: 'unchanged' });
+    }
+    const usable = hosts.filter((h) => plans.has(h.id) && !unchanged.has(h.id));
     if (usable.length === 0) return;
+    const succeeded = succeededHosts(emit);
     const protect = await newestSuccessfulPublishPerHost(svc, project.id, hosts.map((h) => h.id));
     const foreign = await otherProjectsSnapshots(svc, project.id, hosts.map((h) => h.id));
     const outcome = await core.engine.publish({
@@ -86,7 +102,9 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
       revision, files, note,
       hosts: usable.map((h) => ({ ...plans.get(h.id)!, protectJobId: protect.get(h.id), foreignJobIds: foreign.get(h.id) ?? [] })),
       hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
-    }, emit);
+    }, succeeded.emit);
+    const done = usable.filter((h) => succeeded.names.has(plans.get(h.id)!.name)).map((h) => h.id);
+    if (outcome.files) await recordHostFiles(svc, project.id, done, job.id, outcome.revision, outcome.files);
     return { revision: outcome.revision };
   });
 }
