@@ -5,7 +5,7 @@
 import type { HostCheck, RemoteFile } from '../../deploy/inspect.ts';
 import { decryptSecret } from '../../lib/crypto.ts';
 import { conflict, FerryError } from '../../lib/errors.ts';
-import type { Ctx, Services } from '../context.ts';
+import type { Ctx } from '../context.ts';
 import { recordOp } from '../oplog.ts';
 import { assertCan } from '../permissions.ts';
 import { recordedFiles } from './host-files.ts';
@@ -81,6 +81,10 @@ function classify(hostId: number, check: HostCheck, manifest: Manifest, recorded
 
 /** Checks the hosts of a checked publish spec against its package; hosts the stored settings refuse answer unreachable. */
 export async function previewSpec(core: JobCore, ctx: Ctx, project: ProjectFull, spec: PublishSpec): Promise<PublishPreview> {
+  return (await previewWithManifest(core, ctx, project, spec)).preview;
+}
+
+async function previewWithManifest(core: JobCore, ctx: Ctx, project: ProjectFull, spec: PublishSpec): Promise<{ preview: PublishPreview; files: Manifest }> {
   const { svc, engine } = core;
   if (!engine.releaseManifest || !engine.checkHosts) throw new FerryError('unavailable', PREVIEW_TEXT.noEngine);
   const password = project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null;
@@ -94,7 +98,7 @@ export async function previewSpec(core: JobCore, ctx: Ctx, project: ProjectFull,
     const check: HostCheck = byName.get(plans.get(h.id)?.name ?? '') ?? { host: h.name, ok: false, error: PREVIEW_TEXT.refusedDir };
     return classify(h.id, check, manifest.files, recorded);
   });
-  return { revision: manifest.revision, fileCount: manifest.files.length, hosts };
+  return { preview: { revision: manifest.revision, fileCount: manifest.files.length, hosts }, files: manifest.files };
 }
 
 /** GET /api/projects/:name/preview: the same checks and permission as a publish, nothing changed anywhere. */
@@ -109,12 +113,12 @@ export async function previewPublish(core: JobCore, ctx: Ctx, projectName: strin
  * files there were edited by hand and the publish does not say overwriteDrift, and answers the hosts where every file
  * is already in place (the publish skips them). Without records there is nothing to protect and no check is made.
  */
-export async function gateBeforePublish(core: JobCore, ctx: Ctx, project: ProjectFull, spec: PublishSpec, overwriteDrift: boolean): Promise<{ unchangedHostIds: number[] }> {
+export async function gateBeforePublish(core: JobCore, ctx: Ctx, project: ProjectFull, spec: PublishSpec, overwriteDrift: boolean): Promise<PublishSpec['unchanged']> {
   const { svc, engine } = core;
-  if (!engine.releaseManifest || !engine.checkHosts) return { unchangedHostIds: [] };
+  if (!engine.releaseManifest || !engine.checkHosts) return undefined;
   const known = await svc.db.hostFile.count({ where: { projectId: project.id, hostId: { in: spec.hosts.map((h) => h.id) } } });
-  if (known === 0) return { unchangedHostIds: [] };
-  const preview = await previewSpec(core, ctx, project, spec);
+  if (known === 0) return undefined;
+  const { preview, files } = await previewWithManifest(core, ctx, project, spec);
   const drifted = preview.hosts.filter((h) => h.drifted.length > 0);
   if (drifted.length > 0 && !overwriteDrift) {
     const message = PREVIEW_TEXT.drifted(drifted.reduce((n, h) => n + h.drifted.length, 0), drifted.map((h) => h.host));
@@ -125,5 +129,5 @@ export async function gateBeforePublish(core: JobCore, ctx: Ctx, project: Projec
     await recordOp(svc, ctx, { action: 'publish.overwrite-drift', result: 'ok', project: project.name, detail: drifted.map((h) => `${h.host}: ${h.drifted.map((d) => d.path).join(', ')}`).join('; ').slice(0, 2000) });
   }
   const unchanged = preview.hosts.filter((h) => h.reachable && h.unchanged.length === preview.fileCount && preview.fileCount > 0);
-  return { unchangedHostIds: unchanged.map((h) => h.hostId) };
+  return { hostIds: unchanged.map((h) => h.hostId), revision: preview.revision, files };
 }

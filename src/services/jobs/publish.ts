@@ -10,7 +10,7 @@ import { assertCan } from '../permissions.ts';
 import { requestApproval } from './approval.ts';
 import { abandon, launch, type JobCore } from './launch.ts';
 import type { ProjectSlot } from './lock.ts';
-import { recordHostFiles, succeededHosts } from './host-files.ts';
+import { recordHostFiles, succeededHosts, type PublishedFile } from './host-files.ts';
 import { concurrencyOf, hookSpecs, hostPlans } from './plans.ts';
 import { gateBeforePublish, PREVIEW_TEXT } from './preview.ts';
 import { selectHosts, stringList } from './request.ts';
@@ -28,7 +28,7 @@ export interface PublishSpec {
   /** Who asked for it: the job's author, named in the release journal on each host. */
   author: string;
   /** Hosts where every file is already in place (preview.ts): not uploaded to, and the job says so. */
-  unchangedHostIds?: number[];
+  unchanged?: { hostIds: number[]; revision: number; files: PublishedFile[] };
 }
 
 export async function startPublish(core: JobCore, ctx: Ctx, projectName: string, input: PublishInput): Promise<{ jobId: number; status: JobStatus }> {
@@ -42,7 +42,7 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
 
   const slot = await core.locks.claim(ctx, project, 'publish');
   try {
-    spec.unchangedHostIds = (await gateBeforePublish(core, ctx, project, spec, input.overwriteDrift === true)).unchangedHostIds;
+    spec.unchanged = await gateBeforePublish(core, ctx, project, spec, input.overwriteDrift === true);
   } catch (err) {
     slot.release();
     throw err;
@@ -85,11 +85,14 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
   const { files, revision, note, hosts } = spec;
   launch(core, ctx, job, project, slot, async (emit) => {
     const plans = await hostPlans(svc, { ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
-    const unchanged = new Set(spec.unchangedHostIds ?? []);
-    for (const h of hosts.filter((x) => plans.has(x.id) && unchanged.has(x.id))) {
+    const unchanged = new Set(spec.unchanged?.hostIds ?? []);
+    const skipped = hosts.filter((x) => plans.has(x.id) && unchanged.has(x.id));
+    for (const h of skipped) {
       await emit({ type: 'output', host: h.name, text: `${PREVIEW_TEXT.skipped}\n` });
       await emit({ type: 'host', host: h.name, status: 'succeeded', phase: 'unchanged' });
     }
+    // The bytes there are the release's: recorded as this job's, so files Ferry had forgotten (a rollback) are known again.
+    if (spec.unchanged && skipped.length) await recordHostFiles(svc, project.id, skipped.map((h) => h.id), job.id, spec.unchanged.revision, spec.unchanged.files);
     const usable = hosts.filter((h) => plans.has(h.id) && !unchanged.has(h.id));
     if (usable.length === 0) return;
     const succeeded = succeededHosts(emit);
