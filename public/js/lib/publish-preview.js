@@ -47,7 +47,10 @@ function hostCard(host, project, preview) {
     return card;
   }
   if (host.unchanged.length === preview.fileCount && preview.fileCount > 0) card.append(el('div', { class: 'small text-secondary' }, TEXT.allUnchanged));
-  for (const kind of ['drifted', 'changed', 'new', 'unchanged']) card.append(fileList(kind, host[kind], project, host.host, preview.revision, host.recordedRevisions));
+  for (const kind of ['drifted', 'changed', 'new', 'unchanged']) {
+    const list = fileList(kind, host[kind], project, host.host, preview.revision, host.recordedRevisions);
+    if (list) card.append(list);
+  }
   return card;
 }
 
