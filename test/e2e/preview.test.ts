@@ -88,6 +88,20 @@ describe('preview in the browser', () => {
     await screenshot(page, 'preview-diff-drift');
   });
 
+  it('checks drift from the dashboard: the job lists the drifted file with its diff, the dashboard says how many hosts', async () => {
+    await page.goto(`${base}/`);
+    await Promise.all([page.waitForURL(/\/jobs\/\d+$/), page.click('[data-drift-check="game"]')]);
+    await t.jobs!.idle();
+    await page.reload();
+    await page.waitForSelector('#drift-findings [data-drift-host="a"]');
+    expect(await page.textContent('#drift-findings')).toContain('bin/server.sh');
+    expect(await page.locator('#drift-findings [data-drift-host="b"]').count()).toBe(0);
+    await screenshot(page, 'preview-drift-job');
+    await page.goto(`${base}/`);
+    expect(await page.textContent('tr[data-project="game"]')).toContain('1 host drifted');
+    await screenshot(page, 'preview-dashboard-drift');
+  });
+
   it('lists new/changed/unchanged/drifted per host and refuses to publish until the overwrite box is ticked', async () => {
     await page.goto(`${base}/projects/game/publish`);
     await page.waitForSelector(`${node('conf')} > a`);

@@ -40,13 +40,9 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   const what = `r${revision ?? 'HEAD'}, ${files.length} path(s) to ${hosts.length} host(s)`;
   if (project.requireApproval) return requestApproval(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts, what);
 
+  // Checked before the slot is claimed, so a publish that is refused for hand edits never shows the project busy.
+  spec.unchanged = await gateBeforePublish(core, ctx, project, spec, input.overwriteDrift === true);
   const slot = await core.locks.claim(ctx, project, 'publish');
-  try {
-    spec.unchanged = await gateBeforePublish(core, ctx, project, spec, input.overwriteDrift === true);
-  } catch (err) {
-    slot.release();
-    throw err;
-  }
   let job;
   try {
     job = await createJob(svc, ctx, project, { kind: 'publish', revision: revision ?? null, files, note }, hosts);

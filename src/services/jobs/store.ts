@@ -92,6 +92,8 @@ export async function getJob(svc: Services, ctx: Ctx, jobId: number) {
     hosts: job.hosts.map((h) => ({
       host: h.hostName, status: h.status, phase: h.phase, error: h.error, output: h.output, exitCode: h.exitCode,
       snapshotTaken: h.snapshotTaken, rolledBackByJobId: h.rolledBackByJobId, startedAt: h.startedAt, finishedAt: h.finishedAt,
+      // A drift check's findings on this host (drift.ts); [] for other kinds of job.
+      drift: h.drift ? (JSON.parse(h.drift) as unknown[]) : [],
     })),
   };
 }
