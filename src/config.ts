@@ -294,3 +294,15 @@ export const RELEASE_CACHE = {
   /** Total size of the working copies; each holds its files twice (svn keeps a pristine copy of every file). */
   workingCopyBytes: 20 * 1024 ** 3,
 } as const;
+
+/** Preview, drift checks and host diffs (src/deploy/inspect.ts, preview.ts): the operator waits for these answers. */
+export const HOST_CHECK = {
+  /** Connecting to a host for a check. */
+  connectTimeoutMs: 8_000,
+  /** The one command that hashes the listed files on a host (or fetches one file). */
+  commandTimeoutMs: 20_000,
+  /** Most bytes of a host's file fetched for a diff; bigger files show sizes and hashes only. */
+  fetchMaxBytes: 1024 * 1024,
+  /** Above this many files the preview reads a host's whole record instead of naming each path in the query. */
+  recordQueryPaths: 5000,
+} as const;

@@ -2,6 +2,7 @@
 // directory (one command per host, the paths sent on stdin so no path ever becomes shell text), and one file's
 // content, size-capped, for a diff. Files reached through a symbolic link, or resolving outside the deploy directory,
 // are reported as such and never read.
+import { HOST_CHECK } from '../config.ts';
 import { FerryError } from '../lib/errors.ts';
 import { normalizeManifestPath, reasonFrom, shq } from './remote.ts';
 import type { RemoteSession } from './types.ts';
@@ -19,9 +20,9 @@ export type RemoteFile = { kind: 'file'; sha256: string; size: number } | { kind
 export type HostCheck = { host: string; ok: true; files: Map<string, RemoteFile> } | { host: string; ok: false; error: string };
 
 /** How long the one checking command may run on a host. */
-export const CHECK_TIMEOUT_MS = 20_000;
+export const CHECK_TIMEOUT_MS = HOST_CHECK.commandTimeoutMs;
 /** Most bytes of a host's file fetched for a diff. */
-export const FETCH_MAX_BYTES = 1024 * 1024;
+export const FETCH_MAX_BYTES = HOST_CHECK.fetchMaxBytes;
 
 /** The shell lines that answer, per path read from stdin, `F<TAB>sha<TAB>size<TAB>path` or a one-letter kind and the path. */
 function hashScript(deployDir: string): string {

@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { HOST_CHECK } from '../config.ts';
 import { operatorMessage } from '../lib/errors.ts';
 import { CHECK_TIMEOUT_MS, fetchFromHost, hashOnHost, type HostCheck } from './inspect.ts';
 import type { ManifestEntry } from './pack/index.ts';
@@ -11,8 +12,6 @@ import type { Engine, HostPlan } from './runner-types.ts';
 import type { ReleaseSource } from './source.ts';
 import type { ConnectOptions, EngineLogger, HostTarget, RemoteSession } from './types.ts';
 
-/** Connecting for a check is given less time than a publish: the operator is waiting for the answer. */
-const CHECK_CONNECT_TIMEOUT_MS = 8_000;
 
 /** The regular files of a manifest (links are not recorded: their content is their target). */
 export function regularFiles(manifest: readonly ManifestEntry[]): { path: string; sha256: string; size: number }[] {
@@ -28,7 +27,7 @@ interface InspectionDeps {
 
 export function inspection(deps: InspectionDeps): Required<Pick<Engine, 'releaseManifest' | 'checkHosts' | 'fetchHostFile'>> {
   const withSession = async <T>(plan: HostPlan, work: (session: RemoteSession) => Promise<T>): Promise<T> => {
-    const session = await deps.connectTo(plan.target, { connectTimeoutMs: CHECK_CONNECT_TIMEOUT_MS });
+    const session = await deps.connectTo(plan.target, { connectTimeoutMs: HOST_CHECK.connectTimeoutMs });
     try {
       return await work(session);
     } finally {

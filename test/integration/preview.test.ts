@@ -197,3 +197,18 @@ describe('drift check', () => {
     expect(denied.status).toBe(403);
   });
 });
+
+describe('binary files', () => {
+  it('answers a hand-edited binary file on a host with sizes and hashes only', async () => {
+    const blob = Buffer.from([0, 1, 2, 3, 0, 255, 254]);
+    const rev = await fleet.svn.commit({ 'trunk/data/blob.bin': blob }, 'a binary');
+    await publish({ files: ['data/blob.bin'], hosts: ['a'], revision: rev });
+    fs.writeFileSync(targetFile('a', 'data/blob.bin'), Buffer.from([0, 9, 9]));
+    const res = await as('ops').get('/api/projects/game/diff?path=data/blob.bin&host=a');
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({
+      kind: 'binary', diff: '', note: expect.stringMatching(/binary/),
+      sizes: { from: { size: 7, sha256: crypto.createHash('sha256').update(blob).digest('hex') }, to: { size: 3 } },
+    });
+  });
+});

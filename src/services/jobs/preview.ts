@@ -3,6 +3,7 @@
 // package is prepared through the engine's release source, so the publish that follows reuses it; each host is
 // checked with one command. A publish that would overwrite hand edits is refused unless it says overwriteDrift.
 import type { HostCheck, RemoteFile } from '../../deploy/inspect.ts';
+import { HOST_CHECK } from '../../config.ts';
 import { decryptSecret } from '../../lib/crypto.ts';
 import { conflict, FerryError } from '../../lib/errors.ts';
 import type { Ctx } from '../context.ts';
@@ -92,7 +93,7 @@ async function previewWithManifest(core: JobCore, ctx: Ctx, project: ProjectFull
   const plans = await hostPlans(svc, { ctx, jobId: 0, kind: 'preview', emit: () => undefined }, project, spec.hosts.map((h) => h.id));
   const usable = spec.hosts.filter((h) => plans.has(h.id));
   const checks = await engine.checkHosts(usable.map((h) => plans.get(h.id)!), manifest.files.map((f) => f.path), concurrencyOf(project));
-  const recorded = await recordedFiles(svc, project.id, usable.map((h) => h.id), manifest.files.length <= 5000 ? manifest.files.map((f) => f.path) : undefined);
+  const recorded = await recordedFiles(svc, project.id, usable.map((h) => h.id), manifest.files.length <= HOST_CHECK.recordQueryPaths ? manifest.files.map((f) => f.path) : undefined);
   const byName = new Map(checks.map((c) => [c.host, c]));
   const hosts = spec.hosts.map((h) => {
     const check: HostCheck = byName.get(plans.get(h.id)?.name ?? '') ?? { host: h.name, ok: false, error: PREVIEW_TEXT.refusedDir };
