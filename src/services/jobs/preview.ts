@@ -129,6 +129,9 @@ export async function gateBeforePublish(core: JobCore, ctx: Ctx, project: Projec
   if (drifted.length > 0) {
     await recordOp(svc, ctx, { action: 'publish.overwrite-drift', result: 'ok', project: project.name, detail: drifted.map((h) => `${h.host}: ${h.drifted.map((d) => d.path).join(', ')}`).join('; ').slice(0, 2000) });
   }
-  const unchanged = preview.hosts.filter((h) => h.reachable && h.unchanged.length === preview.fileCount && preview.fileCount > 0);
+  // A before-publish hook may change the files after they leave SVN, and the preview packs without it: no host is
+  // skipped then, since "the same bytes are there" cannot be known.
+  const hooked = project.hooks.some((h) => h.stage === 'before-publish');
+  const unchanged = hooked ? [] : preview.hosts.filter((h) => h.reachable && h.unchanged.length === preview.fileCount && preview.fileCount > 0);
   return { hostIds: unchanged.map((h) => h.hostId), revision: preview.revision, files };
 }

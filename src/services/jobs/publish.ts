@@ -42,6 +42,8 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
 
   // Checked before the slot is claimed, so a publish that is refused for hand edits never shows the project busy.
   spec.unchanged = await gateBeforePublish(core, ctx, project, spec, input.overwriteDrift === true);
+  // HEAD as checked: a commit landing meanwhile must not be published to hosts judged on the revision before it.
+  if (spec.unchanged) spec.revision ??= spec.unchanged.revision;
   const slot = await core.locks.claim(ctx, project, 'publish');
   let job;
   try {
