@@ -54,6 +54,13 @@ function revisionOf(value: unknown, fallback?: SvnRevision): SvnRevision {
 const looksBinary = (data: Buffer) => data.subarray(0, 8192).includes(0);
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
+/** The ---/+++ lines before the first hunk name `file` alone (removed lines like "-- x" in hunks are left alone). */
+function plainHeader(diff: string, file: string): string {
+  const hunk = diff.search(/^@@/m);
+  if (hunk < 0) return diff;
+  return diff.slice(0, hunk).replace(/^(---|\+\+\+) .*$/gm, (_line, mark: string) => `${mark} ${file}`) + diff.slice(hunk);
+}
+
 /** `diff -u` of two texts, labelled; never through a shell. */
 async function unifiedDiff(run: RunFile, a: { label: string; text: Buffer }, b: { label: string; text: Buffer }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-diff-'));
@@ -81,7 +88,8 @@ export async function fileDiff(core: JobCore, ctx: Ctx, projectName: string, que
     if (query.from === undefined || query.from === '') throw badRequest(DIFF_TEXT.fromRequired);
     const from = revisionOf(query.from);
     const to = revisionOf(query.to, 'HEAD');
-    const diff = await client.diff(file, from, to, 8 * FETCH_MAX_BYTES);
+    // The file header names the file alone (svn adds "(revision N)"), so a renderer does not take it for a rename.
+    const diff = plainHeader(await client.diff(file, from, to, 8 * FETCH_MAX_BYTES), file);
     const binary = /^Cannot display: file marked as a binary type/m.test(diff);
     return { path: file, from: `r${from}`, to: `r${to}`, kind: binary ? 'binary' : 'text', diff: binary ? '' : diff, note: binary ? DIFF_TEXT.binary : undefined };
   }
@@ -106,6 +114,6 @@ export async function fileDiff(core: JobCore, ctx: Ctx, projectName: string, que
   if (looksBinary(fetched.content)) return { ...answer, kind: 'binary', diff: '', note: DIFF_TEXT.binary, sizes };
   const ferryCopy = Buffer.from(await client.cat(file, record.revision ?? 'HEAD', 2 * FETCH_MAX_BYTES), 'utf8');
   const note = sha256(ferryCopy) === record.sha256 ? undefined : DIFF_TEXT.hooksChanged(record.revision);
-  const diff = await unifiedDiff(run, { label: `${file} (${answer.from})`, text: ferryCopy }, { label: `${file} (${answer.to})`, text: fetched.content });
+  const diff = await unifiedDiff(run, { label: file, text: ferryCopy }, { label: file, text: fetched.content });
   return { ...answer, kind: 'text', diff, note, sizes };
 }
