@@ -15,6 +15,7 @@ import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { dashboard } from '../../src/services/dashboard.ts';
+import { hostDetail, updateHost } from '../../src/services/config/hosts.ts';
 
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
@@ -210,5 +211,18 @@ describe('binary files', () => {
       kind: 'binary', diff: '', note: expect.stringMatching(/binary/),
       sizes: { from: { size: 7, sha256: crypto.createHash('sha256').update(blob).digest('hex') }, to: { size: 3 } },
     });
+  });
+});
+
+describe('a changed deploy directory', () => {
+  it('forgets what Ferry recorded putting in the old one, so it is never taken for hand edits', async () => {
+    const host = await t.db.host.findUniqueOrThrow({ where: { name: 'b' } });
+    expect(await t.db.hostFile.count({ where: { hostId: host.id } })).toBeGreaterThan(0);
+    const { host: form } = await hostDetail(t.svc, host.id);
+    const ctx = { actor: cliActor(), ip: 'cli' };
+    const { changed } = await updateHost(t.svc, ctx, host.id, { ...form, port: String(form.port), credentialId: String(form.credentialId), jumpHostId: '', hostKey: '', deployDir: `${fleet.targets.b.dir}/elsewhere` });
+    expect(changed).toEqual(['deployDir']);
+    expect(await t.db.hostFile.count({ where: { hostId: host.id } })).toBe(0);
+    expect(await t.db.hostFile.count({ where: { host: { name: 'a' } } })).toBeGreaterThan(0);
   });
 });
