@@ -119,7 +119,15 @@ export async function gateBeforePublish(core: JobCore, ctx: Ctx, project: Projec
   if (!engine.releaseManifest || !engine.checkHosts) return undefined;
   const known = await svc.db.hostFile.count({ where: { projectId: project.id, hostId: { in: spec.hosts.map((h) => h.id) } } });
   if (known === 0) return undefined;
-  const { preview, files } = await previewWithManifest(core, ctx, project, spec);
+  let checked: Awaited<ReturnType<typeof previewWithManifest>>;
+  try {
+    checked = await previewWithManifest(core, ctx, project, spec);
+  } catch (err) {
+    // SVN down, a release the packer refuses: the publish job meets the same problem and fails with it, as before.
+    svc.logger.warn({ err, project: project.name }, 'could not check the hosts before publishing');
+    return undefined;
+  }
+  const { preview, files } = checked;
   const drifted = preview.hosts.filter((h) => h.drifted.length > 0);
   if (drifted.length > 0 && !overwriteDrift) {
     const message = PREVIEW_TEXT.drifted(drifted.reduce((n, h) => n + h.drifted.length, 0), drifted.map((h) => h.host));
