@@ -26,6 +26,7 @@ import { accountRouter } from './web/routes/account.ts';
 import { oplogRouter } from './web/routes/oplog.ts';
 import { projectsPagesRouter } from './web/routes/projects.ts';
 import { jobsPagesRouter } from './web/routes/jobs.ts';
+import { diffPagesRouter } from './web/routes/diff.ts';
 import { adminRouter } from './web/routes/admin/index.ts';
 import { apiRouter } from './web/routes/api/index.ts';
 import { countDecidable, type JobRunner } from './services/jobs/index.ts';
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps) {
   app.use('/vendor/datatables', express.static(vendor('datatables.net/js'), statics));
   app.use('/vendor/datatables-bs5', express.static(vendor('datatables.net-bs5'), statics));
   app.use('/vendor/jstree', express.static(vendor('jstree/dist'), statics));
+  app.use('/vendor/diff2html', express.static(vendor('diff2html/bundles'), statics));
 
   // Small bodies only: anything is parsed before authentication. The import routes parse theirs after the admin check.
   app.use(smallBodies);
@@ -140,6 +142,7 @@ export function createApp(deps: AppDeps) {
   app.use('/account', accountRouter(svc));
   app.use('/oplog', oplogRouter(svc));
   app.use('/projects', projectsPagesRouter(svc, deps.jobs));
+  app.use('/projects', diffPagesRouter(svc));
   app.use('/jobs', jobsPagesRouter(svc, deps.jobs));
   const sendSettings = deps.notifier?.options ?? { publicUrl: config.publicUrl, smtp: config.smtp, timeoutMs: NOTIFY_DELIVERY.timeoutMs, responseBytes: NOTIFY_DELIVERY.responseBytes };
   app.use('/admin', adminRouter(svc, { csrfProtection: csrf.csrfSynchronisedProtection, sendSettings }));

@@ -393,3 +393,15 @@ export const TREE_LISTING = {
   /** Entries held in all cached listings together; a bigger listing is answered but not kept. */
   cacheEntries: 200_000,
 } as const;
+
+/** Preview, drift checks and host diffs (src/deploy/inspect.ts, preview.ts): the operator waits for these answers. */
+export const HOST_CHECK = {
+  /** Connecting to a host for a check. */
+  connectTimeoutMs: 8_000,
+  /** The one command that hashes the listed files on a host (or fetches one file). */
+  commandTimeoutMs: 20_000,
+  /** Most bytes of a host's file fetched for a diff; bigger files show sizes and hashes only. */
+  fetchMaxBytes: 1024 * 1024,
+  /** Above this many files the preview reads a host's whole record instead of naming each path in the query. */
+  recordQueryPaths: 5000,
+} as const;

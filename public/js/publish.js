@@ -4,6 +4,7 @@
 import { el, fetchJson, fmtDate, fmtSize, html, showAlert } from './lib/ui.js';
 import { wavesForm } from './lib/waves-form.js';
 import { ROOT, TreeSelection } from './lib/tree-selection.js';
+import { showPublishPreview } from './lib/publish-preview.js';
 
 const page = document.getElementById('publish-page');
 if (page) setUpPublishPage();
@@ -469,9 +470,21 @@ function setUpPublishPage() {
     document.getElementById('confirm-hosts-count').textContent = hosts.length + ' host(s)' + (groups.length ? ', including group(s) ' + groups.join(', ') : '');
     document.getElementById('confirm-hosts').replaceChildren(el('ul', { class: 'list-inline mb-0 font-monospace' }, listItems(hosts, 'list-inline-item')));
     errorBox.replaceChildren();
-    submit.disabled = false;
+    submit.disabled = true;
     bootstrap.Modal.getOrCreateInstance(modalEl).show();
+    const shown = request;
+    showPublishPreview({
+      api, project: data.project, request, box: document.getElementById('confirm-preview'), overwrite: overwriteBox,
+      onReady: (needsTick) => {
+        if (request !== shown) return;
+        blockedByDrift = needsTick;
+        submit.disabled = blockedByDrift();
+      },
+    });
   });
+  const overwriteBox = document.getElementById('confirm-overwrite');
+  let blockedByDrift = () => true;
+  overwriteBox.querySelector('input').addEventListener('change', () => (submit.disabled = blockedByDrift()));
 
   submit.addEventListener('click', async () => {
     if (!request) return;
@@ -479,11 +492,12 @@ function setUpPublishPage() {
     errorBox.replaceChildren();
     try {
       const note = document.getElementById('publish-note').value.trim();
-      const result = await fetchJson(api + '/publish', { method: 'POST', body: Object.assign({}, request, note ? { note } : {}) });
+      const overwriteDrift = document.getElementById('overwrite-drift').checked;
+      const result = await fetchJson(api + '/publish', { method: 'POST', body: Object.assign({}, request, note ? { note } : {}, overwriteDrift ? { overwriteDrift } : {}) });
       window.location.assign('/jobs/' + result.jobId);
     } catch (err) {
       showAlert(errorBox, 'danger', err.message);
-      submit.disabled = false;
+      submit.disabled = blockedByDrift();
     }
   });
 

@@ -1,6 +1,7 @@
 // Requests the services hand to the release engine. Everything is already resolved and decrypted:
 // the engine never reads the database. Never log these objects (they hold credentials).
 import type { HookSpec } from './hooks.ts';
+import type { FetchedFile, HostCheck } from './inspect.ts';
 import type { SvnRepository } from './svn/index.ts';
 import type { EventSink, HostTarget } from './types.ts';
 
@@ -40,6 +41,18 @@ export interface PublishOutcome {
   revision: number;
   fileCount: number;
   bytes: number;
+  /** The regular files published (path, sha256, size), for Ferry's record of what each host holds. */
+  files?: { path: string; sha256: string; size: number }[];
+}
+
+/** What a publish of `files` at `revision` would put on the hosts, packed as the publish will pack it. */
+export interface ManifestRequest {
+  project: string;
+  svn: SvnRepository;
+  revision?: number;
+  files: string[];
+  /** Paths inside selected folders left out, as the publish will leave them out. */
+  exclude?: string[];
 }
 
 export interface RollbackRequest {
@@ -77,4 +90,9 @@ export interface Engine {
   publish(req: PublishRequest, emit: EventSink): Promise<PublishOutcome>;
   rollback(req: RollbackRequest, emit: EventSink): Promise<void>;
   processAction(req: ProcessRequest, emit: EventSink): Promise<void>;
+  /** Preview and drift (inspect.ts); optional so that engines made for tests need not have them. */
+  releaseManifest?(req: ManifestRequest): Promise<{ revision: number; files: { path: string; sha256: string; size: number }[] }>;
+  /** One command per host, at most `concurrency` hosts at once; an unreachable host answers ok: false. */
+  checkHosts?(hosts: HostPlan[], paths: string[], concurrency: number): Promise<HostCheck[]>;
+  fetchHostFile?(host: HostPlan, path: string): Promise<FetchedFile>;
 }

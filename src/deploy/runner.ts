@@ -13,6 +13,7 @@ import { PackError } from './pack/index.ts';
 import { runProcessAction } from './processes.ts';
 import { forEachHostLimited } from './remote.ts';
 import { startRelayStaging, type HostReporter } from './relay/index.ts';
+import { inspection, regularFiles } from './preview.ts';
 import { publishToHost, rollbackHost } from './release.ts';
 import { PackageFeed } from './release/feed.ts';
 import { releaseLists } from './release/publish.ts';
@@ -245,7 +246,7 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       // A packing failure failed every host while it was still receiving (nothing was changed on any): the job says why.
       const pack = await packed;
-      return { revision, fileCount: pack.fileCount, bytes: pack.bytes };
+      return { revision, fileCount: pack.fileCount, bytes: pack.bytes, files: regularFiles(pack.manifest) };
     } finally {
       // The package may now be evicted from the cache (or, made for hooks, goes with the job's directory).
       await preparing?.then((prepared) => prepared.release()).catch(() => undefined);
@@ -295,5 +296,5 @@ export function createEngine(deps: EngineDeps): Engine {
     }));
   }
 
-  return { publish, rollback, processAction };
+  return { publish, rollback, processAction, ...inspection({ source, connectTo, workDir: deps.workDir, logger: deps.logger }) };
 }

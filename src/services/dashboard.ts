@@ -2,6 +2,7 @@
 // waiting for this user's approval.
 import type { Ctx, Services } from './context.ts';
 import { requestsAwaiting } from './jobs/approval.ts';
+import { latestDrift } from './jobs/drift.ts';
 import { ACTIVE_JOB_STATUSES, CLOSED_REQUEST_STATUSES, isActiveStatus } from './jobs/status.ts';
 
 export async function visibleProjectIds(svc: Pick<Services, 'db'>, ctx: Ctx): Promise<number[] | undefined> {
@@ -22,10 +23,13 @@ export async function dashboard(svc: Pick<Services, 'db'>, ctx: Ctx) {
       },
     },
   });
+  const drift = await latestDrift(svc, projects.map((p) => p.id));
   const rows = projects.map((p) => ({
     ...p,
     lastPublish: p.jobs.find((j) => j.kind === 'publish' && !isActiveStatus(j.status)) ?? null,
     running: p.jobs.find((j) => isActiveStatus(j.status)) ?? null,
+    /** The newest drift check: hosts where files differ from what Ferry put there. */
+    drift: drift.get(p.id) ?? null,
     grant: ctx.actor.role === 'admin'
       ? { publish: true, rollback: true, process: true }
       : ctx.actor.grants.get(p.id) ?? { publish: false, rollback: false, process: false },

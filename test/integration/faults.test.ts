@@ -63,13 +63,18 @@ async function onSmallDisk(ctx: Parameters<typeof mountTmpfs>[0], name: string, 
   const small = path.join(fleet.targets.b.rootDir, name);
   fs.mkdirSync(small, { recursive: true });
   const unmount = mountTmpfs(ctx, small, size);
+  // Ferry's record of b's files describes the directory it published to; swapping the directory under it would look
+  // like hand edits (HostFile), so the record goes with the swap.
+  const forgetRecord = () => t.db.hostFile.deleteMany({ where: { host: { name: 'b' } } });
   try {
+    await forgetRecord();
     await t.db.host.update({ where: { name: 'b' }, data: { deployDir: small } });
     const seed = await waitJob((await api('post', '/api/projects/game/publish', { files: ['conf'], hosts: ['b'] })).body.jobId);
     expect(seed.status).toBe('succeeded');
     await body(small, fs.readFileSync(path.join(small, 'conf/app.ini'), 'utf8'));
   } finally {
     await t.db.host.update({ where: { name: 'b' }, data: { deployDir: fleet.targets.b.dir } });
+    await forgetRecord();
     unmount();
   }
 }

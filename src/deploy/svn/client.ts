@@ -140,6 +140,18 @@ export class SvnClient {
     return (await this.info('HEAD')).revision;
   }
 
+  /** A file's content at `rev` (text), for a diff; at most maxBytes of output. */
+  async cat(path: string, rev: SvnRevision, maxBytes: number): Promise<string> {
+    const file = normalizeProjectPath(path);
+    return this.svn(['cat', '--', this.urlOf(file, rev)], { action: 'read a file', path: file, revision: rev }, { maxBuffer: maxBytes });
+  }
+
+  /** Unified diff of one file between two revisions (`svn diff OLD@from NEW@to`); '' when they are the same. */
+  async diff(path: string, from: SvnRevision, to: SvnRevision, maxBytes: number): Promise<string> {
+    const file = normalizeProjectPath(path);
+    return this.svn(['diff', '--', this.urlOf(file, from), this.urlOf(file, to)], { action: 'compare two revisions of a file', path: file, revision: to }, { maxBuffer: maxBytes });
+  }
+
   /** One directory level, directories first, for a lazily loaded tree. `path` is project-relative ('' or '.' = root). */
   async listDir(path = PROJECT_ROOT, rev: SvnRevision = 'HEAD'): Promise<SvnDirEntry[]> {
     const dir = path === '' ? PROJECT_ROOT : normalizeProjectPath(path);

@@ -148,6 +148,8 @@ export async function updateHost(svc: Services, ctx: Ctx, id: number, input: unk
   const after = { ...pick(data, HOST_FIELDS), hostKey: data.hostKey ?? before.hostKey };
   const changed = changedFields(pick(before, HOST_FIELDS), after);
   if (changed.length) await svc.db.host.update({ where: { id }, data: after });
+  // What Ferry recorded putting on this host describes the old directory: forgotten, so it is never taken for hand edits.
+  if (changed.includes('deployDir')) await svc.db.hostFile.deleteMany({ where: { hostId: id } });
   const renamed = data.name !== before.name ? ` (renamed from ${before.name})` : '';
   await recordOp(svc, ctx, { action: 'host.update', result: 'ok', target: data.name, detail: changeDetail(changed) + renamed });
   return { id, name: data.name, changed };

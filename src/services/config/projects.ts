@@ -122,6 +122,8 @@ export async function updateProject(svc: Services, ctx: Ctx, id: number, input: 
   if (svnPasswordEnc !== undefined) changed.push('svnPassword');
 
   if (changed.length) await svc.db.project.update({ where: { id }, data: { ...after, ...(svnPasswordEnc !== undefined ? { svnPasswordEnc } : {}) } });
+  // Ferry's record of the project's files on its hosts describes the old directory (hosts with a directory of their own keep theirs).
+  if (changed.includes('deployDir')) await svc.db.hostFile.deleteMany({ where: { projectId: id, host: { OR: [{ deployDir: null }, { deployDir: '' }] } } });
   const renamed = data.name !== before.name ? ` (renamed from ${before.name})` : '';
   await recordOp(svc, ctx, { action: 'project.update', result: 'ok', project: data.name, target: data.name, detail: changeDetail(changed) + renamed });
   return { id, name: data.name, changed };

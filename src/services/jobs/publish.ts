@@ -10,14 +10,19 @@ import { assertCan } from '../permissions.ts';
 import { requestApproval } from './approval.ts';
 import { abandon, launch, type JobCore } from './launch.ts';
 import type { ProjectSlot } from './lock.ts';
+import { recordHostFiles, succeededHosts, type PublishedFile } from './host-files.ts';
 import { concurrencyOf, hookSpecs, hostPlans } from './plans.ts';
+import { gateBeforePublish, PREVIEW_TEXT } from './preview.ts';
 import { selectHosts, stringList } from './request.ts';
 import type { JobStatus } from './status.ts';
 import { createJob, projectFor, type ProjectFull } from './store.ts';
 import { publishInWaves } from './waves.ts';
 import { initialState, planWaves, saveWavePlan, waveSettings, type PlannedWaves } from './waves-plan.ts';
 
-export interface PublishInput { files: unknown; exclude?: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown; waves?: unknown }
+export interface PublishInput {
+  files: unknown; exclude?: unknown; revision?: unknown; hosts?: unknown; groups?: unknown; note?: unknown; waves?: unknown;
+  /** Publish even over files edited by hand on a host. */ overwriteDrift?: unknown;
+}
 
 /** What a publish will do, checked: the same for one started now and one started when its request is approved. */
 export interface PublishSpec {
@@ -31,6 +36,8 @@ export interface PublishSpec {
   waves: PlannedWaves | null;
   /** Who asked for it: the job's author (FERRY_USER for hooks). */
   author: string;
+  /** Hosts where every file is already in place (preview.ts): not uploaded to, and the job says so. */
+  unchanged?: { hostIds: number[]; revision: number; files: PublishedFile[] };
 }
 
 /** `plannedWaves`: waves already cut (Continue anyway, retry of a publish in waves); the request's `waves` is then ignored. */
@@ -48,6 +55,10 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
     return requestApproval(svc, ctx, project, row, hosts, what, async (jobId) => { if (waves) await saveWavePlan(svc, jobId, waves); });
   }
 
+  // Checked before the slot is claimed, so a publish that is refused for hand edits never shows the project busy.
+  spec.unchanged = await gateBeforePublish(core, ctx, project, spec, input.overwriteDrift === true);
+  // HEAD as checked: a commit landing meanwhile must not be published to hosts judged on the revision before it.
+  if (spec.unchanged) spec.revision ??= spec.unchanged.revision;
   const slot = await core.locks.claim(ctx, project, 'publish');
   let job;
   try {
@@ -63,7 +74,7 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   return { jobId: job.id, status: 'running' };
 }
 
-async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input: PublishInput, plannedWaves?: PlannedWaves): Promise<PublishSpec> {
+export async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull, input: PublishInput, plannedWaves?: PlannedWaves): Promise<PublishSpec> {
   let files: string[];
   let exclude: string[];
   try {
@@ -92,18 +103,34 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
   const { files, exclude, revision, note, hosts, waves } = spec;
   launch(core, ctx, job, project, slot, async (emit) => {
     const plans = await hostPlans(svc, { ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
-    const usable = hosts.filter((h) => plans.has(h.id));
+    // Hosts where every file is already in place are not uploaded to (not in waves: each wave runs its gate).
+    const unchanged = new Set(waves ? [] : spec.unchanged?.hostIds ?? []);
+    const skipped = hosts.filter((x) => plans.has(x.id) && unchanged.has(x.id));
+    for (const h of skipped) {
+      await emit({ type: 'output', host: h.name, text: `${PREVIEW_TEXT.skipped}\n` });
+      await emit({ type: 'host', host: h.name, status: 'succeeded', phase: 'unchanged' });
+    }
+    // The bytes there are the release's: recorded as this job's, so files Ferry had forgotten (a rollback) are known again.
+    if (spec.unchanged && skipped.length) await recordHostFiles(svc, project.id, skipped.map((h) => h.id), job.id, spec.unchanged.revision, spec.unchanged.files);
+    const usable = hosts.filter((h) => plans.has(h.id) && !unchanged.has(h.id));
     if (usable.length === 0) return;
     const protect = await newestSuccessfulPublishPerHost(svc, project.id, hosts.map((h) => h.id));
     const foreign = await otherProjectsSnapshots(svc, project.id, hosts.map((h) => h.id));
-    const publishTo = (ids: number[], sink: typeof emit, rev = revision) => core.engine.publish({
-      jobId: job.id, project: project.name, user: spec.author,
-      keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
-      svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
-      revision: rev, files, ...(exclude.length ? { exclude } : {}), note,
-      hosts: ids.map((id) => ({ ...plans.get(id)!, protectJobId: protect.get(id), foreignJobIds: foreign.get(id) ?? [] })),
-      hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
-    }, sink);
+    // One engine publish (a wave, or every host); what landed on the hosts that succeeded is recorded (HostFile).
+    const publishTo = async (ids: number[], sink: typeof emit, rev = revision) => {
+      const succeeded = succeededHosts(sink);
+      const outcome = await core.engine.publish({
+        jobId: job.id, project: project.name, user: spec.author,
+        keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
+        svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
+        revision: rev, files, ...(exclude.length ? { exclude } : {}), note,
+        hosts: ids.map((id) => ({ ...plans.get(id)!, protectJobId: protect.get(id), foreignJobIds: foreign.get(id) ?? [] })),
+        hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
+      }, succeeded.emit);
+      const done = ids.filter((id) => succeeded.names.has(plans.get(id)!.name));
+      if (outcome.files) await recordHostFiles(svc, project.id, done, job.id, outcome.revision, outcome.files);
+      return outcome;
+    };
     if (waves) {
       const state = initialState(waves);
       return publishInWaves(core, { ctx, jobId: job.id, project, state, hostIds: new Map(hosts.map((h) => [h.name, h.id])), plans, emit }, publishTo);

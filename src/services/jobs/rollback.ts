@@ -6,6 +6,7 @@ import type { Ctx, Services } from '../context.ts';
 import { recordOp } from '../oplog.ts';
 import { assertCan } from '../permissions.ts';
 import { abandon, launch, type JobCore } from './launch.ts';
+import { forgetHostFiles } from './host-files.ts';
 import { concurrencyOf, hostPlans } from './plans.ts';
 import { requestApproval } from './approval.ts';
 import type { ProjectSlot } from './lock.ts';
@@ -123,6 +124,7 @@ function runRollback(core: JobCore, ctx: Ctx, rollbackJob: { id: number; kind: s
       const host = hosts.find((x) => x.hostName === hostName);
       if (!host || jobIds.length === 0) return;
       marks.push(svc.db.jobHost.updateMany({ where: { hostId: host.hostId, jobId: { in: jobIds } }, data: { rolledBackByJobId: rollbackJob.id } }));
+      marks.push(forgetHostFiles(svc, project.id, host.hostId, jobIds));
     };
     const track = (event: Parameters<typeof emit>[0]) => {
       if (event.type === 'host' && event.status === 'succeeded') markRestored(event.host, hosts.find((x) => x.hostName === event.host)?.jobIds ?? []);

@@ -8,6 +8,9 @@ import type { JobCore } from './launch.ts';
 import { ProjectLanes } from './lanes.ts';
 import { LiveJobs } from './live.ts';
 import { ProjectLocks } from './lock.ts';
+import { fileDiff } from './diff.ts';
+import { startDriftCheck } from './drift.ts';
+import { previewPublish } from './preview.ts';
 import { startProcessAction, type ProcessInput } from './process.ts';
 import { approveRequest, cancelRequest, expireRequests, rejectRequest } from './approval.ts';
 import { runPublish, startPublish, type PublishInput } from './publish.ts';
@@ -107,6 +110,20 @@ export class JobRunner {
     return startProcessAction(this.core, ctx, projectName, input);
   }
 
+  /** What a publish would change on each host (preview.ts); nothing is changed anywhere. */
+  preview(ctx: Ctx, projectName: string, input: PublishInput) {
+    return previewPublish(this.core, ctx, projectName, input);
+  }
+
+  /** A file between two revisions, or on a host against what Ferry put there (diff.ts). */
+  diff(ctx: Ctx, projectName: string, query: Record<string, unknown>) {
+    return fileDiff(this.core, ctx, projectName, query);
+  }
+
+  startDriftCheck(ctx: Ctx, projectName: string, input: { hosts?: unknown; groups?: unknown }): Promise<{ jobId: number }> {
+    return startDriftCheck(this.core, ctx, projectName, input);
+  }
+
   /** Runs a finished job again on the hosts where it failed (a publish keeps its files and exact revision). */
   async retry(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
     const job = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
@@ -116,6 +133,7 @@ export class JobRunner {
     if (neverRan(job.status)) throw badRequest(`Job #${jobId} never ran (${job.status.replace('_', ' ')}); there is nothing to retry.`);
     const params = JSON.parse(job.params) as { action?: string; processes?: string[]; targetJobId?: number; batchSize?: number };
     if (job.kind === 'rollback') return this.startRollback(ctx, params.targetJobId!);
+    if (job.kind === 'drift') return this.startDriftCheck(ctx, job.project.name, {});
     const failedIds = job.hosts.filter((h) => h.status !== 'succeeded' && h.hostId !== null).map((h) => h.hostId!);
     if (failedIds.length === 0) throw badRequest(`Job #${jobId} succeeded on every host (or its failed hosts were deleted); there is nothing to retry.`);
     // By id, so a host renamed since then is still found.

@@ -1,7 +1,7 @@
 // The kinds of job and the statuses a job and each of its hosts go through, as stored in Job.status and JobHost.status.
 // "Active" (queued or running) means not finished yet: it blocks a second publish, a project's deletion and a retry.
 
-export const JOB_KINDS = ['publish', 'rollback', 'process'] as const;
+export const JOB_KINDS = ['publish', 'rollback', 'process', 'drift'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 // paused: a publish in waves waiting between two waves for someone to click Continue (it keeps the project's slot).

@@ -102,6 +102,8 @@ export async function getJob(svc: Services, ctx: Ctx, jobId: number) {
       timeline: parseTimeline(h.timeline),
       /** The latest upload count while the job runs in this process (JobRunner.getJob fills it in). */
       upload: null as UploadView | null,
+      // A drift check's findings on this host (drift.ts); [] for other kinds of job.
+      drift: h.drift ? (JSON.parse(h.drift) as unknown[]) : [],
     })),
   };
 }

@@ -12,6 +12,7 @@ import { jsonBody } from '../../middleware/body.ts';
 import { clampPage } from '../../../services/paging.ts';
 import { projectsApi } from './projects.ts';
 import { jobsApi } from './jobs.ts';
+import { previewApi } from './preview.ts';
 
 export function apiRouter(svc: Services, deps: AppDeps) {
   const router = Router();
@@ -19,6 +20,7 @@ export function apiRouter(svc: Services, deps: AppDeps) {
 
   router.use(projectsApi(svc, deps));
   if (deps.jobs) router.use(jobsApi(svc, deps.jobs));
+  if (deps.jobs) router.use(previewApi(deps.jobs));
 
   // GET /api/logs?user=&project=&action=&result=&from=&to=&search=&offset=&limit=&sort=&dir=
   router.get('/logs', requireRole(svc, 'admin', 'auditor'), async function getLogs(req, res) {

@@ -1,0 +1,61 @@
+// Ferry's record of what it put on each host (HostFile: path, sha256, size, job, revision per project and host):
+// written when a publish succeeds on a host, forgotten for the files of publishes a rollback undid there.
+//
+// After a rollback of job J on host H the restored files are whatever was there before J, which Ferry recorded only
+// until J's publish replaced those rows; keeping every publish's manifest to bring them back would grow without bound.
+// So rows written by the undone publishes are deleted: those paths are "not recorded" (never reported as drifted)
+// until the next publish of them records them again.
+import type { JobEvent } from '../../deploy/types.ts';
+import type { Services } from '../context.ts';
+
+export interface PublishedFile { path: string; sha256: string; size: number }
+
+/** Rows written per statement: SQLite limits the variables of one statement. */
+const BATCH = 200;
+
+/** Records `files` as what job `jobId` put on each host in `hostIds`. */
+export async function recordHostFiles(svc: Pick<Services, 'db'>, projectId: number, hostIds: number[], jobId: number, revision: number, files: readonly PublishedFile[]): Promise<void> {
+  for (const hostId of hostIds) {
+    for (let i = 0; i < files.length; i += BATCH) {
+      const batch = files.slice(i, i + BATCH);
+      await svc.db.$transaction([
+        svc.db.hostFile.deleteMany({ where: { projectId, hostId, path: { in: batch.map((f) => f.path) } } }),
+        svc.db.hostFile.createMany({ data: batch.map((f) => ({ projectId, hostId, path: f.path, sha256: f.sha256, size: f.size, jobId, revision })) }),
+      ]);
+    }
+  }
+}
+
+/** A rollback restored the snapshots of `jobIds` on this host: what those publishes recorded no longer holds. */
+export async function forgetHostFiles(svc: Pick<Services, 'db'>, projectId: number, hostId: number, jobIds: number[]): Promise<void> {
+  await svc.db.hostFile.deleteMany({ where: { projectId, hostId, jobId: { in: jobIds } } });
+}
+
+/** Per host, the recorded files among `paths` (all of them when paths is undefined). */
+export async function recordedFiles(svc: Pick<Services, 'db'>, projectId: number, hostIds: number[], paths?: readonly string[]) {
+  const rows = await svc.db.hostFile.findMany({
+    where: { projectId, hostId: { in: hostIds }, ...(paths ? { path: { in: [...paths] } } : {}) },
+    select: { hostId: true, path: true, sha256: true, size: true, jobId: true, revision: true },
+  });
+  const byHost = new Map<number, Map<string, (typeof rows)[number]>>();
+  for (const row of rows) {
+    if (!byHost.has(row.hostId)) byHost.set(row.hostId, new Map());
+    byHost.get(row.hostId)!.set(row.path, row);
+  }
+  return byHost;
+}
+
+/** Wraps a publish's event sink: remembers which hosts succeeded, so their files can be recorded once the job knows them. */
+export function succeededHosts<E extends (event: JobEvent) => void | Promise<void>>(emit: E): { emit: (event: JobEvent) => void | Promise<void>; names: Set<string> } {
+  const names = new Set<string>();
+  return {
+    names,
+    emit: (event) => {
+      if (event.type === 'host') {
+        if (event.status === 'succeeded' && event.phase === 'done') names.add(event.host);
+        else names.delete(event.host);
+      }
+      return emit(event);
+    },
+  };
+}
