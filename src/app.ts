@@ -20,6 +20,8 @@ import { smallBodies } from './web/middleware/body.ts';
 import { loginCsrf } from './web/login-csrf.ts';
 import { errorHandler, notFoundHandler } from './web/middleware/errors.ts';
 import { viewHelpers } from './web/view-helpers.ts';
+import { i18nInstance, i18nMiddleware, LOCALE_NAMES, LOCALES, messagesVersion } from './web/i18n.ts';
+import { langRouter } from './web/routes/lang.ts';
 import { authRouter } from './web/routes/auth.ts';
 import { homeRouter } from './web/routes/home.ts';
 import { accountRouter } from './web/routes/account.ts';
@@ -56,7 +58,8 @@ export function createApp(deps: AppDeps) {
   // DataTables sends nested parameters (order[0][column], search[value]).
   app.set('query parser', 'extended');
   // Defaults so error pages render even when a request fails before the locals middleware ran.
-  Object.assign(app.locals, { user: null, csrfToken: '', flash: [], path: '', ...viewHelpers });
+  const t = i18nInstance().getFixedT('en');
+  Object.assign(app.locals, { user: null, csrfToken: '', flash: [], path: '', ...viewHelpers, t, lang: 'en', messagesVersion: messagesVersion(), locales: LOCALES, localeNames: LOCALE_NAMES, pickedLocale: '' });
 
   app.use(pinoHttp({
     logger,
@@ -85,6 +88,7 @@ export function createApp(deps: AppDeps) {
   app.use('/vendor/datatables-bs5', express.static(vendor('datatables.net-bs5'), statics));
   app.use('/vendor/jstree', express.static(vendor('jstree/dist'), statics));
   app.use('/vendor/diff2html', express.static(vendor('diff2html/bundles'), statics));
+  app.use('/vendor/i18next', express.static(vendor('i18next/dist/esm'), statics));
 
   // Small bodies only: anything is parsed before authentication. The import routes parse theirs after the admin check.
   app.use(smallBodies);
@@ -103,6 +107,8 @@ export function createApp(deps: AppDeps) {
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(bearerToken(svc));
+  // After the user is known: their language first, then the ferry_lang cookie, then Accept-Language.
+  app.use(i18nMiddleware());
 
   const tokenOf = (req: express.Request) => (req.body?._csrf as string | undefined) ?? req.get('x-csrf-token');
   const csrf = csrfSync({ getTokenFromRequest: tokenOf });
@@ -131,6 +137,7 @@ export function createApp(deps: AppDeps) {
 
   const throttle = new LoginThrottle(deps.throttle);
   app.use(authRouter(svc, passport, throttle, preLogin));
+  app.use(langRouter(svc, config.cookieSecure));
   app.use('/api', apiRouter(svc, deps));
   app.use(requireLogin);
   // The navigation's "To approve" badge: requests waiting for this user's decision, counted for pages only.

@@ -2,6 +2,7 @@
 // the HTTP status (httpStatusOf) and how a job or host shows it (operatorMessage). Anything that is not a FerryError is
 // a bug or an unforeseen failure: it is logged with its stack and the user sees "internal error" with an id to find it.
 import { randomBytes } from 'node:crypto';
+import { fill, tk, type MessageParams } from './messages.ts';
 
 export type ErrorKind =
   /** The input is wrong (a form field, a file list, an import document). */
@@ -47,11 +48,22 @@ export interface FerryErrorOptions {
   /** Technical detail for the server log (a tool's stderr); never shown to users. */
   detail?: string;
   cause?: unknown;
+  /**
+   * Values of the message's {{placeholders}}: the message is then an English message key (marked with tk()), shown
+   * translated in the user's language and filled in English in logs and the operation log.
+   */
+  params?: MessageParams;
+  /** Names of params that are message keys themselves ("That project"), translated before being filled in. */
+  keyParams?: readonly string[];
 }
 
 export class FerryError extends Error {
   readonly fields?: Record<string, string>;
   readonly detail?: string;
+  /** The message key (the English template) and its values, for showing the message in the user's language. */
+  readonly template: string;
+  readonly params?: MessageParams;
+  readonly keyParams?: readonly string[];
   /**
    * The HTTP status for this kind of error. A plain property, not a getter: http-errors (used by body-parser for errors
    * thrown in its `verify` hook) assigns `status` on the errors it passes on.
@@ -63,7 +75,10 @@ export class FerryError extends Error {
     message: string,
     opts: FerryErrorOptions = {},
   ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(fill(message, opts.params), opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.template = message;
+    this.params = opts.params;
+    this.keyParams = opts.keyParams;
     this.name = 'FerryError';
     this.fields = opts.fields;
     this.detail = opts.detail;
@@ -74,13 +89,25 @@ export class FerryError extends Error {
 export const httpStatusOf = (kind: ErrorKind): number => HTTP_STATUS[kind];
 
 export const badRequest = (message: string, fields?: Record<string, string>) => new FerryError('invalid', message, { fields });
-export const forbidden = (message = 'You do not have permission to do that.') => new FerryError('refused', message);
-export const notFound = (what = 'That page') => new FerryError('not-found', `${what} does not exist.`);
+export const forbidden = (message = tk('You do not have permission to do that.')) => new FerryError('refused', message);
+/** `what` is a message key naming the thing: notFound('That project'). */
+export const notFound = (what = tk('That page')) => new FerryError('not-found', tk('{{what}} does not exist.'), { params: { what }, keyParams: ['what'] });
 export const conflict = (message: string) => new FerryError('conflict', message);
 
 /** What the operator reads for a failure that is not a FerryError: where to look, never the raw internal message. */
 export function internalErrorMessage(errorId: string): string {
-  return `Internal error, see the server log (error id ${errorId}).`;
+  return fill(INTERNAL_ERROR, { errorId });
+}
+export const INTERNAL_ERROR = tk('Internal error, see the server log (error id {{errorId}}).');
+
+type Translate = (key: string, params?: Record<string, unknown>) => string;
+
+/** A FerryError's message in the language of `t` (its English text when the key has no translation). */
+export function translateError(err: FerryError, t: Translate): string {
+  if (!err.params) return t(err.template);
+  const params: Record<string, unknown> = { ...err.params };
+  for (const name of err.keyParams ?? []) if (typeof params[name] === 'string') params[name] = t(params[name]);
+  return t(err.template, params);
 }
 
 /** A short id that ties a message shown to a user to the server log entry with the stack. */

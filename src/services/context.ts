@@ -29,6 +29,8 @@ export interface Actor {
   role: Role;
   /** Per-project grants of a member, keyed by project id. */
   grants: Map<number, ProjectGrant>;
+  /** The interface language the user picked ('' or absent: follow the browser). */
+  locale?: string;
 }
 
 export interface Ctx {

@@ -8,12 +8,12 @@ import { nameRule } from './config/rules.ts';
 import { issueToken } from './tokens.ts';
 import { FIELD_LIMITS } from '../config.ts';
 
-type UserWithGrants = { id: number; name: string; role: string; grants: ({ projectId: number } & Parameters<typeof grantFromRow>[0])[] };
+type UserWithGrants = { id: number; name: string; role: string; locale?: string; grants: ({ projectId: number } & Parameters<typeof grantFromRow>[0])[] };
 
 export function toActor(user: UserWithGrants): Actor {
   const grants = new Map<number, ProjectGrant>();
   for (const g of user.grants) grants.set(g.projectId, grantFromRow(g));
-  return { id: user.id, name: user.name, role: (ROLES as string[]).includes(user.role) ? (user.role as Role) : 'auditor', grants };
+  return { id: user.id, name: user.name, role: (ROLES as string[]).includes(user.role) ? (user.role as Role) : 'auditor', grants, locale: user.locale };
 }
 
 /** Loads the acting user fresh from the database on every request, so grant changes apply at once. */

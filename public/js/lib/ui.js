@@ -1,6 +1,9 @@
 // Shared browser helpers: HTML escaping (esc, html``), DOM building (el), status badges, alerts, formatting, and
 // fetchJson (CSRF header + JSON errors). Page modules import what they need; nothing is put on window.
 import { statusColor } from './status.js';
+import { t, formatDateTime } from './i18n.js';
+
+export { t, lang, formatDateTime, formatTime, formatNumber } from './i18n.js';
 
 export { STATUS_COLORS, statusColor } from './status.js';
 
@@ -57,9 +60,9 @@ export function badgeClass(status) {
   return 'badge text-bg-' + statusColor(status);
 }
 
-/** How a status reads: "awaiting_approval" -> "awaiting approval". */
+/** How a status reads in the user's language: "awaiting_approval" -> "awaiting approval" (keys: the words). */
 export function statusLabel(status) {
-  return String(status).replace(/_/g, ' ');
+  return t(String(status).replace(/_/g, ' '));
 }
 
 /** A badge element for a status (label defaults to the status itself). */
@@ -97,7 +100,7 @@ export function alertElement(kind, lines, opts = {}) {
   },
   first ?? '',
   rest.map((line) => el('div', { class: opts.detailClass ?? 'small font-monospace mt-1' }, line)),
-  dismissible ? el('button', { type: 'button', class: 'btn-close', 'data-bs-dismiss': 'alert', 'aria-label': 'Close' }) : null);
+  dismissible ? el('button', { type: 'button', class: 'btn-close', 'data-bs-dismiss': 'alert', 'aria-label': t('Close') }) : null);
 }
 
 /** Shows an alert in `container`, after the ones already there, or instead of them with { replace: true }. */
@@ -110,20 +113,18 @@ export function showAlert(container, kind, lines, opts = {}) {
 
 // ---- formatting ----
 
-/** 'YYYY-MM-DD HH:MM:SS' (UTC) from an ISO string or a Date; '' for none. */
+/** A date and time in the user's language and time zone, from an ISO string or a Date; '' for none. */
 export function fmtDate(value) {
-  if (!value) return '';
-  const iso = value instanceof Date ? value.toISOString() : String(value);
-  return iso.replace('T', ' ').slice(0, 19);
+  return formatDateTime(value);
 }
 
 /** '850 ms', '42 s', '3 min 5 s' (the same as the server's fmtDuration); '' for none. */
 export function fmtDuration(ms) {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return '';
   ms = Math.max(0, ms);
-  if (ms < 1000) return ms + ' ms';
+  if (ms < 1000) return t('{{n}} ms', { n: ms });
   const s = Math.round(ms / 1000);
-  return s < 60 ? s + ' s' : Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+  return s < 60 ? t('{{n}} s', { n: s }) : t('{{m}} min {{s}} s', { m: Math.floor(s / 60), s: s % 60 });
 }
 
 /** '512 B', '1.5 KB', '20 MB'; '' for none. */
@@ -154,7 +155,8 @@ export async function fetchJson(url, options = {}) {
   const res = await fetch(url, opts);
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const err = new Error(data.error || 'Request failed with status ' + res.status);
+    const err = new Error(data.error || t('Request failed with status {{status}}', { status: res.status }));
+    err.code = data.code;
     err.status = res.status;
     throw err;
   }

@@ -10,7 +10,7 @@ import type { LoginCsrf } from '../login-csrf.ts';
 
 /** Only same-site relative paths may be redirect targets after login. */
 // "/\\evil.com" and "//evil.com" would leave the site; control characters could smuggle either.
-const safeNext = (next: unknown): string => {
+export const safeNext = (next: unknown): string => {
   if (typeof next !== 'string' || !/^\/(?![/\\])/.test(next) || next.includes('\\')) return '/';
   return [...next].some((c) => c.charCodeAt(0) < 0x20) ? '/' : next;
 };

@@ -31,7 +31,7 @@ describe('errorHandler', () => {
     const { app } = appThrowing(new FerryError(kind, `plain words for ${kind}`, { detail: 'svn: E170013: secret-ish detail' }));
     const res = await supertest(app).get('/api/boom');
     expect(res.status).toBe(status);
-    expect(res.body).toEqual({ error: `plain words for ${kind}` });
+    expect(res.body).toEqual({ error: `plain words for ${kind}`, code: kind });
   });
 
   it('shows an unexpected error only as "internal error" with an id, and logs its stack under that id', async () => {
