@@ -141,5 +141,16 @@ export function localeHelpers(lng: Locale, t: TFunction) {
   };
 }
 
-/** Words that reach the page as data (roles): listed so the key check holds their translations. */
-export const DATA_WORDS = [tk('admin'), tk('member'), tk('auditor')];
+/**
+ * Words that reach the page as data (roles, job and host statuses, operation-log results, phases): listed so the key
+ * check holds their translations. Pages show them with t(word), statuses with underscores as spaces
+ * ("awaiting approval"); the API and the operation log keep the codes.
+ */
+export const DATA_WORDS = [
+  tk('admin'), tk('member'), tk('auditor'),
+  tk('awaiting approval'), tk('queued'), tk('running'), tk('paused'), tk('succeeded'), tk('partial'), tk('failed'),
+  tk('interrupted'), tk('rejected'), tk('cancelled'), tk('expired'), tk('skipped'), tk('ok'), tk('denied'),
+  tk('connecting'), tk('uploading'), tk('relay-copy'), tk('verifying'), tk('snapshot'), tk('extracting'), tk('cleanup'),
+  tk('hooks'), tk('done'), tk('checking'), tk('restoring'), tk('gate'), tk('refused'), tk('staging'), tk('unchanged'),
+  tk('publish'), tk('rollback'), tk('restart'), tk('start'), tk('stop'), tk('status'), tk('drift'),
+];
