@@ -124,7 +124,9 @@ export async function startFerryServer(opts: { dataDir: string; secretKeyHex: st
   const logs: LogLine[] = [];
   const logStream: WriteStream = createWriteStream(opts.logFile);
   const command = serverCommand();
-  const child: ChildProcess = spawn(process.execPath, command.args, {
+  // FERRY_BENCH_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+  const extra = (process.env.FERRY_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...extra, ...command.args], {
     cwd: REPO_ROOT,
     env: {
       ...process.env, ...command.env, PORT: String(port), HOST: '127.0.0.1', FERRY_DATA_DIR: opts.dataDir, FERRY_SECRET_KEY: opts.secretKeyHex,

@@ -43,7 +43,7 @@ const ENGLISH_PHRASES = Object.keys(zh)
   .map((key) => en[key] ?? key);
 
 async function untranslated(p: Page): Promise<string[]> {
-  const text = await p.evaluate(() => document.body.innerText);
+  const text = await p.evaluate<string>('document.body.innerText');
   return ENGLISH_PHRASES.filter((phrase) => text.includes(phrase));
 }
 
@@ -103,7 +103,7 @@ describe('the interface in Chinese', () => {
     await page.waitForSelector(`${node(CHINESE_FILE)} > a`);
     expect(await page.textContent(`${node(CHINESE_FILE)} > a`)).toContain('服务器.ini');
     // The log of the revision, with its Chinese message.
-    await page.waitForFunction(() => document.body.innerText.includes('端口改为 7001'));
+    await page.waitForFunction("document.body.innerText.includes('端口改为 7001')");
     expect(await untranslated(page)).toEqual([]);
     await page.click(`${node(CHINESE_FILE)} > a`);
     await page.check('input[data-group="zone1"]');
@@ -118,7 +118,7 @@ describe('the interface in Chinese', () => {
     await t.jobs!.idle();
     await page.waitForSelector('#job-timeline svg.job-timeline', { timeout: 60_000 });
     for (const host of ['a', 'b']) expect(fs.readFileSync(path.join(fleet.targets[host].dir, CHINESE_FILE), 'utf8')).toBe(CHINESE_BYTES);
-    const body = await page.evaluate(() => document.body.innerText);
+    const body = await page.evaluate<string>('document.body.innerText');
     expect(body).toContain('成功');
     expect(await untranslated(page)).toEqual([]);
     await screenshot(page, 'zh-job');

@@ -10,20 +10,21 @@ import type { Services } from '../context.ts';
 
 export interface PublishedFile { path: string; sha256: string; size: number }
 
-/** Rows written per statement: SQLite limits the variables of one statement. */
-const BATCH = 200;
-
-/** Records `files` as what job `jobId` put on each host in `hostIds`. */
+/**
+ * Records `files` as what job `jobId` put on each host in `hostIds`: one upsert statement for every host and file,
+ * the rows made by SQLite from two JSON parameters. (Per host deleteMany + createMany through Prisma took 2.5 s for
+ * 301 files on 12 hosts, at the end of every publish.)
+ */
 export async function recordHostFiles(svc: Pick<Services, 'db'>, projectId: number, hostIds: number[], jobId: number, revision: number, files: readonly PublishedFile[]): Promise<void> {
-  for (const hostId of hostIds) {
-    for (let i = 0; i < files.length; i += BATCH) {
-      const batch = files.slice(i, i + BATCH);
-      await svc.db.$transaction([
-        svc.db.hostFile.deleteMany({ where: { projectId, hostId, path: { in: batch.map((f) => f.path) } } }),
-        svc.db.hostFile.createMany({ data: batch.map((f) => ({ projectId, hostId, path: f.path, sha256: f.sha256, size: f.size, jobId, revision })) }),
-      ]);
-    }
-  }
+  if (hostIds.length === 0 || files.length === 0) return;
+  const hosts = JSON.stringify(hostIds);
+  const rows = JSON.stringify(files.map((f) => [f.path, f.sha256, f.size]));
+  // "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join in the SELECT.
+  await svc.db.$executeRaw`INSERT INTO HostFile (projectId, hostId, path, sha256, size, jobId, revision, updatedAt)
+    SELECT ${projectId}, h.value, f.value ->> 0, f.value ->> 1, f.value ->> 2, ${jobId}, ${revision}, ${new Date()}
+    FROM json_each(${hosts}) AS h, json_each(${rows}) AS f WHERE true
+    ON CONFLICT (projectId, hostId, path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, jobId = excluded.jobId,
+      revision = excluded.revision, updatedAt = excluded.updatedAt`;
 }
 
 /** A rollback restored the snapshots of `jobIds` on this host: what those publishes recorded no longer holds. */
