@@ -147,6 +147,8 @@ interface SvnTestResult {
   revision?: number;
   template: string;
   params?: MessageParams;
+  /** The SVN failure, to show its message in the user's language. */
+  error?: FerryError;
 }
 
 /** Reads the saved SVN settings and asks the repository for its head revision; the outcome is logged either way. */
@@ -166,7 +168,7 @@ export async function testProjectSvn(svc: Services, ctx: Ctx, id: number, run: R
   } catch (err) {
     if (!(err instanceof SvnError)) throw err;
     svc.logger.info({ project: project.name, reason: err.reason, detail: err.detail }, 'svn test failed');
-    result = { ok: false, message: err.message, template: err.template, params: err.params };
+    result = { ok: false, message: err.message, template: err.template, params: err.params, error: err };
   }
   await recordOp(svc, ctx, { action: 'project.test-svn', result: result.ok ? 'ok' : 'failed', project: project.name, target: project.svnUrl, detail: result.message });
   return result;

@@ -5,6 +5,7 @@ import { crudRoutes } from '../../crud.ts';
 import type { Services } from '../../../services/context.ts';
 import { echoValues, formErrors, formFailure, idParam } from '../../forms.ts';
 import { tk } from '../../../lib/messages.ts';
+import { translateError } from '../../../lib/errors.ts';
 import {
   createProject, deleteProject, listProjects, newProjectValues, projectDetail, testProjectSvn, updateProject, PROJECT_SECRET_INPUTS,
 } from '../../../services/config/projects.ts';
@@ -59,7 +60,8 @@ export function projectsRouter(svc: Services, sendSettings: SendSettings) {
   // POST /admin/projects/:id/test-svn — JSON for the "Test SVN" button
   router.post('/:id/test-svn', async function postTestSvn(req, res) {
     const result = await testProjectSvn(svc, ctxOf(req), projectId(req));
-    res.json({ ok: result.ok, revision: result.revision, message: req.t(result.template, result.params) });
+    const message = result.error ? translateError(result.error, req.t) : req.t(result.template, result.params);
+    res.json({ ok: result.ok, revision: result.revision, message });
   });
 
   for (const [path, kind] of Object.entries(PART_PATHS)) {
