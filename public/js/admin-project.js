@@ -1,4 +1,4 @@
 // Project page: the "Test SVN" button asks the server to read the repository with the saved settings.
-import { testButton } from './lib/ui.js';
+import { t, testButton } from './lib/ui.js';
 
-testButton('test-svn', 'svn-test-result', 'Testing the saved SVN settings…');
+testButton('test-svn', 'svn-test-result', t('Testing the saved SVN settings…'));

@@ -373,3 +373,46 @@ describe('bulk import page', () => {
     expect(JSON.stringify(cred)).not.toContain(PASSWORD);
   });
 });
+
+describe('project pages in Chinese', () => {
+  const zh = (req: ReturnType<Agent['get']>) => req.set('Accept-Language', 'zh-CN');
+  const zhForm = (path: string, body: Record<string, unknown>) => form(admin, path, body).set('Accept-Language', 'zh-CN');
+
+  it('shows the pages, field problems (also those with a number in them), flashes and refusals in Chinese', async () => {
+    const list = await zh(admin.get('/admin/projects'));
+    expect(list.text).toContain('<html lang="zh-CN">');
+    expect(list.text).toContain('新建项目');
+    expect(list.text).toContain('<th>部署目录</th>');
+
+    // Field messages: static ones, and ones with a variable part (a length cap, a range).
+    const bad = await zhForm('/admin/projects', projectForm({ name: '', description: 'x'.repeat(501), keepSnapshots: '0' }));
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('未保存任何内容。请修改标出的字段。');
+    expect(bad.text).toContain('<div class="invalid-feedback">必填</div>');
+    expect(bad.text).toContain('<div class="invalid-feedback">最多 500 个字符</div>');
+    expect(bad.text).toContain('<div class="invalid-feedback">不能小于 1</div>');
+    // The same form in English keeps the English messages.
+    const badEn = await form(admin, '/admin/projects', projectForm({ name: '', description: 'x'.repeat(501) }));
+    expect(badEn.text).toContain('<div class="invalid-feedback">at most 500 characters</div>');
+
+    const created = await zhForm('/admin/projects', projectForm({ name: 'zh-shop' }));
+    expect(created.status).toBe(302);
+    const page = await zh(admin.get(created.headers.location));
+    expect(page.text).toContain('项目“zh-shop”已创建。请在下方添加它的主机组、进程和钩子脚本。');
+    expect(page.text).toContain('<h1 class="h3 me-auto mb-0">项目 zh-shop</h1>');
+    expect(page.text).toContain('测试 SVN');
+
+    const base = created.headers.location;
+    expect((await zhForm(`${base}/groups`, { name: 'web' })).status).toBe(302);
+    expect((await zh(admin.get(base))).text).toContain('主机组“web”已添加。');
+    const dup = await zhForm(`${base}/groups`, { name: 'web' });
+    expect(dup.status).toBe(409);
+    expect(dup.text).toContain('此项目中已存在');
+    const missing = await zh(admin.get(`${base}/groups/999999`));
+    expect(missing.status).toBe(404);
+    expect(missing.text).toContain('该主机组不存在。');
+
+    expect((await zhForm(`${base}/delete`, {})).status).toBe(302);
+    expect((await zh(admin.get('/admin/projects'))).text).toContain('项目“zh-shop”已删除。');
+  });
+});

@@ -185,3 +185,23 @@ describe('approval settings in the project form', () => {
     expect(await t.db.project.findUniqueOrThrow({ where: { name: 'shop' } })).toMatchObject({ requireApproval: false, rollbackNeedsApproval: false, approvalHours: 24 });
   });
 });
+
+describe('notification channels in Chinese', () => {
+  it('shows the form, its problems and the flash messages in Chinese', async () => {
+    const zhForm = (path: string, body: Record<string, unknown>) => form(admin, path, body).set('Accept-Language', 'zh-CN');
+    const page = await admin.get(base).set('Accept-Language', 'zh-CN');
+    expect(page.text).toContain('添加渠道');
+    expect(page.text).toContain('钉钉机器人');
+
+    const bad = await zhForm(`${base}/notifications`, { name: 'zh-mail', kind: 'email', to: '' });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('邮件渠道必填');
+
+    const added = await zhForm(`${base}/notifications`, { name: 'zh-mail', kind: 'email', to: 'ops@example.com' });
+    expect(added.status).toBe(302);
+    expect((await admin.get(base).set('Accept-Language', 'zh-CN')).text).toContain('通知渠道“zh-mail”已添加。可用“发送测试”检查是否可用。');
+    const row = await t.db.notificationChannel.findFirstOrThrow({ where: { name: 'zh-mail' } });
+    expect((await zhForm(`${base}/notifications/${row.id}/delete`, {})).status).toBe(302);
+    expect((await admin.get(base).set('Accept-Language', 'zh-CN')).text).toContain('通知渠道“zh-mail”已删除。');
+  });
+});

@@ -2,7 +2,10 @@
 // turning zod issues into per-field messages, and naming which fields an edit changed.
 import { z } from 'zod';
 import { FerryError, badRequest } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import { intRule, nameRule, passwordRule } from './rules.ts';
+
+export { fieldMessageKey, translateFieldMessage, translateFieldMessages } from './rules.ts';
 
 /** Names of projects, hosts, credentials, users, groups, processes and hooks (the same rule as the import file). */
 export const nameField = nameRule;
@@ -26,13 +29,13 @@ export const checkbox = z.preprocess((v) => v === true || v === 'on' || v === '1
 /** A multi-select of record ids: absent, one value or several. */
 export const idList = z.preprocess(
   (v) => (v === undefined || v === null || v === '' ? [] : Array.isArray(v) ? v : [v]),
-  z.array(z.preprocess((x) => (typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x), z.number({ error: 'unknown choice' }).int().positive())),
+  z.array(z.preprocess((x) => (typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : x), z.number({ error: tk('unknown choice') }).int().positive())),
 ).transform((ids) => [...new Set(ids)]);
 
 /** An optional record id from a select ("" means none). */
 export const optionalId = z.preprocess(
   (v) => (v === undefined || v === null || v === '' ? null : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
-  z.number({ error: 'unknown choice' }).int().positive().nullable(),
+  z.number({ error: tk('unknown choice') }).int().positive().nullable(),
 );
 
 /** A required record id from a select. */

@@ -13,35 +13,36 @@ import { channelTargetLabel, sendAndRecord } from '../notify/worker.ts';
 import { recordOp } from '../oplog.ts';
 import { assertAdmin } from '../permissions.ts';
 import { changeDetail, changedFields, checkbox, invalid, parseForm } from './form.ts';
-import { nameRule, notifySecretRule, notifyToRule, notifyUrlHint, notifyUrlRule } from './rules.ts';
+import { fill, tk, type MessageParams } from '../../lib/messages.ts';
+import { MAX_CHANNELS, ONE_OF, nameRule, notifySecretRule, notifyToRule, notifyUrlHint, notifyUrlRule } from './rules.ts';
 
 export const CHANNEL_KIND_LABELS: Record<ChannelKind, string> = {
-  dingtalk: 'DingTalk robot', wecom: 'WeCom robot', feishu: 'Feishu robot', slack: 'Slack webhook', webhook: 'JSON webhook', email: 'E-mail',
+  dingtalk: tk('DingTalk robot'), wecom: tk('WeCom robot'), feishu: tk('Feishu robot'), slack: tk('Slack webhook'), webhook: tk('JSON webhook'), email: tk('E-mail'),
 };
-/** The events in the forms and lists; the import and the webhook use the names. */
+/** The events in the forms and lists (message keys: pages show them with t()); the import and the webhook use the names. */
 export const NOTIFY_EVENT_LABELS: Record<NotifyEventName, string> = {
-  'approval.requested': 'Request waits for approval', 'approval.approved': 'Request approved', 'approval.rejected': 'Request rejected',
-  'publish.started': 'Publish started', 'publish.succeeded': 'Publish succeeded', 'publish.failed': 'Publish failed',
-  'publish.partial': 'Publish failed on some hosts', rollback: 'Rollback finished', 'process.failed': 'Process action failed',
+  'approval.requested': tk('Request waits for approval'), 'approval.approved': tk('Request approved'), 'approval.rejected': tk('Request rejected'),
+  'publish.started': tk('Publish started'), 'publish.succeeded': tk('Publish succeeded'), 'publish.failed': tk('Publish failed'),
+  'publish.partial': tk('Publish failed on some hosts'), rollback: tk('Rollback finished'), 'process.failed': tk('Process action failed'),
 };
 export const CHANNEL_SECRET_INPUTS = ['url', 'secret'] as const;
 
 /** The fields of a channel, as the import file and (after form clean-up) the form give them. */
 export const channelFields = {
   name: nameRule,
-  kind: z.enum(CHANNEL_KINDS, { error: `must be one of ${CHANNEL_KINDS.join(', ')}` }),
+  kind: z.enum(CHANNEL_KINDS, { error: fill(ONE_OF, { choices: CHANNEL_KINDS.join(', ') }) }),
   url: notifyUrlRule.optional(),
   secret: notifySecretRule.optional(),
   to: notifyToRule.optional(),
-  events: z.array(z.enum(NOTIFY_EVENTS, { error: `must be one of ${NOTIFY_EVENTS.join(', ')}` })).optional(),
+  events: z.array(z.enum(NOTIFY_EVENTS, { error: fill(ONE_OF, { choices: NOTIFY_EVENTS.join(', ') }) })).optional(),
 };
 
 type ChannelShape = { kind: ChannelKind; url?: string; to?: string };
 
 /** What a channel of its kind must have: an address for everything but e-mail, recipients for e-mail. */
 export function channelShapeProblems(c: ChannelShape, hasStoredUrl = false): Record<string, string> {
-  if (c.kind === 'email') return c.to ? {} : { to: 'required for an e-mail channel' };
-  return c.url || hasStoredUrl ? {} : { url: 'required for this kind of channel' };
+  if (c.kind === 'email') return c.to ? {} : { to: tk('required for an e-mail channel') };
+  return c.url || hasStoredUrl ? {} : { url: tk('required for this kind of channel') };
 }
 
 /** The import's `notifications:` entry (the same fields and rules as the form). */
@@ -115,7 +116,7 @@ async function projectOf(svc: Pick<Services, 'db'>, projectId: number) {
 
 async function assertNameFree(svc: Pick<Services, 'db'>, projectId: number, name: string) {
   if (await svc.db.notificationChannel.findUnique({ where: { projectId_name: { projectId, name } } })) {
-    throw new FerryError('conflict', `This project already has a notification channel named "${name}".`, { fields: { name: 'already exists in this project' } });
+    throw new FerryError('conflict', tk('This project already has a notification channel named "{{name}}".'), { params: { name }, fields: { name: tk('already exists in this project') } });
   }
 }
 
@@ -131,7 +132,7 @@ export async function createChannel(svc: Services, ctx: Ctx, projectId: number, 
   checkShape(data, false);
   await assertNameFree(svc, projectId, data.name);
   const count = await svc.db.notificationChannel.count({ where: { projectId } });
-  if (count >= NOTIFY_DELIVERY.maxChannelsPerProject) throw invalid({ name: `a project can have at most ${NOTIFY_DELIVERY.maxChannelsPerProject} channels` });
+  if (count >= NOTIFY_DELIVERY.maxChannelsPerProject) throw invalid({ name: fill(MAX_CHANNELS, { n: NOTIFY_DELIVERY.maxChannelsPerProject }) });
   const url = data.kind === 'email' ? null : data.url!;
   const row = await svc.db.notificationChannel.create({
     data: {
@@ -151,7 +152,7 @@ export async function updateChannel(svc: Services, ctx: Ctx, projectId: number, 
   const before = await loadChannel(svc, projectId, id);
   await assertAdmin(svc, ctx, 'notify.update', before.project.name);
   const data = parseForm(formSchema, input);
-  if (data.secret && data.clearSecret) throw invalid({ secret: 'type a new secret or tick "clear", not both' });
+  if (data.secret && data.clearSecret) throw invalid({ secret: tk('type a new secret or tick "clear", not both') });
   const email = data.kind === 'email';
   checkShape(data, Boolean(before.urlEnc));
   if (data.name !== before.name) await assertNameFree(svc, projectId, data.name);
@@ -185,15 +186,19 @@ export async function deleteChannel(svc: Services, ctx: Ctx, projectId: number, 
   return { name: channel.name };
 }
 
-/** "Send test": sends a test message now (not queued, not retried) and says how it went. */
-export async function testChannel(svc: Services, ctx: Ctx, projectId: number, id: number, settings: SendSettings): Promise<{ ok: boolean; message: string }> {
+/**
+ * "Send test": sends a test message now (not queued, not retried) and says how it went: `message` in English,
+ * `template` and `params` to show it in the user's language.
+ */
+export async function testChannel(svc: Services, ctx: Ctx, projectId: number, id: number, settings: SendSettings): Promise<{ ok: boolean; message: string; template: string; params: MessageParams }> {
   const channel = await loadChannel(svc, projectId, id);
   await assertAdmin(svc, ctx, 'notify.test', channel.project.name);
   const problem = await sendAndRecord(svc, settings, channel, { event: 'test', project: channel.project.name, channel: channel.name, user: ctx.actor.name });
   await recordOp(svc, ctx, { action: 'notify.test', result: problem ? 'failed' : 'ok', project: channel.project.name, target: channelTargetLabel(channel), detail: problem ?? 'test message sent' });
-  return problem
-    ? { ok: false, message: `The test message to "${channel.name}" failed: ${problem}` }
-    : { ok: true, message: `Test message sent to "${channel.name}" (${channel.urlHint || channel.to}).` };
+  const [ok, template, params] = problem
+    ? [false, tk('The test message to "{{name}}" failed: {{problem}}'), { name: channel.name, problem }]
+    : [true, tk('Test message sent to "{{name}}" ({{target}}).'), { name: channel.name, target: channel.urlHint || channel.to }];
+  return { ok, message: fill(template, params), template, params };
 }
 
 function same(svc: Pick<Services, 'secretKey'>, stored: string | null, plain: string): boolean {

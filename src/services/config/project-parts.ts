@@ -7,7 +7,8 @@ import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
 import { changeDetail, changedFields, formText, idList, intField, invalid, nameField, parseForm, pick } from './form.ts';
-import { commandRule, RANGES, requiredCommandRule, scriptRule } from './rules.ts';
+import { fill, tk } from '../../lib/messages.ts';
+import { commandRule, ONE_OF, RANGES, requiredCommandRule, scriptRule } from './rules.ts';
 
 export const HOOK_STAGES = ['before-publish', 'after-publish', 'before-restart', 'after-restart'] as const;
 export type HookStage = (typeof HOOK_STAGES)[number];
@@ -27,7 +28,7 @@ const processSchema = z.object({
 });
 const hookSchema = z.object({
   name: nameField,
-  stage: z.enum(HOOK_STAGES, { error: `must be one of ${HOOK_STAGES.join(', ')}` }),
+  stage: z.enum(HOOK_STAGES, { error: fill(ONE_OF, { choices: HOOK_STAGES.join(', ') }) }),
   script: formText(scriptRule),
   timeoutSec: intField(RANGES.hookTimeoutSec.min, RANGES.hookTimeoutSec.max),
   position: intField(0, 1000),
@@ -48,12 +49,12 @@ async function loadProject(svc: Pick<Services, 'db'>, projectId: number) {
 
 async function checkHostIds(svc: Pick<Services, 'db'>, ids: number[]) {
   const found = await svc.db.host.count({ where: { id: { in: ids } } });
-  if (found !== ids.length) throw invalid({ hosts: 'one of the chosen hosts no longer exists; reload the page' });
+  if (found !== ids.length) throw invalid({ hosts: tk('one of the chosen hosts no longer exists; reload the page') });
 }
 
 async function checkGroupIds(svc: Pick<Services, 'db'>, projectId: number, ids: number[]) {
   const found = await svc.db.hostGroup.count({ where: { id: { in: ids }, projectId } });
-  if (found !== ids.length) throw invalid({ groups: 'one of the chosen groups is not part of this project; reload the page' });
+  if (found !== ids.length) throw invalid({ groups: tk('one of the chosen groups is not part of this project; reload the page') });
 }
 
 const ids = (rows: { id: number }[]) => rows.map((r) => r.id);
@@ -65,8 +66,10 @@ type Db = Services['db'];
 interface PartSpec<S extends z.ZodType, View extends { id: number; name: string }> {
   /** Prefix of the operation log actions: `<action>.create`, `.update`, `.delete`. */
   action: PartKind;
-  /** For messages: "This project already has a host group named ...". */
-  word: string;
+  /** The message key naming a missing part: "That host group". */
+  notFoundWhat: string;
+  /** The message key of a name clash: 'This project already has a host group named "{{name}}".' */
+  nameTakenMessage: string;
   schema: S;
   /** The part as the forms show it, or null when the project has no such part. */
   find(db: Db, projectId: number, id: number): Promise<View | null>;
@@ -84,10 +87,10 @@ interface PartSpec<S extends z.ZodType, View extends { id: number; name: string 
 
 /** Get, create, update and delete for one kind of part: admins only, names unique per project, every change logged. */
 function partService<S extends z.ZodType, View extends { id: number; name: string }>(spec: PartSpec<S, View>) {
-  const notFoundWord = `That ${spec.word}`;
+  const notFoundWord = spec.notFoundWhat;
   const assertNameFree = async (db: Db, projectId: number, name: string) => {
     if (await spec.nameTaken(db, projectId, name)) {
-      throw new FerryError('conflict', `This project already has a ${spec.word} named "${name}".`, { fields: { name: 'already exists in this project' } });
+      throw new FerryError('conflict', spec.nameTakenMessage, { params: { name }, fields: { name: tk('already exists in this project') } });
     }
   };
 
@@ -140,7 +143,8 @@ const HOOK_FIELDS = ['name', 'stage', 'script', 'timeoutSec', 'position'] as con
 export const parts = {
   group: partService({
     action: 'group',
-    word: 'host group',
+    notFoundWhat: tk('That host group'),
+    nameTakenMessage: tk('This project already has a host group named "{{name}}".'),
     schema: groupSchema,
     async find(db, projectId, id) {
       const group = await db.hostGroup.findFirst({ where: { id, projectId }, include: { hosts: { select: { id: true } } } });
@@ -156,7 +160,8 @@ export const parts = {
   }),
   process: partService({
     action: 'process',
-    word: 'process',
+    notFoundWhat: tk('That process'),
+    nameTakenMessage: tk('This project already has a process named "{{name}}".'),
     schema: processSchema,
     async find(db, projectId, id) {
       const p = await db.process.findFirst({ where: { id, projectId }, include: { groups: { select: { id: true } } } });
@@ -172,7 +177,8 @@ export const parts = {
   }),
   hook: partService({
     action: 'hook',
-    word: 'hook',
+    notFoundWhat: tk('That hook'),
+    nameTakenMessage: tk('This project already has a hook named "{{name}}".'),
     schema: hookSchema,
     async find(db, projectId, id) {
       const h = await db.hook.findFirst({ where: { id, projectId } });

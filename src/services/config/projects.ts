@@ -3,7 +3,7 @@
 import { DEFAULTS } from '../../config.ts';
 import { z } from 'zod';
 import { decryptSecret, encryptSecret, secretLabel } from '../../lib/crypto.ts';
-import { FerryError, conflict, notFound } from '../../lib/errors.ts';
+import { FerryError, notFound } from '../../lib/errors.ts';
 import { runFile as defaultRunFile, type RunFile } from '../../lib/exec.ts';
 import { SvnClient, SvnError } from '../../deploy/svn/index.ts';
 import type { Ctx, Services } from '../context.ts';
@@ -11,6 +11,7 @@ import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
 import { ACTIVE_JOB_STATUSES } from '../jobs/status.ts';
 import { changeDetail, changedFields, checkbox, formText, intField, invalid, nameField, parseForm, pick, secretField } from './form.ts';
+import { fill, tk, type MessageParams } from '../../lib/messages.ts';
 import { deployDirRule, descriptionRule, RANGES, svnUrlRule, svnUsernameRule } from './rules.ts';
 
 export const PROJECT_SECRET_INPUTS = ['svnPassword'] as const;
@@ -90,7 +91,7 @@ export async function projectDetail(svc: Pick<Services, 'db'>, id: number) {
 
 async function assertNameFree(svc: Pick<Services, 'db'>, name: string, exceptId?: number) {
   const other = await svc.db.project.findUnique({ where: { name }, select: { id: true } });
-  if (other && other.id !== exceptId) throw new FerryError('conflict', `A project named "${name}" already exists.`, { fields: { name: 'already exists' } });
+  if (other && other.id !== exceptId) throw new FerryError('conflict', tk('A project named "{{name}}" already exists.'), { params: { name }, fields: { name: tk('already exists') } });
 }
 
 export async function createProject(svc: Services, ctx: Ctx, input: unknown): Promise<{ id: number; name: string }> {
@@ -111,7 +112,7 @@ export async function updateProject(svc: Services, ctx: Ctx, id: number, input: 
   const before = await loadProject(svc, id);
   await assertAdmin(svc, ctx, 'project.update', before.name);
   const data = parseForm(projectSchema, input);
-  if (data.svnPassword && data.clearSvnPassword) throw invalid({ svnPassword: 'type a new password or tick "clear", not both' });
+  if (data.svnPassword && data.clearSvnPassword) throw invalid({ svnPassword: tk('type a new password or tick "clear", not both') });
   if (data.name !== before.name) await assertNameFree(svc, data.name, id);
 
   const after = { ...pick(data, PLAIN_FIELDS), approvalHours: data.approvalHours ?? before.approvalHours };
@@ -133,7 +134,7 @@ export async function deleteProject(svc: Services, ctx: Ctx, id: number): Promis
   const project = await loadProject(svc, id);
   await assertAdmin(svc, ctx, 'project.delete', project.name);
   const active = await svc.db.job.count({ where: { projectId: id, status: { in: [...ACTIVE_JOB_STATUSES] } } });
-  if (active) throw conflict(`Project "${project.name}" has ${active} job(s) queued or running; wait for them to finish before deleting it.`);
+  if (active) throw new FerryError('conflict', tk('Project "{{name}}" has {{count}} job(s) queued or running; wait for them to finish before deleting it.'), { params: { name: project.name, count: active } });
   await svc.db.project.delete({ where: { id } });
   await recordOp(svc, ctx, { action: 'project.delete', result: 'ok', project: project.name, target: project.name });
   return { name: project.name };
@@ -141,8 +142,13 @@ export async function deleteProject(svc: Services, ctx: Ctx, id: number): Promis
 
 interface SvnTestResult {
   ok: boolean;
+  /** In English (the operation log keeps it); `template` and `params` show it in the user's language. */
   message: string;
   revision?: number;
+  template: string;
+  params?: MessageParams;
+  /** The SVN failure, to show its message in the user's language. */
+  error?: FerryError;
 }
 
 /** Reads the saved SVN settings and asks the repository for its head revision; the outcome is logged either way. */
@@ -154,12 +160,15 @@ export async function testProjectSvn(svc: Services, ctx: Ctx, id: number, run: R
     const password = project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null;
     const client = new SvnClient({ url: project.svnUrl, username: project.svnUsername, password }, run, { timeoutMs: 30_000 });
     const info = await client.info();
-    const last = info.lastChangedAuthor ? ` (last change r${info.lastChangedRev} by ${info.lastChangedAuthor})` : '';
-    result = { ok: true, revision: info.revision, message: `Connected to ${project.svnUrl}: head revision ${info.revision}${last}.` };
+    const template = info.lastChangedAuthor
+      ? tk('Connected to {{url}}: head revision {{revision}} (last change r{{lastRevision}} by {{author}}).')
+      : tk('Connected to {{url}}: head revision {{revision}}.');
+    const params = { url: project.svnUrl, revision: info.revision, lastRevision: info.lastChangedRev, author: info.lastChangedAuthor ?? '' };
+    result = { ok: true, revision: info.revision, message: fill(template, params), template, params };
   } catch (err) {
     if (!(err instanceof SvnError)) throw err;
     svc.logger.info({ project: project.name, reason: err.reason, detail: err.detail }, 'svn test failed');
-    result = { ok: false, message: err.message };
+    result = { ok: false, message: err.message, template: err.template, params: err.params, error: err };
   }
   await recordOp(svc, ctx, { action: 'project.test-svn', result: result.ok ? 'ok' : 'failed', project: project.name, target: project.svnUrl, detail: result.message });
   return result;

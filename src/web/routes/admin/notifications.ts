@@ -8,7 +8,7 @@ import {
 import { projectDetail } from '../../../services/config/projects.ts';
 import { NOTIFY_EVENTS } from '../../../services/notify/events.ts';
 import type { SendSettings } from '../../../services/notify/send.ts';
-import { echoValues, formFailure, idParam } from '../../forms.ts';
+import { echoValues, formErrors, formFailure, idParam } from '../../forms.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
@@ -22,11 +22,11 @@ export function notificationRoutes(router: Router, svc: Services, settings: Send
   const channelId = (req: Request) => idParam(req.params.channelId, 'That notification channel');
   const backTo = (id: number) => `/admin/projects/${id}#notifications`;
 
-  const renderChannel = async (res: Response, id: number, cid: number, status: number, form?: { values: Record<string, unknown>; errors: Record<string, string> }) => {
+  const renderChannel = async (req: Request, res: Response, id: number, cid: number, status: number, form?: { values: Record<string, unknown>; errors: Record<string, string> }) => {
     const channel = await getChannel(svc, id, cid);
     const { project } = await projectDetail(svc, id);
     res.status(status).render('pages/admin/projects/notification', {
-      title: `Notification channel ${channel.name} · ${project.name}`, project, channel,
+      title: req.t('Notification channel {{name}} · {{project}}', { name: channel.name, project: project.name }), project, channel,
       values: form?.values ?? channel, errors: form?.errors ?? {}, ...channelChoices,
     });
   };
@@ -36,17 +36,17 @@ export function notificationRoutes(router: Router, svc: Services, settings: Send
     const id = projectId(req);
     try {
       const created = await createChannel(svc, ctxOf(req), id, req.body);
-      flash(req, 'success', `Notification channel "${created.name}" added. Use "Send test" to check it.`);
+      flash(req, 'success', 'Notification channel "{{name}}" added. Use "Send test" to check it.', { name: created.name });
       res.redirect(backTo(id));
     } catch (err) {
       const failure = formFailure(err);
-      await renderWithFailedAdd(res, id, failure.status, echoValues(req.body, CHANNEL_SECRET_INPUTS), failure.fields);
+      await renderWithFailedAdd(res, id, failure.status, echoValues(req.body, CHANNEL_SECRET_INPUTS), formErrors(failure, req.t));
     }
   });
 
   // GET /admin/projects/:id/notifications/:channelId
   router.get('/:id/notifications/:channelId', async function getChannelPage(req, res) {
-    await renderChannel(res, projectId(req), channelId(req), 200);
+    await renderChannel(req, res, projectId(req), channelId(req), 200);
   });
 
   // POST /admin/projects/:id/notifications/:channelId
@@ -55,11 +55,12 @@ export function notificationRoutes(router: Router, svc: Services, settings: Send
     const cid = channelId(req);
     try {
       const result = await updateChannel(svc, ctxOf(req), id, cid, req.body);
-      flash(req, 'success', result.changed.length ? `Notification channel "${result.name}" saved (${result.changed.join(', ')}).` : 'Nothing changed.');
+      if (result.changed.length) flash(req, 'success', 'Notification channel "{{name}}" saved ({{fields}}).', { name: result.name, fields: result.changed.join(', ') });
+      else flash(req, 'success', 'Nothing changed.');
       res.redirect(backTo(id));
     } catch (err) {
       const failure = formFailure(err);
-      await renderChannel(res, id, cid, failure.status, { values: echoValues(req.body, CHANNEL_SECRET_INPUTS), errors: failure.fields });
+      await renderChannel(req, res, id, cid, failure.status, { values: echoValues(req.body, CHANNEL_SECRET_INPUTS), errors: formErrors(failure, req.t) });
     }
   });
 
@@ -67,7 +68,7 @@ export function notificationRoutes(router: Router, svc: Services, settings: Send
   router.post('/:id/notifications/:channelId/delete', async function postChannelDelete(req, res) {
     const id = projectId(req);
     const removed = await deleteChannel(svc, ctxOf(req), id, channelId(req));
-    flash(req, 'success', `Notification channel "${removed.name}" deleted.`);
+    flash(req, 'success', 'Notification channel "{{name}}" deleted.', { name: removed.name });
     res.redirect(backTo(id));
   });
 
@@ -75,7 +76,7 @@ export function notificationRoutes(router: Router, svc: Services, settings: Send
   router.post('/:id/notifications/:channelId/test', async function postChannelTest(req, res) {
     const id = projectId(req);
     const result = await testChannel(svc, ctxOf(req), id, channelId(req), settings);
-    flash(req, result.ok ? 'success' : 'danger', result.message);
+    flash(req, result.ok ? 'success' : 'danger', result.template, result.params);
     res.redirect(backTo(id));
   });
 }
