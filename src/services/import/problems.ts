@@ -98,13 +98,13 @@ export function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
         : described(tk('must be {{type}}'), { type: issue.expected });
     case 'too_small':
       if (issue.origin === 'string' && Number(issue.minimum) <= 1) return tk('required');
-      if (issue.origin === 'string') return described(tk('at least {{min}} characters'), { min: String(issue.minimum) });
-      return described(tk('must be at least {{min}}'), { min: String(issue.minimum) });
+      if (issue.origin === 'string') return described(tk('at least {{n}} characters'), { n: String(issue.minimum) });
+      return described(tk('must be at least {{n}}'), { n: String(issue.minimum) });
     case 'too_big':
-      if (issue.origin === 'string') return described(tk('at most {{max}} characters'), { max: String(issue.maximum) });
-      return described(tk('must be at most {{max}}'), { max: String(issue.maximum) });
+      if (issue.origin === 'string') return described(tk('at most {{n}} characters'), { n: String(issue.maximum) });
+      return described(tk('must be at most {{n}}'), { n: String(issue.maximum) });
     case 'invalid_value':
-      return described(tk('must be one of {{values}}'), { values: issue.values.map(String).join(', ') });
+      return described(tk('must be one of {{choices}}'), { choices: issue.values.map(String).join(', ') });
     default:
       return undefined;
   }
