@@ -1,6 +1,7 @@
 // Bulk import ("batch add") of credentials, hosts, projects and users from YAML, JSON or a CSV of hosts:
 // parse and check the file, preview what would change, then apply all of it in one transaction or nothing.
 import { FerryError, conflict } from '../lib/errors.ts';
+import { tk } from '../lib/messages.ts';
 import type { Ctx, Services } from './context.ts';
 import { IdResolver } from './import/ids.ts';
 import type { ImportPlan } from './import/plan.ts';
@@ -54,7 +55,7 @@ export async function applyImport(svc: Services, ctx: Ctx, doc: ImportDocument, 
         for (const step of built.steps) await step(tx, ids);
         // An import may change roles; it must never lock every administrator out.
         if (adminsBefore > 0 && (await activeAdmins()) === 0) {
-          throw new FerryError('invalid', 'The import would leave no active administrator; nothing was imported.', { fields: { users: 'at least one active admin must remain' } });
+          throw new FerryError('invalid', 'The import would leave no active administrator; nothing was imported.', { fields: { users: tk('at least one active admin must remain') } });
         }
       }, { maxWait: 10_000, timeout: 120_000 });
     }

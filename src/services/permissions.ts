@@ -1,5 +1,6 @@
 // Role and grant checks. Every refusal is written to the operation log before the 403 is raised.
-import { forbidden } from '../lib/errors.ts';
+import { FerryError, forbidden } from '../lib/errors.ts';
+import { tk } from '../lib/messages.ts';
 import type { Actor, Ctx, Permission, ProjectGrant, Services } from './context.ts';
 import { PERMISSIONS } from './context.ts';
 import { recordOp } from './oplog.ts';
@@ -19,11 +20,11 @@ export function can(actor: Actor, permission: Permission, projectId: number): bo
   return actor.grants.get(projectId)?.[permission] ?? false;
 }
 
-const PERMISSION_WORDS: Record<Permission, string> = {
-  publish: 'publish to',
-  rollback: 'roll back releases of',
-  process: 'control processes of',
-  approve: 'approve requests of',
+const PERMISSION_REFUSALS: Record<Permission, string> = {
+  publish: tk('You do not have permission to publish to project "{{project}}".'),
+  rollback: tk('You do not have permission to roll back releases of project "{{project}}".'),
+  process: tk('You do not have permission to control processes of project "{{project}}".'),
+  approve: tk('You do not have permission to approve requests of project "{{project}}".'),
 };
 
 /** Throws 403 (and logs the refusal) unless the actor holds `permission` on the project. */
@@ -32,7 +33,7 @@ export async function assertCan(
 ): Promise<void> {
   if (can(ctx.actor, permission, project.id)) return;
   await recordOp(svc, ctx, { action, result: 'denied', project: project.name, detail: `missing "${permission}" permission` });
-  throw forbidden(`You do not have permission to ${PERMISSION_WORDS[permission]} project "${project.name}".`);
+  throw new FerryError('refused', PERMISSION_REFUSALS[permission], { params: { project: project.name } });
 }
 
 export async function assertAdmin(svc: Pick<Services, 'db'>, ctx: Ctx, action: string, target = ''): Promise<void> {
@@ -44,7 +45,7 @@ export async function assertAdmin(svc: Pick<Services, 'db'>, ctx: Ctx, action: s
 export async function assertCanSee(svc: Pick<Services, 'db'>, ctx: Ctx, project: { id: number; name: string }, action: string): Promise<void> {
   if (canSeeProject(ctx.actor, project.id)) return;
   await recordOp(svc, ctx, { action, result: 'denied', project: project.name, detail: 'no grant on this project' });
-  throw forbidden(`You have no access to project "${project.name}".`);
+  throw new FerryError('refused', tk('You have no access to project "{{project}}".'), { params: { project: project.name } });
 }
 
 /** What the actor may do on a project: the three grants, for pages that show or hide the buttons. */

@@ -3,6 +3,7 @@
 import type { HostTarget } from '../deploy/types.ts';
 import { decryptSecret } from '../lib/crypto.ts';
 import { FerryError } from '../lib/errors.ts';
+import { tk } from '../lib/messages.ts';
 import type { Services } from './context.ts';
 
 const MAX_JUMP_DEPTH = 8;
@@ -21,12 +22,12 @@ export async function resolveHostTargets(svc: Pick<Services, 'db' | 'secretKey'>
     const found = await svc.db.host.findMany({ where: { id: { in: wanted } }, include: { credential: true } });
     for (const row of found) rows.set(row.id, row);
     const missing = wanted.filter((id) => !rows.has(id));
-    if (missing.length) throw new FerryError('not-found', `Host #${missing[0]} does not exist any more.`);
+    if (missing.length) throw new FerryError('not-found', tk('Host #{{id}} does not exist any more.'), { params: { id: missing[0] } });
     wanted = [...new Set(found.map((r) => r.jumpHostId).filter((id): id is number => id !== null && !rows.has(id)))];
   }
   const secret = (enc: string | null) => (enc ? decryptSecret(svc.secretKey, enc) : undefined);
   const build = (id: number, seen: number[]): HostTarget => {
-    if (seen.includes(id)) throw new FerryError('invalid', `The jump hosts of "${rows.get(seen[0])!.name}" loop back on themselves.`);
+    if (seen.includes(id)) throw new FerryError('invalid', tk('The jump hosts of "{{name}}" loop back on themselves.'), { params: { name: rows.get(seen[0])!.name } });
     const r = rows.get(id)!;
     return {
       name: r.name, address: r.address, port: r.port, username: r.credential.username,

@@ -262,7 +262,7 @@ describe('hosts', () => {
     const b = await t.db.host.create({ data: { name: 'loop-b', address: '10.1.0.2', credentialId: c.id, jumpHostId: a.id } });
     const res = await form(admin, `/admin/hosts/${a.id}`, { name: 'loop-a', address: '10.1.0.1', port: '22', credentialId: String(c.id), jumpHostId: String(b.id), relayMode: 'auto', hostKey: '' });
     expect(res.status).toBe(400);
-    expect(res.text).toContain('that would make a loop: loop-b → this host');
+    expect(res.text).toContain('that would make a loop back to this host');
     expect((await t.db.host.findUniqueOrThrow({ where: { id: a.id } })).jumpHostId).toBeNull();
   });
 

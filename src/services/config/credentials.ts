@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { decryptSecret, encryptSecret, secretLabel } from '../../lib/crypto.ts';
-import { FerryError, conflict, notFound } from '../../lib/errors.ts';
+import { FerryError, notFound } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Ctx, Services } from '../context.ts';
 import { assertAdmin } from '../permissions.ts';
 import { recordOp } from '../oplog.ts';
@@ -37,16 +38,16 @@ function keyFingerprint(privateKey: string, passphrase?: string): string {
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) {
     const why = key instanceof Error ? key.message : '';
-    if (/no passphrase given/i.test(why)) throw invalid({ privateKey: 'this key is encrypted: enter its passphrase', passphrase: 'required for this key' });
-    if (/passphrase|decrypt|integrity|bad/i.test(why) && passphrase) throw invalid({ privateKey: 'cannot open this key: the passphrase is wrong', passphrase: 'wrong passphrase' });
-    throw invalid({ privateKey: 'not a private key Ferry can read (paste an OpenSSH or PEM private key)' });
+    if (/no passphrase given/i.test(why)) throw invalid({ privateKey: tk('this key is encrypted: enter its passphrase'), passphrase: tk('required for this key') });
+    if (/passphrase|decrypt|integrity|bad/i.test(why) && passphrase) throw invalid({ privateKey: tk('cannot open this key: the passphrase is wrong'), passphrase: tk('wrong passphrase') });
+    throw invalid({ privateKey: tk('not a private key Ferry can read (paste an OpenSSH or PEM private key)') });
   }
-  if (!key.isPrivateKey()) throw invalid({ privateKey: 'this is a public key; paste the private key' });
+  if (!key.isPrivateKey()) throw invalid({ privateKey: tk('this is a public key; paste the private key') });
   return `SHA256:${createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
 }
 
 const kindOf = (c: { privateKeyEnc: string | null; passwordEnc: string | null }) =>
-  c.privateKeyEnc && c.passwordEnc ? 'key + password' : c.privateKeyEnc ? 'key' : c.passwordEnc ? 'password' : 'none';
+  c.privateKeyEnc && c.passwordEnc ? tk('key + password') : c.privateKeyEnc ? tk('key') : c.passwordEnc ? tk('password') : tk('none');
 
 export async function listCredentials(svc: Pick<Services, 'db'>) {
   const rows = await svc.db.credential.findMany({ orderBy: { name: 'asc' }, include: { _count: { select: { hosts: true } } } });
@@ -73,14 +74,14 @@ async function loadCredential(svc: Pick<Services, 'db'>, id: number) {
 
 async function assertNameFree(svc: Pick<Services, 'db'>, name: string, exceptId?: number) {
   const other = await svc.db.credential.findUnique({ where: { name }, select: { id: true } });
-  if (other && other.id !== exceptId) throw new FerryError('conflict', `A credential named "${name}" already exists.`, { fields: { name: 'already exists' } });
+  if (other && other.id !== exceptId) throw new FerryError('conflict', tk('A credential named "{{name}}" already exists.'), { params: { name }, fields: { name: tk('already exists') } });
 }
 
 export async function createCredential(svc: Services, ctx: Ctx, input: unknown): Promise<{ id: number; name: string }> {
   await assertAdmin(svc, ctx, 'credential.create', String((input as { name?: unknown } | undefined)?.name ?? ''));
   const data = parseForm(credentialSchema, input);
-  if (!data.privateKey && !data.password) throw invalid({ privateKey: 'give a private key, a password, or both', password: 'give a private key, a password, or both' });
-  if (data.passphrase && !data.privateKey) throw invalid({ passphrase: 'a passphrase only makes sense with a private key' });
+  if (!data.privateKey && !data.password) throw invalid({ privateKey: tk('give a private key, a password, or both'), password: tk('give a private key, a password, or both') });
+  if (data.passphrase && !data.privateKey) throw invalid({ passphrase: tk('a passphrase only makes sense with a private key') });
   await assertNameFree(svc, data.name);
   const fingerprint = data.privateKey ? keyFingerprint(data.privateKey, data.passphrase) : '';
   const enc = (v: string | undefined) => (v ? encryptSecret(svc.secretKey, v) : null);
@@ -111,7 +112,7 @@ export async function updateCredential(svc: Services, ctx: Ctx, id: number, inpu
   for (const name of CREDENTIAL_SECRET_INPUTS) {
     const clear = data[`clear${name[0].toUpperCase()}${name.slice(1)}` as 'clearPrivateKey' | 'clearPassphrase' | 'clearPassword'];
     const typed = data[name];
-    if (typed && clear) throw invalid({ [name]: 'type a new value or tick "clear", not both' });
+    if (typed && clear) throw invalid({ [name]: tk('type a new value or tick "clear", not both') });
     const current = open(before[COLUMN[name]]);
     if (clear) next[name] = undefined;
     else if (typed) next[name] = typed;
@@ -122,9 +123,9 @@ export async function updateCredential(svc: Services, ctx: Ctx, id: number, inpu
     }
   }
   if (!next.privateKey && !next.password) {
-    throw invalid({ privateKey: 'a credential needs a private key, a password, or both', password: 'a credential needs a private key, a password, or both' });
+    throw invalid({ privateKey: tk('a credential needs a private key, a password, or both'), password: tk('a credential needs a private key, a password, or both') });
   }
-  if (next.passphrase && !next.privateKey) throw invalid({ passphrase: 'a passphrase only makes sense with a private key; tick "clear"' });
+  if (next.passphrase && !next.privateKey) throw invalid({ passphrase: tk('a passphrase only makes sense with a private key; tick "clear"') });
   let fingerprint = before.fingerprint;
   if (changed.includes('privateKey') || changed.includes('passphrase')) {
     fingerprint = next.privateKey ? keyFingerprint(next.privateKey, next.passphrase) : '';
@@ -142,8 +143,11 @@ export async function deleteCredential(svc: Services, ctx: Ctx, id: number): Pro
   await assertAdmin(svc, ctx, 'credential.delete', c.name);
   const hosts = await svc.db.host.findMany({ where: { credentialId: id }, select: { name: true }, orderBy: { name: 'asc' } });
   if (hosts.length) {
-    const shown = hosts.slice(0, 10).map((h) => h.name).join(', ') + (hosts.length > 10 ? ` and ${hosts.length - 10} more` : '');
-    throw conflict(`Credential "${c.name}" is still used by ${hosts.length} host(s): ${shown}. Give those hosts another credential first.`);
+    const shown = hosts.slice(0, 10).map((h) => h.name).join(', ');
+    const params = { name: c.name, count: hosts.length, hosts: shown, more: hosts.length - 10 };
+    throw new FerryError('conflict', hosts.length > 10
+      ? tk('Credential "{{name}}" is still used by {{count}} host(s): {{hosts}} and {{more}} more. Give those hosts another credential first.')
+      : tk('Credential "{{name}}" is still used by {{count}} host(s): {{hosts}}. Give those hosts another credential first.'), { params });
   }
   await svc.db.credential.delete({ where: { id } });
   await recordOp(svc, ctx, { action: 'credential.delete', result: 'ok', target: c.name });

@@ -2,7 +2,8 @@
 // is pinned. Also builds the decrypted HostTarget the transport needs, and the "Test connection" check.
 import { DEFAULTS } from '../../config.ts';
 import { z } from 'zod';
-import { FerryError, conflict, notFound } from '../../lib/errors.ts';
+import { FerryError, notFound, translateError } from '../../lib/errors.ts';
+import { fill, tk, type MessageParams } from '../../lib/messages.ts';
 import { fingerprintOf, normalizeHostKey } from '../../deploy/hostkey.ts';
 import { createSshTransport, TransportError } from '../../deploy/transport/index.ts';
 import type { HostTarget, RemoteSession, Transport } from '../../deploy/types.ts';
@@ -20,10 +21,10 @@ const hostSchema = z.object({
   name: nameField,
   address: formText(addressRule),
   port: intField(RANGES.port.min, RANGES.port.max),
-  credentialId: requiredId('choose a credential'),
+  credentialId: requiredId(tk('choose a credential')),
   jumpHostId: optionalId,
   hostKey: formText(hostKeyRule),
-  relayMode: z.enum(RELAY_MODES, { error: `must be one of ${RELAY_MODES.join(', ')}` }),
+  relayMode: z.enum(RELAY_MODES, { error: tk('must be one of auto, tunnel, store-forward') }),
   // Empty: the project's deploy directory is used on this host.
   deployDir: optionalFormText(deployDirRule).transform((d) => d ?? null),
 });
@@ -38,7 +39,7 @@ export function safeFingerprint(key: string | null | undefined): string {
   try {
     return fingerprintOf(key);
   } catch {
-    return 'unreadable key';
+    return tk('unreadable key');
   }
 }
 
@@ -98,9 +99,9 @@ async function loadHost(svc: Pick<Services, 'db'>, id: number) {
 async function checkedInput(svc: Pick<Services, 'db'>, input: unknown, selfId?: number) {
   const data = parseForm(hostSchema, input);
   const other = await svc.db.host.findUnique({ where: { name: data.name }, select: { id: true } });
-  if (other && other.id !== selfId) throw new FerryError('conflict', `A host named "${data.name}" already exists.`, { fields: { name: 'already exists' } });
+  if (other && other.id !== selfId) throw new FerryError('conflict', tk('A host named "{{name}}" already exists.'), { params: { name: data.name }, fields: { name: tk('already exists') } });
   if (!(await svc.db.credential.findUnique({ where: { id: data.credentialId }, select: { id: true } }))) {
-    throw invalid({ credentialId: 'that credential no longer exists; reload the page' });
+    throw invalid({ credentialId: tk('that credential no longer exists; reload the page') });
   }
   let hostKey: string | null = null;
   if (data.hostKey) {
@@ -116,16 +117,17 @@ async function checkedInput(svc: Pick<Services, 'db'>, input: unknown, selfId?: 
 
 /** Refuses a jump host that is missing, the host itself, or leads back to it. */
 async function checkJumpChain(svc: Pick<Services, 'db'>, jumpHostId: number, selfId?: number) {
-  if (jumpHostId === selfId) throw invalid({ jumpHostId: 'a host cannot be its own jump host' });
+  if (jumpHostId === selfId) throw invalid({ jumpHostId: tk('a host cannot be its own jump host') });
   const seen = new Set<number>();
   let current: number | null = jumpHostId;
   const names: string[] = [];
   while (current !== null) {
-    if (current === selfId) throw invalid({ jumpHostId: `that would make a loop: ${names.join(' → ')} → this host` });
-    if (seen.has(current)) throw invalid({ jumpHostId: `the jump hosts of that host already form a loop (${names.join(' → ')})` });
+    // Static messages (translated where shown); the page lists the hosts reached through this one.
+    if (current === selfId) throw invalid({ jumpHostId: tk('that would make a loop back to this host') });
+    if (seen.has(current)) throw invalid({ jumpHostId: tk('the jump hosts of that host already form a loop') });
     seen.add(current);
     const row: { name: string; jumpHostId: number | null } | null = await svc.db.host.findUnique({ where: { id: current }, select: { name: true, jumpHostId: true } });
-    if (!row) throw invalid({ jumpHostId: 'that host no longer exists; reload the page' });
+    if (!row) throw invalid({ jumpHostId: tk('that host no longer exists; reload the page') });
     names.push(row.name);
     current = row.jumpHostId;
   }
@@ -160,7 +162,7 @@ export async function deleteHost(svc: Services, ctx: Ctx, id: number): Promise<{
   await assertAdmin(svc, ctx, 'host.delete', host.name);
   const jumped = await svc.db.host.findMany({ where: { jumpHostId: id }, select: { name: true } });
   if (jumped.length) {
-    throw conflict(`Host "${host.name}" is the jump host of ${jumped.map((h) => h.name).join(', ')}; change those hosts first.`);
+    throw new FerryError('conflict', tk('Host "{{name}}" is the jump host of {{hosts}}; change those hosts first.'), { params: { name: host.name, hosts: jumped.map((h) => h.name).join(', ') } });
   }
   await svc.db.host.delete({ where: { id } });
   await recordOp(svc, ctx, { action: 'host.delete', result: 'ok', target: host.name });
@@ -193,9 +195,32 @@ async function pinAndLog(svc: Pick<Services, 'db'>, ctx: Ctx, hostName: string, 
   return pinned;
 }
 
+/** A test result's message as a key and values; `cause` is the error filled in (translated) as {{reason}}. */
+export interface HostTestText {
+  key: string;
+  params: MessageParams;
+  keyParams?: readonly string[];
+  cause?: FerryError;
+}
+
+/** A "Test connection" message in the language of `t`. */
+export function hostTestMessage(text: HostTestText, t: (key: string, params?: Record<string, unknown>) => string): string {
+  const params: Record<string, unknown> = { ...text.params };
+  for (const name of text.keyParams ?? []) if (typeof params[name] === 'string') params[name] = t(params[name]);
+  if (text.cause) params.reason = translateError(text.cause, t);
+  return t(text.key, params);
+}
+
+function testText(key: string, params: MessageParams, opts: { keyParams?: readonly string[]; cause?: FerryError } = {}): { message: string; text: HostTestText } {
+  const english = opts.cause ? { ...params, reason: opts.cause.message } : params;
+  return { message: fill(key, english), text: { key, params, ...opts } };
+}
+
 interface HostTestResult {
   ok: boolean;
+  /** In English (the operation log); `text` for the user's language. */
   message: string;
+  text: HostTestText;
   /** SHA256 fingerprint of the host's key, when known. */
   fingerprint?: string;
   /** Hosts (the target and/or jump hosts) whose key was pinned by this test. */
@@ -221,17 +246,19 @@ export async function testHost(svc: Services, ctx: Ctx, id: number, transport: T
     });
     const run = await session.exec('uname -n', { timeoutMs: 15_000 });
     if (run.code !== 0) {
-      result = { ok: false, fingerprint, pinned, message: `Logged in to ${host.name}, but "uname -n" exited with code ${run.code}: ${run.stderr.trim().slice(0, 300)}` };
+      result = { ok: false, fingerprint, pinned, ...testText(tk('Logged in to {{name}}, but "uname -n" exited with code {{code}}: {{stderr}}'), { name: host.name, code: String(run.code), stderr: run.stderr.trim().slice(0, 300) }) };
     } else {
-      const pinNote = pinned.length ? ` Pinned the host key of ${pinned.join(', ')}.` : '';
-      result = { ok: true, fingerprint, pinned, message: `Connected to ${host.name} (${run.stdout.trim() || 'no name'}).${pinNote}` };
+      const node = run.stdout.trim();
+      const params = { name: host.name, node: node || tk('no name'), hosts: pinned.join(', ') };
+      const key = pinned.length ? tk('Connected to {{name}} ({{node}}). Pinned the host key of {{hosts}}.') : tk('Connected to {{name}} ({{node}}).');
+      result = { ok: true, fingerprint, pinned, ...testText(key, params, { keyParams: node ? [] : ['node'] }) };
     }
   } catch (err) {
     if (!(err instanceof FerryError)) throw err;
-    const message = err instanceof TransportError && err.code === 'host-key-changed'
-      ? `Refused to log in: ${err.message}. If nobody reinstalled ${err.host}, someone may be intercepting the connection.`
-      : `Connection failed: ${err.message}`;
-    result = { ok: false, fingerprint, pinned, message };
+    const text = err instanceof TransportError && err.code === 'host-key-changed'
+      ? testText(tk('Refused to log in: {{reason}}. If nobody reinstalled {{host}}, someone may be intercepting the connection.'), { host: err.host }, { cause: err })
+      : testText(tk('Connection failed: {{reason}}'), {}, { cause: err });
+    result = { ok: false, fingerprint, pinned, ...text };
   } finally {
     await session?.close().catch(() => undefined);
   }

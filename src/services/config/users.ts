@@ -2,8 +2,12 @@
 // per-project grants of members. At least one active administrator always remains.
 import { z } from 'zod';
 import { FerryError, conflict, notFound } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Ctx, Permission, ProjectGrant, Role, Services } from '../context.ts';
 import { grantFromRow, grantToRow, PERMISSIONS, ROLES } from '../context.ts';
+
+/** Grant words the user list shows translated. */
+export const GRANT_WORDS = [tk('view'), tk('publish'), tk('rollback'), tk('process'), tk('approve')];
 
 const NO_GRANT: ProjectGrant = { publish: false, rollback: false, process: false, approve: false };
 import { assertAdmin } from '../permissions.ts';
@@ -14,13 +18,13 @@ import { userPasswordRule } from './rules.ts';
 
 export const USER_SECRET_INPUTS = ['password'] as const;
 
-const roleField = z.enum(ROLES as readonly [Role, ...Role[]], { error: `must be one of ${ROLES.join(', ')}` });
+const roleField = z.enum(ROLES as readonly [Role, ...Role[]], { error: tk('must be one of admin, member, auditor') });
 const newUserSchema = z.object({ name: nameField, role: roleField, password: secretInput(userPasswordRule) });
 const updateUserSchema = z.object({ role: roleField, disabled: checkbox });
 const passwordSchema = z.object({ password: secretInput(userPasswordRule) });
 /** Grant checkboxes arrive as "projectId:permission" values; "view" alone lets a member see a project. */
 const grantsSchema = z.object({
-  grant: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(z.string().regex(/^\d+:(view|publish|rollback|process|approve)$/, 'unknown choice'))),
+  grant: z.preprocess((v) => (v === undefined || v === '' ? [] : Array.isArray(v) ? v : [v]), z.array(z.string().regex(/^\d+:(view|publish|rollback|process|approve)$/, tk('unknown choice')))),
 });
 
 export const newUserValues = () => ({ name: '', role: 'member' });
@@ -69,8 +73,10 @@ async function loadUser(svc: Pick<Services, 'db'>, id: number) {
 async function assertAnotherAdmin(svc: Pick<Services, 'db'>, user: { id: number; name: string }, field?: string) {
   const others = await svc.db.user.count({ where: { role: 'admin', disabled: false, id: { not: user.id } } });
   if (others) return;
-  const message = `"${user.name}" is the last active administrator; make someone else an administrator first.`;
-  throw new FerryError('conflict', message, { fields: field ? { [field]: message } : undefined });
+  const message = tk('"{{name}}" is the last active administrator; make someone else an administrator first.');
+  throw new FerryError('conflict', message, {
+    params: { name: user.name }, fields: field ? { [field]: tk('this is the last active administrator; make someone else an administrator first') } : undefined,
+  });
 }
 
 export async function createUserAccount(svc: Services, ctx: Ctx, input: unknown): Promise<{ id: number; name: string; password: string; generated: boolean }> {
@@ -87,7 +93,7 @@ export async function updateUser(svc: Services, ctx: Ctx, id: number, input: unk
   const changed = changedFields({ role: before.role, disabled: before.disabled }, data);
   const losesAdmin = before.role === 'admin' && !before.disabled && (data.role !== 'admin' || data.disabled);
   if (losesAdmin && before.id === ctx.actor.id) {
-    throw new FerryError('invalid', 'You cannot take away your own administrator role or disable yourself; ask another administrator.', { fields: { [data.disabled ? 'disabled' : 'role']: 'not for your own account' } });
+    throw new FerryError('invalid', 'You cannot take away your own administrator role or disable yourself; ask another administrator.', { fields: { [data.disabled ? 'disabled' : 'role']: tk('not for your own account') } });
   }
   if (losesAdmin) await assertAnotherAdmin(svc, before, data.disabled ? 'disabled' : 'role');
   if (changed.length) {
@@ -126,7 +132,11 @@ export async function deleteUser(svc: Services, ctx: Ctx, id: number): Promise<{
 export async function setGrants(svc: Services, ctx: Ctx, id: number, input: unknown): Promise<{ name: string; changed: string[] }> {
   const user = await loadUser(svc, id);
   await assertAdmin(svc, ctx, 'grant.update', user.name);
-  if (user.role !== 'member') throw new FerryError('invalid', `Grants only apply to members; "${user.name}" is ${user.role === 'admin' ? 'an admin' : 'an auditor'}.`);
+  if (user.role !== 'member') {
+    throw user.role === 'admin'
+      ? new FerryError('invalid', tk('Grants only apply to members; "{{name}}" is an admin.'), { params: { name: user.name } })
+      : new FerryError('invalid', tk('Grants only apply to members; "{{name}}" is an auditor.'), { params: { name: user.name } });
+  }
   const data = parseForm(grantsSchema, input);
   const wanted = new Map<number, GrantFlags>();
   for (const value of data.grant) {
@@ -137,7 +147,7 @@ export async function setGrants(svc: Services, ctx: Ctx, id: number, input: unkn
   }
   const projects = await svc.db.project.findMany({ select: { id: true, name: true } });
   const known = new Set(projects.map((p) => p.id));
-  if ([...wanted.keys()].some((pid) => !known.has(pid))) throw invalid({ grant: 'a project in the form no longer exists; reload the page' });
+  if ([...wanted.keys()].some((pid) => !known.has(pid))) throw invalid({ grant: tk('a project in the form no longer exists; reload the page') });
   const current = new Map((await svc.db.grant.findMany({ where: { userId: id } })).map((g) => [g.projectId, g]));
 
   const changed: string[] = [];

@@ -4,9 +4,9 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import ssh2 from 'ssh2';
 import YAML from 'yaml';
 import { normalizeHostKey } from '../../deploy/hostkey.ts';
-import { badRequest } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import { IMPORT_LIMITS } from '../../config.ts';
-import { addZodIssues, issueMessage, Problems } from './problems.ts';
+import { addZodIssues, fileError, issueMessage, Problems } from './problems.ts';
 import { checkReferences } from './references.ts';
 import { estimateNesting } from './nesting.ts';
 import type { HookEntry, ImportDocument, ImportFileInput, ProjectEntry } from './schema.ts';
@@ -21,10 +21,10 @@ export const CSV_COLUMNS = ['name', 'address', 'port', 'credential', 'jump', 'pr
 export function parseImportFile(text: string, format: ImportFormat, filename?: string): ImportDocument {
   if (text.length > IMPORT_LIMITS.maxFileChars) {
     const mb = (IMPORT_LIMITS.maxFileChars / 1_000_000).toFixed(0);
-    throw badRequest(`The import file is too large: at most ${mb} million characters. Split it into several files.`, { file: 'too large' });
+    throw fileError(tk('The import file is too large: at most {{mb}} million characters. Split it into several files.'), { key: tk('too large') }, { mb });
   }
   const chosen = format === 'auto' ? detectFormat(text, filename) : format;
-  if (!text.trim()) throw badRequest('The import file is empty.', { file: 'empty' });
+  if (!text.trim()) throw fileError(tk('The import file is empty.'), { key: tk('empty') });
   // Parsers take seconds on a line of a million "[" or "- ": the nesting is estimated from the text first. The
   // estimate counts a level or two more than the decoded data has (the root, compact "- key"), hence the margin.
   if (chosen !== 'csv' && estimateNesting(text, IMPORT_LIMITS.maxDepth + 2) > IMPORT_LIMITS.maxDepth + 2) throw tooDeep();
@@ -36,7 +36,7 @@ export function parseImportFile(text: string, format: ImportFormat, filename?: s
 export function parseImportData(data: unknown): ImportDocument {
   const problems = new Problems();
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw badRequest('The import file must be a mapping with credentials, hosts, projects and/or users.', { file: 'must be a mapping' });
+    throw fileError(tk('The import file must be a mapping with credentials, hosts, projects and/or users.'), { key: tk('must be a mapping') });
   }
   checkDepth(data);
   const result = importFileSchema.safeParse(data, { error: issueMessage });
@@ -46,7 +46,7 @@ export function parseImportData(data: unknown): ImportDocument {
   }
   const doc = normalize(result.data as ImportFileInput, problems);
   if (!doc.credentials.length && !doc.hosts.length && !doc.projects.length && !doc.users.length) {
-    problems.add([], 'nothing to import: the file has no credentials, hosts, projects or users');
+    problems.add([], tk('nothing to import: the file has no credentials, hosts, projects or users'));
   }
   checkDuplicates(doc, problems);
   checkReferences(doc, null, problems);
@@ -74,7 +74,7 @@ function readStructured(text: string, format: 'yaml' | 'json'): unknown {
     } catch (err) {
       // Node quotes the start of the text in some messages; the text may hold secrets.
       const msg = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '');
-      throw badRequest(`The file is not valid JSON: ${msg}`, { file: `not valid JSON: ${msg}` });
+      throw fileError(tk('The file is not valid JSON: {{reason}}'), { key: tk('not valid JSON: {{reason}}'), params: { reason: msg } }, { reason: msg });
     }
     checkDepth(data);
     return data;
@@ -82,7 +82,7 @@ function readStructured(text: string, format: 'yaml' | 'json'): unknown {
   const parsed = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (parsed.errors.length) {
     const msg = parsed.errors[0].message.split('\n')[0];
-    throw badRequest(`The file is not valid YAML: ${msg}`, { file: `not valid YAML: ${msg}` });
+    throw fileError(tk('The file is not valid YAML: {{reason}}'), { key: tk('not valid YAML: {{reason}}'), params: { reason: msg } }, { reason: msg });
   }
   let data: unknown;
   try {
@@ -90,8 +90,11 @@ function readStructured(text: string, format: 'yaml' | 'json'): unknown {
     data = parsed.toJS({ maxAliasCount: IMPORT_LIMITS.maxAliasCount });
   } catch (err) {
     if (!(err instanceof ReferenceError)) throw err;
-    const msg = `it uses aliases (*name) too often (more than ${IMPORT_LIMITS.maxAliasCount} expansions); write the entries out instead`;
-    throw badRequest(`The file was refused: ${msg}.`, { file: msg });
+    const params = { max: IMPORT_LIMITS.maxAliasCount };
+    throw fileError(
+      tk('The file was refused: it uses aliases (*name) too often (more than {{max}} expansions); write the entries out instead.'),
+      { key: tk('it uses aliases (*name) too often (more than {{max}} expansions); write the entries out instead'), params }, params,
+    );
   }
   checkDepth(data);
   return data;
@@ -109,8 +112,8 @@ function checkDepth(data: unknown): void {
 }
 
 function tooDeep() {
-  const msg = `it is nested more than ${IMPORT_LIMITS.maxDepth} levels deep`;
-  return badRequest(`The file was refused: ${msg}.`, { file: msg });
+  const params = { max: IMPORT_LIMITS.maxDepth };
+  return fileError(tk('The file was refused: it is nested more than {{max}} levels deep.'), { key: tk('it is nested more than {{max}} levels deep'), params }, params);
 }
 
 /** A CSV of hosts: header name,address,port,credential,jump,project,groups (groups split by ";" or "|"). */
@@ -120,16 +123,16 @@ function csvToData(text: string): unknown {
     rows = parseCsv(text, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: false });
   } catch (err) {
     const msg = (err as Error).message;
-    throw badRequest(`The file is not valid CSV: ${msg}`, { file: `not valid CSV: ${msg}` });
+    throw fileError(tk('The file is not valid CSV: {{reason}}'), { key: tk('not valid CSV: {{reason}}'), params: { reason: msg } }, { reason: msg });
   }
   const [header, ...records] = rows;
   const problems = new Problems();
   const columns = (header ?? []).map((c) => c.trim());
   columns.forEach((column, i) => {
-    if (!(CSV_COLUMNS as readonly string[]).includes(column)) problems.add(['csv', 'columns', i], `unknown column "${column}" (expected ${CSV_COLUMNS.join(', ')})`);
+    if (!(CSV_COLUMNS as readonly string[]).includes(column)) problems.add(['csv', 'columns', i], tk('unknown column "{{column}}" (expected {{columns}})'), { column, columns: CSV_COLUMNS.join(', ') });
   });
   for (const required of ['name', 'address', 'credential']) {
-    if (!columns.includes(required)) problems.add(['csv', 'columns'], `the header needs a "${required}" column`);
+    if (!columns.includes(required)) problems.add(['csv', 'columns'], tk('the header needs a "{{column}}" column'), { column: required });
   }
   problems.throwIfAny();
   const hosts = records.map((cells) => {
@@ -145,21 +148,21 @@ function normalize(input: ImportFileInput, problems: Problems): ImportDocument {
   const credentials = (input.credentials ?? []).map((c, i) => {
     const base = { name: c.name, username: c.username };
     if (c.privateKey && c.password) {
-      problems.add(['credentials', i, 'password'], 'give either privateKey or password, not both');
+      problems.add(['credentials', i, 'password'], tk('give either privateKey or password, not both'));
       return { ...base, fingerprint: '' };
     }
     if (c.password) {
-      if (c.passphrase) problems.add(['credentials', i, 'passphrase'], 'only used with privateKey');
+      if (c.passphrase) problems.add(['credentials', i, 'passphrase'], tk('only used with privateKey'));
       return { ...base, password: c.password, fingerprint: '' };
     }
     if (!c.privateKey) {
-      problems.add(['credentials', i, 'privateKey'], 'required (or give password)');
+      problems.add(['credentials', i, 'privateKey'], tk('required (or give password)'));
       return { ...base, fingerprint: '' };
     }
     const privateKey = normalizePrivateKey(c.privateKey);
     const passphrase = c.passphrase || undefined;
     const fingerprint = privateKeyFingerprint(privateKey, passphrase);
-    if (!fingerprint) problems.add(['credentials', i, 'privateKey'], 'not a valid private key (or wrong passphrase)');
+    if (!fingerprint) problems.add(['credentials', i, 'privateKey'], tk('not a valid private key (or wrong passphrase)'));
     return { ...base, privateKey, passphrase, fingerprint: fingerprint ?? '' };
   });
 
@@ -169,10 +172,10 @@ function normalize(input: ImportFileInput, problems: Problems): ImportDocument {
       try {
         hostKey = normalizeHostKey(hostKey);
       } catch {
-        problems.add(['hosts', i, 'hostKey'], 'not an SSH public key: expected "type base64", e.g. "ssh-ed25519 AAAAC3Nza..."');
+        problems.add(['hosts', i, 'hostKey'], tk('not an SSH public key: expected "type base64", e.g. "ssh-ed25519 AAAAC3Nza..."'));
       }
     }
-    if (h.groups && !h.project) problems.add(['hosts', i, 'project'], 'required when groups are given');
+    if (h.groups && !h.project) problems.add(['hosts', i, 'project'], tk('required when groups are given'));
     return {
       name: h.name,
       address: h.address,
@@ -257,7 +260,7 @@ function checkDuplicates(doc: ImportDocument, problems: Problems): void {
     names.forEach((entryName, i) => {
       const first = seen.get(entryName);
       if (first === undefined) seen.set(entryName, i);
-      else problems.add(path(i), `duplicate name "${entryName}" (also ${section}[${first}])`);
+      else problems.add(path(i), tk('duplicate name "{{name}}" (also {{entry}})'), { name: entryName, entry: `${section}[${first}]` });
     });
   };
   check('credentials', doc.credentials.map((c) => c.name), (i) => ['credentials', i, 'name']);

@@ -1,10 +1,17 @@
 // Shared parts of the import planner: the preview types, the stored state it compares with, small comparisons.
 import { decryptSecret } from '../../lib/crypto.ts';
 import type { Db } from '../../lib/db.ts';
+import { tk } from '../../lib/messages.ts';
 import type { IdResolver, Tx } from './ids.ts';
 
 export type PlanKind = 'credential' | 'host' | 'project' | 'group' | 'process' | 'hook' | 'notification' | 'user';
 export type PlanAction = 'create' | 'update' | 'unchanged';
+
+/** The kinds and actions as the import page shows them, translated ("unchanged" is a status word already). */
+export const PLAN_WORDS = [
+  tk('credential'), tk('host'), tk('project'), tk('group'), tk('process'), tk('hook'), tk('notification'), tk('user'),
+  tk('create'), tk('update'),
+];
 
 export interface PlanItem {
   kind: PlanKind;

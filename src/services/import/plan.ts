@@ -6,6 +6,7 @@ import { planCredentials, planHosts } from './plan-hosts.ts';
 import { planGroups, planHooks, planProcesses, planProjects } from './plan-projects.ts';
 import { planNotifications } from './plan-notifications.ts';
 import { planUsers } from './plan-users.ts';
+import { tk } from '../../lib/messages.ts';
 import { Problems } from './problems.ts';
 import type { KnownNames } from './references.ts';
 import { checkReferences } from './references.ts';
@@ -27,7 +28,7 @@ export async function buildImport(db: Db, secretKey: Buffer, doc: ImportDocument
   const problems = new Problems();
   checkReferences(doc, knownNames(stored), problems);
   doc.users.forEach((u, i) => {
-    if (!u.password && !stored.users.has(u.name)) problems.add(['users', i, 'password'], 'required for a new user');
+    if (!u.password && !stored.users.has(u.name)) problems.add(['users', i, 'password'], tk('required for a new user'));
   });
   problems.throwIfAny();
 

@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import { IMPORT_LIMITS } from '../../config.ts';
 import { decryptSecret, encryptSecret } from '../../lib/crypto.ts';
 import { FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 
 export type ImportFileFormat = 'yaml' | 'json' | 'csv' | 'auto';
 
@@ -39,7 +40,7 @@ export function openPreview(secretKey: Buffer, sealed: string, userId: number | 
   if (value.userId !== userId) throw new FerryError('invalid', 'This preview belongs to another user. Upload the file again.');
   if (value.expires < now) {
     const minutes = Math.round(IMPORT_LIMITS.previewTtlMs / 60_000);
-    throw new FerryError('invalid', `This preview is older than ${minutes} minutes. Upload the file again to see what it would change now.`);
+    throw new FerryError('invalid', tk('This preview is older than {{minutes}} minutes. Upload the file again to see what it would change now.'), { params: { minutes } });
   }
   return { text: value.text, format: value.format, filename: value.filename };
 }

@@ -1,5 +1,6 @@
 // Cross-entry checks: every name an entry refers to must be in the same file or (when known) in the database,
 // and jump hosts must not form a cycle.
+import { tk } from '../../lib/messages.ts';
 import type { Problems } from './problems.ts';
 import type { ImportDocument } from './schema.ts';
 
@@ -23,12 +24,12 @@ export function checkReferences(doc: ImportDocument, known: KnownNames | null, p
 
   doc.hosts.forEach((h, i) => {
     if (missing(fileCredentials.has(h.credential), known?.credentials.has(h.credential))) {
-      problems.add(['hosts', i, 'credential'], `unknown credential "${h.credential}"`);
+      problems.add(['hosts', i, 'credential'], tk('unknown credential "{{name}}"'), { name: h.credential });
     }
-    if (h.jump === h.name) problems.add(['hosts', i, 'jump'], 'a host cannot be its own jump host');
-    else if (h.jump && missing(fileHosts.has(h.jump), known?.hosts.has(h.jump))) problems.add(['hosts', i, 'jump'], `unknown host "${h.jump}"`);
+    if (h.jump === h.name) problems.add(['hosts', i, 'jump'], tk('a host cannot be its own jump host'));
+    else if (h.jump && missing(fileHosts.has(h.jump), known?.hosts.has(h.jump))) problems.add(['hosts', i, 'jump'], tk('unknown host "{{name}}"'), { name: h.jump });
     if (h.project && missing(fileProjects.has(h.project), known?.projects.has(h.project))) {
-      problems.add(['hosts', i, 'project'], `unknown project "${h.project}"`);
+      problems.add(['hosts', i, 'project'], tk('unknown project "{{name}}"'), { name: h.project });
     }
   });
   checkJumpCycles(doc, known, problems);
@@ -36,7 +37,7 @@ export function checkReferences(doc: ImportDocument, known: KnownNames | null, p
   doc.projects.forEach((p, pi) => {
     for (const [group, members] of Object.entries(p.groups ?? {})) {
       members.forEach((hostName, j) => {
-        if (missing(fileHosts.has(hostName), known?.hosts.has(hostName))) problems.add(['projects', pi, 'groups', group, j], `unknown host "${hostName}"`);
+        if (missing(fileHosts.has(hostName), known?.hosts.has(hostName))) problems.add(['projects', pi, 'groups', group, j], tk('unknown host "{{name}}"'), { name: hostName });
       });
     }
     // Groups a process may name: the file's, those hosts put themselves into (CSV), and (when known) the stored ones.
@@ -47,14 +48,14 @@ export function checkReferences(doc: ImportDocument, known: KnownNames | null, p
     ]);
     p.processes?.forEach((proc, k) => {
       proc.groups?.forEach((group, j) => {
-        if (missing(groups.has(group), false)) problems.add(['projects', pi, 'processes', k, 'groups', j], `unknown group "${group}"`);
+        if (missing(groups.has(group), false)) problems.add(['projects', pi, 'processes', k, 'groups', j], tk('unknown group "{{name}}"'), { name: group });
       });
     });
   });
 
   doc.users.forEach((u, i) => {
     for (const project of Object.keys(u.grants ?? {})) {
-      if (missing(fileProjects.has(project), known?.projects.has(project))) problems.add(['users', i, 'grants', project], 'unknown project');
+      if (missing(fileProjects.has(project), known?.projects.has(project))) problems.add(['users', i, 'grants', project], tk('unknown project'));
     }
   });
 }
@@ -74,7 +75,7 @@ function checkJumpCycles(doc: ImportDocument, known: KnownNames | null, problems
     for (let next = jumpOf(h.name); next; next = jumpOf(next)) {
       const at = chain.indexOf(next);
       if (at === 0) {
-        problems.add(['hosts', i, 'jump'], `jump hosts form a cycle: ${[...chain, next].join(' -> ')}`);
+        problems.add(['hosts', i, 'jump'], tk('jump hosts form a cycle: {{chain}}'), { chain: [...chain, next].join(' -> ') });
         return;
       }
       // A loop further along the chain is reported at the hosts inside it.

@@ -2,6 +2,7 @@
 // the same rules as the admin forms (config/rules.ts), so the import accepts exactly what the forms accept.
 import { z } from 'zod';
 import { FIELD_LIMITS, NOTIFY_DELIVERY } from '../../config.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Permission, Role } from '../context.ts';
 import { PERMISSIONS, ROLES } from '../context.ts';
 import {
@@ -89,8 +90,8 @@ const project = z.strictObject({
   groups: z.record(name, z.array(ref).nullable().transform((hosts) => hosts ?? [])).optional(),
   processes: z.array(processEntry).optional(),
   hooks: z.array(hook).optional(),
-  requireApproval: z.boolean({ error: 'must be true or false' }).optional(),
-  rollbackNeedsApproval: z.boolean({ error: 'must be true or false' }).optional(),
+  requireApproval: z.boolean({ error: tk('must be true or false') }).optional(),
+  rollbackNeedsApproval: z.boolean({ error: tk('must be true or false') }).optional(),
   approvalHours: int(RANGES.approvalHours).optional(),
   notifications: z.array(importChannelSchema).max(NOTIFY_DELIVERY.maxChannelsPerProject, `at most ${NOTIFY_DELIVERY.maxChannelsPerProject} channels per project`).optional(),
 });

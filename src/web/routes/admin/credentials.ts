@@ -5,14 +5,15 @@ import {
   createCredential, credentialDetail, deleteCredential, listCredentials, newCredentialValues, updateCredential, CREDENTIAL_SECRET_INPUTS,
 } from '../../../services/config/credentials.ts';
 import { crudRoutes } from '../../crud.ts';
+import { tk } from '../../../lib/messages.ts';
 
 export function credentialsRouter(svc: Services) {
   const router = Router();
   crudRoutes(router, svc, {
     base: '/admin/credentials',
     views: 'pages/admin/credentials',
-    noun: 'Credential',
-    listTitle: 'Credentials',
+    noun: tk('Credential'),
+    listTitle: tk('Credentials'),
     secretInputs: CREDENTIAL_SECRET_INPUTS,
     list: async () => ({ credentials: await listCredentials(svc) }),
     newValues: newCredentialValues,
@@ -22,7 +23,7 @@ export function credentialsRouter(svc: Services) {
     async renderEdit(res, id, status, form) {
       const detail = await credentialDetail(svc, id);
       res.status(status).render('pages/admin/credentials/edit', {
-        title: `Credential ${detail.credential.name}`, ...detail,
+        title: res.locals.t('Credential {{name}}', { name: detail.credential.name }), ...detail,
         values: form?.values ?? { name: detail.credential.name, username: detail.credential.username }, errors: form?.errors ?? {},
       });
     },

@@ -2,11 +2,15 @@
 import { Router } from 'express';
 import type { Services } from '../../../services/context.ts';
 import {
-  clearHostKey, createHost, deleteHost, hostChoices, hostDetail, listHosts, newHostValues, RELAY_MODES, testHost, updateHost,
+  clearHostKey, createHost, deleteHost, hostChoices, hostDetail, hostTestMessage, listHosts, newHostValues, RELAY_MODES, testHost, updateHost,
 } from '../../../services/config/hosts.ts';
 import { crudRoutes } from '../../crud.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
+import { fill, tk } from '../../../lib/messages.ts';
+
+// crud.ts (this branch) takes the created message as text: filled in English here (see the i18n report).
+const HOST_CREATED = tk('Host "{{name}}" created. Use "Test connection" to check the login and pin its host key.');
 
 const MODULES = ['/static/js/admin-host.js'];
 
@@ -15,21 +19,21 @@ export function hostsRouter(svc: Services) {
   const hostId = crudRoutes(router, svc, {
     base: '/admin/hosts',
     views: 'pages/admin/hosts',
-    noun: 'Host',
-    listTitle: 'Hosts',
+    noun: tk('Host'),
+    listTitle: tk('Hosts'),
     secretInputs: [],
     list: async () => ({ hosts: await listHosts(svc) }),
     newLocals: async () => ({ relayModes: RELAY_MODES, ...(await hostChoices(svc)) }),
     newValues: newHostValues,
     create: (ctx, body) => createHost(svc, ctx, body),
-    createdMessage: (host) => `Host "${host.name}" created. Use "Test connection" to check the login and pin its host key.`,
+    createdMessage: (host) => fill(HOST_CREATED, { name: host.name }),
     update: (ctx, id, body) => updateHost(svc, ctx, id, body),
     remove: (ctx, id) => deleteHost(svc, ctx, id),
     async renderEdit(res, id, status, form) {
       const detail = await hostDetail(svc, id);
       const { pinnedKey: _pinned, fingerprint: _fp, ...saved } = detail.host;
       res.status(status).render('pages/admin/hosts/edit', {
-        title: `Host ${detail.host.name}`, ...detail, relayModes: RELAY_MODES, modules: MODULES,
+        title: res.locals.t('Host {{name}}', { name: detail.host.name }), ...detail, relayModes: RELAY_MODES, modules: MODULES,
         values: form?.values ?? { ...saved, hostKey: '' }, errors: form?.errors ?? {},
       });
     },
@@ -39,13 +43,15 @@ export function hostsRouter(svc: Services) {
   router.post('/:id/clear-key', async function postClearHostKey(req, res) {
     const id = hostId(req);
     const { name, hadKey } = await clearHostKey(svc, ctxOf(req), id);
-    flash(req, hadKey ? 'success' : 'info', hadKey ? `The pinned key of "${name}" was cleared; the next connection pins the key the server presents.` : `"${name}" had no pinned key.`);
+    if (hadKey) flash(req, 'success', 'The pinned key of "{{name}}" was cleared; the next connection pins the key the server presents.', { name });
+    else flash(req, 'info', '"{{name}}" had no pinned key.', { name });
     res.redirect(`/admin/hosts/${id}`);
   });
 
   // POST /admin/hosts/:id/test — JSON for the "Test connection" button
   router.post('/:id/test', async function postTestHost(req, res) {
-    res.json(await testHost(svc, ctxOf(req), hostId(req)));
+    const { text, ...result } = await testHost(svc, ctxOf(req), hostId(req));
+    res.json({ ...result, message: hostTestMessage(text, req.t) });
   });
 
   return router;

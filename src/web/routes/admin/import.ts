@@ -2,10 +2,11 @@
 import { Router, type RequestHandler } from 'express';
 import multer from 'multer';
 import type { Services } from '../../../services/context.ts';
-import { FerryError } from '../../../lib/errors.ts';
+import { FerryError, translateError } from '../../../lib/errors.ts';
 import { BODY_LIMITS } from '../../../config.ts';
 import { applyImport, parseImportFile } from '../../../services/import.ts';
 import { openPreview, sealPreview, type ImportFileFormat } from '../../../services/import/preview-seal.ts';
+import { ImportError, type ProblemMessage } from '../../../services/import/problems.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
@@ -16,10 +17,30 @@ const upload = multer({
   limits: { fileSize: BODY_LIMITS.importBytes, files: 1, fields: 10, fieldSize: 3 * BODY_LIMITS.importBytes },
 });
 const FORMATS: ImportFileFormat[] = ['auto', 'yaml', 'json', 'csv'];
+
+type Translate = (key: string, params?: Record<string, unknown>) => string;
+
+function translated(message: ProblemMessage, t: Translate): string {
+  if (!message.params) return t(message.key);
+  const params: Record<string, unknown> = { ...message.params };
+  for (const name of message.keyParams ?? []) if (typeof params[name] === 'string') params[name] = t(params[name]);
+  return t(message.key, params);
+}
+
+/** What the page shows for a refused import, in the user's language: the message and the problem of each entry. */
+function errorLocals(err: FerryError, t: Translate): { error: string; fields: Record<string, string> | null } {
+  if (err instanceof ImportError) {
+    return {
+      error: err.pageMessage ? translated(err.pageMessage, t) : translateError(err, t),
+      fields: Object.fromEntries(Object.entries(err.problems).map(([path, problem]) => [path, translated(problem, t)])),
+    };
+  }
+  return { error: translateError(err, t), fields: err.fields ? Object.fromEntries(Object.entries(err.fields).map(([k, v]) => [k, t(v)])) : null };
+}
 export function importRouter(svc: Services, csrfProtection: RequestHandler) {
   const router = Router();
   const render = (res: Parameters<RequestHandler>[1], status: number, locals: Record<string, unknown>) =>
-    res.status(status).render('pages/admin/import', { title: 'Bulk import', text: '', format: 'auto', filename: '', plan: null, error: null, fields: null, ...locals });
+    res.status(status).render('pages/admin/import', { title: res.locals.t('Bulk import'), text: '', format: 'auto', filename: '', plan: null, error: null, fields: null, ...locals });
 
   // GET /admin/import
   router.get('/', function getImport(_req, res) {
@@ -43,9 +64,9 @@ export function importRouter(svc: Services, csrfProtection: RequestHandler) {
       }
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
-      return render(res, err.status, { error: err.message });
+      return render(res, err.status, { error: translateError(err, req.t) });
     }
-    if (!text.trim()) return render(res, 400, { error: 'Choose a file or paste its content first.', format, filename });
+    if (!text.trim()) return render(res, 400, { error: req.t('Choose a file or paste its content first.'), format, filename });
     try {
       const doc = parseImportFile(text, format, filename);
       const plan = await applyImport(svc, ctx, doc, { dryRun: !apply });
@@ -57,7 +78,7 @@ export function importRouter(svc: Services, csrfProtection: RequestHandler) {
       render(res, 200, { plan, sealed: sealPreview(svc.secretKey, ctx.actor.id, { text, format, filename }) });
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
-      render(res, err.status, { error: err.message, fields: err.fields ?? null, format, filename });
+      render(res, err.status, { ...errorLocals(err, req.t), format, filename });
     }
   });
 

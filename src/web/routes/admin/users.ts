@@ -10,6 +10,12 @@ import {
 import { listTokens, revokeToken } from '../../../services/tokens.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
+import { translateError } from '../../../lib/errors.ts';
+import { fill, tk } from '../../../lib/messages.ts';
+
+// crud.ts (this branch) takes the created message as text: filled in English here (see the i18n report).
+const CREATED_GENERATED = tk('User "{{name}}" created. Their password, shown only this once: {{password}}');
+const CREATED_TYPED = tk('User "{{name}}" created with the password you typed.');
 
 type FormState = { form: 'account' | 'password'; values?: Record<string, unknown>; errors: Record<string, string> };
 
@@ -20,7 +26,7 @@ export function usersRouter(svc: Services) {
     const detail = await userDetail(svc, id);
     res.status(status).render('pages/admin/users/edit', {
       // `user` is the signed-in user in every view, so the account shown here is `account`.
-      title: `User ${detail.user.name}`, account: detail.user, grants: detail.grants, roles: ROLES,
+      title: res.locals.t('User {{name}}', { name: detail.user.name }), account: detail.user, grants: detail.grants, roles: ROLES,
       values: state?.form === 'account' && state.values ? state.values : { role: detail.user.role, disabled: detail.user.disabled },
       errors: state?.errors ?? {}, failedForm: state?.form ?? null, tokens: await listTokens(svc, { userId: id }),
     });
@@ -29,16 +35,16 @@ export function usersRouter(svc: Services) {
   const userId = crudRoutes(router, svc, {
     base: '/admin/users',
     views: 'pages/admin/users',
-    noun: 'User',
-    listTitle: 'Users',
+    noun: tk('User'),
+    listTitle: tk('Users'),
     secretInputs: USER_SECRET_INPUTS,
     list: async () => ({ users: await listUsers(svc) }),
     newLocals: () => ({ roles: ROLES }),
     newValues: newUserValues,
     create: (ctx, body) => createUserAccount(svc, ctx, body),
     createdMessage: (created) => (created.generated
-      ? `User "${created.name}" created. Their password, shown only this once: ${created.password}`
-      : `User "${created.name}" created with the password you typed.`),
+      ? fill(CREATED_GENERATED, { name: created.name, password: created.password })
+      : fill(CREATED_TYPED, { name: created.name })),
     update: (ctx, id, body) => updateUser(svc, ctx, id, body),
     remove: (ctx, id) => deleteUser(svc, ctx, id),
     renderEdit: (res, id, status, form) => renderEdit(res, id, status, form && { form: 'account', ...form }),
@@ -49,9 +55,8 @@ export function usersRouter(svc: Services) {
     const id = userId(req);
     try {
       const result = await resetUserPassword(svc, ctxOf(req), id, req.body);
-      flash(req, 'success', result.generated
-        ? `New password for "${result.name}", shown only this once: ${result.password} (their sessions were ended).`
-        : `Password of "${result.name}" changed; their sessions were ended.`);
+      if (result.generated) flash(req, 'success', 'New password for "{{name}}", shown only this once: {{password}} (their sessions were ended).', { name: result.name, password: result.password });
+      else flash(req, 'success', 'Password of "{{name}}" changed; their sessions were ended.', { name: result.name });
       res.redirect(`/admin/users/${id}`);
     } catch (err) {
       const failure = formFailure(err);
@@ -64,9 +69,10 @@ export function usersRouter(svc: Services) {
     const id = userId(req);
     try {
       const result = await setGrants(svc, ctxOf(req), id, req.body);
-      flash(req, 'success', result.changed.length ? `Grants of "${result.name}" saved.` : 'Nothing changed.');
+      if (result.changed.length) flash(req, 'success', 'Grants of "{{name}}" saved.', { name: result.name });
+      else flash(req, 'success', 'Nothing changed.');
     } catch (err) {
-      flash(req, 'danger', refusal(err).message);
+      flash(req, 'danger', translateError(refusal(err), req.t));
     }
     res.redirect(`/admin/users/${id}#grants`);
   });
@@ -74,10 +80,9 @@ export function usersRouter(svc: Services) {
   // POST /admin/users/:id/tokens/:tokenId/revoke — admins only (the admin router refuses other roles' POSTs)
   router.post('/:id/tokens/:tokenId/revoke', async function postUserTokenRevoke(req, res) {
     const id = userId(req);
-    const result = await revokeToken(svc, ctxOf(req), idParam(req.params.tokenId, 'That API token'), id);
-    flash(req, 'success', result.alreadyRevoked
-      ? `Token #${result.id} of "${result.userName}" was already revoked.`
-      : `Token #${result.id} "${result.note}" of "${result.userName}" revoked; it no longer works.`);
+    const result = await revokeToken(svc, ctxOf(req), idParam(req.params.tokenId, tk('That API token')), id);
+    if (result.alreadyRevoked) flash(req, 'success', 'Token #{{id}} of "{{user}}" was already revoked.', { id: result.id, user: result.userName });
+    else flash(req, 'success', 'Token #{{id}} "{{note}}" of "{{user}}" revoked; it no longer works.', { id: result.id, note: result.note, user: result.userName });
     res.redirect(`/admin/users/${id}#tokens`);
   });
 
@@ -86,10 +91,10 @@ export function usersRouter(svc: Services) {
     const id = userId(req);
     try {
       const { name } = await deleteUser(svc, ctxOf(req), id);
-      flash(req, 'success', `User "${name}" deleted.`);
+      flash(req, 'success', 'User "{{name}}" deleted.', { name });
       res.redirect('/admin/users');
     } catch (err) {
-      flash(req, 'danger', refusal(err).message);
+      flash(req, 'danger', translateError(refusal(err), req.t));
       res.redirect(`/admin/users/${id}`);
     }
   });
