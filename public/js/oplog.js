@@ -119,7 +119,7 @@ if (form) {
     serverSide: true, processing: true, pageLength: 50, order: [[0, 'desc']], searchDelay: 300,
     ajax: { url: '/oplog/data', data: (d) => Object.assign(d, filters()) },
     columns: [
-      { data: 'at', render: (v) => text(fmtUtc(v)) },
+      { data: 'at', type: 'string', className: 'text-nowrap', render: (v) => text(fmtUtc(v)) },
       { data: 'userName', render: text }, { data: 'ip', render: text }, { data: 'action', render: actionHtml },
       { data: 'project', render: text },
       { data: 'target', render: (v, _t, row) => String(row.jobId ? html`<a href="/jobs/${row.jobId}">${v || t('job #{{id}}', { id: row.jobId })}</a>` : html`${v}`) },
