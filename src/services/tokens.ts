@@ -3,26 +3,39 @@
 import { z } from 'zod';
 import { API_TOKEN_LIMITS } from '../config.ts';
 import { generateToken, hashToken } from '../lib/crypto.ts';
-import { FerryError, badRequest, forbidden } from '../lib/errors.ts';
+import { FerryError, forbidden } from '../lib/errors.ts';
+import { tk } from '../lib/messages.ts';
 import type { Ctx, Services } from './context.ts';
 import { isAdmin } from './permissions.ts';
 import { recordOp } from './oplog.ts';
 import { parseForm } from './config/form.ts';
 
 type TokenStatus = 'active' | 'revoked' | 'expired';
+/** The statuses as words the token lists show with t(status). */
+export const TOKEN_STATUS_WORDS: readonly string[] = [tk('active'), tk('revoked'), tk('expired')];
 
 /** How many characters of a token are kept in clear: "fry_" and 8 random ones (48 of its 192 random bits). */
 const PREFIX_LENGTH = 12;
 const UNIT_MS = { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
-const DURATION_HELP = 'a number of hours, days or weeks, like 30d, 12h or 90d';
+const DURATION_FIELD = tk('must be a number of hours, days or weeks, like 30d, 12h or 90d');
 
-/** Parses "30d", "12h", "2w" into milliseconds; anything else (or beyond the longest allowed) is a plain error. */
-export function parseDuration(text: string, what = 'The expiry'): number {
+/**
+ * Parses "30d", "12h", "2w" into milliseconds; anything else (or beyond the longest allowed) is a plain error.
+ * `what` is a message key naming the value ("The expiry"), or an option name such as "--expires".
+ */
+export function parseDuration(text: string, what = tk('The expiry')): number {
   const m = /^\s*(\d{1,6})\s*([hdw])\s*$/i.exec(text);
   const ms = m ? Number(m[1]) * UNIT_MS[m[2].toLowerCase() as keyof typeof UNIT_MS] : NaN;
-  if (!m || ms <= 0) throw badRequest(`${what} must be ${DURATION_HELP}; "${text.slice(0, 40)}" is not.`, { expires: `must be ${DURATION_HELP}` });
+  if (!m || ms <= 0) {
+    throw new FerryError('invalid', tk('{{what}} must be a number of hours, days or weeks, like 30d, 12h or 90d; "{{text}}" is not.'), {
+      params: { what, text: text.slice(0, 40) }, keyParams: ['what'], fields: { expires: DURATION_FIELD },
+    });
+  }
   if (ms > API_TOKEN_LIMITS.maxExpiryDays * UNIT_MS.d) {
-    throw badRequest(`${what} can be at most ${API_TOKEN_LIMITS.maxExpiryDays} days.`, { expires: `at most ${API_TOKEN_LIMITS.maxExpiryDays} days` });
+    // The field message is static (field messages are translated without values); the message says the limit.
+    throw new FerryError('invalid', tk('{{what}} can be at most {{days}} days.'), {
+      params: { what, days: API_TOKEN_LIMITS.maxExpiryDays }, keyParams: ['what'], fields: { expires: tk('longer than the longest expiry allowed') },
+    });
   }
   return ms;
 }
@@ -33,10 +46,10 @@ export function tokenStatus(row: { revokedAt: Date | null; expiresAt: Date | nul
   return 'active';
 }
 
-const noteField = z.preprocess((v) => v ?? '', z.string().trim().max(API_TOKEN_LIMITS.noteMaxLength, `at most ${API_TOKEN_LIMITS.noteMaxLength} characters`)
+const noteField = z.preprocess((v) => v ?? '', z.string().trim().max(API_TOKEN_LIMITS.noteMaxLength, tk('too long for a note'))
   // One line of printable text: it is shown in tables and written to the operation log.
-  .regex(/^[^\p{Cc}]*$/u, 'one line of text, no control characters'));
-const expiresField = z.preprocess((v) => (typeof v === 'string' ? v.trim() : v ?? ''), z.string().max(20, `must be ${DURATION_HELP}`));
+  .regex(/^[^\p{Cc}]*$/u, tk('one line of text, no control characters')));
+const expiresField = z.preprocess((v) => (typeof v === 'string' ? v.trim() : v ?? ''), z.string().max(20, DURATION_FIELD));
 const newTokenSchema = z.object({ note: noteField, expires: expiresField });
 
 export interface NewToken {
@@ -56,7 +69,7 @@ export async function issueToken(svc: Pick<Services, 'db'>, ctx: Ctx, userName: 
   const data = parseForm(newTokenSchema, input);
   const expiresInMs = data.expires ? parseDuration(data.expires) : null;
   const user = await svc.db.user.findUnique({ where: { name: userName } });
-  if (!user) throw new FerryError('not-found', `There is no user named "${userName}".`);
+  if (!user) throw new FerryError('not-found', tk('There is no user named "{{name}}".'), { params: { name: userName } });
   if (ctx.actor.id !== user.id && !isAdmin(ctx.actor)) {
     await recordOp(svc, ctx, { action: 'token.create', result: 'denied', target: user.name, detail: 'only for your own account' });
     throw forbidden('You can only create API tokens for your own account.');
@@ -89,7 +102,7 @@ export interface TokenRow {
 /** Tokens of one user (by id or name) or of everyone, newest first. Shows no secret: only the prefix. */
 export async function listTokens(svc: Pick<Services, 'db'>, filter: { userId?: number; userName?: string } = {}): Promise<TokenRow[]> {
   if (filter.userName !== undefined && !(await svc.db.user.findUnique({ where: { name: filter.userName } }))) {
-    throw new FerryError('not-found', `There is no user named "${filter.userName}".`);
+    throw new FerryError('not-found', tk('There is no user named "{{name}}".'), { params: { name: filter.userName } });
   }
   const rows = await svc.db.apiToken.findMany({
     where: { userId: filter.userId, user: filter.userName !== undefined ? { name: filter.userName } : undefined },
@@ -109,7 +122,7 @@ export async function listTokens(svc: Pick<Services, 'db'>, filter: { userId?: n
  */
 export async function revokeToken(svc: Pick<Services, 'db'>, ctx: Ctx, id: number, ownerId?: number): Promise<{ id: number; userName: string; note: string; alreadyRevoked: boolean }> {
   const row = await svc.db.apiToken.findUnique({ where: { id }, include: { user: { select: { name: true } } } });
-  if (!row || (ownerId !== undefined && row.userId !== ownerId)) throw new FerryError('not-found', `There is no API token with id ${id}.`);
+  if (!row || (ownerId !== undefined && row.userId !== ownerId)) throw new FerryError('not-found', tk('There is no API token with id {{id}}.'), { params: { id } });
   if (row.userId !== ctx.actor.id && !isAdmin(ctx.actor)) {
     await recordOp(svc, ctx, { action: 'token.revoke', result: 'denied', target: row.user.name, detail: `token #${row.id}: not your own` });
     throw forbidden('You can only revoke your own API tokens.');

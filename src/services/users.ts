@@ -1,6 +1,7 @@
 // Users, their grants, API tokens and the first-start admin account.
 import { hashPassword, verifyPassword, generatePassword } from '../lib/crypto.ts';
-import { FerryError, badRequest } from '../lib/errors.ts';
+import { FerryError } from '../lib/errors.ts';
+import { tk } from '../lib/messages.ts';
 import type { Actor, Ctx, ProjectGrant, Role, Services } from './context.ts';
 import { grantFromRow, ROLES } from './context.ts';
 import { recordOp } from './oplog.ts';
@@ -54,19 +55,22 @@ export async function ensureFirstAdmin(svc: Services, presetPassword?: string): 
 
 function validatePassword(password: string): void {
   const min = FIELD_LIMITS.userPasswordMin;
-  if (password.length < min) throw badRequest(`The password must have at least ${min} characters.`, { password: `at least ${min} characters` });
+  if (password.length < min) {
+    throw new FerryError('invalid', tk('The password must have at least {{min}} characters.'), { params: { min }, // The field message matches the form rule's (services/config/rules.ts userPasswordRule).
+      fields: { password: `at least ${min} characters` } });
+  }
 }
 
 export async function createUser(svc: Services, ctx: Ctx, input: { name: string; role: Role; password?: string }): Promise<{ id: number; password: string; generated: boolean }> {
   const checked = nameRule.safeParse(input.name);
   if (!checked.success) {
-    const problem = checked.error.issues[0]?.message ?? 'not valid';
-    throw new FerryError('invalid', `User name "${input.name.slice(0, 80)}": ${problem}.`, { fields: { name: problem } });
+    const problem = checked.error.issues[0]?.message ?? tk('not valid');
+    throw new FerryError('invalid', tk('User name "{{name}}": {{problem}}.'), { params: { name: input.name.slice(0, 80), problem }, keyParams: ['problem'], fields: { name: problem } });
   }
   const name = checked.data; // trimmed, as the login form trims what it is given
   const password = input.password || generatePassword();
   validatePassword(password);
-  if (await svc.db.user.findUnique({ where: { name } })) throw new FerryError('conflict', `A user named "${name}" already exists.`, { fields: { name: 'already exists' } });
+  if (await svc.db.user.findUnique({ where: { name } })) throw new FerryError('conflict', tk('A user named "{{name}}" already exists.'), { params: { name }, fields: { name: tk('already exists') } });
   const user = await svc.db.user.create({ data: { name, role: input.role, passwordHash: await hashPassword(password) } });
   await recordOp(svc, ctx, { action: 'user.create', result: 'ok', target: input.name, detail: `role ${input.role}` });
   return { id: user.id, password, generated: !input.password };
@@ -74,7 +78,7 @@ export async function createUser(svc: Services, ctx: Ctx, input: { name: string;
 
 export async function setPassword(svc: Services, ctx: Ctx, name: string, password?: string): Promise<{ password: string; generated: boolean }> {
   const user = await svc.db.user.findUnique({ where: { name } });
-  if (!user) throw new FerryError('not-found', `There is no user named "${name}".`);
+  if (!user) throw new FerryError('not-found', tk('There is no user named "{{name}}".'), { params: { name } });
   const pw = password || generatePassword();
   validatePassword(pw);
   await svc.db.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(pw) } });

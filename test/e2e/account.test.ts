@@ -16,6 +16,7 @@ let browser: Browser;
 beforeAll(async () => {
   t = await startTestApp();
   await t.addUser('mia', 'member');
+  await t.addUser('ada', 'auditor');
   server = t.app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -67,5 +68,44 @@ describe('My account page', () => {
     await screenshot(page, 'account-token-revoked');
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('in Chinese: the revoke confirmation, and the operation log with action labels next to the codes', async () => {
+    const context = await browser.newContext({ locale: 'zh-CN' });
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(`${base}/login`);
+    expect(await page.locator('h1').textContent()).toBe('登录 Ferry');
+    await page.fill('#username', 'ada');
+    await page.fill('#password', PASSWORD);
+    await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+    await page.goto(`${base}/account`);
+    await page.fill('#f-note', 'audit export');
+    await page.click('#create-token');
+    let confirmText = '';
+    page.once('dialog', (dialog) => {
+      confirmText = dialog.message();
+      void dialog.accept();
+    });
+    await Promise.all([page.waitForURL(`${base}/account#tokens`), page.locator('#tokens-table button', { hasText: '吊销' }).click()]);
+    expect(confirmText).toMatch(/^确定吊销 API 令牌 #\d+（audit export）吗？/);
+    expect(await page.locator('.alert-success').textContent()).toMatch(/已吊销，不能再使用/);
+
+    await page.goto(`${base}/oplog`);
+    const revokeRow = page.locator('#oplog-table tbody tr', { hasText: 'token.revoke' });
+    await revokeRow.first().waitFor();
+    expect(await revokeRow.first().textContent()).toContain('吊销 API 令牌');
+    expect(await revokeRow.first().locator('.badge').textContent()).toBe('成功');
+    // The action filter keeps the codes as values and reads as labels.
+    expect(await page.locator('select[name=action] option[value="token.revoke"]').textContent()).toBe('吊销 API 令牌 (token.revoke)');
+    // Searching for a code still finds its rows.
+    await page.fill('#oplog-table_wrapper input[type=search], .dt-search input', 'token.create');
+    const rowsAfterSearch = async () => {
+      const rows = await page.locator('#oplog-table tbody tr').allTextContents();
+      return rows.length > 0 && rows.every((row) => row.includes('token.create'));
+    };
+    await expect.poll(rowsAfterSearch, { timeout: 10_000 }).toBe(true);
+    expect(errors).toEqual([]);
+    await context.close();
   });
 });

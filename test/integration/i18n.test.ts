@@ -63,3 +63,48 @@ describe('interface language', () => {
     expect(en.body).toEqual({ error: 'No such API endpoint.', code: 'not-found' });
   });
 });
+
+describe('dashboard, account, sign-in and operation log in Chinese', () => {
+  it('shows the dashboard, the account page and a revocation flash in Chinese', async () => {
+    const agent = await t.login('zhou', 'member');
+    const home = await agent.get('/').set('Accept-Language', 'zh-CN');
+    expect(home.text).toContain('<h1 class="h3 mb-3">项目</h1>');
+    expect(home.text).toContain('您还没有可用的项目。');
+    const account = await agent.get('/account').set('Accept-Language', 'zh-CN');
+    expect(account.text).toContain('我的账户');
+    expect(account.text).toContain('没有 API 令牌。');
+    const bad = await agent.post('/account/tokens').type('form').set('Accept-Language', 'zh-CN').send({ _csrf: csrfOf(account.text), note: 'ci', expires: 'soon' });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('必须是小时、天或周数，例如 30d、12h 或 90d');
+    const created = await agent.post('/account/tokens').type('form').set('Accept-Language', 'zh-CN').send({ _csrf: csrfOf(account.text), note: 'ci', expires: '' });
+    expect(created.text).toContain('请立即复制：它只显示这一次。');
+    const id = /data-token-id="(\d+)"/.exec(created.text)?.[1];
+    const revoked = await agent.post(`/account/tokens/${id}/revoke`).type('form').set('Accept-Language', 'zh-CN').send({ _csrf: csrfOf(created.text) });
+    expect(revoked.status).toBe(302);
+    const after = await agent.get('/account').set('Accept-Language', 'zh-CN');
+    expect(after.text).toContain(`令牌 #${id}“ci”已吊销，不能再使用。`);
+    expect(after.text).toContain('已吊销');
+    // In English the same flash reads as before.
+    await agent.post(`/account/tokens/${id}/revoke`).type('form').send({ _csrf: csrfOf(after.text) });
+    expect((await agent.get('/account')).text).toContain(`Token #${id} was already revoked.`);
+  });
+
+  it('answers a wrong password and an auditor\'s operation log in Chinese', async () => {
+    await t.addUser('qian', 'auditor');
+    const anon = supertest.agent(t.app);
+    const login = await anon.get('/login').set('Accept-Language', 'zh-CN');
+    expect(login.text).toContain('登录 Ferry');
+    const wrong = await anon.post('/login').type('form').set('Accept-Language', 'zh-CN').send({ username: 'qian', password: 'nope', _csrf: csrfOf(login.text) });
+    expect(wrong.status).toBe(401);
+    expect(wrong.text).toContain('用户名或密码错误。');
+    const agent = await t.login('qian', 'auditor');
+    const oplog = await agent.get('/oplog').set('Accept-Language', 'zh-CN');
+    expect(oplog.text).toContain('导出 CSV');
+    expect(oplog.text).toContain('<option value="denied" >已拒绝</option>');
+    // A member is refused the page, in Chinese.
+    const member = await t.login('sun', 'member');
+    const refused = await member.get('/oplog').set('Accept-Language', 'zh-CN');
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('无权访问');
+  });
+});

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startTestApp, csrf, type Agent } from '../helpers/app.ts';
+import { fixedT, localeHelpers } from '../../src/web/i18n.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -114,7 +115,8 @@ describe('token checks on the API', () => {
     expect((await api(token)).status).toBe(200);
     expect((await t.db.apiToken.findUniqueOrThrow({ where: { id } })).lastUsedAt).toEqual(first);
     const page = await agent.get('/account');
-    expect(page.text).toContain(first!.toISOString().replace('T', ' ').slice(0, 16));
+    // Dates are written the way the page's language writes them (English here: no Accept-Language).
+    expect(page.text).toContain(localeHelpers('en', fixedT('en')).fmtDate(first));
   });
 });
 

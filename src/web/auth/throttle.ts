@@ -4,6 +4,10 @@
 import { isIPv6 } from 'node:net';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { LOGIN_THROTTLE } from '../../config.ts';
+import { tk } from '../../lib/messages.ts';
+
+/** What the sign-in page says during a lock (a plural message: {{count}} is the minutes left). */
+export const LOCKED_MESSAGE = tk('Too many failed logins. Logins are locked for {{count}} minutes; try again later or ask an administrator.');
 
 export interface ThrottleOptions {
   perUser?: number;
@@ -22,7 +26,8 @@ export interface LockSubject {
 type AttemptVerdict =
   | { allowed: true }
   /** `lockStarted` is set on the attempt that started the lock (log it once); later refusals only count. */
-  | { allowed: false; message: string; lockStarted: LockSubject | null };
+  /** message: the English text; minutes: how long logins stay locked (pages show LOCKED_MESSAGE in the user's language). */
+  | { allowed: false; message: string; minutes: number; lockStarted: LockSubject | null };
 
 interface LockEndSummary extends LockSubject {
   /** Attempts refused while the lock was on, after the one that started it. */
@@ -95,11 +100,11 @@ export class LoginThrottle {
         timer.unref();
         this.locks.set(key, { subject, refused: 0, timer });
       }
-      return { allowed: false, message, lockStarted: subject };
+      return { allowed: false, message, minutes, lockStarted: subject };
     }
     const lock = this.locks.get(key);
     if (lock) lock.refused++;
-    return { allowed: false, message, lockStarted: null };
+    return { allowed: false, message, minutes, lockStarted: null };
   }
 
   private endLock(key: string): void {

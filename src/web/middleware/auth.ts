@@ -1,6 +1,7 @@
 // Authentication gates: session (browser) or Authorization: Bearer <token> (API), and role checks.
 import type { NextFunction, Request, Response } from 'express';
 import { FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Services, Ctx, Role } from '../../services/context.ts';
 import { toActor } from '../../services/users.ts';
 import { checkToken } from '../../services/tokens.ts';
@@ -9,9 +10,9 @@ import { recordOp } from '../../services/oplog.ts';
 export const isApi = (req: Request) => req.originalUrl.startsWith('/api/');
 
 const TOKEN_REFUSALS = {
-  unknown: 'The API token is not valid.',
-  revoked: 'The API token has been revoked; create a new one on your account page.',
-  expired: 'The API token has expired; create a new one on your account page.',
+  unknown: tk('The API token is not valid.'),
+  revoked: tk('The API token has been revoked; create a new one on your account page.'),
+  expired: tk('The API token has expired; create a new one on your account page.'),
 } as const;
 
 const refusedTokenLoggedAt = new Map<number, number>();

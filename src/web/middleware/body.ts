@@ -4,6 +4,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { BODY_LIMITS } from '../../config.ts';
 import { FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 
 /** Fails when arrays/objects nest deeper than `max` (a linear scan of the raw bytes, strings skipped). */
 export function assertJsonDepth(buf: Buffer, max: number): void {
@@ -17,7 +18,7 @@ export function assertJsonDepth(buf: Buffer, max: number): void {
     } else if (c === 0x22) {
       inString = true;
     } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) throw new FerryError('invalid', `The JSON body nests arrays or objects deeper than ${max} levels.`);
+      if (++depth > max) throw new FerryError('invalid', tk('The JSON body nests arrays or objects deeper than {{max}} levels.'), { params: { max } });
     } else if (c === 0x5d || c === 0x7d) {
       depth--;
     }

@@ -2,6 +2,7 @@
 import { Router, type Request, type Response } from 'express';
 import { API_TOKEN_LIMITS } from '../../config.ts';
 import { FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Services } from '../../services/context.ts';
 import { recordOp } from '../../services/oplog.ts';
 import { echoValues, formFailure, idParam } from '../forms.ts';
@@ -15,8 +16,9 @@ export function accountRouter(svc: Services) {
   async function renderAccount(req: Request, res: Response, status = 200, state: { newToken?: NewToken; values?: Record<string, unknown>; errors?: Record<string, string> } = {}) {
     const ctx = ctxOf(req);
     res.status(status).render('pages/account/index', {
-      title: 'My account', tokens: await listTokens(svc, { userId: ctx.actor.id ?? -1 }), newToken: state.newToken ?? null,
-      values: state.values ?? { note: '', expires: '' }, errors: state.errors ?? {}, noteMaxLength: API_TOKEN_LIMITS.noteMaxLength,
+      title: req.t('My account'), tokens: await listTokens(svc, { userId: ctx.actor.id ?? -1 }), newToken: state.newToken ?? null,
+      // Field messages are static English keys: shown in the user's language.
+      values: state.values ?? { note: '', expires: '' }, errors: Object.fromEntries(Object.entries(state.errors ?? {}).map(([k, v]) => [k, req.t(v)])), noteMaxLength: API_TOKEN_LIMITS.noteMaxLength,
     });
   }
 
@@ -45,8 +47,9 @@ export function accountRouter(svc: Services) {
 
   // POST /account/tokens/:id/revoke — someone else's token is refused with 403 unless the user is an admin
   router.post('/tokens/:id/revoke', async function postAccountTokenRevoke(req, res) {
-    const result = await revokeToken(svc, ctxOf(req), idParam(req.params.id, 'That API token'));
-    flash(req, 'success', result.alreadyRevoked ? `Token #${result.id} was already revoked.` : `Token #${result.id} "${result.note}" revoked; it no longer works.`);
+    const result = await revokeToken(svc, ctxOf(req), idParam(req.params.id, tk('That API token')));
+    if (result.alreadyRevoked) flash(req, 'success', 'Token #{{id}} was already revoked.', { id: result.id });
+    else flash(req, 'success', 'Token #{{id}} "{{note}}" revoked; it no longer works.', { id: result.id, note: result.note });
     res.redirect('/account#tokens');
   });
 

@@ -5,7 +5,7 @@ import type { Services } from '../../services/context.ts';
 import { recordOp } from '../../services/oplog.ts';
 import { FIELD_LIMITS } from '../../config.ts';
 import { CONTROL } from '../../services/config/rules.ts';
-import type { LoginThrottle, LockSubject } from '../auth/throttle.ts';
+import { LOCKED_MESSAGE, type LoginThrottle, type LockSubject } from '../auth/throttle.ts';
 import type { LoginCsrf } from '../login-csrf.ts';
 
 /** Only same-site relative paths may be redirect targets after login. */
@@ -37,8 +37,8 @@ export function authRouter(svc: Services, pp: passport.PassportStatic, throttle:
   router.get('/login', function getLogin(req, res) {
     if (req.user) return res.redirect('/');
     // The signed-out notice travels in the URL: a flash message would need a session for an anonymous visitor.
-    if (req.query.signedOut === '1') res.locals.flash = [{ type: 'info', message: 'You are signed out.' }];
-    res.render('pages/auth/login', { title: 'Sign in', error: null, username: '', next: safeNext(req.query.next) });
+    if (req.query.signedOut === '1') res.locals.flash = [{ type: 'info', message: req.t('You are signed out.') }];
+    res.render('pages/auth/login', { title: req.t('Sign in'), error: null, username: '', next: safeNext(req.query.next) });
   });
 
   // POST /login
@@ -47,13 +47,15 @@ export function authRouter(svc: Services, pp: passport.PassportStatic, throttle:
     const username = typeof rawName === 'string' ? rawName.trim() : '';
     const ip = req.ip ?? '';
     const renderError = (status: number, error: string, shownName = username) =>
-      res.status(status).render('pages/auth/login', { title: 'Sign in', error, username: shownName, next: safeNext(req.body?.next) });
+      res.status(status).render('pages/auth/login', { title: req.t('Sign in'), error, username: shownName, next: safeNext(req.body?.next) });
 
     // A name no account can have is refused before anything is counted or written (a 60 KB name must not reach the log).
     // Only the length and control characters are checked here, not the character set: an account created before the
     // name rule existed (or by an older CLI) must still be able to sign in.
     if (typeof rawName !== 'string' || !username || username.length > FIELD_LIMITS.name || CONTROL.test(username)) {
-      const why = typeof rawName !== 'string' || !username ? 'Enter your user name.' : `That is not a valid user name: user names have at most ${FIELD_LIMITS.name} characters on one line.`;
+      const why = typeof rawName !== 'string' || !username
+        ? req.t('Enter your user name.')
+        : req.t('That is not a valid user name: user names have at most {{max}} characters on one line.', { max: FIELD_LIMITS.name });
       return renderError(400, why, '');
     }
     // Counted before the password is checked, so parallel guesses cannot get past the limit.
@@ -62,14 +64,14 @@ export function authRouter(svc: Services, pp: passport.PassportStatic, throttle:
       if (verdict.lockStarted) {
         await recordOp(svc, { actor: null, ip, userName: username }, { action: 'login', result: 'denied', detail: lockDetail(verdict.lockStarted) });
       }
-      return renderError(429, verdict.message);
+      return renderError(429, req.t(LOCKED_MESSAGE, { count: verdict.minutes }));
     }
     pp.authenticate('local', (err: unknown, user: Express.User | false) => {
       if (err) return next(err);
       if (!user) {
         void (async () => {
           if (throttle.failedRows.take()) await recordOp(svc, { actor: null, ip, userName: username }, { action: 'login', result: 'failed', detail: 'wrong user name or password' });
-          renderError(401, 'Wrong user name or password.');
+          renderError(401, req.t('Wrong user name or password.'));
         })().catch(next);
         return;
       }

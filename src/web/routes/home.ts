@@ -10,7 +10,7 @@ export function homeRouter(svc: Services) {
   // GET /
   router.get('/', async function getDashboard(req, res) {
     const { projects, awaiting } = await dashboard(svc, ctxOf(req));
-    res.render('pages/home/dashboard', { title: 'Dashboard', projects, awaiting, modules: ['/static/js/drift.js'] });
+    res.render('pages/home/dashboard', { title: req.t('Dashboard'), projects, awaiting, modules: ['/static/js/drift.js'] });
   });
 
   return router;

@@ -22,7 +22,7 @@ export function oplogRouter(svc: Services) {
 
   // GET /oplog
   router.get('/', async function getOpLog(req, res) {
-    res.render('pages/oplog/index', { title: 'Operation log', facets: await opLogFacets(svc), filter: filterFromQuery(req.query), modules: ['/static/js/oplog.js'] });
+    res.render('pages/oplog/index', { title: req.t('Operation log'), facets: await opLogFacets(svc), filter: filterFromQuery(req.query), modules: ['/static/js/oplog.js'] });
   });
 
   // GET /oplog/data — DataTables server-side protocol
