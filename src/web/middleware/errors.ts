@@ -2,7 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { FerryError, INTERNAL_ERROR, newErrorId, translateError } from '../../lib/errors.ts';
 import { tk } from '../../lib/messages.ts';
-import { i18nInstance } from '../i18n.ts';
+import { fixedT, requestLocale } from '../i18n.ts';
 import { isApi } from './auth.ts';
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
@@ -10,8 +10,8 @@ export function notFoundHandler(req: Request, _res: Response, next: NextFunction
 }
 
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction) {
-  // Errors can happen before the i18n middleware ran (a body the parser refuses): then English.
-  const t = req.t ?? i18nInstance().getFixedT('en');
+  // Errors can happen before the i18n middleware ran (a body the parser refuses, a token refused): the same choice.
+  const t = req.t ?? fixedT(requestLocale(req));
   let status = 500;
   let message = '';
   let code = 'internal';

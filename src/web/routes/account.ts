@@ -5,7 +5,7 @@ import { FerryError } from '../../lib/errors.ts';
 import { tk } from '../../lib/messages.ts';
 import type { Services } from '../../services/context.ts';
 import { recordOp } from '../../services/oplog.ts';
-import { echoValues, formFailure, idParam } from '../forms.ts';
+import { echoValues, formErrors, formFailure, idParam } from '../forms.ts';
 import { issueToken, listTokens, revokeToken, type NewToken } from '../../services/tokens.ts';
 import { ctxOf } from '../middleware/auth.ts';
 import { flash } from '../middleware/flash.ts';
@@ -41,7 +41,7 @@ export function accountRouter(svc: Services) {
       await renderAccount(req, res, 200, { newToken });
     } catch (err) {
       const failure = formFailure(err);
-      await renderAccount(req, res, failure.status, { values: echoValues(req.body, []), errors: failure.fields });
+      await renderAccount(req, res, failure.status, { values: echoValues(req.body, []), errors: formErrors(failure, req.t) });
     }
   });
 

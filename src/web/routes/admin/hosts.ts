@@ -7,9 +7,8 @@ import {
 import { crudRoutes } from '../../crud.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
-import { fill, tk } from '../../../lib/messages.ts';
+import { tk } from '../../../lib/messages.ts';
 
-// crud.ts (this branch) takes the created message as text: filled in English here (see the i18n report).
 const HOST_CREATED = tk('Host "{{name}}" created. Use "Test connection" to check the login and pin its host key.');
 
 const MODULES = ['/static/js/admin-host.js'];
@@ -26,7 +25,7 @@ export function hostsRouter(svc: Services) {
     newLocals: async () => ({ relayModes: RELAY_MODES, ...(await hostChoices(svc)) }),
     newValues: newHostValues,
     create: (ctx, body) => createHost(svc, ctx, body),
-    createdMessage: (host) => fill(HOST_CREATED, { name: host.name }),
+    createdMessage: (host) => ({ message: HOST_CREATED, params: { name: host.name } }),
     update: (ctx, id, body) => updateHost(svc, ctx, id, body),
     remove: (ctx, id) => deleteHost(svc, ctx, id),
     async renderEdit(res, id, status, form) {

@@ -7,6 +7,7 @@ import { BODY_LIMITS } from '../../../config.ts';
 import { applyImport, parseImportFile } from '../../../services/import.ts';
 import { openPreview, sealPreview, type ImportFileFormat } from '../../../services/import/preview-seal.ts';
 import { ImportError, type ProblemMessage } from '../../../services/import/problems.ts';
+import { translateFieldMessage } from '../../../services/config/rules.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 
@@ -21,7 +22,8 @@ const FORMATS: ImportFileFormat[] = ['auto', 'yaml', 'json', 'csv'];
 type Translate = (key: string, params?: Record<string, unknown>) => string;
 
 function translated(message: ProblemMessage, t: Translate): string {
-  if (!message.params) return t(message.key);
+  // Problems from the shared field rules carry their numbers in the text ("must be at most 65535").
+  if (!message.params) return translateFieldMessage(message.key, t);
   const params: Record<string, unknown> = { ...message.params };
   for (const name of message.keyParams ?? []) if (typeof params[name] === 'string') params[name] = t(params[name]);
   return t(message.key, params);

@@ -2,8 +2,8 @@
 // reset, delete, and the per-project grants of members.
 import { Router, type Response } from 'express';
 import { ROLES, type Services } from '../../../services/context.ts';
-import { crudRoutes } from '../../crud.ts';
-import { formFailure, idParam, refusal } from '../../forms.ts';
+import { crudRoutes, type FlashMessage } from '../../crud.ts';
+import { formErrors, formFailure, idParam, refusal } from '../../forms.ts';
 import {
   createUserAccount, deleteUser, listUsers, newUserValues, resetUserPassword, setGrants, updateUser, userDetail, USER_SECRET_INPUTS,
 } from '../../../services/config/users.ts';
@@ -11,7 +11,7 @@ import { listTokens, revokeToken } from '../../../services/tokens.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { flash } from '../../middleware/flash.ts';
 import { translateError } from '../../../lib/errors.ts';
-import { fill, tk } from '../../../lib/messages.ts';
+import { tk } from '../../../lib/messages.ts';
 
 // crud.ts (this branch) takes the created message as text: filled in English here (see the i18n report).
 const CREATED_GENERATED = tk('User "{{name}}" created. Their password, shown only this once: {{password}}');
@@ -42,9 +42,9 @@ export function usersRouter(svc: Services) {
     newLocals: () => ({ roles: ROLES }),
     newValues: newUserValues,
     create: (ctx, body) => createUserAccount(svc, ctx, body),
-    createdMessage: (created) => (created.generated
-      ? fill(CREATED_GENERATED, { name: created.name, password: created.password })
-      : fill(CREATED_TYPED, { name: created.name })),
+    createdMessage: (created): FlashMessage => (created.generated
+      ? { message: CREATED_GENERATED, params: { name: created.name, password: created.password } }
+      : { message: CREATED_TYPED, params: { name: created.name } }),
     update: (ctx, id, body) => updateUser(svc, ctx, id, body),
     remove: (ctx, id) => deleteUser(svc, ctx, id),
     renderEdit: (res, id, status, form) => renderEdit(res, id, status, form && { form: 'account', ...form }),
@@ -60,7 +60,7 @@ export function usersRouter(svc: Services) {
       res.redirect(`/admin/users/${id}`);
     } catch (err) {
       const failure = formFailure(err);
-      await renderEdit(res, id, failure.status, { form: 'password', errors: failure.fields });
+      await renderEdit(res, id, failure.status, { form: 'password', errors: formErrors(failure, req.t) });
     }
   });
 
