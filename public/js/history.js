@@ -5,7 +5,11 @@ import { tr as recorded } from './lib/i18n.js';
 const form = document.getElementById('history-filter');
 
 /** The row's detail (src/services/history.ts describeParams, in English): a process job's action word, "of #12". */
-const detailText = (kind, detail) => (kind === 'process' ? detail.replace(/^\S+/, (action) => t(action)) : recorded(detail));
+function detailText(kind, detail) {
+  if (kind === 'process') return detail.replace(/^\S+/, (action) => t(action));
+  const of = /^of #(\d+)$/.exec(detail);
+  return of ? t('of #{{id}}', { id: of[1] }) : recorded(detail);
+}
 const tableEl = document.getElementById('history-table');
 
 if (form && tableEl) {

@@ -35,7 +35,7 @@ function keyPatterns(): KeyPattern[] {
     .filter((key) => key.includes('{{') && !/_(zero|one|two|few|many|other)$/.test(key))
     .map(keyPattern)
     // Keys that are little more than placeholders ("{{n}} s") would match too much.
-    .filter((p) => p.literal >= 4)
+    .filter((p) => p.literal >= 9)
     .sort((a, b) => b.literal - a.literal);
   return patterns;
 }

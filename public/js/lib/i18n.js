@@ -94,7 +94,7 @@ function keyPatterns() {
       }).join('');
       return { key, names, re: new RegExp('^' + source + '$'), literal: key.replace(/\{\{\s*[\w.]+\s*\}\}/g, '').length };
     })
-    .filter((p) => p.literal >= 4)
+    .filter((p) => p.literal >= 9)
     .sort((a, b) => b.literal - a.literal);
   return patterns;
 }
