@@ -1,7 +1,15 @@
 // Job history: server-side DataTable (paging, search, sort and filters run in SQL); a row opens its job.
-import { fmtDate, fmtDuration, html, statusBadgeHtml } from './lib/ui.js';
+import { fmtDate, fmtDuration, html, statusBadgeHtml, t } from './lib/ui.js';
+import { tr as recorded } from './lib/i18n.js';
 
 const form = document.getElementById('history-filter');
+
+/** The row's detail (src/services/history.ts describeParams, in English): a process job's action word, "of #12". */
+function detailText(kind, detail) {
+  if (kind === 'process') return detail.replace(/^\S+/, (action) => t(action));
+  const of = /^of #(\d+)$/.exec(detail);
+  return of ? t('of #{{id}}', { id: of[1] }) : recorded(detail);
+}
 const tableEl = document.getElementById('history-table');
 
 if (form && tableEl) {
@@ -13,7 +21,7 @@ if (form && tableEl) {
       { data: 'id', render: (id) => String(html`<a href="/jobs/${id}">#${id}</a>`) },
       { data: 'createdAt', className: 'text-nowrap', render: (v) => String(html`${fmtDate(v)}`) },
       { data: 'userName', render: (v) => String(html`${v}`) },
-      { data: 'kind', render: (v, _t, row) => String(html`${v}${row.detail ? html` <span class="small text-secondary">${row.detail}</span>` : ''}`) },
+      { data: 'kind', render: (v, _t, row) => String(html`${t(v)}${row.detail ? html` <span class="small text-secondary">${detailText(v, row.detail)}</span>` : ''}`) },
       { data: 'project', render: (v) => String(html`${v}`) },
       { data: 'revision', render: (v) => (v ? 'r' + Number(v) : '') },
       { data: 'files', orderable: false, render: (v) => String(html`${v}`) },

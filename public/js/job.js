@@ -1,6 +1,7 @@
 // Job page: live progress (lib/job-progress.js), the result when the job ends, retry, the rollback dialog, and for a
 // publish in waves the waves panel (lib/waves.js) with Continue, Continue anyway and Stop here.
-import { alertElement, el, fetchJson, fmtDate, fmtDuration, showAlert } from './lib/ui.js';
+import { alertElement, el, fetchJson, fmtDate, fmtDuration, showAlert, statusLabel, t } from './lib/ui.js';
+import { tr as recorded } from './lib/i18n.js';
 import { iso, progressView, trackJob } from './lib/job-progress.js';
 import { setUpApproval } from './lib/approval.js';
 import { continueOffer, wavesPanel } from './lib/waves.js';
@@ -10,6 +11,11 @@ const page = document.getElementById('job-page');
 if (page) setUpJobPage(page);
 
 function setUpJobPage(page) {
+  // Times the server rendered (in its own time zone) are shown in the browser's.
+  page.querySelectorAll('time.local-time[datetime]').forEach((node) => {
+    const text = fmtDate(node.getAttribute('datetime'));
+    if (text) node.textContent = text;
+  });
   const jobId = Number(page.getAttribute('data-job-id'));
   const progressRoot = document.getElementById('job-progress');
   const alerts = document.getElementById('job-alerts');
@@ -23,9 +29,9 @@ function setUpJobPage(page) {
     const ok = job.hosts.filter((h) => h.status === 'succeeded').length;
     const kind = job.status === 'succeeded' ? 'success' : job.status === 'partial' ? 'warning' : 'danger';
     const text = job.status === 'succeeded'
-      ? 'Finished: succeeded on all ' + job.hosts.length + ' host(s).'
-      : 'Finished: ' + job.status + ', ' + ok + ' of ' + job.hosts.length + ' host(s) succeeded.';
-    document.getElementById('job-result').replaceChildren(alertElement(kind, [text, job.error], { dismissible: false, role: 'status', detailClass: 'mt-1' }));
+      ? t('Finished: succeeded on all {{total}} host(s).', { total: job.hosts.length })
+      : t('Finished: {{status}}, {{ok}} of {{total}} host(s) succeeded.', { status: statusLabel(job.status), ok, total: job.hosts.length });
+    document.getElementById('job-result').replaceChildren(alertElement(kind, [text, job.error ? recorded(job.error) : job.error], { dismissible: false, role: 'status', detailClass: 'mt-1' }));
   }
 
   // The timeline is drawn once the job is over (phase times come from the stored job), and again to the new width
@@ -50,7 +56,7 @@ function setUpJobPage(page) {
     showResult(job);
     showTimeline(job);
     const finished = document.getElementById('job-finished');
-    if (finished && job.finishedAt) finished.textContent = fmtDate(iso(job.finishedAt)) + ' UTC';
+    if (finished && job.finishedAt) finished.textContent = fmtDate(iso(job.finishedAt));
     const duration = common.durationEl;
     if (duration && job.startedAt && job.finishedAt) {
       duration.setAttribute('data-finished', iso(job.finishedAt));
@@ -76,7 +82,7 @@ function setUpJobPage(page) {
     const offer = continueOffer(lastJob, state);
     continueButton.classList.toggle('d-none', !offer);
     continueButton.disabled = false;
-    continueButton.querySelector('.continue-label').textContent = offer === 'anyway' ? 'Continue anyway' : 'Continue';
+    continueButton.querySelector('.continue-label').textContent = offer === 'anyway' ? t('Continue anyway') : t('Continue');
     stopButton.classList.toggle('d-none', offer !== 'continue');
     stopButton.disabled = false;
   }
@@ -121,7 +127,7 @@ function setUpJobPage(page) {
     trackJob(progressRoot, jobId, { ...common, onEnd, onWaves, onProblem: (message) => showAlert(alerts, 'warning', message) });
   } else {
     progressView(progressRoot, common).stop();
-    fetchJson('/api/jobs/' + jobId).then(showTimeline, (err) => showAlert(alerts, 'warning', 'The timeline could not be loaded: ' + err.message));
+    fetchJson('/api/jobs/' + jobId).then(showTimeline, (err) => showAlert(alerts, 'warning', t('The timeline could not be loaded: {{error}}', { error: err.message })));
   }
 
   const rollbackButton = document.getElementById('rollback-button');
@@ -132,7 +138,7 @@ function setUpJobPage(page) {
 /** What a rollback would undo, grouped so hosts with the same list of publishes share one line. */
 function planView(jobId, plan) {
   if (!plan.hosts.length) {
-    return alertElement('info', 'Nothing to roll back: no host still has a snapshot from this publish. It may have been rolled back already, or it failed before changing any host.',
+    return alertElement('info', t('Nothing to roll back: no host still has a snapshot from this publish. It may have been rolled back already, or it failed before changing any host.'),
       { dismissible: false, role: 'status', className: 'mb-0' });
   }
   const later = plan.undoes.filter((id) => id !== jobId);
@@ -144,12 +150,12 @@ function planView(jobId, plan) {
     byJobs.get(key).hosts.push(h.host);
   }
   return [
-    el('p', {}, 'The files this publish changed are put back as they were before it, on ' + plan.hosts.length + ' host(s).'),
+    el('p', {}, t('The files this publish changed are put back as they were before it, on {{n}} host(s).', { n: plan.hosts.length })),
     later.length ? el('div', { class: 'alert alert-warning' },
-      'This also undoes ' + later.length + ' later publish(es) on the same hosts, newest first: ',
-      later.flatMap((id, i) => (i ? [', ', jobLink(id)] : [jobLink(id)])), '.') : null,
+      t('This also undoes {{n}} later publish(es) on the same hosts, newest first:', { n: later.length }), ' ',
+      later.flatMap((id, i) => (i ? [', ', jobLink(id)] : [jobLink(id)]))) : null,
     el('table', { class: 'table table-sm', id: 'rollback-plan-table' },
-      el('thead', {}, el('tr', {}, el('th', { class: 'text-nowrap' }, 'Undoes (newest first)'), el('th', {}, 'On hosts'))),
+      el('thead', {}, el('tr', {}, el('th', { class: 'text-nowrap' }, t('Undoes (newest first)')), el('th', {}, t('On hosts')))),
       el('tbody', {}, Array.from(byJobs.values(), (entry) => el('tr', {},
         el('td', { class: 'text-nowrap' }, entry.jobIds.map((id) => '#' + id).join(', ')),
         el('td', { class: 'small font-monospace' }, entry.hosts.join(', ')))))),
@@ -162,7 +168,7 @@ function setUpRollback(jobId, rollbackButton, modalEl) {
   const confirmButton = document.getElementById('rollback-confirm');
 
   rollbackButton.addEventListener('click', async () => {
-    planBox.textContent = 'Loading what a rollback would undo…';
+    planBox.textContent = t('Loading what a rollback would undo…');
     errorBox.replaceChildren();
     confirmButton.disabled = true;
     bootstrap.Modal.getOrCreateInstance(modalEl).show();

@@ -1,6 +1,7 @@
 // Processes page: start / stop / restart a process on a host, a group or all its hosts, and "Refresh status"
 // (one status job per process, so each host's cell is that process's own exit code). Progress shows inline.
-import { badgeClass, el, fetchJson, showAlert } from './lib/ui.js';
+import { badgeClass, el, fetchJson, showAlert, t } from './lib/ui.js';
+import { tr as recorded } from './lib/i18n.js';
 import { createProgress, trackJob } from './lib/job-progress.js';
 
 const page = document.getElementById('processes-page');
@@ -16,12 +17,12 @@ function setUpProcessesPage(page) {
 
   // A process's state on a host (not a job status): badge colour and default label.
   const STATES = {
-    running: ['success', 'running'],
-    stopped: ['danger', 'stopped'],
-    unknown: ['warning', 'unknown'],
+    running: ['success', t('running')],
+    stopped: ['danger', t('stopped')],
+    unknown: ['warning', t('unknown')],
     pending: ['light', '…'],
   };
-  const PENDING = { status: 'checking…', start: 'starting…', stop: 'stopping…', restart: 'restarting…' };
+  const PENDING = { status: t('checking…'), start: t('starting…'), stop: t('stopping…'), restart: t('restarting…') };
 
   function setCell(cell, state, label, title) {
     const [color, text] = STATES[state];
@@ -51,7 +52,7 @@ function setUpProcessesPage(page) {
   function applyResult(process, action, h) {
     const state = stateOf(action, h);
     if (!state) return;
-    const title = state === 'unknown' ? (h.error || 'The command failed; see the output below.') : action === 'status' ? '' : 'after ' + action;
+    const title = state === 'unknown' ? (h.error ? recorded(h.error) : t('The command failed; see the output below.')) : action === 'status' ? '' : t('after {{action}}', { action: t(action) });
     cellsFor(process, { host: h.host }).forEach((cell) => setCell(cell, state, null, title));
   }
 
@@ -66,9 +67,9 @@ function setUpProcessesPage(page) {
     const panel = el('section', { class: 'card mb-3 process-job', 'data-job-id': jobId },
       el('div', { class: 'card-header d-flex align-items-center gap-2' },
         el('span', { class: 'me-auto' }, label),
-        el('a', { href: '/jobs/' + encodeURIComponent(jobId) }, 'job #' + jobId), ' ',
-        el('span', { class: badgeClass('running') + ' job-status', 'data-status': 'running' }, 'running'),
-        el('button', { type: 'button', class: 'btn-close process-job-close', 'aria-label': 'Remove' })),
+        el('a', { href: '/jobs/' + encodeURIComponent(jobId) }, t('job #{{id}}', { id: jobId })), ' ',
+        el('span', { class: badgeClass('running') + ' job-status', 'data-status': 'running' }, t('running')),
+        el('button', { type: 'button', class: 'btn-close process-job-close', 'aria-label': t('Remove') })),
       el('div', { class: 'card-body p-2 job-progress-panel process-job-body' }));
     jobsBox.prepend(panel);
     Array.from(jobsBox.querySelectorAll('.process-job')).slice(MAX_PANELS).forEach(removePanel);
@@ -81,7 +82,10 @@ function setUpProcessesPage(page) {
   });
 
   function describe(action, process, scope) {
-    return action + ' ' + process + ' on ' + (scope.host ? scope.host : scope.group ? 'group ' + scope.group : 'all its hosts');
+    const words = { action: t(action), process };
+    if (scope.host) return t('{{action}} {{process}} on {{host}}', { ...words, host: scope.host });
+    if (scope.group) return t('{{action}} {{process}} on group {{group}}', { ...words, group: scope.group });
+    return t('{{action}} {{process}} on all its hosts', words);
   }
 
   async function runAction(action, process, scope, batchSize) {
@@ -94,7 +98,7 @@ function setUpProcessesPage(page) {
     try {
       jobId = (await fetchJson(api, { method: 'POST', body })).jobId;
     } catch (err) {
-      showAlert(alerts, 'danger', 'Could not ' + label + ': ' + err.message);
+      showAlert(alerts, 'danger', t('Could not {{what}}: {{error}}', { what: label, error: err.message }));
       return;
     }
     const cells = cellsFor(process, scope);
@@ -106,7 +110,7 @@ function setUpProcessesPage(page) {
       onHost: (e) => applyResult(process, action, e),
       onEnd: (job) => {
         job.hosts.forEach((h) => applyResult(process, action, h));
-        cells.filter((cell) => cell.getAttribute('data-state') === 'pending').forEach((cell) => setCell(cell, 'unknown', null, 'No result for this host.'));
+        cells.filter((cell) => cell.getAttribute('data-state') === 'pending').forEach((cell) => setCell(cell, 'unknown', null, t('No result for this host.')));
       },
       onProblem: (message) => showAlert(alerts, 'warning', message),
     }));
@@ -132,9 +136,10 @@ function setUpProcessesPage(page) {
     const scope = { group: button.getAttribute('data-group') || undefined, host: button.getAttribute('data-host') || undefined };
     if (action === 'start') return void runAction(action, process, scope);
     const count = cellsFor(process, scope).length;
-    confirmText.textContent = 'Really ' + describe(action, process, scope) + (count ? ' (' + count + ' host' + (count === 1 ? '' : 's') + ')' : '') +
-      '? ' + (action === 'stop' ? 'The process stays down until someone starts it.' : 'The process is briefly down while it restarts.');
-    confirmOk.textContent = action === 'stop' ? 'Stop' : 'Restart';
+    const what = describe(action, process, scope) + (count ? ' ' + t('({{count}} hosts)', { count }) : '');
+    confirmText.textContent = t('Really {{what}}?', { what }) + ' ' +
+      (action === 'stop' ? t('The process stays down until someone starts it.') : t('The process is briefly down while it restarts.'));
+    confirmOk.textContent = action === 'stop' ? t('Stop') : t('Restart');
     confirmOk.setAttribute('data-action', action);
     // Batches only make sense for more than one host.
     const batchInput = document.getElementById('process-batch-size');

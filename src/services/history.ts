@@ -1,7 +1,8 @@
 // Read models of the workflow pages: the job history (filtered, searched, sorted and paged in SQL), the last
 // published revision per host, and what the publish and processes pages show. Permissions are checked here.
 import type { Prisma } from '../lib/db.ts';
-import { notFound } from '../lib/errors.ts';
+import { FerryError } from '../lib/errors.ts';
+import { fill, tk } from '../lib/messages.ts';
 import { clampPage, safeWholeNumber } from './paging.ts';
 import type { Ctx, Services } from './context.ts';
 import { visibleProjectIds } from './dashboard.ts';
@@ -82,7 +83,7 @@ function describeParams(kind: string, params: string): string {
   try {
     const p = JSON.parse(params) as { action?: string; processes?: string[]; targetJobId?: number };
     if (kind === 'process' && p.action) return `${p.action}${p.processes?.length ? ` ${p.processes.join(', ')}` : ''}`;
-    if (kind === 'rollback' && p.targetJobId) return `of #${p.targetJobId}`;
+    if (kind === 'rollback' && p.targetJobId) return fill(tk('of #{{id}}'), { id: p.targetJobId });
   } catch {
     // Old or hand-edited rows: show the kind alone.
   }
@@ -163,7 +164,7 @@ export async function lastPublishedRevisions(svc: Pick<Services, 'db'>, projectI
 
 async function loadProject<T extends Prisma.ProjectInclude>(svc: Pick<Services, 'db'>, name: string, include: T) {
   const project = await svc.db.project.findUnique({ where: { name }, include });
-  if (!project) throw notFound(`Project "${name}"`);
+  if (!project) throw new FerryError('not-found', tk('Project "{{name}}" does not exist.'), { params: { name } });
   return project;
 }
 

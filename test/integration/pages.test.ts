@@ -202,6 +202,36 @@ describe('job page', () => {
     expect((await admin.get('/jobs/abc')).status).toBe(404);
   });
 
+  it('speaks Chinese when the browser asks for it: headings, host rows, recorded host errors and API errors', async () => {
+    const jobId = await publish(admin, 'alpha', { files: ['bin'], groups: ['web', 'db'], note: 'fail db1' });
+    // A recurring engine message, stored in English, is shown translated with its values.
+    await t.db.jobHost.updateMany({ where: { jobId, hostName: 'web2' }, data: { error: 'skipped: an earlier wave failed' } });
+    const zh = await admin.get(`/jobs/${jobId}`).set('Accept-Language', 'zh-CN');
+    expect(zh.status).toBe(200);
+    expect(zh.text).toContain(`<title>任务 #${jobId}`);
+    expect(zh.text).toContain(`任务 #${jobId} <small`);
+    expect(zh.text).toContain('<th>主机</th><th>状态</th><th>阶段</th>');
+    expect(zh.text).toContain('已跳过：之前的批次失败');
+    // Text that matches no message stays as recorded.
+    expect(zh.text).toContain('connection lost');
+    expect(zh.text).toContain('重试失败的主机');
+    const en = await admin.get(`/jobs/${jobId}`);
+    expect(en.text).toContain('skipped: an earlier wave failed');
+    expect(en.text).toContain('<th>Host</th><th>Status</th><th>Phase</th>');
+
+    const history = await admin.get('/jobs').set('Accept-Language', 'zh-CN');
+    expect(history.text).toContain('<option value="">全部项目</option>');
+    const processes = await admin.get('/projects/alpha/processes').set('Accept-Language', 'zh-CN');
+    expect(processes.text).toContain('alpha 的进程');
+
+    const token = await csrf(admin, '/');
+    const missing = await admin.post('/api/jobs/999999/retry').set('x-csrf-token', token).set('Accept', 'application/json').set('Accept-Language', 'zh-CN').send({});
+    expect(missing.status).toBe(404);
+    expect(JSON.stringify(missing.body)).toContain('任务 #999999 不存在。');
+    const english = await api(admin, 'post', '/api/jobs/999999/retry', {});
+    expect(JSON.stringify(english.body)).toContain('Job #999999 does not exist.');
+  });
+
   it('marks a running job live and keeps its rollback button hidden until it ends', async () => {
     let open!: () => void;
     gate = { promise: new Promise<void>((resolve) => { open = resolve; }), open: () => open() };

@@ -1,6 +1,6 @@
 // The job page's approval panel (views/pages/jobs/_approval.ejs): approve, reject with a reason, or cancel a request.
 // Each button calls the API and reloads the page, which then shows the running job or how the request was closed.
-import { fetchJson, showAlert } from './ui.js';
+import { fetchJson, showAlert, t } from './ui.js';
 
 export function setUpApproval(jobId) {
   const alerts = document.getElementById('approval-alerts');
@@ -24,6 +24,6 @@ export function setUpApproval(jobId) {
   });
   const cancel = document.getElementById('cancel-request-button');
   cancel?.addEventListener('click', () => {
-    if (window.confirm('Cancel this request? Nothing will be published.')) act(cancel, 'cancel', {});
+    if (window.confirm(t('Cancel this request? Nothing will be published.'))) act(cancel, 'cancel', {});
   });
 }

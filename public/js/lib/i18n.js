@@ -72,3 +72,44 @@ export function formatTime(value) {
 export function formatNumber(n) {
   return numbers.format(n);
 }
+
+// ---- recorded text ----
+// Job records (host errors, gate results, wave and job messages) are stored in English. tr() shows the recurring ones
+// in the user's language: it matches the text against the message keys with {{placeholders}} (one regex per key,
+// built on first use), and translates the key with the values it captured; anything else reads as recorded.
+// src/web/recorded.ts is the server's twin, for the same text rendered into the page.
+let patterns = null;
+
+function keyPatterns() {
+  if (patterns) return patterns;
+  const bundle = i18n.getResourceBundle(lang, 'translation') || {};
+  patterns = Object.keys(bundle)
+    .filter((key) => key.includes('{{') && !/_(zero|one|two|few|many|other)$/.test(key))
+    .map((key) => {
+      const names = [];
+      const source = key.split(/(\{\{\s*[\w.]+\s*\}\})/).map((part, i) => {
+        if (i % 2 === 0) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        names.push(part.replace(/[{}\s]/g, ''));
+        return '([\\s\\S]+?)';
+      }).join('');
+      return { key, names, re: new RegExp('^' + source + '$'), literal: key.replace(/\{\{\s*[\w.]+\s*\}\}/g, '').length };
+    })
+    .filter((p) => p.literal >= 9)
+    .sort((a, b) => b.literal - a.literal);
+  return patterns;
+}
+
+/** A recorded English message in the user's language (values that are messages themselves too); else as recorded. */
+export function tr(text, depth = 0) {
+  if (typeof text !== 'string' || text === '' || lang === 'en') return text;
+  if (i18n.exists(text)) return i18n.t(text);
+  if (depth > 2) return text;
+  for (const p of keyPatterns()) {
+    const m = p.re.exec(text);
+    if (!m) continue;
+    const params = {};
+    p.names.forEach((name, i) => { params[name] = tr(m[i + 1], depth + 1); });
+    return i18n.t(p.key, params);
+  }
+  return text;
+}

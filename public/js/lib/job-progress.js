@@ -1,7 +1,8 @@
 // Job progress: one row per host, kept up to date from the job's Server-Sent Events (snapshot, progress, end).
 // The markup comes from views/pages/jobs/_progress.ejs (rows it rendered, and its <template> for new hosts), so the
 // job page and the processes page (which clones the whole partial from a <template>) share one copy of it.
-import { fmtDuration, setStatusBadge } from './ui.js';
+import { fmtDuration, setStatusBadge, t } from './ui.js';
+import { tr as recorded } from './i18n.js';
 import { showHostUpload, showOverall } from './upload-bars.js';
 
 const ACTIVE = ['queued', 'running', 'paused'];
@@ -31,7 +32,7 @@ export function progressView(root, opts = {}) {
       const fragment = rowTemplate.content.cloneNode(true);
       tr = fragment.querySelector('tr[data-host]');
       tr.setAttribute('data-host', name);
-      tr.querySelector('.host-name').textContent = name || 'Ferry server';
+      tr.querySelector('.host-name').textContent = name || t('Ferry server');
       fragment.querySelector('tr[data-output-for]').setAttribute('data-output-for', name);
       tbody.append(fragment);
       rows.set(name, tr);
@@ -43,7 +44,7 @@ export function progressView(root, opts = {}) {
 
   function setOutputLabel(tr) {
     const open = !outputRow(tr).classList.contains('d-none');
-    tr.querySelector('.output-size').textContent = open ? 'Hide' : pre(tr).textContent ? 'Show' : 'Empty';
+    tr.querySelector('.output-size').textContent = open ? t('Hide') : pre(tr).textContent ? t('Show') : t('Empty');
   }
 
   function writeOutput(target, text, replace) {
@@ -67,13 +68,17 @@ export function progressView(root, opts = {}) {
       tr.setAttribute('data-status', h.status);
       setStatusBadge(tr.querySelector('.host-status .badge'), h.status);
     }
-    if (h.phase) tr.querySelector('.host-phase-name').textContent = h.phase;
+    if (h.phase) {
+      const phase = tr.querySelector('.host-phase-name');
+      phase.setAttribute('data-phase', h.phase);
+      phase.textContent = recorded(h.phase);
+    }
     if (h.upload) setUpload(name, h.upload);
-    if (h.error !== undefined) tr.querySelector('.host-error').textContent = h.error || '';
+    if (h.error !== undefined) tr.querySelector('.host-error').textContent = h.error ? recorded(h.error) : '';
     const gate = tr.querySelector('.host-gate');
     if (gate && h.gate !== undefined) {
       gate.classList.toggle('d-none', !h.gate);
-      gate.querySelector('.host-gate-text').textContent = h.gate || '';
+      gate.querySelector('.host-gate-text').textContent = h.gate ? recorded(h.gate) : '';
     }
     const elapsed = tr.querySelector('.host-elapsed');
     if (h.startedAt !== undefined) elapsed.setAttribute('data-started', iso(h.startedAt));
@@ -104,13 +109,13 @@ export function progressView(root, opts = {}) {
       if (s === 'succeeded') done++;
       if (s === 'failed') failed++;
     });
-    summaryEl.textContent = done + ' of ' + rows.size + ' done' + (failed ? ', ' + failed + ' failed' : '');
+    summaryEl.textContent = failed ? t('{{done}} of {{total}} done, {{failed}} failed', { done, total: rows.size, failed }) : t('{{done}} of {{total}} done', { done, total: rows.size });
   }
 
   function setStatus(status, message) {
     if (ACTIVE.includes(status)) followed = true;
     setStatusBadge(statusEl, status);
-    if (messageEl) messageEl.textContent = ACTIVE.includes(status) && message ? message : '';
+    if (messageEl) messageEl.textContent = ACTIVE.includes(status) && message ? recorded(message) : '';
   }
 
   root.addEventListener('click', (ev) => {
@@ -205,9 +210,9 @@ export function trackJob(root, jobId, opts = {}) {
     // The browser reconnects by itself (and gets a fresh snapshot) unless the server refused the stream.
     if (source.readyState === EventSource.CLOSED) {
       progress.stop();
-      if (opts.onProblem) opts.onProblem('Live updates stopped. Reload the page to see the latest state of the job.');
+      if (opts.onProblem) opts.onProblem(t('Live updates stopped. Reload the page to see the latest state of the job.'));
     } else if (opts.messageEl) {
-      opts.messageEl.textContent = 'connection lost, reconnecting…';
+      opts.messageEl.textContent = t('connection lost, reconnecting…');
     }
   });
   return {

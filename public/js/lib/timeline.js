@@ -2,6 +2,8 @@
 // JSON), drawn as SVG once the job is over, so a slow host or a slow phase stands out. timelineLayout is pure (the
 // unit tests check its arithmetic); renderTimeline turns it into a legend, an axis and the rows.
 
+import { t } from './i18n.js';
+
 const SVG = 'http://www.w3.org/2000/svg';
 
 /** Phase colours, in the order a publish goes through them; other phases get one from OTHER_COLORS by name. */
@@ -22,7 +24,7 @@ export const PHASE_COLORS = {
 const OTHER_COLORS = ['#8d6e63', '#5c6bc0', '#26a69a', '#ab47bc', '#7cb342', '#ef6c00'];
 /** How a host ended: a marker at the end of its row. */
 export const END_COLORS = { done: '#198754', failed: '#dc3545', skipped: '#6c757d' };
-const PHASE_LABELS = { staging: 'staging on the relay', 'relay-copy': 'copy from the relay', snapshot: 'snapshot', verifying: 'verifying' };
+const PHASE_LABELS = { staging: t('staging on the relay'), 'relay-copy': t('copy from the relay'), snapshot: t('snapshot'), verifying: t('verifying') };
 
 export function phaseColor(phase) {
   if (Object.hasOwn(PHASE_COLORS, phase)) return PHASE_COLORS[phase];
@@ -32,16 +34,17 @@ export function phaseColor(phase) {
 }
 
 export function phaseLabel(phase) {
-  return Object.hasOwn(PHASE_LABELS, phase) ? PHASE_LABELS[phase] : phase;
+  return Object.hasOwn(PHASE_LABELS, phase) ? PHASE_LABELS[phase] : t(phase);
 }
 
 /** '350 ms', '2.4 s', '42 s', '3 min 5 s'. */
 export function fmtSpan(ms) {
   ms = Math.max(0, Math.round(ms));
-  if (ms < 1000) return ms + ' ms';
-  if (ms < 10_000) return (ms / 1000).toFixed(1) + ' s';
+  if (ms < 1000) return t('{{n}} ms', { n: ms });
+  if (ms < 10_000) return t('{{n}} s', { n: (ms / 1000).toFixed(1) });
   const s = Math.round(ms / 1000);
-  return s < 60 ? s + ' s' : Math.floor(s / 60) + ' min' + (s % 60 ? ' ' + (s % 60) + ' s' : '');
+  if (s < 60) return t('{{n}} s', { n: s });
+  return s % 60 ? t('{{m}} min {{s}} s', { m: Math.floor(s / 60), s: s % 60 }) : t('{{m}} min', { m: s / 60 });
 }
 
 const STEPS = [100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000];
@@ -119,7 +122,7 @@ export function renderTimeline(container, hosts) {
   const width = Math.max(520, Math.floor(container.clientWidth || 0) || 900);
   const layout = timelineLayout(hosts, { width });
   if (!layout) {
-    container.replaceChildren(Object.assign(document.createElement('p'), { className: 'small text-secondary mb-0', textContent: 'No phase times were recorded for this job.' }));
+    container.replaceChildren(Object.assign(document.createElement('p'), { className: 'small text-secondary mb-0', textContent: t('No phase times were recorded for this job.') }));
     return null;
   }
   // The legend lists phases in the order a publish goes through them, others after.
@@ -136,7 +139,7 @@ export function renderTimeline(container, hosts) {
     const swatch = document.createElement('span');
     swatch.className = 'timeline-swatch' + (marker ? ' timeline-swatch-end' : '');
     swatch.style.background = color;
-    item.append(swatch, ' ' + (marker ? 'host ' + phase : phaseLabel(phase)));
+    item.append(swatch, ' ' + (marker ? t('host {{phase}}', { phase: t(phase) }) : phaseLabel(phase)));
     legend.append(item);
   }
 
@@ -145,9 +148,9 @@ export function renderTimeline(container, hosts) {
     axis.append(svgEl('line', { x1: tick.x, x2: tick.x, y1: 16, y2: 22, stroke: '#adb5bd' }));
     axis.append(svgEl('text', { x: tick.x, y: 12, 'text-anchor': 'middle', 'font-size': 11, fill: '#6c757d' }, tick.label));
   }
-  axis.append(svgEl('text', { x: layout.plotX - 10, y: 12, 'text-anchor': 'end', 'font-size': 11, fill: '#6c757d' }, 'time since start'));
+  axis.append(svgEl('text', { x: layout.plotX - 10, y: 12, 'text-anchor': 'end', 'font-size': 11, fill: '#6c757d' }, t('time since start')));
 
-  const body = svgEl('svg', { class: 'job-timeline', width, height: layout.height, viewBox: `0 0 ${width} ${layout.height}`, role: 'img', 'aria-label': 'Timeline of the job: one row per host, one segment per phase' });
+  const body = svgEl('svg', { class: 'job-timeline', width, height: layout.height, viewBox: `0 0 ${width} ${layout.height}`, role: 'img', 'aria-label': t('Timeline of the job: one row per host, one segment per phase') });
   for (const tick of layout.ticks) body.append(svgEl('line', { x1: tick.x, x2: tick.x, y1: 0, y2: layout.height, stroke: '#e9ecef' }));
   const labelChars = Math.floor((layout.plotX - 8) / 7);
   for (const row of layout.rows) {
@@ -155,11 +158,11 @@ export function renderTimeline(container, hosts) {
     g.append(titled(svgEl('text', { x: 0, y: layout.rowHeight - 4, 'font-size': 12, 'font-family': 'var(--bs-font-monospace, monospace)', fill: '#212529' }, shortName(row.host, labelChars)), row.host));
     for (const s of row.segments) {
       g.append(titled(svgEl('rect', { class: 'timeline-segment', 'data-phase': s.phase, x: s.x.toFixed(1), y: 0, width: s.width.toFixed(1), height: layout.rowHeight, fill: phaseColor(s.phase) }),
-        `${phaseLabel(s.phase)} on ${row.host}: ${fmtSpan(s.duration)} (from ${fmtSpan(s.from - layout.start)})`));
+        t('{{phase}} on {{host}}: {{duration}} (from {{from}})', { phase: phaseLabel(s.phase), host: row.host, duration: fmtSpan(s.duration), from: fmtSpan(s.from - layout.start) })));
     }
     if (row.end) {
       g.append(titled(svgEl('rect', { class: 'timeline-end', 'data-phase': row.end.phase, x: (row.end.x - 1.5).toFixed(1), y: -2, width: 3, height: layout.rowHeight + 4, fill: END_COLORS[row.end.phase] }),
-        `${row.host} ${row.end.phase} after ${fmtSpan(row.total)}`));
+        t('{{host}} {{phase}} after {{duration}}', { host: row.host, phase: t(row.end.phase), duration: fmtSpan(row.total) })));
     }
     if (row.total !== null) {
       g.append(svgEl('text', { x: layout.plotX + layout.plotWidth + 8, y: layout.rowHeight - 4, 'font-size': 11, fill: '#6c757d' }, fmtSpan(row.total)));

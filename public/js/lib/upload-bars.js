@@ -1,5 +1,6 @@
 // Upload bars of a job: each host's bytes sent of the package with its rate, and the job's overall bars (hosts done,
 // bytes sent to all hosts). job-progress.js feeds them from the SSE snapshot (hosts[].upload) and `progress` events.
+import { t } from './i18n.js';
 
 /** '980 KB', '12.4 MB', '1.2 GB': one decimal, so a moving count reads as moving. */
 export function fmtBytes(bytes) {
@@ -18,8 +19,8 @@ export function percentOf(sent, total) {
 /** '12.4 MB of 31.9 MB · 8.1 MB/s', and where the bytes go when it is a relay's copy. */
 export function uploadText(upload) {
   const rate = upload.rate > 0 ? ' · ' + fmtBytes(upload.rate) + '/s' : '';
-  const relay = upload.relay ? ' (to relay ' + upload.relay + ')' : '';
-  return fmtBytes(upload.sent) + ' of ' + fmtBytes(upload.total) + rate + relay;
+  const relay = upload.relay ? ' ' + t('(to relay {{relay}})', { relay: upload.relay }) : '';
+  return t('{{sent}} of {{total}}', { sent: fmtBytes(upload.sent), total: fmtBytes(upload.total) }) + rate + relay;
 }
 
 /**
@@ -60,7 +61,7 @@ export function showHostUpload(tr, upload) {
   box.classList.remove('d-none');
   const text = uploadText(upload);
   const progress = box.querySelector('.progress');
-  progress.setAttribute('aria-label', 'Upload to ' + tr.getAttribute('data-host'));
+  progress.setAttribute('aria-label', t('Upload to {{host}}', { host: tr.getAttribute('data-host') }));
   setBar(progress, percentOf(upload.sent, upload.total), text);
   box.querySelector('.host-upload-text').textContent = text;
 }
@@ -71,11 +72,11 @@ export function showOverall(root, hosts) {
   if (!box) return;
   box.classList.remove('d-none');
   const o = overallUpload(hosts);
-  const hostsText = o.finished + ' of ' + o.hosts + ' host(s) finished';
+  const hostsText = t('{{finished}} of {{total}} host(s) finished', { finished: o.finished, total: o.hosts });
   setBar(box.querySelector('.job-overall-hosts'), percentOf(o.finished, o.hosts), hostsText);
   box.querySelector('.job-overall-hosts-text').textContent = hostsText;
   if (o.total > 0) {
-    const bytesText = fmtBytes(o.sent) + ' of ' + fmtBytes(o.total) + ' sent';
+    const bytesText = t('{{sent}} of {{total}} sent', { sent: fmtBytes(o.sent), total: fmtBytes(o.total) });
     box.querySelector('.job-overall-bytes-box').classList.remove('d-none');
     setBar(box.querySelector('.job-overall-bytes'), percentOf(o.sent, o.total), bytesText);
     box.querySelector('.job-overall-bytes-text').textContent = bytesText;

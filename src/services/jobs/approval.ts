@@ -2,11 +2,13 @@
 // in status `awaiting_approval` and runs only when someone else holding "approve" on the project approves it. The
 // requester stays the job's author; the approver's decision is recorded on the job and in the operation log.
 // A request can be rejected (with a reason), cancelled by its author, or expire after the project's approvalHours.
-import { badRequest, conflict, forbidden, notFound } from '../../lib/errors.ts';
+import { badRequest, FerryError } from '../../lib/errors.ts';
+import { fill, tk } from '../../lib/messages.ts';
 import type { Ctx, Services } from '../context.ts';
 import { notify } from '../notify/index.ts';
 import { recordOp } from '../oplog.ts';
 import { can } from '../permissions.ts';
+import { jobNotFound } from './request.ts';
 import { assertJobVisible, createJob, type JobSpec } from './store.ts';
 import type { JobStatus } from './status.ts';
 
@@ -52,30 +54,49 @@ export async function requestApproval(svc: Services, ctx: Ctx, project: { id: nu
  */
 async function pendingRequest(svc: Services, ctx: Ctx, jobId: number, action: string): Promise<RequestRow> {
   const job = await loadRequest(svc, jobId);
-  if (!job) throw notFound(`Job #${jobId}`);
+  if (!job) throw jobNotFound(jobId);
   await assertJobVisible(svc, ctx, job, action);
   if (job.status === 'awaiting_approval' && job.expiresAt && job.expiresAt.getTime() <= Date.now()) {
     await closeRequest(svc, SYSTEM, job, 'expired', '');
     job.status = 'expired';
   }
   if (job.status !== 'awaiting_approval') {
-    const why = job.status === 'expired' ? `it expired${job.expiresAt ? ` at ${job.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC` : ''}; ask for a new one`
-      : (['rejected', 'cancelled'] as string[]).includes(job.status) ? `it was ${job.status}${job.decidedByName ? ` by ${job.decidedByName}` : ''}`
-        : job.decidedByName ? `${job.decidedByName} already approved it` : 'it is not waiting for approval';
     await recordOp(svc, ctx, { action, result: 'denied', project: job.project.name, target: `job #${job.id}`, jobId: job.id, detail: `status ${job.status}` });
-    throw conflict(`Job #${job.id} cannot be decided any more: ${why}.`);
+    throw undecidable(job);
   }
   return job;
+}
+
+/** Why a request that is not waiting any more cannot be decided (409). */
+function undecidable(job: RequestRow): FerryError {
+  const id = job.id;
+  if (job.status === 'expired') {
+    return job.expiresAt
+      ? new FerryError('conflict', tk('Job #{{id}} cannot be decided any more: it expired at {{at}} UTC; ask for a new one.'), { params: { id, at: job.expiresAt.toISOString().slice(0, 16).replace('T', ' ') } })
+      : new FerryError('conflict', tk('Job #{{id}} cannot be decided any more: it expired; ask for a new one.'), { params: { id } });
+  }
+  if (job.status === 'rejected' || job.status === 'cancelled') {
+    return job.decidedByName
+      ? new FerryError('conflict', tk('Job #{{id}} cannot be decided any more: it was {{status}} by {{user}}.'), { params: { id, status: job.status, user: job.decidedByName }, keyParams: ['status'] })
+      : new FerryError('conflict', tk('Job #{{id}} cannot be decided any more: it was {{status}}.'), { params: { id, status: job.status }, keyParams: ['status'] });
+  }
+  return job.decidedByName
+    ? new FerryError('conflict', tk('Job #{{id}} cannot be decided any more: {{user}} already approved it.'), { params: { id, user: job.decidedByName } })
+    : new FerryError('conflict', tk('Job #{{id}} cannot be decided any more: it is not waiting for approval.'), { params: { id } });
 }
 
 /** Refuses (403, logged) an actor without "approve" on the project, and the request's own author. */
 async function assertMayDecide(svc: Services, ctx: Ctx, job: RequestRow, action: string): Promise<void> {
   let refusal: string | null = null;
-  if (isAuthor(ctx, job)) refusal = `You cannot ${action.endsWith('approve') ? 'approve' : 'reject'} your own request: someone else holding "approve" on project "${job.project.name}" has to decide${action.endsWith('reject') ? ' (you can cancel it instead)' : ''}.`;
-  else if (!can(ctx.actor, 'approve', job.projectId)) refusal = `You do not have permission to approve or reject requests of project "${job.project.name}".`;
+  if (isAuthor(ctx, job)) {
+    refusal = action.endsWith('approve')
+      ? tk('You cannot approve your own request: someone else holding "approve" on project "{{project}}" has to decide.')
+      : tk('You cannot reject your own request: someone else holding "approve" on project "{{project}}" has to decide (you can cancel it instead).');
+  } else if (!can(ctx.actor, 'approve', job.projectId)) refusal = tk('You do not have permission to approve or reject requests of project "{{project}}".');
   if (!refusal) return;
-  await recordOp(svc, ctx, { action, result: 'denied', project: job.project.name, target: `job #${job.id}`, jobId: job.id, detail: refusal });
-  throw forbidden(refusal);
+  const params = { project: job.project.name };
+  await recordOp(svc, ctx, { action, result: 'denied', project: job.project.name, target: `job #${job.id}`, jobId: job.id, detail: fill(refusal, params) });
+  throw new FerryError('refused', refusal, { params });
 }
 
 /**
@@ -93,7 +114,7 @@ export async function approveRequest(svc: Services, ctx: Ctx, jobId: number,
       where: { id: job.id, status: 'awaiting_approval' },
       data: { status: 'running', startedAt: now, decidedById: ctx.actor.id, decidedByName: ctx.actor.name, decidedAt: now },
     });
-    if (moved.count === 0) throw conflict(`Job #${job.id} was decided by someone else a moment ago.`);
+    if (moved.count === 0) throw new FerryError('conflict', tk('Job #{{id}} was decided by someone else a moment ago.'), { params: { id: job.id } });
     await svc.db.jobHost.updateMany({ where: { jobId: job.id, status: 'queued' }, data: { phase: 'queued' } });
     await recordOp(svc, ctx, { action: `${job.kind}.approve`, result: 'ok', project: job.project.name, target: `job #${job.id}`, jobId: job.id, detail: `approved the request of ${job.userName}` });
     notify(svc, { event: 'approval.approved', project: job.project.name, jobId: job.id, kind: job.kind, status: 'running', revision: job.revision, user: job.userName, decidedBy: ctx.actor.name, hostCount: job.hosts.length });
@@ -103,8 +124,8 @@ export async function approveRequest(svc: Services, ctx: Ctx, jobId: number,
 
 export async function rejectRequest(svc: Services, ctx: Ctx, jobId: number, reasonInput: unknown): Promise<{ jobId: number; status: JobStatus }> {
   const reason = typeof reasonInput === 'string' ? reasonInput.trim() : '';
-  if (!reason) throw badRequest('Say why the request is rejected: the requester sees the reason.', { reason: 'required' });
-  if (reason.length > REASON_MAX) throw badRequest(`The reason is too long (at most ${REASON_MAX} characters).`, { reason: 'too long' });
+  if (!reason) throw badRequest('Say why the request is rejected: the requester sees the reason.', { reason: tk('required') });
+  if (reason.length > REASON_MAX) throw new FerryError('invalid', tk('The reason is too long (at most {{max}} characters).'), { params: { max: REASON_MAX }, fields: { reason: tk('too long') } });
   const job = await pendingRequest(svc, ctx, jobId, 'job.reject');
   await assertMayDecide(svc, ctx, job, `${job.kind}.reject`);
   await closeRequest(svc, ctx, job, 'rejected', reason);
@@ -114,9 +135,10 @@ export async function rejectRequest(svc: Services, ctx: Ctx, jobId: number, reas
 export async function cancelRequest(svc: Services, ctx: Ctx, jobId: number): Promise<{ jobId: number; status: JobStatus }> {
   const job = await pendingRequest(svc, ctx, jobId, 'job.cancel');
   if (!isAuthor(ctx, job)) {
-    const refusal = `Only ${job.userName}, who asked for job #${job.id}, can cancel it; an approver can reject it instead.`;
-    await recordOp(svc, ctx, { action: `${job.kind}.cancel`, result: 'denied', project: job.project.name, target: `job #${job.id}`, jobId: job.id, detail: refusal });
-    throw forbidden(refusal);
+    const refusal = tk('Only {{user}}, who asked for job #{{id}}, can cancel it; an approver can reject it instead.');
+    const params = { user: job.userName, id: job.id };
+    await recordOp(svc, ctx, { action: `${job.kind}.cancel`, result: 'denied', project: job.project.name, target: `job #${job.id}`, jobId: job.id, detail: fill(refusal, params) });
+    throw new FerryError('refused', refusal, { params });
   }
   await closeRequest(svc, ctx, job, 'cancelled', '');
   return { jobId: job.id, status: 'cancelled' };
@@ -134,7 +156,8 @@ export async function expireRequests(svc: Services): Promise<number> {
 async function closeRequest(svc: Services, ctx: Ctx | typeof SYSTEM, job: RequestRow, status: Decision, note: string): Promise<boolean> {
   const now = new Date();
   const decider = status === 'expired' ? {} : { decidedById: ctx.actor?.id ?? null, decidedByName: ctx.actor?.name ?? 'system', decidedAt: now };
-  const hostNote = status === 'rejected' ? `not run: rejected by ${ctx.actor?.name}` : status === 'cancelled' ? 'not run: the request was cancelled' : 'not run: nobody approved the request in time';
+  const hostNote = status === 'rejected' ? fill(tk('not run: rejected by {{user}}'), { user: ctx.actor?.name ?? '' })
+    : status === 'cancelled' ? tk('not run: the request was cancelled') : tk('not run: nobody approved the request in time');
   const [moved] = await svc.db.$transaction([
     svc.db.job.updateMany({ where: { id: job.id, status: 'awaiting_approval' }, data: { status, finishedAt: now, decisionNote: note, ...decider } }),
     svc.db.jobHost.updateMany({ where: { jobId: job.id, status: 'queued' }, data: { status: 'skipped', phase: 'not run', error: hostNote } }),

@@ -1,6 +1,7 @@
 // Runs a job's engine part in the background once its row exists, and records the outcome whatever happens:
 // the job's status, the operation log entry, the live `end` event, and giving back its project slot or lane place.
 import { operatorMessage } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Engine } from '../../deploy/runner-types.ts';
 import type { Ctx, Services } from '../context.ts';
 import { notifyJob } from '../notify/index.ts';
@@ -42,7 +43,7 @@ export function launch(core: JobCore, ctx: Ctx, job: { id: number; kind: string 
         // The permission was checked when the job was queued; it may have been withdrawn while it waited.
         await recheck?.();
         await svc.db.job.update({ where: { id: job.id }, data: { status: 'running', startedAt: new Date() } });
-        recorder.emit({ type: 'job', status: 'running', message: 'started' });
+        recorder.emit({ type: 'job', status: 'running', message: tk('started') });
       }
       notifyJob(svc, job.id, 'started'); // publish.started; queued only, never waited for
       revision = (await work(recorder.emit))?.revision;

@@ -1,6 +1,7 @@
 // The publish/rollback slot of each project: at most one such job runs per project, and a second one is refused
 // with 409 instead of waiting (process jobs wait in lanes.ts instead).
-import { conflict } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Ctx, Services } from '../context.ts';
 import { recordOp } from '../oplog.ts';
 import { ACTIVE_JOB_STATUSES } from './status.ts';
@@ -19,16 +20,16 @@ export class ProjectLocks {
 
   /** Claims the project's slot synchronously, so two requests cannot both pass the check. */
   async claim(ctx: Ctx, project: { id: number; name: string }, action: string): Promise<ProjectSlot> {
-    const describe = async (jobId: number) => {
-      const job = jobId ? await this.svc.db.job.findUnique({ where: { id: jobId } }) : null;
-      return job ? `${job.kind} job #${job.id} started by ${job.userName}` : 'another publish';
+    const busy = async (job: { kind: string; id: number; userName: string } | null): Promise<never> => {
+      const err = job
+        ? new FerryError('conflict', tk('Project "{{project}}" is busy: {{kind}} job #{{id}} started by {{user}} is still running. Wait for it to finish, then try again.'),
+          { params: { project: project.name, kind: job.kind, id: job.id, user: job.userName }, keyParams: ['kind'] })
+        : new FerryError('conflict', tk('Project "{{project}}" is busy: another publish is still running. Wait for it to finish, then try again.'), { params: { project: project.name } });
+      await recordOp(this.svc, ctx, { action, result: 'denied', project: project.name, detail: err.message });
+      throw err;
     };
     const held = this.held.get(project.id);
-    if (held !== undefined) {
-      const msg = `Project "${project.name}" is busy: ${await describe(held)} is still running. Wait for it to finish, then try again.`;
-      await recordOp(this.svc, ctx, { action, result: 'denied', project: project.name, detail: msg });
-      throw conflict(msg);
-    }
+    if (held !== undefined) await busy(held ? await this.svc.db.job.findUnique({ where: { id: held } }) : null);
     this.held.set(project.id, 0);
     const slot: ProjectSlot = {
       holdFor: (jobId) => void this.held.set(project.id, jobId),
@@ -38,9 +39,7 @@ export class ProjectLocks {
     const active = await this.svc.db.job.findFirst({ where: { projectId: project.id, kind: { in: ['publish', 'rollback'] }, status: { in: [...ACTIVE_JOB_STATUSES] } } });
     if (active) {
       slot.release();
-      const msg = `Project "${project.name}" is busy: ${active.kind} job #${active.id} started by ${active.userName} is still running. Wait for it to finish, then try again.`;
-      await recordOp(this.svc, ctx, { action, result: 'denied', project: project.name, detail: msg });
-      throw conflict(msg);
+      await busy(active);
     }
     return slot;
   }

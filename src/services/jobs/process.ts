@@ -2,6 +2,7 @@
 // batches. Process jobs of a project wait their turn in a lane instead of being refused, and are re-checked when it comes.
 import type { ProcessAction } from '../../deploy/runner-types.ts';
 import { badRequest, FerryError } from '../../lib/errors.ts';
+import { fill, tk } from '../../lib/messages.ts';
 import type { Ctx, Permission, Services } from '../context.ts';
 import { recordOp } from '../oplog.ts';
 import { assertCan, can } from '../permissions.ts';
@@ -21,11 +22,11 @@ export async function startProcessAction(core: JobCore, ctx: Ctx, projectName: s
   const project = await projectFor(svc, ctx, projectName, 'process');
   await assertCan(svc, ctx, 'process', project, 'process');
   const action = input.action as ProcessAction;
-  if (!PROCESS_ACTIONS.includes(action)) throw badRequest(`The action must be one of ${PROCESS_ACTIONS.join(', ')}.`, { action: 'unknown action' });
+  if (!PROCESS_ACTIONS.includes(action)) throw new FerryError('invalid', tk('The action must be one of {{actions}}.'), { params: { actions: PROCESS_ACTIONS.join(', ') }, fields: { action: tk('unknown action') } });
   const names = stringList(input.processes, 'processes');
-  for (const n of names) if (!project.processes.some((p) => p.name === n)) throw badRequest(`Project "${project.name}" has no process "${n}".`, { processes: `unknown process "${n}"` });
+  for (const n of names) if (!project.processes.some((p) => p.name === n)) throw new FerryError('invalid', tk('Project "{{project}}" has no process "{{process}}".'), { params: { project: project.name, process: n }, fields: { processes: fill(tk('unknown process "{{process}}"'), { process: n }) } });
   const processes = names.length ? project.processes.filter((p) => names.includes(p.name)) : project.processes;
-  if (processes.length === 0) throw badRequest(`Project "${project.name}" has no processes configured.`);
+  if (processes.length === 0) throw new FerryError('invalid', tk('Project "{{project}}" has no processes configured.'), { params: { project: project.name } });
   const hostNames = stringList(input.hosts, 'hosts');
   const groupNames = stringList(input.groups, 'groups');
   const limit = hostNames.length || groupNames.length ? new Set(selectHosts(project, hostNames, groupNames).map((h) => h.id)) : null;
@@ -44,9 +45,10 @@ export async function startProcessAction(core: JobCore, ctx: Ctx, projectName: s
   const batchSize = batchSizeOf(input, items.length);
   const lane = core.processLanes.admit(project.id);
   if (!lane) {
-    const msg = `Project "${project.name}" already has ${core.processLanes.admitted(project.id)} process jobs running or waiting. Wait for some of them to finish, then try again.`;
-    await recordOp(svc, ctx, { action: `process.${action}`, result: 'denied', project: project.name, detail: msg });
-    throw new FerryError('busy', msg);
+    const msg = tk('Project "{{project}}" already has {{n}} process jobs running or waiting. Wait for some of them to finish, then try again.');
+    const params = { project: project.name, n: core.processLanes.admitted(project.id) };
+    await recordOp(svc, ctx, { action: `process.${action}`, result: 'denied', project: project.name, detail: fill(msg, params) });
+    throw new FerryError('busy', msg, { params });
   }
   let job;
   try {
@@ -80,7 +82,7 @@ async function assertStillAllowed(svc: Services, ctx: Ctx, project: { id: number
   if (ctx.actor.id === null) return; // the CLI acts as the operator on the server itself
   const now = await loadActor(svc, ctx.actor.id);
   if (now && can(now, permission, project.id)) return;
-  const msg = 'permission withdrawn while queued';
+  const msg = tk('permission withdrawn while queued');
   await recordOp(svc, ctx, { action, result: 'denied', project: project.name, target: `job #${jobId}`, jobId, detail: `${msg}: ${now ? `missing "${permission}" permission` : 'the user was disabled or deleted'}` });
   throw new FerryError('refused', msg);
 }

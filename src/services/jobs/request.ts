@@ -1,6 +1,7 @@
 // Request values every kind of job shares, checked before anything is stored: a job id from a URL, lists of names,
 // and the hosts chosen by name or through a host group of the project.
-import { badRequest, notFound } from '../../lib/errors.ts';
+import { FerryError, notFound } from '../../lib/errors.ts';
+import { fill, tk } from '../../lib/messages.ts';
 import { safeWholeNumber } from '../paging.ts';
 import type { ProjectFull } from './store.ts';
 
@@ -14,9 +15,12 @@ export function jobIdParam(value: unknown): number {
   return id;
 }
 
+/** 404 for a job id that is not there (or not visible). */
+export const jobNotFound = (id: number) => new FerryError('not-found', tk('Job #{{id}} does not exist.'), { params: { id } });
+
 export const stringList = (value: unknown, field: string): string[] => {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw badRequest(`"${field}" must be a list of names.`, { [field]: 'must be a list of strings' });
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new FerryError('invalid', tk('"{{field}}" must be a list of names.'), { params: { field }, fields: { [field]: tk('must be a list of strings') } });
   return value as string[];
 };
 
@@ -27,12 +31,12 @@ export function selectHosts(project: ProjectFull, hostNames: string[], groupName
   const chosen = new Map<string, { id: number; name: string }>();
   for (const gName of groupNames) {
     const group = project.groups.find((g) => g.name === gName);
-    if (!group) throw badRequest(`Project "${project.name}" has no host group "${gName}".`, { groups: `unknown group "${gName}"` });
+    if (!group) throw new FerryError('invalid', tk('Project "{{project}}" has no host group "{{group}}".'), { params: { project: project.name, group: gName }, fields: { groups: fill(tk('unknown group "{{group}}"'), { group: gName }) } });
     for (const h of group.hosts) chosen.set(h.name, h);
   }
   for (const hName of hostNames) {
     const host = inProject.get(hName);
-    if (!host) throw badRequest(`Host "${hName}" is not in any host group of project "${project.name}".`, { hosts: `unknown host "${hName}"` });
+    if (!host) throw new FerryError('invalid', tk('Host "{{host}}" is not in any host group of project "{{project}}".'), { params: { host: hName, project: project.name }, fields: { hosts: fill(tk('unknown host "{{host}}"'), { host: hName }) } });
     chosen.set(host.name, host);
   }
   return [...chosen.values()].sort((a, b) => a.name.localeCompare(b.name));

@@ -1,7 +1,8 @@
 // Rollback of a publish: on every host it touched, restore the snapshot taken before it, undoing it and every later
 // publish still in place there. Planned and run under the project's slot, so no publish can land in between. On a
 // project whose rollbacks need approval it is first stored as a request (approval.ts), and planned again when approved.
-import { badRequest, notFound } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Ctx, Services } from '../context.ts';
 import { recordOp } from '../oplog.ts';
 import { assertCan } from '../permissions.ts';
@@ -12,6 +13,7 @@ import { requestApproval } from './approval.ts';
 import type { ProjectSlot } from './lock.ts';
 import type { JobStatus } from './status.ts';
 import { assertJobVisible, createJob, type ProjectFull } from './store.ts';
+import { jobNotFound } from './request.ts';
 
 /** What rolling back `jobId` would undo, per host: that publish and every later one still in place, newest first. */
 export async function rollbackPlan(svc: Services, ctx: Ctx, jobId: number) {
@@ -21,9 +23,9 @@ export async function rollbackPlan(svc: Services, ctx: Ctx, jobId: number) {
 
 async function rollbackTarget(svc: Services, ctx: Ctx, jobId: number) {
   const target = await svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
-  if (!target) throw notFound(`Job #${jobId}`);
+  if (!target) throw jobNotFound(jobId);
   await assertJobVisible(svc, ctx, target, 'rollback');
-  if (target.kind !== 'publish') throw badRequest(`Job #${jobId} is a ${target.kind} job; only publish jobs can be rolled back.`);
+  if (target.kind !== 'publish') throw new FerryError('invalid', tk('Job #{{id}} is a {{kind}} job; only publish jobs can be rolled back.'), { params: { id: jobId, kind: target.kind }, keyParams: ['kind'] });
   return target;
 }
 
@@ -88,7 +90,7 @@ export async function runApprovedRollback(core: JobCore, ctx: Ctx, job: { id: nu
   let hosts: RollbackHosts;
   try {
     const target = await svc.db.job.findUnique({ where: { id: targetJobId }, include: { hosts: true } });
-    if (!target) throw badRequest(`Job #${targetJobId}, which this request rolls back, no longer exists.`);
+    if (!target) throw new FerryError('invalid', tk('Job #{{id}}, which this request rolls back, no longer exists.'), { params: { id: targetJobId } });
     ({ hosts } = await planRollback(svc, target));
     if (hosts.length === 0) throw nothingToRollBack(targetJobId);
     await markRunning();
@@ -106,7 +108,7 @@ export async function runApprovedRollback(core: JobCore, ctx: Ctx, job: { id: nu
   runRollback(core, ctx, job, project, hosts, slot, job.userName);
 }
 
-const nothingToRollBack = (jobId: number) => badRequest(`Job #${jobId} left nothing to roll back: no host has a snapshot from it, or it was already rolled back.`);
+const nothingToRollBack = (jobId: number) => new FerryError('invalid', tk('Job #{{id}} left nothing to roll back: no host has a snapshot from it, or it was already rolled back.'), { params: { id: jobId } });
 
 const rollbackSpec = (targetJobId: number, hosts: RollbackHosts) =>
   ({ kind: 'rollback' as const, params: { targetJobId, undoes: hosts.map((h) => ({ host: h.hostName, jobIds: h.jobIds })) } });

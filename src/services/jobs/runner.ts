@@ -2,7 +2,8 @@
 // slots, process lanes, live jobs) and hands it to the publish, rollback and process modules; retry lives here.
 import { JOB_QUEUE } from '../../config.ts';
 import type { Engine } from '../../deploy/runner-types.ts';
-import { badRequest, conflict, notFound } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Ctx, Services } from '../context.ts';
 import type { JobCore } from './launch.ts';
 import { ProjectLanes } from './lanes.ts';
@@ -14,7 +15,7 @@ import { previewPublish } from './preview.ts';
 import { startProcessAction, type ProcessInput } from './process.ts';
 import { approveRequest, cancelRequest, expireRequests, rejectRequest } from './approval.ts';
 import { runPublish, startPublish, type PublishInput } from './publish.ts';
-import { excludeOf } from './request.ts';
+import { excludeOf, jobNotFound } from './request.ts';
 import { rollbackPlan, runApprovedRollback, startRollback } from './rollback.ts';
 import { isActiveStatus, neverRan, type JobStatus } from './status.ts';
 import { assertJobVisible, getJob, markInterrupted, projectFor } from './store.ts';
@@ -68,10 +69,10 @@ export class JobRunner {
       const hosts = job.hosts.filter((h) => h.hostId !== null && inProject.has(h.hostId)).map((h) => ({ id: h.hostId!, name: h.hostName }));
       const gone = job.hosts.filter((h) => h.hostId === null || !inProject.has(h.hostId));
       try {
-        if (hosts.length === 0) throw badRequest(`None of the hosts of job #${job.id} is in project "${project.name}" any more; reject the request and ask for a new one.`);
+        if (hosts.length === 0) throw new FerryError('invalid', tk('None of the hosts of job #{{id}} is in project "{{project}}" any more; reject the request and ask for a new one.'), { params: { id: job.id, project: project.name } });
         await markRunning();
         if (gone.length) {
-          await this.svc.db.jobHost.updateMany({ where: { id: { in: gone.map((h) => h.id) } }, data: { status: 'skipped', phase: 'not run', error: 'not run: the host left the project after the request was made' } });
+          await this.svc.db.jobHost.updateMany({ where: { id: { in: gone.map((h) => h.id) } }, data: { status: 'skipped', phase: 'not run', error: tk('not run: the host left the project after the request was made') } });
         }
       } catch (err) {
         slot.release();
@@ -127,15 +128,15 @@ export class JobRunner {
   /** Runs a finished job again on the hosts where it failed (a publish keeps its files and exact revision). */
   async retry(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
     const job = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
-    if (!job) throw notFound(`Job #${jobId}`);
+    if (!job) throw jobNotFound(jobId);
     await assertJobVisible(this.svc, ctx, job, 'retry');
-    if (isActiveStatus(job.status)) throw conflict(`Job #${jobId} is still running; wait for it to finish before retrying.`);
-    if (neverRan(job.status)) throw badRequest(`Job #${jobId} never ran (${job.status.replace('_', ' ')}); there is nothing to retry.`);
+    if (isActiveStatus(job.status)) throw new FerryError('conflict', tk('Job #{{id}} is still running; wait for it to finish before retrying.'), { params: { id: jobId } });
+    if (neverRan(job.status)) throw new FerryError('invalid', tk('Job #{{id}} never ran ({{status}}); there is nothing to retry.'), { params: { id: jobId, status: job.status.replace('_', ' ') }, keyParams: ['status'] });
     const params = JSON.parse(job.params) as { action?: string; processes?: string[]; targetJobId?: number; batchSize?: number };
     if (job.kind === 'rollback') return this.startRollback(ctx, params.targetJobId!);
     if (job.kind === 'drift') return this.startDriftCheck(ctx, job.project.name, {});
     const failedIds = job.hosts.filter((h) => h.status !== 'succeeded' && h.hostId !== null).map((h) => h.hostId!);
-    if (failedIds.length === 0) throw badRequest(`Job #${jobId} succeeded on every host (or its failed hosts were deleted); there is nothing to retry.`);
+    if (failedIds.length === 0) throw new FerryError('invalid', tk('Job #{{id}} succeeded on every host (or its failed hosts were deleted); there is nothing to retry.'), { params: { id: jobId } });
     // By id, so a host renamed since then is still found.
     const failedHosts = (await this.svc.db.host.findMany({ where: { id: { in: failedIds } }, select: { name: true } })).map((h) => h.name);
     if (job.kind === 'publish') {

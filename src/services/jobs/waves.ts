@@ -5,13 +5,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WAVES } from '../../config.ts';
 import type { HostPlan, ProcessAction, PublishOutcome } from '../../deploy/runner-types.ts';
 import type { EventSink, JobEvent } from '../../deploy/types.ts';
-import { badRequest, conflict, FerryError, notFound } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
+import { fill, tk } from '../../lib/messages.ts';
 import type { Ctx } from '../context.ts';
 import { recordOp } from '../oplog.ts';
 import { assertCan } from '../permissions.ts';
 import type { JobCore } from './launch.ts';
 import { concurrencyOf, hookSpecs } from './plans.ts';
-import { excludeOf } from './request.ts';
+import { excludeOf, jobNotFound } from './request.ts';
 import { isActiveStatus, neverRan } from './status.ts';
 import { assertJobVisible, type ProjectFull } from './store.ts';
 import { parseWaves, type PlannedWaves, type WaveStatus, type WavesState } from './waves-plan.ts';
@@ -71,18 +72,18 @@ export async function publishInWaves(core: JobCore, run: WaveRun, publishTo: Pub
   let revision: number | undefined;
   for (let i = 0; i < state.waves.length; i++) {
     const wave = state.waves[i];
-    const name = `wave ${i + 1} of ${state.waves.length} (${wave.label})`;
+    const name = fill(tk('wave {{n}} of {{total}} ({{label}})'), { n: i + 1, total: state.waves.length, label: wave.label });
     await save(i, 'publishing');
-    await emit({ type: 'job', status: 'running', message: `publishing ${name}` });
+    await emit({ type: 'job', status: 'running', message: fill(tk('publishing {{wave}}'), { wave: name }) });
     const ids = wave.hosts.map((h) => run.hostIds.get(h)!);
     const failed = new Set(wave.hosts.filter((h) => !run.plans.has(run.hostIds.get(h)!)));
     const published: string[] = [];
     /** Hosts of this wave the engine reported on: the others were never contacted. */
     const reached = new Set<string>();
     const skipUnreached = async (why: string) => {
-      for (const host of wave.hosts.filter((h) => !reached.has(h) && !failed.has(h))) await emit({ type: 'host', host, status: 'skipped', phase: 'skipped', error: `skipped: ${why}` });
+      for (const host of wave.hosts.filter((h) => !reached.has(h) && !failed.has(h))) await emit({ type: 'host', host, status: 'skipped', phase: 'skipped', error: fill(tk('skipped: {{why}}'), { why }) });
     };
-    if (failed.size) await skipUnreached(`${[...failed].sort().join(', ')} of this wave cannot be published to, so the wave did not start`);
+    if (failed.size) await skipUnreached(fill(tk('{{hosts}} of this wave cannot be published to, so the wave did not start'), { hosts: [...failed].sort().join(', ') }));
     else {
       let outcome: PublishOutcome;
       try {
@@ -93,11 +94,11 @@ export async function publishInWaves(core: JobCore, run: WaveRun, publishTo: Pub
           if (e.status === 'failed') failed.add(e.host);
           if (e.status !== 'succeeded') return emit(e);
           published.push(e.host);
-          return emit(state.restart ? { ...e, status: 'running', phase: 'published; waiting for the gate' } : e);
+          return emit(state.restart ? { ...e, status: 'running', phase: tk('published; waiting for the gate') } : e);
         }, revision);
       } catch (err) {
         // The publish itself stopped (SVN, packing, a before-publish hook): nothing more of this wave or later ones runs.
-        await skipUnreached('the publish of this wave stopped before reaching this host');
+        await skipUnreached(tk('the publish of this wave stopped before reaching this host'));
         await stopAfter(i, new Set(), run, save);
         throw err;
       }
@@ -109,35 +110,35 @@ export async function publishInWaves(core: JobCore, run: WaveRun, publishTo: Pub
     }
     if (failed.size === 0 && state.restart) {
       await save(i, 'checking');
-      await emit({ type: 'job', status: 'running', message: `restarting ${state.restart} on ${name} and checking its status` });
+      await emit({ type: 'job', status: 'running', message: fill(tk('restarting {{process}} on {{wave}} and checking its status'), { process: state.restart, wave: name }) });
       for (const host of await passGate(core, run, published.map((h) => run.hostIds.get(h)!))) failed.add(host);
     }
     if (failed.size) {
       await stopAfter(i, failed, run, save);
-      throw new FerryError('failed', `Stopped: ${name} failed on host(s) ${[...failed].sort().join(', ')}. The hosts of later waves were not touched. Roll back the waves done, or continue anyway.`);
+      throw new FerryError('failed', tk('Stopped: {{wave}} failed on host(s) {{hosts}}. The hosts of later waves were not touched. Roll back the waves done, or continue anyway.'), { params: { wave: name, hosts: [...failed].sort().join(', ') } });
     }
     await save(i, 'done');
     if (i === state.waves.length - 1) break;
     let end: WaitEnd = { by: 'time' };
     if (state.pauseSeconds > 0) {
       const until = new Date(Date.now() + state.pauseSeconds * 1000);
-      await save(i + 1, 'pausing', `starts at ${until.toISOString().slice(11, 19)} UTC, after a pause of ${state.pauseSeconds} s`);
-      await emit({ type: 'job', status: 'running', message: `pausing ${state.pauseSeconds} s before wave ${i + 2}` });
+      await save(i + 1, 'pausing', fill(tk('starts at {{time}} UTC, after a pause of {{seconds}} s'), { time: until.toISOString().slice(11, 19), seconds: state.pauseSeconds }));
+      await emit({ type: 'job', status: 'running', message: fill(tk('pausing {{seconds}} s before wave {{n}}'), { seconds: state.pauseSeconds, n: i + 2 }) });
       end = await core.waves.wait(run.jobId, state.pauseSeconds * 1000);
     }
     if (state.manual && end.by !== 'stop') {
-      await save(i + 1, 'waiting', 'waits for someone to click Continue');
+      await save(i + 1, 'waiting', tk('waits for someone to click Continue'));
       await core.svc.db.job.update({ where: { id: run.jobId }, data: { status: 'paused' } });
-      await emit({ type: 'job', status: 'paused', message: `wave ${i + 1} done; click Continue to start wave ${i + 2}` });
+      await emit({ type: 'job', status: 'paused', message: fill(tk('wave {{n}} done; click Continue to start wave {{next}}'), { n: i + 1, next: i + 2 }) });
       end = await core.waves.wait(run.jobId, null);
       await core.svc.db.job.update({ where: { id: run.jobId }, data: { status: 'running' } });
     }
     if (end.by === 'stop') {
-      const next = `wave ${i + 2} of ${state.waves.length} (${state.waves[i + 1].label})`;
-      await skipFrom(i + 1, `skipped: ${end.user} stopped the publish before ${next}`, `${end.user} stopped the publish before it`, run);
+      const next = fill(tk('wave {{n}} of {{total}} ({{label}})'), { n: i + 2, total: state.waves.length, label: state.waves[i + 1].label });
+      await skipFrom(i + 1, fill(tk('skipped: {{user}} stopped the publish before {{wave}}'), { user: end.user, wave: next }), fill(tk('{{user}} stopped the publish before it'), { user: end.user }), run);
       await core.svc.db.job.update({ where: { id: run.jobId }, data: { waves: JSON.stringify(state) } });
       await emit({ type: 'waves', waves: state });
-      throw new FerryError('failed', `Stopped by ${end.user} before ${next}. The hosts of later waves were not touched. Roll back the waves done, or continue anyway.`);
+      throw new FerryError('failed', tk('Stopped by {{user}} before {{wave}}. The hosts of later waves were not touched. Roll back the waves done, or continue anyway.'), { params: { user: end.user, wave: next } });
     }
   }
   return { revision };
@@ -147,9 +148,14 @@ export async function publishInWaves(core: JobCore, run: WaveRun, publishTo: Pub
 async function stopAfter(index: number, failed: Set<string>, run: WaveRun, save: (i: number, s: WaveStatus, m?: string) => Promise<void>) {
   const { state } = run;
   const done = state.waves.slice(0, index).flatMap((w) => w.hosts);
-  const reason = `skipped: wave ${index + 1} (${state.waves[index].label}) failed${failed.size ? ` on ${[...failed].sort().join(', ')}` : ''}; hosts done before it: ${done.length ? done.join(', ') : 'none'}`;
-  await skipFrom(index + 1, reason, 'an earlier wave failed', run);
-  await save(index, 'failed', failed.size ? `failed on ${[...failed].sort().join(', ')}` : 'the publish stopped (see the job\'s error)');
+  const hosts = [...failed].sort().join(', ');
+  const before = done.length ? done.join(', ') : tk('none');
+  const wave = { n: index + 1, label: state.waves[index].label, before };
+  const reason = failed.size
+    ? fill(tk('skipped: wave {{n}} ({{label}}) failed on {{hosts}}; hosts done before it: {{before}}'), { ...wave, hosts })
+    : fill(tk('skipped: wave {{n}} ({{label}}) failed; hosts done before it: {{before}}'), wave);
+  await skipFrom(index + 1, reason, tk('an earlier wave failed'), run);
+  await save(index, 'failed', failed.size ? fill(tk('failed on {{hosts}}'), { hosts }) : tk('the publish stopped (see the job\'s error)'));
 }
 
 /** Marks the waves from `first` on, and their hosts, skipped: never touched. */
@@ -170,13 +176,13 @@ async function passGate(core: JobCore, run: WaveRun, hostIds: number[]): Promise
   const nameOf = (id: number) => run.plans.get(id)!.name;
   if (!proc) {
     // Deleted since the waves were planned (a Continue anyway or a retry of an older job): nothing can be checked.
-    const error = `Published, but process ${state.restart} is no longer configured, so the wave cannot be checked.`;
-    for (const id of hostIds) await emit({ type: 'host', host: nameOf(id), status: 'failed', phase: 'gate', gate: `failed: process ${state.restart} is no longer configured`, error });
+    const error = fill(tk('Published, but process {{process}} is no longer configured, so the wave cannot be checked.'), { process: state.restart ?? '' });
+    for (const id of hostIds) await emit({ type: 'host', host: nameOf(id), status: 'failed', phase: 'gate', gate: fill(tk('failed: process {{process}} is no longer configured'), { process: state.restart ?? '' }), error });
     return hostIds.map(nameOf);
   }
   const runsIt = new Set(proc.groups.flatMap((g) => g.hosts.map((h) => h.id)));
   for (const id of hostIds.filter((h) => !runsIt.has(h))) {
-    await emit({ type: 'host', host: nameOf(id), status: 'succeeded', phase: 'done', gate: `not needed: ${proc.name} does not run on this host` });
+    await emit({ type: 'host', host: nameOf(id), status: 'succeeded', phase: 'done', gate: fill(tk('not needed: {{process}} does not run on this host'), { process: proc.name }) });
   }
   const targets = hostIds.filter((h) => runsIt.has(h));
   if (targets.length === 0) return [];
@@ -192,10 +198,10 @@ async function passGate(core: JobCore, run: WaveRun, hostIds: number[]): Promise
     if (e.type !== 'host') return emit(e);
     if (e.status === 'failed') {
       failed.push(e.host);
-      return emit({ ...e, phase: 'gate', gate: `failed: the restart of ${proc.name} failed`, error: `Published, but the restart of ${proc.name} failed: ${e.error ?? ''}` });
+      return emit({ ...e, phase: 'gate', gate: fill(tk('failed: the restart of {{process}} failed'), { process: proc.name }), error: fill(tk('Published, but the restart of {{process}} failed: {{error}}'), { process: proc.name, error: e.error ?? '' }) });
     }
-    if (e.status === 'succeeded') return emit({ ...e, status: 'running', phase: `checking the status of ${proc.name}`, gate: 'restarted; checking status' });
-    return emit({ ...e, phase: `restarting ${proc.name}: ${e.phase}`, gate: 'restarting' });
+    if (e.status === 'succeeded') return emit({ ...e, status: 'running', phase: fill(tk('checking the status of {{process}}'), { process: proc.name }), gate: tk('restarted; checking status') });
+    return emit({ ...e, phase: fill(tk('restarting {{process}}: {{phase}}'), { process: proc.name, phase: e.phase ?? '' }), gate: tk('restarting') });
   });
 
   const started = Date.now();
@@ -208,10 +214,10 @@ async function passGate(core: JobCore, run: WaveRun, hostIds: number[]): Promise
     await core.engine.processAction(request(pending, 'status', Math.max(1000, deadline - Date.now()) + 1000), (e: JobEvent) => {
       if (e.type === 'output') return emit(e);
       if (e.type !== 'host') return;
-      if (e.status === 'failed') lastError.set(e.host, e.error ?? 'the status command failed');
+      if (e.status === 'failed') lastError.set(e.host, e.error ?? tk('the status command failed'));
       if (e.status !== 'succeeded') return;
       passed.add(e.host);
-      return emit({ ...e, status: 'succeeded', phase: 'done', gate: `passed: ${proc.name} is running (${Math.round((Date.now() - started) / 1000)} s after the restart)` });
+      return emit({ ...e, status: 'succeeded', phase: 'done', gate: fill(tk('passed: {{process}} is running ({{seconds}} s after the restart)'), { process: proc.name, seconds: Math.round((Date.now() - started) / 1000) }) });
     });
     pending = pending.filter((id) => !passed.has(nameOf(id)));
     if (pending.length === 0) break;
@@ -219,10 +225,11 @@ async function passGate(core: JobCore, run: WaveRun, hostIds: number[]): Promise
       for (const id of pending) {
         const host = nameOf(id);
         failed.push(host);
-        const why = lastError.get(host) ?? 'the status command failed';
+        const why = lastError.get(host) ?? tk('the status command failed');
         await emit({
-          type: 'host', host, status: 'failed', phase: 'gate', gate: `failed: ${proc.name} not running after ${state.statusTimeoutSeconds} s; last check: ${why}`,
-          error: `Published, but ${proc.name} did not pass its status check within ${state.statusTimeoutSeconds} s: ${why}`,
+          type: 'host', host, status: 'failed', phase: 'gate',
+          gate: fill(tk('failed: {{process}} not running after {{seconds}} s; last check: {{why}}'), { process: proc.name, seconds: state.statusTimeoutSeconds, why }),
+          error: fill(tk('Published, but {{process}} did not pass its status check within {{seconds}} s: {{why}}'), { process: proc.name, seconds: state.statusTimeoutSeconds, why }),
         });
       }
       break;
@@ -255,23 +262,23 @@ type StartPublish = (projectName: string, input: { files: string[]; exclude?: st
 export async function continueWaves(core: JobCore, ctx: Ctx, jobId: number, startPublish: StartPublish): Promise<{ jobId: number }> {
   const { svc } = core;
   const job = await svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
-  if (!job) throw notFound(`Job #${jobId}`);
+  if (!job) throw jobNotFound(jobId);
   await assertJobVisible(svc, ctx, job, 'publish.continue');
   await assertCan(svc, ctx, 'publish', job.project, 'publish.continue');
   const state = parseWaves(job.waves);
-  if (job.kind !== 'publish' || !state) throw badRequest(`Job #${jobId} is not a publish in waves, so there is nothing to continue.`);
-  if (neverRan(job.status)) throw badRequest(`Job #${jobId} never ran (${job.status.replace('_', ' ')}), so there is nothing to continue.`);
+  if (job.kind !== 'publish' || !state) throw new FerryError('invalid', tk('Job #{{id}} is not a publish in waves, so there is nothing to continue.'), { params: { id: jobId } });
+  if (neverRan(job.status)) throw new FerryError('invalid', tk('Job #{{id}} never ran ({{status}}), so there is nothing to continue.'), { params: { id: jobId, status: job.status.replace('_', ' ') }, keyParams: ['status'] });
   const log = (detail: string) => recordOp(svc, ctx, { action: 'publish.continue', result: 'ok', project: job.project.name, target: `job #${jobId}`, jobId, detail });
 
   if (isActiveStatus(job.status)) {
     const next = state.waves.findIndex((w) => w.status === 'waiting' || w.status === 'pausing');
-    if (next < 0 || !core.waves.end(jobId, { by: 'continue' })) throw conflict(`Job #${jobId} is publishing a wave right now. Continue is possible while it waits between waves.`);
+    if (next < 0 || !core.waves.end(jobId, { by: 'continue' })) throw new FerryError('conflict', tk('Job #{{id}} is publishing a wave right now. Continue is possible while it waits between waves.'), { params: { id: jobId } });
     await log(`wave ${next + 1} (${state.waves[next].label}) started by Continue`);
     return { jobId };
   }
-  if (state.continuedByJobId) throw conflict(`Job #${jobId} was already continued by job #${state.continuedByJobId}.`);
+  if (state.continuedByJobId) throw new FerryError('conflict', tk('Job #{{id}} was already continued by job #{{next}}.'), { params: { id: jobId, next: state.continuedByJobId } });
   const rest = await remainingWaves(core, job, (status) => status === 'skipped');
-  if (!rest || rest.waves.length === 0) throw badRequest(`Job #${jobId} has no waves left to publish: every host was reached (use Retry for hosts that failed).`);
+  if (!rest || rest.waves.length === 0) throw new FerryError('invalid', tk('Job #{{id}} has no waves left to publish: every host was reached (use Retry for hosts that failed).'), { params: { id: jobId } });
   const hosts = rest.waves.flatMap((w) => w.hosts.map((h) => h.name));
   const started = await startPublish(job.project.name,
     { files: JSON.parse(job.files) as string[], exclude: excludeOf(job.params), revision: job.revision ?? undefined, hosts, note: `continues job #${jobId}` },
@@ -287,14 +294,14 @@ export async function continueWaves(core: JobCore, ctx: Ctx, jobId: number, star
 export async function stopWaves(core: JobCore, ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
   const { svc } = core;
   const job = await svc.db.job.findUnique({ where: { id: jobId }, include: { project: true } });
-  if (!job) throw notFound(`Job #${jobId}`);
+  if (!job) throw jobNotFound(jobId);
   await assertJobVisible(svc, ctx, job, 'publish.stop');
   await assertCan(svc, ctx, 'publish', job.project, 'publish.stop');
   const state = parseWaves(job.waves);
-  if (job.kind !== 'publish' || !state) throw badRequest(`Job #${jobId} is not a publish in waves, so there is nothing to stop between waves.`);
+  if (job.kind !== 'publish' || !state) throw new FerryError('invalid', tk('Job #{{id}} is not a publish in waves, so there is nothing to stop between waves.'), { params: { id: jobId } });
   const next = state.waves.findIndex((w) => w.status === 'waiting' || w.status === 'pausing');
   if (!isActiveStatus(job.status) || next < 0 || !core.waves.end(jobId, { by: 'stop', user: ctx.actor.name })) {
-    throw conflict(`Job #${jobId} is not waiting between waves. It can be stopped there only while it waits.`);
+    throw new FerryError('conflict', tk('Job #{{id}} is not waiting between waves. It can be stopped there only while it waits.'), { params: { id: jobId } });
   }
   await recordOp(svc, ctx, { action: 'publish.stop', result: 'ok', project: job.project.name, target: `job #${jobId}`, jobId, detail: `stopped before wave ${next + 1} (${state.waves[next].label})` });
   return { jobId };

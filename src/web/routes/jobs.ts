@@ -9,8 +9,9 @@ import { ctxOf } from '../middleware/auth.ts';
 import { grantOn } from '../../services/permissions.ts';
 import { dataTablesRequest, dataTablesResponse, searchFromQuery, sortColumn } from '../datatables.ts';
 import {
-  JOB_KINDS, JOB_STATUSES, WAVE_STATUS_VIEW, continueOffer, describeWaveSettings, isActiveStatus, jobIdParam, neverRan, requestRights, type JobRunner,
+  JOB_KINDS, JOB_STATUSES, WAVE_STATUS_VIEW, continueOffer, isActiveStatus, jobIdParam, neverRan, requestRights, type JobRunner, type WavesState,
 } from '../../services/jobs/index.ts';
+import { recordedTranslator } from '../recorded.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
@@ -20,13 +21,26 @@ export function jobFilterFromQuery(q: Request['query']): JobFilter {
   };
 }
 
+/**
+ * The settings of a publish in waves in one sentence, in the user's language (the same sentence as
+ * describeWaveSettings in services/jobs/waves-plan.ts, which stays English for records).
+ */
+export function waveSettingsWords(s: WavesState, t: Request['t'], lng = 'en'): string {
+  const parts = [s.by === 'group' ? t('One wave per group, in the order chosen.') : t('Batches of {{n}} host(s).', { n: s.batchSize })];
+  if (s.restart) parts.push(t('After each wave: restart {{process}} and wait up to {{seconds}} s for its status check to pass on every host.', { process: s.restart, seconds: s.statusTimeoutSeconds }));
+  if (s.pauseSeconds) parts.push(t('Pause {{seconds}} s before the next wave.', { seconds: s.pauseSeconds }));
+  if (s.manual) parts.push(t('Wait for someone to click Continue before the next wave.'));
+  // Chinese sentences follow each other without a space.
+  return parts.join(lng.startsWith('zh') ? '' : ' ');
+}
+
 export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
   const router = Router();
 
   // GET /jobs?project=&kind=&status=
   router.get('/', async function getHistory(req, res) {
     res.render('pages/jobs/index', {
-      title: 'History', filter: jobFilterFromQuery(req.query), projects: await historyProjects(svc, ctxOf(req)),
+      title: req.t('History'), filter: jobFilterFromQuery(req.query), projects: await historyProjects(svc, ctxOf(req)),
       kinds: JOB_KINDS, statuses: JOB_STATUSES, modules: ['/static/js/history.js'],
     });
   });
@@ -51,13 +65,13 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
     const row = await svc.db.job.findUniqueOrThrow({ where: { id }, select: { status: true, projectId: true, userId: true, userName: true } });
     const never = neverRan(job.status);
     res.render('pages/jobs/show', {
-      title: `Job #${job.id}`, job, grant, active: isActiveStatus(job.status), neverRan: never, rights: requestRights(ctx, row),
+      title: req.t('Job #{{id}}', { id: job.id }), job, tr: recordedTranslator(req.language), grant, active: isActiveStatus(job.status), neverRan: never, rights: requestRights(ctx, row),
       canRollback: job.kind === 'publish' && grant.rollback && !never,
       // Retrying needs the same grant as the original action.
       canRetry: !never && job.hosts.some((h) => h.status !== 'succeeded') && (job.kind === 'publish' ? grant.publish : job.kind === 'rollback' ? grant.rollback : grant.process),
       // A publish in waves: Continue (between waves) and Continue anyway (after a failed wave) need the publish grant.
       canContinue: Boolean(job.waves) && grant.publish && !never, continueOffer: continueOffer(job),
-      waveView: WAVE_STATUS_VIEW, waveSettings: job.waves ? describeWaveSettings(job.waves) : '',
+      waveView: WAVE_STATUS_VIEW, waveSettings: job.waves ? waveSettingsWords(job.waves, req.t, req.language) : '',
       modules: ['/static/js/job.js'],
     });
   });

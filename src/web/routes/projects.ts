@@ -31,7 +31,7 @@ export function projectsPagesRouter(svc: Services, jobs?: JobRunner) {
   router.get('/:name/processes', async function getProcesses(req, res) {
     const page = await processesPageData(svc, ctxOf(req), req.params.name);
     res.render('pages/projects/processes', {
-      title: `Processes of ${page.project.name}`, ...page, engineReady: Boolean(jobs),
+      title: req.t('Processes of {{project}}', { project: page.project.name }), ...page, engineReady: Boolean(jobs),
       modules: ['/static/js/processes.js'],
     });
   });

@@ -5,6 +5,7 @@ import { jobIdParam, type JobRunner } from '../../../services/jobs/index.ts';
 import { svnLog, svnTree } from '../../../services/svn-browse.ts';
 import { ctxOf } from '../../middleware/auth.ts';
 import { SSE_LIMITS } from '../../../config.ts';
+import { fill, tk } from '../../../lib/messages.ts';
 
 const jobIdOf = (req: Request) => jobIdParam(req.params.id);
 
@@ -38,6 +39,10 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
   // (and the skip announced) while the socket's backlog is over the limit; a client far behind is cut off and its
   // EventSource reconnects to a fresh snapshot, which holds the stored output tail.
   // The snapshot itself may be large (many hosts' output tails): it is allowed on top of the limits.
+  const skippedNote = (missed: number) => {
+    const key = tk('[… {{missed}} characters of live output skipped: this browser fell behind; reload for the stored log …]');
+    return req.t ? req.t(key, { missed }) : fill(key, { missed });
+  };
   const skipped = new Map<string, number>();
   let allowance = 0;
   const live = (e: unknown) => {
@@ -52,7 +57,7 @@ export async function streamJobEvents(jobs: JobRunner, req: Request, res: Respon
       const missed = skipped.get(host);
       if (missed) {
         skipped.delete(host);
-        send('progress', { type: 'output', host, text: `[… ${missed} characters of live output skipped: this browser fell behind; reload for the stored log …]\n` });
+        send('progress', { type: 'output', host, text: `${skippedNote(missed)}\n` });
       }
     }
     send('progress', e);
