@@ -116,7 +116,8 @@ export function i18nMiddleware() {
 
 /** Dates, ages and durations in a language. */
 export function localeHelpers(lng: Locale, t: TFunction) {
-  const dateTime = new Intl.DateTimeFormat(lng, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  // Dates the server writes into a page are in UTC (the pages say so); the browser redraws some in its own time zone.
+  const dateTime = new Intl.DateTimeFormat(lng, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: 'UTC' });
   return {
     fmtDate(d: Date | string | null | undefined): string {
       if (!d) return '';
