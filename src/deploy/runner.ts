@@ -142,7 +142,7 @@ export function createEngine(deps: EngineDeps): Engine {
         onPacking: ({ revision, packagePath, sizeHint, done }) => {
           if (req.hooks.beforePublish.length === 0) emit({ type: 'job', status: 'running', message: 'packing and sending' });
           started({ revision, feed: PackageFeed.growing(packagePath, sizeHint, done.then(
-            (pack) => ({ size: pack.bytes, sha256: pack.sha256, manifestPaths: pack.manifest.map((m) => m.path) }),
+            (pack) => ({ size: pack.bytes, sha256: pack.sha256, manifestPaths: pack.manifest.map((m) => m.path), files: regularFiles(pack.manifest) }),
             (err: unknown) => {
               throw err instanceof PackError ? new JobAbortedError(`${err.message}. No host was touched.`) : err;
             },
@@ -159,7 +159,7 @@ export function createEngine(deps: EngineDeps): Engine {
         packingStarted,
         preparing.then((prepared) => ({
           revision: prepared.revision,
-          feed: PackageFeed.finished(prepared.packagePath, { size: prepared.bytes, sha256: prepared.sha256, manifestPaths: prepared.manifest.map((m) => m.path) }),
+          feed: PackageFeed.finished(prepared.packagePath, { size: prepared.bytes, sha256: prepared.sha256, manifestPaths: prepared.manifest.map((m) => m.path), files: regularFiles(prepared.manifest) }),
         })),
       ]);
       const hookEnv = envFor(revision);
