@@ -33,7 +33,11 @@ export interface PublishRequest {
     protectJobId?: number;
     /** Snapshots of other projects' publishes on this host, which this project's pruning must leave alone. */
     foreignJobIds?: number[];
+    /** What Ferry recorded putting on this host (HostFile): the files of the package among them are checked for hand edits. */
+    recorded?: { path: string; sha256: string; size: number }[];
   })[];
+  /** Hand edits: refused per host unless `overwrite`; `skipUnchanged` lets hosts holding every file already stop there. */
+  drift?: { overwrite: boolean; skipUnchanged: boolean };
   hooks: { beforePublish: HookSpec[]; afterPublish: HookSpec[] };
 }
 
@@ -43,6 +47,8 @@ export interface PublishOutcome {
   bytes: number;
   /** The regular files published (path, sha256, size), for Ferry's record of what each host holds. */
   files?: { path: string; sha256: string; size: number }[];
+  /** Hosts that found files edited by hand: refused there, or overwritten (drift.overwrite). */
+  drift?: { host: string; paths: string[]; overwritten: boolean }[];
 }
 
 /** What a publish of `files` at `revision` would put on the hosts, packed as the publish will pack it. */

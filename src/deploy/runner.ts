@@ -11,6 +11,7 @@ import type { RunFile } from '../lib/exec.ts';
 import { runHookChain, runLocalHook, hookLabel } from './hooks.ts';
 import { PackError } from './pack/index.ts';
 import { runProcessAction } from './processes.ts';
+import { reportPublishResult } from './host-report.ts';
 import { forEachHostLimited } from './remote.ts';
 import { startRelayStaging, type HostReporter } from './relay/index.ts';
 import { inspection, regularFiles } from './preview.ts';
@@ -142,7 +143,7 @@ export function createEngine(deps: EngineDeps): Engine {
         onPacking: ({ revision, packagePath, sizeHint, done }) => {
           if (req.hooks.beforePublish.length === 0) emit({ type: 'job', status: 'running', message: 'packing and sending' });
           started({ revision, feed: PackageFeed.growing(packagePath, sizeHint, done.then(
-            (pack) => ({ size: pack.bytes, sha256: pack.sha256, manifestPaths: pack.manifest.map((m) => m.path) }),
+            (pack) => ({ size: pack.bytes, sha256: pack.sha256, manifestPaths: pack.manifest.map((m) => m.path), files: regularFiles(pack.manifest) }),
             (err: unknown) => {
               throw err instanceof PackError ? new JobAbortedError(`${err.message}. No host was touched.`) : err;
             },
@@ -159,7 +160,7 @@ export function createEngine(deps: EngineDeps): Engine {
         packingStarted,
         preparing.then((prepared) => ({
           revision: prepared.revision,
-          feed: PackageFeed.finished(prepared.packagePath, { size: prepared.bytes, sha256: prepared.sha256, manifestPaths: prepared.manifest.map((m) => m.path) }),
+          feed: PackageFeed.finished(prepared.packagePath, { size: prepared.bytes, sha256: prepared.sha256, manifestPaths: prepared.manifest.map((m) => m.path), files: regularFiles(prepared.manifest) }),
         })),
       ]);
       const hookEnv = envFor(revision);
@@ -190,6 +191,7 @@ export function createEngine(deps: EngineDeps): Engine {
       const atOnce = Math.max(1, Math.floor(req.concurrency) || 1);
       const limit = pLimit(atOnce);
       const chunkBytes = readChunkBytes(Math.min(atOnce, req.hosts.length));
+      const drift: NonNullable<PublishOutcome['drift']> = [];
       const publishOnHost = async (plan: PublishRequest['hosts'][number]) => {
         const report = reporter(emit, plan.name);
         await relays.whenReady(plan, report);
@@ -219,19 +221,12 @@ export function createEngine(deps: EngineDeps): Engine {
                 onSnapshotTaken: () => emit({ type: 'host', host: plan.name, status: 'running', phase: 'snapshot', snapshotTaken: true }) ?? undefined,
                 onOutput: output(emit, plan.name),
                 onUploadProgress: (sent, total) => upload.update(sent, total),
+                drift: plan.recorded?.length ? { recorded: plan.recorded, overwrite: req.drift?.overwrite ?? false, skipUnchanged: req.drift?.skipUnchanged ?? false } : undefined,
               });
               // No count may follow the host's final state.
               upload.close();
-              for (const w of result.warnings) emit({ type: 'output', host: plan.name, text: `warning: ${w}\n` });
-              if (result.ok) {
-                note(emit, plan.name, `done: r${revision} in place, snapshot of the overwritten files kept as job ${req.jobId}`);
-                emit({ type: 'host', host: plan.name, status: 'succeeded', phase: 'done', snapshotTaken: result.snapshotTaken });
-              } else {
-                const restored = result.restored ? ' The previous files were restored from the snapshot.' : '';
-                emit({ type: 'output', host: plan.name, text: `error: ${result.error}${restored}\n` });
-                // Restored files are as they were before this job, so a later rollback has nothing of it to undo here.
-                emit({ type: 'host', host: plan.name, status: 'failed', phase: result.phase, error: `${result.error}${restored}`, snapshotTaken: result.restored ? false : result.snapshotTaken, exitCode: result.exitCode });
-              }
+              const found = reportPublishResult(emit, plan.name, req.jobId, revision, result);
+              if (found) drift.push(found);
             }, needsSession);
           } finally {
             upload.close();
@@ -246,7 +241,7 @@ export function createEngine(deps: EngineDeps): Engine {
       }
       // A packing failure failed every host while it was still receiving (nothing was changed on any): the job says why.
       const pack = await packed;
-      return { revision, fileCount: pack.fileCount, bytes: pack.bytes, files: regularFiles(pack.manifest) };
+      return { revision, fileCount: pack.fileCount, bytes: pack.bytes, files: regularFiles(pack.manifest), ...(drift.length ? { drift } : {}) };
     } finally {
       // The package may now be evicted from the cache (or, made for hooks, goes with the job's directory).
       await preparing?.then((prepared) => prepared.release()).catch(() => undefined);

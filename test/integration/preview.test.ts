@@ -87,9 +87,10 @@ describe('what Ferry records on each host', () => {
     expect((await jobRow(rb.body.jobId)).status).toBe('succeeded');
     expect(onTarget('a', 'conf/app.ini')).toBe(ini);
     expect(Object.keys(await recorded('a'))).toEqual(['bin/server.sh']);
-    // Publishing r1 again finds every file in place on both hosts: nothing is sent, and the files are recorded again.
+    // Publishing r1 again: Ferry no longer knows what is in conf/app.ini there, so it is sent (not judged unchanged),
+    // and the files are recorded again.
     const again = await publish({ files: FILES, groups: ['zone1'], revision: r1 });
-    expect((await jobRow(again)).hosts.map((h) => [h.hostName, h.status, h.phase])).toEqual([['a', 'succeeded', 'unchanged'], ['b', 'succeeded', 'unchanged']]);
+    expect((await jobRow(again)).hosts.map((h) => [h.hostName, h.status, h.phase])).toEqual([['a', 'succeeded', 'done'], ['b', 'succeeded', 'done']]);
     expect(await recorded('b')).toMatchObject({ 'conf/app.ini': { jobId: again, revision: r1, sha256: sha(ini) } });
   });
 });
@@ -149,19 +150,54 @@ describe('diffs', () => {
   });
 });
 
+/** Logins and commands on a target's sshd since `from` (its log, LogLevel VERBOSE). */
+const sshdCounts = (host: string, from: number) => {
+  const log = fleet.targets[host].readLog().slice(from);
+  return { logins: log.match(/Accepted publickey for /g)?.length ?? 0, commands: log.match(/Starting session: command /g)?.length ?? 0 };
+};
+
 describe('publishing over hand edits', () => {
-  it('refuses with 409 and a plain message unless overwriteDrift is set, and logs the refusal', async () => {
+  it('refuses on the host with hand edits (untouched, said plainly, logged), publishes the others; a retry with overwriteDrift replaces them', async () => {
     const body = { files: ['conf/app.ini', 'bin/server.sh', 'data/new.txt'], groups: ['zone1'], revision: r2 };
-    const refused = await as('ops').post('/api/projects/game/publish', body);
-    expect(refused.status).toBe(409);
-    expect(refused.body.error).toMatch(/1 file\(s\) on 1 host\(s\) \(a\) were edited by hand/);
-    const op = await t.db.opLog.findFirst({ where: { action: 'publish', result: 'denied' }, orderBy: { id: 'desc' } });
-    expect(op?.detail).toMatch(/edited by hand/);
+    const jobId = await publish(body);
+    const job = await jobRow(jobId);
+    expect(job.status).toBe('partial');
+    const [a, b] = job.hosts;
+    expect([a.status, b.status]).toEqual(['failed', 'succeeded']);
+    expect(a.error).toBe('1 file on this host was edited by hand since Ferry\'s last release (bin/server.sh); nothing was changed. Publish again with "overwrite hand edits" ticked to replace it.');
+    expect(a.output).toMatch(/edited by hand on this host since Ferry's last release:\n {2}bin\/server\.sh\n/);
+    expect(a.snapshotTaken).toBe(false);
+    // Nothing changed on a; b has the release.
     expect(onTarget('a', 'bin/server.sh')).toBe('echo edited by hand\n');
-    const jobId = await publish({ ...body, overwriteDrift: true });
-    expect((await jobRow(jobId)).status).toBe('succeeded');
-    expect(onTarget('a', 'bin/server.sh')).toBe('echo one\n');
+    expect(onTarget('a', 'conf/app.ini')).toBe('port=1\nname=first\n');
+    expect(onTarget('a', 'data/new.txt')).toBeNull();
+    expect(fs.readdirSync(targetFile('a', '.ferry/incoming'))).toEqual([]);
+    expect(onTarget('b', 'conf/app.ini')).toBe('port=3\nname=third\n');
     expect(onTarget('b', 'data/new.txt')).toBe('fresh\n');
+    const denied = await t.db.opLog.findFirst({ where: { action: 'publish', result: 'denied' }, orderBy: { id: 'desc' } });
+    expect(denied).toMatchObject({ target: `job #${jobId}`, detail: 'files edited by hand were not overwritten on a: bin/server.sh' });
+
+    // A plain retry is refused the same way.
+    const retry = await as('ops').post(`/api/jobs/${jobId}/retry`);
+    expect(retry.status, JSON.stringify(retry.body)).toBe(201);
+    await t.jobs!.idle();
+    const refusedAgain = await jobRow(retry.body.jobId);
+    expect(refusedAgain.hosts.map((h) => [h.hostName, h.status])).toEqual([['a', 'failed']]);
+    expect(refusedAgain.hosts[0].error).toMatch(/edited by hand/);
+    expect(onTarget('a', 'bin/server.sh')).toBe('echo edited by hand\n');
+
+    // A retry with overwriteDrift replaces them, and says so in the operation log.
+    const overwrite = await as('ops').post(`/api/jobs/${retry.body.jobId}/retry`, { overwriteDrift: true });
+    expect(overwrite.status, JSON.stringify(overwrite.body)).toBe(201);
+    await t.jobs!.idle();
+    const replaced = await jobRow(overwrite.body.jobId);
+    expect(replaced.status).toBe('succeeded');
+    expect(replaced.hosts.map((h) => [h.hostName, h.status, h.phase])).toEqual([['a', 'succeeded', 'done']]);
+    expect(replaced.hosts[0].output).toMatch(/bin\/server\.sh/);
+    expect(onTarget('a', 'bin/server.sh')).toBe('echo one\n');
+    expect(onTarget('a', 'data/new.txt')).toBe('fresh\n');
+    const op = await t.db.opLog.findFirst({ where: { action: 'publish.overwrite-drift' }, orderBy: { id: 'desc' } });
+    expect(op).toMatchObject({ result: 'ok', target: `job #${overwrite.body.jobId}`, detail: 'a: bin/server.sh' });
   });
 
   it('skips hosts where every file is already in place, and says so', async () => {
@@ -173,6 +209,24 @@ describe('publishing over hand edits', () => {
     expect(job.hosts.map((h) => [h.hostName, h.status, h.phase])).toEqual([['a', 'succeeded', 'unchanged'], ['b', 'succeeded', 'done']]);
     expect(job.hosts[0].output).toMatch(/skipped: every file is already in place/);
     expect(onTarget('b', 'conf/app.ini')).toBe('port=3\nname=third\n');
+  });
+});
+
+describe('one round trip per host', () => {
+  it('a publish to hosts Ferry has records of costs one login and one command per host, the drift check included', async () => {
+    const r4 = await fleet.svn.commit({ 'trunk/conf/app.ini': 'port=5\n' }, 'r4');
+    const from = { a: fleet.targets.a.readLog().length, b: fleet.targets.b.readLog().length };
+    const jobId = await publish({ files: ['conf/app.ini', 'data/new.txt'], groups: ['zone1'], revision: r4 });
+    expect((await jobRow(jobId)).hosts.map((h) => [h.hostName, h.status, h.phase])).toEqual([['a', 'succeeded', 'done'], ['b', 'succeeded', 'done']]);
+    expect(onTarget('a', 'conf/app.ini')).toBe('port=5\n');
+    expect(sshdCounts('a', from.a)).toEqual({ logins: 1, commands: 1 });
+    expect(sshdCounts('b', from.b)).toEqual({ logins: 1, commands: 1 });
+    // The same publish again: every file is in place, each host says so in its one command.
+    const middle = { a: fleet.targets.a.readLog().length, b: fleet.targets.b.readLog().length };
+    const again = await publish({ files: ['conf/app.ini', 'data/new.txt'], groups: ['zone1'], revision: r4 });
+    expect((await jobRow(again)).hosts.map((h) => [h.hostName, h.status, h.phase])).toEqual([['a', 'succeeded', 'unchanged'], ['b', 'succeeded', 'unchanged']]);
+    expect(sshdCounts('a', middle.a)).toEqual({ logins: 1, commands: 1 });
+    expect(sshdCounts('b', middle.b)).toEqual({ logins: 1, commands: 1 });
   });
 });
 

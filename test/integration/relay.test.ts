@@ -1,7 +1,7 @@
 // Store-and-forward through a relay against real sshd processes on 127.0.0.1: a relay, three targets behind it and a
 // TCP proxy in front of the relay that counts what crosses the Ferry-to-relay link.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,12 +82,12 @@ function planFor(target: SshdHandle, name: string, jump: HostTarget, relayMode: 
   return { name, target: target.target({ name, hostKey: target.hostKey, jump, ...overrides }), deployDir: target.dir, relayMode };
 }
 
-async function publish(hosts: HostPlan[], onEvent?: (e: JobEvent) => void, using = engine) {
+async function publish(hosts: PublishRequest['hosts'], onEvent?: (e: JobEvent) => void, using = engine, drift?: PublishRequest['drift']) {
   const events: JobEvent[] = [];
   const req: PublishRequest = {
     jobId: nextJobId++, project: 'relay', user: 'ops', keepSnapshots: 3, concurrency: 3,
     svn: { url: `${svn.url}/trunk`, username: svn.username, password: svn.password },
-    files: FILES, hosts, hooks: { beforePublish: [], afterPublish: [] },
+    files: FILES, hosts, hooks: { beforePublish: [], afterPublish: [] }, drift,
   };
   const outcome = await using.publish(req, (e) => {
     events.push(e);
@@ -279,6 +279,42 @@ describe('relay store-and-forward', () => {
       expectPublished(t, job.jobId);
     }
     expect(outerProxy.bytes().up / job.outcome.bytes).toBeLessThan(1.5);
+    expect(readdirSync(relayTmp)).toEqual([]);
+  });
+});
+
+describe('hand edits on relayed targets', () => {
+  it('are checked by the program the relay runs: a drifted target is refused untouched, the others hold every file and stop there', async () => {
+    const via = relayTarget(relay, relayProxy, 'r1');
+    const plans = targets.map((t, i) => planFor(t, `t${i + 1}`, via, 'store-forward'));
+    const first = await publish(plans);
+    for (const name of ['t1', 't2', 't3']) expect(first.final(name), first.output(name)).toMatchObject({ status: 'succeeded', phase: 'done' });
+    // Ferry's record of what it put there: the package's own files.
+    const recorded = first.outcome.files!;
+    expect(recorded.map((f) => f.path).sort()).toEqual([...FILES].sort());
+    const conf = join(targets[1].dir, 'conf/app 配置.ini');
+    const edited = 'level=9 # by hand\n';
+    writeFileSync(conf, edited);
+    const withRecords = plans.map((plan) => ({ ...plan, recorded }));
+
+    const refused = await publish(withRecords, undefined, engine, { overwrite: false, skipUnchanged: true });
+    expect(refused.final('t2')).toMatchObject({ status: 'failed', snapshotTaken: false });
+    expect(refused.final('t2')!.error).toBe('1 file on this host was edited by hand since Ferry\'s last release (conf/app 配置.ini); nothing was changed. Publish again with "overwrite hand edits" ticked to replace it.');
+    expect(refused.output('t2')).toContain('  conf/app 配置.ini\n');
+    expect(readFileSync(conf, 'utf8')).toBe(edited);
+    expect(existsSync(join(targets[1].dir, '.ferry', 'snapshots', `${refused.jobId}.tar.gz`))).toBe(false);
+    expect(readdirSync(join(targets[1].dir, '.ferry', 'incoming'))).toEqual([]);
+    for (const name of ['t1', 't3']) {
+      expect(refused.final(name), refused.output(name)).toMatchObject({ status: 'succeeded', phase: 'unchanged' });
+      expect(refused.output(name)).toContain('skipped: every file is already in place');
+    }
+    expect(refused.outcome.drift).toEqual([{ host: 't2', paths: ['conf/app 配置.ini'], overwritten: false }]);
+    expect(readdirSync(relayTmp)).toEqual([]);
+
+    const overwritten = await publish(withRecords, undefined, engine, { overwrite: true, skipUnchanged: true });
+    expect(overwritten.final('t2'), overwritten.output('t2')).toMatchObject({ status: 'succeeded', phase: 'done' });
+    expect(readFileSync(conf, 'utf8')).toBe('level=1\n');
+    expect(overwritten.outcome.drift).toEqual([{ host: 't2', paths: ['conf/app 配置.ini'], overwritten: true }]);
     expect(readdirSync(relayTmp)).toEqual([]);
   });
 });

@@ -432,3 +432,22 @@ describe('rollbackHost', () => {
     expect(treeOf(deployDir)).toEqual(before);
   });
 });
+
+describe('hand edits', () => {
+  it('a file edited, deleted or replaced by a directory since Ferry put it there stops the publish before anything is received', async () => {
+    const dir = deployDirWith({ 'conf/a.ini': 'edited by hand\n', 'conf/same.ini': 'same\n' });
+    mkdirSync(join(dir, 'conf/dir.ini'));
+    const content: Record<string, string> = { 'conf/a.ini': 'new\n', 'conf/same.ini': 'same\n', 'conf/gone.ini': 'x\n', 'conf/dir.ini': 'y\n' };
+    const pkg = await makePackage(content);
+    const files = Object.entries(content).map(([path, text]) => ({ path, sha256: sha256(Buffer.from(text)), size: text.length }));
+    const feed = PackageFeed.finished(pkg.packagePath, { size: readFileSync(pkg.packagePath).length, sha256: pkg.packageSha256, manifestPaths: pkg.manifestPaths, files });
+    const recorded = ['conf/a.ini', 'conf/same.ini', 'conf/gone.ini', 'conf/dir.ini'].map((path) => ({ path, sha256: sha256(Buffer.from(path === 'conf/same.ini' ? 'same\n' : 'old\n')), size: 4 }));
+    const before = treeOf(dir);
+    const result = await publishToHost({ session, deployDir: dir, jobId: nextJobId++, feed, drift: { recorded, overwrite: false, skipUnchanged: true } });
+    expect(result).toMatchObject({ ok: false, snapshotTaken: false, drifted: ['conf/a.ini', 'conf/gone.ini', 'conf/dir.ini'] });
+    expect(result.error).toBe('3 files on this host were edited by hand since Ferry\'s last release (conf/a.ini, conf/gone.ini, conf/dir.ini); nothing was changed. Publish again with "overwrite hand edits" ticked to replace them.');
+    expect(treeOf(dir)).toEqual(before);
+    expect(readdirSync(join(dir, '.ferry', 'incoming'))).toEqual([]);
+    expect(readdirSync(join(dir, '.ferry', 'snapshots'))).toEqual([]);
+  });
+});

@@ -99,7 +99,9 @@ export async function publishWithFerry(ferry: FerryBench, project: string, selec
   const stopSampling = server.sampleRss(25);
   const cpu0 = processCpuSeconds(server.pid);
   const t0 = now();
-  const post = await api.request('POST', `/api/projects/${project}/publish`, { json: { files: selection, groups: ['targets'], note: 'bench' } });
+  // Each run puts an older version of the files on the targets behind Ferry's back (payloads.ts prepare): to Ferry,
+  // whose record says it put the newer one there, those are hand edits, which it must be told to overwrite.
+  const post = await api.request('POST', `/api/projects/${project}/publish`, { json: { files: selection, groups: ['targets'], note: 'bench', overwriteDrift: true } });
   const postMs = now() - t0;
   if (post.status !== 201) throw new Error(`publish refused: HTTP ${post.status} ${post.text}`);
   const jobId = (JSON.parse(post.text) as { jobId: number }).jobId;

@@ -182,10 +182,10 @@ export class Relay {
   legFor(plan: HostPlan): RelayLeg {
     return {
       relay: this.name,
-      run: (program, execOptions) => {
+      run: (program, execOptions, preludeBytes) => {
         const { session, dir } = this;
         if (!session || !dir) return Promise.reject(new Error(`relay ${this.name} has no staged package`));
-        return this.copies(() => session.exec(relayCommand(plan, dir, this.hosts.get(plan)!.index, program), execOptions));
+        return this.copies(() => session.exec(relayCommand(plan, dir, this.hosts.get(plan)!.index, program, preludeBytes), execOptions));
       },
     };
   }
@@ -217,13 +217,15 @@ function aliasOf(index: number): string {
 }
 
 /**
- * The relay-side command for one target: the staged wire body, then whatever Ferry sends (the go-ahead), into `ssh`
+ * The relay-side command for one target: the first `preludeBytes` Ferry sends (the header and this host's drift check,
+ * read exactly by GNU head), the staged wire body, then whatever Ferry sends next (the go-ahead), into `ssh`
  * running the target's program. Host-key checking stays strict against the pinned key only, no password or keyboard
  * prompt can hang it, and the agent goes no further than the target. When ssh ends (for any reason) a `relay-exit`
  * line tells Ferry to close its side, which ends the feeding `cat`. The program is quoted once for the target's shell
  * (programCommand) and once more for the relay's.
  */
-function relayCommand(plan: HostPlan, dir: string, index: number, program: string): string {
+function relayCommand(plan: HostPlan, dir: string, index: number, program: string, preludeBytes: number): string {
+  if (!Number.isSafeInteger(preludeBytes) || preludeBytes < 0) throw new TypeError(`invalid prelude size: ${preludeBytes}`);
   const target = plan.target;
   const options = [
     'BatchMode=yes',
@@ -245,7 +247,7 @@ function relayCommand(plan: HostPlan, dir: string, index: number, program: strin
     'LogLevel=ERROR',
   ];
   const argv = ['ssh', '-F', '/dev/null', '-T', '-p', String(target.port), '-l', target.username, ...options.flatMap((o) => ['-o', o]), '--', target.address, programCommand(program)];
-  return `{ cat ${shq(`${dir}/wire`)} && cat; } | { ${argv.map(shq).join(' ')}; st=$?; printf '\\n${MARK}relay-exit %s\\n' "$st"; exit "$st"; }`;
+  return `{ head -c ${preludeBytes} && cat ${shq(`${dir}/wire`)} && cat; } | { ${argv.map(shq).join(' ')}; st=$?; printf '\\n${MARK}relay-exit %s\\n' "$st"; exit "$st"; }`;
 }
 
 /** A path as an ssh option value: double-quoted for ssh's own word splitting, `%` escaped from token expansion. */

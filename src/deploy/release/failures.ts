@@ -33,7 +33,7 @@ export function failedResult(result: ExecResult, ctx: FailureContext): PublishRe
     return failed(`${what} is damaged (sha256 ${actual.slice(0, 12)}…, expected ${ctx.expectedSha256.slice(0, 12)}…); nothing was changed`);
   }
   if (result.code === EXIT.extractFailed && markValue(result.stdout, 'extract-failed') !== undefined) return extractionFailure(result, ctx);
-  if (ctx.relay && markValue(result.stdout, 'relay-exit') !== undefined && !hasMark(result.stdout, 'phase receiving')) {
+  if (ctx.relay && markValue(result.stdout, 'relay-exit') !== undefined && !hasMark(result.stdout, 'phase receiving') && !hasMark(result.stdout, 'phase checking')) {
     // The relay's ssh never reached the program: it could not connect, log in or trust the host.
     return failed(`copying the package from relay ${ctx.relay} to ${hostName} failed: ${sshFailureReason(result.stderr, hostName) || `exit code ${result.code}`}`);
   }

@@ -8,6 +8,8 @@ export interface PackageInfo {
   sha256: string;
   /** Every path in the package, relative to its root. */
   manifestPaths: readonly string[];
+  /** Its regular files with their sha256 and size (for the drift check); unknown for packages described by hand. */
+  files?: readonly { path: string; sha256: string; size: number }[];
 }
 
 /** Polling interval for the size of a package being written. */
@@ -69,6 +71,12 @@ export class PackageFeed {
       });
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** Resolves once the package is complete; rejects when packing failed. */
+  async complete(): Promise<PackageInfo> {
+    await this.waitBeyond(Number.POSITIVE_INFINITY);
+    return this.info!;
   }
 
   private poll(): void {

@@ -5,6 +5,7 @@
 // quoted, and the package and the lists come on stdin (protocol.ts).
 import { ferryDirGuardLines, ferryLayout, jobFiles, linkGuardLines, shq } from '../remote.ts';
 import { EXIT, MARK } from './protocol.ts';
+import { driftLines, headerLines } from './steps/drift.ts';
 import { extractLines } from './steps/extract.ts';
 import { pruneLines, type PruneOptions } from './steps/prune.ts';
 import { receiveLines } from './steps/receive.ts';
@@ -24,7 +25,7 @@ function layoutLines(deployDir: string): string[] {
   ];
 }
 
-/** The one command that receives, verifies, snapshots, extracts and prunes a package on a host. */
+/** The one command that checks for hand edits, receives, verifies, snapshots, extracts and prunes a package on a host. */
 export function publishProgram(deployDir: string, jobId: number, prune: PruneOptions): string {
   const files = jobFiles(deployDir, jobId);
   return [
@@ -33,12 +34,14 @@ export function publishProgram(deployDir: string, jobId: number, prune: PruneOpt
     `part=${shq(files.packagePart)} pkg=${shq(files.package)} lists=${shq(`${files.package}.lists`)}`,
     `snap=${shq(files.snapshot)} snap_tmp=${shq(files.snapshotTmp)} created=${shq(files.created)} created_tmp=${shq(files.createdTmp)}`,
     `journal_file=${shq(files.publishedList)} journal_tmp=${shq(`${files.publishedList}.tmp`)}`,
-    `existing=${shq(`${files.snapshotTmp}.list`)} candidates=${shq(`${files.package}.candidates`)}`,
+    `existing=${shq(`${files.snapshotTmp}.list`)} candidates=${shq(`${files.package}.candidates`)} records=${shq(`${files.package}.records`)}`,
     `fifo=${shq(`${files.packagePart}.fifo`)} sum_file=${shq(`${files.packagePart}.sha256`)} tee_status=${shq(`${files.packagePart}.tee`)}`,
     // First of all: nothing may be read, moved, written or deleted through a linked or foreign .ferry directory.
     ...ferryDirGuardLines(deployDir),
-    `trap 'rm -f -- "$part" "$fifo" "$sum_file" "$tee_status" "$pkg" "$lists" "$candidates" "$existing" "$snap_tmp" "$created_tmp" "$journal_tmp"' EXIT`,
+    `trap 'rm -f -- "$part" "$fifo" "$sum_file" "$tee_status" "$pkg" "$lists" "$candidates" "$records" "$existing" "$snap_tmp" "$created_tmp" "$journal_tmp"' EXIT`,
     `mkdir -p -- "$incoming" "$snapshots" "$journal" || exit ${EXIT.creatingDirs}`,
+    ...headerLines(),
+    ...driftLines(),
     ...receiveLines(),
     ...verifyLines(),
     ...snapshotLines(),

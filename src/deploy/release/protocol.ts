@@ -1,7 +1,11 @@
 // What Ferry and the release program on a host say to each other over the one SSH command of a publish.
 //
 // Ferry -> host (the command's stdin):
-//   "ferry-release 1\n"                                    the header, read with `read`
+//   "ferry-release 2\n"                                    the header, read with `read`
+//   "check <refuse|overwrite> <skip|keep> <n>\n" + n bytes  the drift check (steps/drift.ts): per file of the package
+//                                                          Ferry recorded on this host, "<sha256> <path>\n"; `skip`
+//                                                          when the host may answer "unchanged" and read no further
+//   (a relay stores what follows once and feeds it to each of its hosts after Ferry's prelude above)
 //   frames "<n>\n" + n bytes of the package, ..., "0\n"     each frame read with `head -c n` (exact on a pipe); Ferry
 //                                                          sends what is on disk while the packer is still writing
 //   "<sha256> <size> <list bytes>\n"                       the trailer: what the host must have received
@@ -16,7 +20,7 @@ import { createReadStream } from 'node:fs';
 import type { PackageFeed, PackageInfo } from './feed.ts';
 
 export const MARK = 'ferry:';
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 /** Separates the manifest from the snapshot candidates in the list section; never a manifest path (those are relative). */
 export const LIST_SEPARATOR = '/';
 
@@ -31,6 +35,7 @@ export const EXIT = {
   writingJournal: 16,
   savingSnapshot: 17,
   notConfirmed: 18,
+  drifted: 20,
   protocol: 30,
   writingPackage: 31,
   creatingDirs: 32,
@@ -72,10 +77,27 @@ export interface WireOptions {
   readChunkBytes?: number;
 }
 
-/** Everything before the go-ahead: header, the package in frames (as it is written), trailer, lists. */
+/** What a host checks before it receives anything (steps/drift.ts). */
+export interface DriftCheck {
+  /** The recorded sha256 of each file of the package Ferry put on this host. */
+  records: readonly { path: string; sha256: string }[];
+  /** Go on over hand edits (they are still reported). */
+  overwrite: boolean;
+  /** Every file of the package is recorded as in place: the host may answer "unchanged" and stop there. */
+  mayBeUnchanged: boolean;
+}
+
+/** The header and the drift check: what every host reads first, per host (a relay feeds the package after it). */
+export function wirePrelude(check: DriftCheck | null): Buffer {
+  const records = Buffer.from((check?.records ?? []).map((r) => `${r.sha256.toLowerCase()} ${r.path}\n`).join(''), 'utf8');
+  const mode = check?.overwrite ? 'overwrite' : 'refuse';
+  const skip = check?.mayBeUnchanged && records.length > 0 ? 'skip' : 'keep';
+  return Buffer.concat([Buffer.from(`ferry-release ${WIRE_VERSION}\ncheck ${mode} ${skip} ${records.length}\n`), records]);
+}
+
+/** Everything after the prelude and before the go-ahead: the package in frames (as it is written), trailer, lists. */
 export async function* wireBody(opts: WireOptions): AsyncGenerator<Buffer> {
   const { feed } = opts;
-  yield Buffer.from(`ferry-release ${WIRE_VERSION}\n`);
   let sent = 0;
   for (;;) {
     const complete = feed.info !== null;
@@ -118,7 +140,7 @@ export class ReleaseInput {
     this.answered = resolve;
   });
 
-  constructor(body: AsyncIterable<Buffer> | null) {
+  constructor(body: AsyncIterable<Buffer> | Iterable<Buffer> | null) {
     const answer = this.answer;
     async function* all(): AsyncGenerator<Buffer> {
       if (body) yield* body;

@@ -9,7 +9,8 @@ import { ancestorsOf, depthOf, jobFiles, normalizeManifestPath } from '../remote
 import type { ExecOptions, ExecResult, RemoteSession } from '../types.ts';
 import { failedResult } from './failures.ts';
 import { programCommand, publishProgram } from './program.ts';
-import { listSection, MARK, MarkReader, ReleaseInput, StageDeadline, wireBody } from './protocol.ts';
+import { EXIT, listSection, MARK, MarkReader, ReleaseInput, StageDeadline, wireBody, wirePrelude } from './protocol.ts';
+import { driftCheckFor, driftRefusal, UNCHANGED_MARK, type DriftRequest } from './drift.ts';
 import { DEFAULTS, MAINTENANCE_COMMAND_TIMEOUT_MS } from '../../config.ts';
 import { CommandTimeoutError } from '../transport/errors.ts';
 import { PackageFeed, type PackageInfo } from './feed.ts';
@@ -28,7 +29,8 @@ export type OutputListener = (chunk: string, stream: 'stdout' | 'stderr') => voi
 export interface RelayLeg {
   /** The relay's name, for messages. */
   relay: string;
-  run(program: string, opts: ExecOptions): Promise<ExecResult>;
+  /** `prelude`: what the host reads before the staged package (header and drift check), sent by Ferry first. */
+  run(program: string, opts: ExecOptions, preludeBytes: number): Promise<ExecResult>;
 }
 
 export interface PublishOptions {
@@ -65,6 +67,8 @@ export interface PublishOptions {
   /** Snapshots of other projects sharing this deploy directory: pruning neither counts nor deletes them. */
   foreignJobIds?: readonly number[];
   timeoutMs?: number;
+  /** What Ferry recorded on this host: checked for hand edits before anything is received (steps/drift.ts). */
+  drift?: DriftRequest;
 }
 
 export interface PublishResult {
@@ -81,6 +85,10 @@ export interface PublishResult {
   hookOutput?: string;
   /** Problems after the files were published (cleanup); they do not fail the host. */
   warnings: string[];
+  /** Every file was already in place: nothing was received, snapshotted or extracted, no hook ran. */
+  unchanged?: boolean;
+  /** Files edited by hand on the host: refused (ok false), or overwritten as asked. */
+  drifted?: string[];
 }
 
 /** The phase each progress line of the program moves a host to (a relayed host receives from its relay). */
@@ -104,6 +112,8 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
   let snapshotTaken = false;
   let confirmError: unknown = null;
   const warnings: string[] = [];
+  const drifted: string[] = [];
+  let unchanged = false;
   let entered = false;
   const enter = (next: PublishPhase) => {
     if (next === phase && entered) return;
@@ -124,7 +134,10 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     if (!opts.relay && !opts.session) throw new Error('publishToHost needs a session or a relay');
     const feed = opts.feed ?? await finishedFeed(opts);
     if (feed.info) releaseLists(feed.info);
-    input = new ReleaseInput(opts.relay ? null : wireBody({ feed, lists: releaseLists, onProgress: opts.onUploadProgress, readChunkBytes: opts.readChunkBytes }));
+    // The recorded hashes go first, so they are those of the package's own files: wait for its manifest.
+    const check = opts.drift?.recorded.length ? driftCheckFor(feed.info ?? await feed.complete(), opts.drift) : null;
+    const prelude = wirePrelude(check);
+    input = new ReleaseInput(opts.relay ? [prelude] : withPrelude(prelude, wireBody({ feed, lists: releaseLists, onProgress: opts.onUploadProgress, readChunkBytes: opts.readChunkBytes })));
     const release = input;
     enter(phase);
 
@@ -135,6 +148,8 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
       if (next) enter(next);
       if (next === 'cleanup') deadline.arm(MAINTENANCE_COMMAND_TIMEOUT_MS, () => new CommandTimeoutError(hostName, MAINTENANCE_COMMAND_TIMEOUT_MS, '', ''));
       if (mark === 'done') deadline.disarm();
+      if (mark.startsWith('drift ')) drifted.push(mark.slice('drift '.length));
+      if (mark === UNCHANGED_MARK) unchanged = true;
       if (mark === 'snapshot') {
         snapshotTaken = true;
         // The host waits for this answer before it extracts: the snapshot is in Ferry's records first.
@@ -161,7 +176,7 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     };
     let result: ExecResult;
     try {
-      result = opts.relay ? await opts.relay.run(program, execOptions) : await opts.session!.exec(programCommand(program), execOptions);
+      result = opts.relay ? await opts.relay.run(program, execOptions, prelude.length) : await opts.session!.exec(programCommand(program), execOptions);
     } catch (err) {
       if (!deadline.expired) throw err;
       // The files are in place; only the clean-up did not finish.
@@ -172,10 +187,13 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
       release.dispose();
     }
 
+    if (drifted.length) onOutput?.(`edited by hand on this host since Ferry's last release:\n${drifted.map((p) => `  ${p}\n`).join('')}`, 'stderr');
+    if (result.code === EXIT.drifted && drifted.length) return failed(driftRefusal(drifted), { drifted });
     if (result.code !== 0) {
       if (confirmError !== null) throw new FerryError('failed', `recording the snapshot failed, so the host was told to stop before extracting: ${messageOf(confirmError)}`);
       return failedResult(result, { hostName, jobId, relay: opts.relay?.relay, expectedSha256: feed.info?.sha256 ?? '', onOutput, failed, dropSnapshot: () => { snapshotTaken = false; } });
     }
+    if (unchanged) return { ok: true, phase, snapshotTaken: false, restored: false, warnings, unchanged: true };
     for (const line of result.stdout.split('\n')) if (line.startsWith(`${MARK}warning `)) warnings.push(`${line.slice(`${MARK}warning `.length)} on ${hostName}`);
 
     const afterPublish = opts.hooks?.afterPublish ?? [];
@@ -191,12 +209,17 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
       }
     }
     enter('done');
-    return { ok: true, phase, snapshotTaken, restored: false, warnings };
+    return { ok: true, phase, snapshotTaken, restored: false, warnings, ...(drifted.length ? { drifted } : {}) };
   } catch (err) {
     return failed(messageOf(err));
   } finally {
     input?.dispose();
   }
+}
+
+async function* withPrelude(prelude: Buffer, body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  yield prelude;
+  yield* body;
 }
 
 /** A complete package described by path, checksum and manifest (how tests and reused packages come). */

@@ -46,14 +46,14 @@ export async function recordedFiles(svc: Pick<Services, 'db'>, projectId: number
   return byHost;
 }
 
-/** Wraps a publish's event sink: remembers which hosts succeeded, so their files can be recorded once the job knows them. */
+/** Wraps a publish's event sink: remembers which hosts succeeded (or already held every file), so their files can be recorded once the job knows them. */
 export function succeededHosts<E extends (event: JobEvent) => void | Promise<void>>(emit: E): { emit: (event: JobEvent) => void | Promise<void>; names: Set<string> } {
   const names = new Set<string>();
   return {
     names,
     emit: (event) => {
       if (event.type === 'host') {
-        if (event.status === 'succeeded' && event.phase === 'done') names.add(event.host);
+        if (event.status === 'succeeded' && (event.phase === 'done' || event.phase === 'unchanged')) names.add(event.host);
         else names.delete(event.host);
       }
       return emit(event);

@@ -1,13 +1,12 @@
 // Preview of a publish: per target host, the selected files split into new, changed, unchanged (the same bytes are
 // already there) and drifted (the file on the host no longer matches what Ferry last put there: a hand edit). The
 // package is prepared through the engine's release source, so the publish that follows reuses it; each host is
-// checked with one command. A publish that would overwrite hand edits is refused unless it says overwriteDrift.
+// checked with one command. The publish itself checks for hand edits in its own command on each host (steps/drift.ts).
 import type { HostCheck, RemoteFile } from '../../deploy/inspect.ts';
 import { HOST_CHECK } from '../../config.ts';
 import { decryptSecret } from '../../lib/crypto.ts';
-import { conflict, FerryError } from '../../lib/errors.ts';
+import { FerryError } from '../../lib/errors.ts';
 import type { Ctx } from '../context.ts';
-import { recordOp } from '../oplog.ts';
 import { assertCan } from '../permissions.ts';
 import { recordedFiles } from './host-files.ts';
 import type { JobCore } from './launch.ts';
@@ -107,39 +106,4 @@ export async function previewPublish(core: JobCore, ctx: Ctx, projectName: strin
   const project = await projectFor(core.svc, ctx, projectName, 'publish.preview');
   await assertCan(core.svc, ctx, 'publish', project, 'publish.preview');
   return previewSpec(core, ctx, project, await publishSpec(core.svc, ctx, project, input));
-}
-
-/**
- * Before a publish starts, when Ferry has a record of these files on any of the hosts: refuses (409, logged) when
- * files there were edited by hand and the publish does not say overwriteDrift, and answers the hosts where every file
- * is already in place (the publish skips them). Without records there is nothing to protect and no check is made.
- */
-export async function gateBeforePublish(core: JobCore, ctx: Ctx, project: ProjectFull, spec: PublishSpec, overwriteDrift: boolean): Promise<PublishSpec['unchanged']> {
-  const { svc, engine } = core;
-  if (!engine.releaseManifest || !engine.checkHosts) return undefined;
-  const known = await svc.db.hostFile.count({ where: { projectId: project.id, hostId: { in: spec.hosts.map((h) => h.id) } } });
-  if (known === 0) return undefined;
-  let checked: Awaited<ReturnType<typeof previewWithManifest>>;
-  try {
-    checked = await previewWithManifest(core, ctx, project, spec);
-  } catch (err) {
-    // SVN down, a release the packer refuses: the publish job meets the same problem and fails with it, as before.
-    svc.logger.warn({ err, project: project.name }, 'could not check the hosts before publishing');
-    return undefined;
-  }
-  const { preview, files } = checked;
-  const drifted = preview.hosts.filter((h) => h.drifted.length > 0);
-  if (drifted.length > 0 && !overwriteDrift) {
-    const message = PREVIEW_TEXT.drifted(drifted.reduce((n, h) => n + h.drifted.length, 0), drifted.map((h) => h.host));
-    await recordOp(svc, ctx, { action: 'publish', result: 'denied', project: project.name, detail: message });
-    throw conflict(message);
-  }
-  if (drifted.length > 0) {
-    await recordOp(svc, ctx, { action: 'publish.overwrite-drift', result: 'ok', project: project.name, detail: drifted.map((h) => `${h.host}: ${h.drifted.map((d) => d.path).join(', ')}`).join('; ').slice(0, 2000) });
-  }
-  // A before-publish hook may change the files after they leave SVN, and the preview packs without it: no host is
-  // skipped then, since "the same bytes are there" cannot be known.
-  const hooked = project.hooks.some((h) => h.stage === 'before-publish');
-  const unchanged = hooked ? [] : preview.hosts.filter((h) => h.reachable && h.unchanged.length === preview.fileCount && preview.fileCount > 0);
-  return { hostIds: unchanged.map((h) => h.hostId), revision: preview.revision, files };
 }

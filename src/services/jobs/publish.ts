@@ -10,9 +10,8 @@ import { assertCan } from '../permissions.ts';
 import { requestApproval } from './approval.ts';
 import { abandon, launch, type JobCore } from './launch.ts';
 import type { ProjectSlot } from './lock.ts';
-import { recordHostFiles, succeededHosts, type PublishedFile } from './host-files.ts';
+import { recordedFiles, recordHostFiles, succeededHosts } from './host-files.ts';
 import { concurrencyOf, hookSpecs, hostPlans } from './plans.ts';
-import { gateBeforePublish, PREVIEW_TEXT } from './preview.ts';
 import { selectHosts, stringList } from './request.ts';
 import type { JobStatus } from './status.ts';
 import { createJob, projectFor, type ProjectFull } from './store.ts';
@@ -36,8 +35,8 @@ export interface PublishSpec {
   waves: PlannedWaves | null;
   /** Who asked for it: the job's author (FERRY_USER for hooks). */
   author: string;
-  /** Hosts where every file is already in place (preview.ts): not uploaded to, and the job says so. */
-  unchanged?: { hostIds: number[]; revision: number; files: PublishedFile[] };
+  /** Publish over files edited by hand on a host (each host's release program checks them, steps/drift.ts). */
+  overwriteDrift?: boolean;
 }
 
 /** `plannedWaves`: waves already cut (Continue anyway, retry of a publish in waves); the request's `waves` is then ignored. */
@@ -49,16 +48,12 @@ export async function startPublish(core: JobCore, ctx: Ctx, projectName: string,
   const { files, exclude, revision, hosts, note, waves } = spec;
   const excepts = exclude.length ? ` except ${exclude.length} path(s)` : '';
   const what = `r${revision ?? 'HEAD'}, ${files.length} path(s)${excepts} to ${hosts.length} host(s)${waves ? ` in ${waves.waves.length} wave(s)` : ''}`;
-  const params = exclude.length ? { exclude } : undefined;
+  const params = exclude.length || spec.overwriteDrift ? { ...(exclude.length ? { exclude } : {}), ...(spec.overwriteDrift ? { overwriteDrift: true } : {}) } : undefined;
   const row = { kind: 'publish' as const, revision: revision ?? null, files, params, note };
   if (project.requireApproval) {
     return requestApproval(svc, ctx, project, row, hosts, what, async (jobId) => { if (waves) await saveWavePlan(svc, jobId, waves); });
   }
 
-  // Checked before the slot is claimed, so a publish that is refused for hand edits never shows the project busy.
-  spec.unchanged = await gateBeforePublish(core, ctx, project, spec, input.overwriteDrift === true);
-  // HEAD as checked: a commit landing meanwhile must not be published to hosts judged on the revision before it.
-  if (spec.unchanged) spec.revision ??= spec.unchanged.revision;
   const slot = await core.locks.claim(ctx, project, 'publish');
   let job;
   try {
@@ -94,7 +89,7 @@ export async function publishSpec(svc: Services, ctx: Ctx, project: ProjectFull,
   const settings = plannedWaves ? null : waveSettings(project, input.waves, hosts);
   const waves = plannedWaves ?? (settings ? planWaves(project, settings, hosts, groupNames) : null);
   const note = typeof input.note === 'string' ? input.note.slice(0, 1000) : '';
-  return { files, exclude, revision, note, hosts, waves, author: ctx.actor.name };
+  return { files, exclude, revision, note, hosts, waves, author: ctx.actor.name, overwriteDrift: input.overwriteDrift === true };
 }
 
 /** Runs a publish job whose row exists, holding the project's slot: export, pack, send, extract, hooks (in waves). */
@@ -103,17 +98,13 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
   const { files, exclude, revision, note, hosts, waves } = spec;
   launch(core, ctx, job, project, slot, async (emit) => {
     const plans = await hostPlans(svc, { ctx, jobId: job.id, kind: 'publish', emit }, project, hosts.map((h) => h.id));
-    // Hosts where every file is already in place are not uploaded to (not in waves: each wave runs its gate).
-    const unchanged = new Set(waves ? [] : spec.unchanged?.hostIds ?? []);
-    const skipped = hosts.filter((x) => plans.has(x.id) && unchanged.has(x.id));
-    for (const h of skipped) {
-      await emit({ type: 'output', host: h.name, text: `${PREVIEW_TEXT.skipped}\n` });
-      await emit({ type: 'host', host: h.name, status: 'succeeded', phase: 'unchanged' });
-    }
-    // The bytes there are the release's: recorded as this job's, so files Ferry had forgotten (a rollback) are known again.
-    if (spec.unchanged && skipped.length) await recordHostFiles(svc, project.id, skipped.map((h) => h.id), job.id, spec.unchanged.revision, spec.unchanged.files);
-    const usable = hosts.filter((h) => plans.has(h.id) && !unchanged.has(h.id));
+    const usable = hosts.filter((h) => plans.has(h.id));
     if (usable.length === 0) return;
+    // What Ferry put on each host: each host's program checks it for hand edits before it receives anything. Hosts
+    // holding every file already are skipped (not in waves: each wave runs its gate; not with before-publish hooks,
+    // which may change the files after they leave SVN).
+    const records = await recordedFiles(svc, project.id, usable.map((h) => h.id));
+    const drift = { overwrite: spec.overwriteDrift === true, skipUnchanged: !waves && !project.hooks.some((h) => h.stage === 'before-publish') };
     const protect = await newestSuccessfulPublishPerHost(svc, project.id, hosts.map((h) => h.id));
     const foreign = await otherProjectsSnapshots(svc, project.id, hosts.map((h) => h.id));
     // One engine publish (a wave, or every host); what landed on the hosts that succeeded is recorded (HostFile).
@@ -124,11 +115,15 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
         keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
         svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
         revision: rev, files, ...(exclude.length ? { exclude } : {}), note,
-        hosts: ids.map((id) => ({ ...plans.get(id)!, protectJobId: protect.get(id), foreignJobIds: foreign.get(id) ?? [] })),
+        hosts: ids.map((id) => ({ ...plans.get(id)!, protectJobId: protect.get(id), foreignJobIds: foreign.get(id) ?? [], recorded: [...(records.get(id)?.values() ?? [])].map(({ path, sha256, size }) => ({ path, sha256, size })) })),
         hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
+        drift,
       }, succeeded.emit);
+      // Hosts skipped as unchanged hold the release's bytes: recorded as this job's, so files Ferry had forgotten (a
+      // rollback) are known again.
       const done = ids.filter((id) => succeeded.names.has(plans.get(id)!.name));
       if (outcome.files) await recordHostFiles(svc, project.id, done, job.id, outcome.revision, outcome.files);
+      await recordDrift(svc, ctx, project.name, job.id, outcome.drift ?? []);
       return outcome;
     };
     if (waves) {
@@ -138,6 +133,15 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
     const outcome = await publishTo(usable.map((h) => h.id), emit);
     return { revision: outcome.revision };
   });
+}
+
+/** The operation log of hand edits the hosts found: overwritten as asked, or refused (those hosts failed untouched). */
+async function recordDrift(svc: Services, ctx: Ctx, project: string, jobId: number, drift: { host: string; paths: string[]; overwritten: boolean }[]): Promise<void> {
+  const detail = (found: typeof drift) => found.map((d) => `${d.host}: ${d.paths.join(', ')}`).join('; ').slice(0, 2000);
+  const overwritten = drift.filter((d) => d.overwritten);
+  const refused = drift.filter((d) => !d.overwritten);
+  if (overwritten.length) await recordOp(svc, ctx, { action: 'publish.overwrite-drift', result: 'ok', project, target: `job #${jobId}`, jobId, detail: detail(overwritten) });
+  if (refused.length) await recordOp(svc, ctx, { action: 'publish', result: 'denied', project, target: `job #${jobId}`, jobId, detail: `files edited by hand were not overwritten on ${detail(refused)}`.slice(0, 2000) });
 }
 
 /** Per host, the newest publish of this project still in place: pruning keeps its snapshot. */

@@ -47,3 +47,8 @@ export function excludeOf(params: string): string[] {
   const stored = (JSON.parse(params) as { exclude?: unknown }).exclude;
   return Array.isArray(stored) ? stored.filter((p): p is string => typeof p === 'string') : [];
 }
+
+/** Whether a publish job was asked to overwrite files edited by hand (stored in its params). */
+export function overwriteDriftOf(params: string): boolean {
+  return (JSON.parse(params) as { overwriteDrift?: unknown }).overwriteDrift === true;
+}

@@ -15,7 +15,7 @@ import { previewPublish } from './preview.ts';
 import { startProcessAction, type ProcessInput } from './process.ts';
 import { approveRequest, cancelRequest, expireRequests, rejectRequest } from './approval.ts';
 import { runPublish, startPublish, type PublishInput } from './publish.ts';
-import { excludeOf, jobNotFound } from './request.ts';
+import { excludeOf, jobNotFound, overwriteDriftOf } from './request.ts';
 import { rollbackPlan, runApprovedRollback, startRollback } from './rollback.ts';
 import { isActiveStatus, neverRan, type JobStatus } from './status.ts';
 import { assertJobVisible, getJob, markInterrupted, projectFor } from './store.ts';
@@ -82,7 +82,7 @@ export class JobRunner {
       const planned = await remainingWaves(this.core, { waves: job.waves, hosts: job.hosts.filter((h) => h.hostId !== null && inProject.has(h.hostId)) }, (status) => status === 'queued');
       const stored = planned && JSON.parse(job.waves) as { continuesJobId?: number };
       const waves = planned ? { ...planned, ...(stored?.continuesJobId ? { continuesJobId: stored.continuesJobId } : {}) } : null;
-      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], exclude: excludeOf(job.params), revision: job.revision ?? undefined, note: job.note, hosts, waves, author: job.userName }, slot);
+      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], exclude: excludeOf(job.params), revision: job.revision ?? undefined, note: job.note, hosts, waves, author: job.userName, overwriteDrift: overwriteDriftOf(job.params) }, slot);
     });
   }
 
@@ -125,8 +125,11 @@ export class JobRunner {
     return startDriftCheck(this.core, ctx, projectName, input);
   }
 
-  /** Runs a finished job again on the hosts where it failed (a publish keeps its files and exact revision). */
-  async retry(ctx: Ctx, jobId: number): Promise<{ jobId: number }> {
+  /**
+   * Runs a finished job again on the hosts where it failed (a publish keeps its files and exact revision). A publish
+   * retried with `overwriteDrift` replaces the files edited by hand that made hosts refuse it.
+   */
+  async retry(ctx: Ctx, jobId: number, input: { overwriteDrift?: unknown } = {}): Promise<{ jobId: number }> {
     const job = await this.svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });
     if (!job) throw jobNotFound(jobId);
     await assertJobVisible(this.svc, ctx, job, 'retry');
@@ -144,6 +147,7 @@ export class JobRunner {
       const waves = await remainingWaves(this.core, job, (status) => status !== 'succeeded');
       return startPublish(this.core, ctx, job.project.name, {
         files: JSON.parse(job.files), exclude: excludeOf(job.params), revision: job.revision ?? undefined, hosts: failedHosts, note: `retry of job #${jobId}`,
+        overwriteDrift: input.overwriteDrift === true,
       }, waves ?? undefined);
     }
     return this.startProcessAction(ctx, job.project.name, { action: params.action, processes: params.processes, hosts: failedHosts, batchSize: params.batchSize });

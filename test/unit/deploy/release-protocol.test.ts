@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MarkReader, readChunkBytes } from '../../../src/deploy/release/protocol.ts';
+import { MarkReader, readChunkBytes, wirePrelude } from '../../../src/deploy/release/protocol.ts';
+import { driftCheckFor, driftRefusal } from '../../../src/deploy/release/drift.ts';
 
 describe('readChunkBytes', () => {
   it('reads 256 KiB at a time for a few hosts and shares a 4 MiB read-ahead among many, never below 64 KiB', () => {
@@ -19,5 +20,31 @@ describe('MarkReader', () => {
     reader.push('noise\nferry:phase rec');
     reader.push('eiving\ntar: something\nferry:verified\nferry:partial');
     expect(lines).toEqual(['phase receiving', 'verified']);
+  });
+});
+
+describe('the drift check a host reads first', () => {
+  const sha = (c: string) => c.repeat(64);
+  const info = { size: 10, sha256: sha('f'), manifestPaths: ['conf/app.ini', 'bin/x.sh'], files: [{ path: 'conf/app.ini', sha256: sha('a'), size: 3 }, { path: 'bin/x.sh', sha256: sha('b'), size: 4 }] };
+
+  it('sends the recorded hashes of the package files only, and lets a host stop when every file is recorded as in place', () => {
+    const recorded = [{ path: 'conf/app.ini', sha256: sha('a'), size: 3 }, { path: 'bin/x.sh', sha256: sha('b'), size: 4 }, { path: 'old.txt', sha256: sha('c'), size: 1 }];
+    const check = driftCheckFor(info, { recorded, overwrite: false, skipUnchanged: true });
+    expect(check).toEqual({ records: [{ path: 'conf/app.ini', sha256: sha('a') }, { path: 'bin/x.sh', sha256: sha('b') }], overwrite: false, mayBeUnchanged: true });
+    const records = `${sha('a')} conf/app.ini\n${sha('b')} bin/x.sh\n`;
+    expect(wirePrelude(check).toString()).toBe(`ferry-release 2\ncheck refuse skip ${records.length}\n${records}`);
+    expect(driftCheckFor(info, { recorded, overwrite: true, skipUnchanged: false })).toMatchObject({ overwrite: true, mayBeUnchanged: false });
+  });
+
+  it('never skips a host missing a record or holding other bytes, and sends nothing without records', () => {
+    expect(driftCheckFor(info, { recorded: [{ path: 'conf/app.ini', sha256: sha('a'), size: 3 }], overwrite: false, skipUnchanged: true })?.mayBeUnchanged).toBe(false);
+    expect(driftCheckFor(info, { recorded: [{ path: 'conf/app.ini', sha256: sha('a'), size: 3 }, { path: 'bin/x.sh', sha256: sha('d'), size: 4 }], overwrite: false, skipUnchanged: true })?.mayBeUnchanged).toBe(false);
+    expect(driftCheckFor(info, { recorded: [{ path: 'old.txt', sha256: sha('c'), size: 1 }], overwrite: false, skipUnchanged: true })).toBeNull();
+    expect(wirePrelude(null).toString()).toBe('ferry-release 2\ncheck refuse keep 0\n');
+  });
+
+  it('says plainly which files were edited by hand', () => {
+    expect(driftRefusal(['conf/app.ini', 'bin/x.sh'])).toBe('2 files on this host were edited by hand since Ferry\'s last release (conf/app.ini, bin/x.sh); nothing was changed. Publish again with "overwrite hand edits" ticked to replace them.');
+    expect(driftRefusal(['conf/app.ini'])).toMatch(/^1 file on this host was edited by hand .*\(conf\/app.ini\).*replace it\.$/);
   });
 });

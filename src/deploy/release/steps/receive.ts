@@ -1,14 +1,12 @@
 // Step "receive": the package arrives on the command's own stdin (no SFTP session, no second login) and is written to
 // `.ferry/incoming/<job>.pkg.part` (its sha256 computed on the way), and the lists Ferry sends after it. A stream
-// that ends early fails here.
-import { EXIT, MARK, WIRE_VERSION } from '../protocol.ts';
+// that ends early fails here. The header and the drift check come before it (drift.ts).
+import { EXIT, MARK } from '../protocol.ts';
 
 /** Needs $incoming, $part, $lists (set by the program). Leaves the expected sha256 and size in $want_sum / $want_size. */
 export function receiveLines(): string[] {
   return [
     `printf '${MARK}phase receiving\\n'`,
-    `IFS= read -r header || exit ${EXIT.protocol}`,
-    `[ "$header" = "ferry-release ${WIRE_VERSION}" ] || exit ${EXIT.protocol}`,
     `( umask 077 && : > "$part" && : > "$sum_file" ) || exit ${EXIT.writingPackage}`,
     // The sha256 is computed while the package arrives, by one background `tee | sha256sum` fed through a fifo.
     `rm -f -- "$fifo" && mkfifo -m 600 -- "$fifo" || exit ${EXIT.writingPackage}`,

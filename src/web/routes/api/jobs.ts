@@ -145,9 +145,10 @@ export function jobsApi(svc: Services, jobs: JobRunner) {
     res.json(await jobs.cancel(ctxOf(req), jobIdOf(req)));
   });
 
-  // POST /api/jobs/:id/retry — run the job again on the hosts where it failed
+  // POST /api/jobs/:id/retry { overwriteDrift? } — run the job again on the hosts where it failed
   router.post('/jobs/:id/retry', async function postRetry(req, res) {
-    res.status(201).json(await jobs.retry(ctxOf(req), jobIdOf(req)));
+    const body = (req.body ?? {}) as { overwriteDrift?: unknown };
+    res.status(201).json(await jobs.retry(ctxOf(req), jobIdOf(req), { overwriteDrift: body.overwriteDrift }));
   });
 
   // POST /api/jobs/:id/continue — a publish in waves: start the next wave, or the waves a stopped job left (continue anyway)
