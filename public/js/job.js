@@ -109,19 +109,24 @@ function setUpJobPage(page) {
   setUpApproval(jobId);
 
   // ---- retry: the same job again on the hosts where it failed ----
-  const retryButton = document.getElementById('retry-button');
-  if (retryButton) {
-    retryButton.addEventListener('click', async () => {
-      retryButton.disabled = true;
+  // "Retry, overwriting hand edits": only where hosts refused because files there were edited by hand.
+  const retryWith = (button, body) => {
+    if (!button) return;
+    button.addEventListener('click', async () => {
+      const question = button.getAttribute('data-confirm-text');
+      if (question && !window.confirm(question)) return;
+      button.disabled = true;
       try {
-        const result = await fetchJson('/api/jobs/' + jobId + '/retry', { method: 'POST', body: {} });
+        const result = await fetchJson('/api/jobs/' + jobId + '/retry', { method: 'POST', body });
         window.location.assign('/jobs/' + result.jobId);
       } catch (err) {
         showAlert(alerts, 'danger', err.message);
-        retryButton.disabled = false;
+        button.disabled = false;
       }
     });
-  }
+  };
+  retryWith(document.getElementById('retry-button'), {});
+  retryWith(document.getElementById('retry-overwrite-button'), { overwriteDrift: true });
 
   if (page.getAttribute('data-active')) {
     trackJob(progressRoot, jobId, { ...common, onEnd, onWaves, onProblem: (message) => showAlert(alerts, 'warning', message) });

@@ -176,6 +176,12 @@ describe('publishing over hand edits', () => {
     expect(onTarget('b', 'data/new.txt')).toBe('fresh\n');
     const denied = await t.db.opLog.findFirst({ where: { action: 'publish', result: 'denied' }, orderBy: { id: 'desc' } });
     expect(denied).toMatchObject({ target: `job #${jobId}`, detail: 'files edited by hand were not overwritten on a: bin/server.sh' });
+    // The job page offers the retry that overwrites them, and asks first; a job without such hosts does not.
+    const browser = await t.login('ops');
+    const jobPage = await browser.get(`/jobs/${jobId}`);
+    expect(jobPage.text).toContain('id="retry-overwrite-button"');
+    expect(jobPage.text).toContain('Replace the files edited by hand on 1 host with this release?');
+    expect((await browser.get(`/jobs/${jobId - 1}`)).text).not.toContain('retry-overwrite-button');
 
     // A plain retry is refused the same way.
     const retry = await as('ops').post(`/api/jobs/${jobId}/retry`);

@@ -48,6 +48,9 @@ export function driftCheckFor(info: PackageInfo, req: DriftRequest | undefined):
   return { records, overwrite: req.overwrite, mayBeUnchanged: req.skipUnchanged && allInPlace };
 }
 
+/** Whether a host's recorded error is driftRefusal's (the job page then offers a retry that overwrites them). */
+export const isDriftRefusal = (error: string | null | undefined): boolean => /edited by hand since Ferry's last release \(.*\); nothing was changed\./.test(error ?? '');
+
 /** The host's error when it refused to overwrite hand edits (exit EXIT.drifted). */
 export function driftRefusal(paths: readonly string[]): string {
   const shown = paths.slice(0, 5).join(', ') + (paths.length > 5 ? ', …' : '');

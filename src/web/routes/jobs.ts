@@ -12,6 +12,7 @@ import {
   JOB_KINDS, JOB_STATUSES, WAVE_STATUS_VIEW, continueOffer, isActiveStatus, jobIdParam, neverRan, requestRights, type JobRunner, type WavesState,
 } from '../../services/jobs/index.ts';
 import { recordedTranslator } from '../recorded.ts';
+import { isDriftRefusal } from '../../deploy/release/drift.ts';
 
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
@@ -69,6 +70,8 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
       canRollback: job.kind === 'publish' && grant.rollback && !never,
       // Retrying needs the same grant as the original action.
       canRetry: !never && job.hosts.some((h) => h.status !== 'succeeded') && (job.kind === 'publish' ? grant.publish : job.kind === 'rollback' ? grant.rollback : grant.process),
+      // Hosts that refused to overwrite hand edits: the retry can overwrite them, on purpose.
+      driftRefused: job.kind === 'publish' ? job.hosts.filter((h) => h.status === 'failed' && isDriftRefusal(h.error)).length : 0,
       // A publish in waves: Continue (between waves) and Continue anyway (after a failed wave) need the publish grant.
       canContinue: Boolean(job.waves) && grant.publish && !never, continueOffer: continueOffer(job),
       waveView: WAVE_STATUS_VIEW, waveSettings: job.waves ? waveSettingsWords(job.waves, req.t, req.language) : '',
