@@ -52,7 +52,7 @@ export async function rollingProcessAction<T extends { host: { name: string } }>
       const reason = `skipped: batch ${batch} failed on ${[...failed].join(', ')}; hosts done before it: ${done.length ? done.join(', ') : 'none'}`;
       for (const h of rest) await emit({ type: 'host', host: h.host.name, status: 'skipped', phase: 'skipped', error: reason });
       throw new FerryError('failed', done.length ? tk('Rolling {{action}} stopped at batch {{batch}} ({{failed}} failed). Done: {{done}}.') : tk('Rolling {{action}} stopped at batch {{batch}} ({{failed}} failed). Done: no host.'), {
-        params: { action, batch, failed: [...failed].join(', '), done: done.join(', ') },
+        params: { action, batch, failed: [...failed].join(', '), done: done.join(', ') }, keyParams: ['action'],
       });
     }
     done.push(...hosts.map((h) => h.host.name));
