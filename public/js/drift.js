@@ -1,7 +1,7 @@
 // Dashboard: "Check drift" starts a drift check of the project's hosts (POST /api/projects/:name/drift) and opens its job.
-import { fetchJson } from './lib/ui.js';
+import { fetchJson, t } from './lib/ui.js';
 
-const TEXT = { failed: 'Could not start the drift check: ' };
+const TEXT = { failed: (error) => t('Could not start the drift check: {{error}}', { error }) };
 
 for (const button of document.querySelectorAll('[data-drift-check]')) {
   button.addEventListener('click', async () => {
@@ -11,7 +11,7 @@ for (const button of document.querySelectorAll('[data-drift-check]')) {
       window.location.assign('/jobs/' + started.jobId);
     } catch (err) {
       button.disabled = false;
-      window.alert(TEXT.failed + err.message);
+      window.alert(TEXT.failed(err.message));
     }
   });
 }

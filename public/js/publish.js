@@ -1,7 +1,7 @@
 // Publish page: pick a revision (or HEAD) from the SVN log, files from a lazily loaded jsTree, target groups or
 // hosts, then confirm and POST /api/projects/:name/publish. Checking a folder sends the folder itself; unticking a few
 // entries of a big folder sends the folder with those as exclusions.
-import { el, fetchJson, fmtDate, fmtSize, html, showAlert } from './lib/ui.js';
+import { el, fetchJson, fmtDate, fmtSize, html, showAlert, t } from './lib/ui.js';
 import { wavesForm } from './lib/waves-form.js';
 import { ROOT, TreeSelection } from './lib/tree-selection.js';
 import { showPublishPreview } from './lib/publish-preview.js';
@@ -54,11 +54,13 @@ function setUpPublishPage() {
   /** The last child of a paged or filtered folder: how many entries it shows, and the way to more. */
   function moreNode(path, listing) {
     const shown = listing.entries.length;
-    const what = listing.filter ? `${shown} of ${listing.total} matching "${listing.filter}" (${listing.size} in the folder)` : `${shown} of ${listing.total}`;
-    const next = shown < listing.total && shown < MAX_SHOWN ? 'show more' : listing.total > shown ? 'type in the filter to find the others' : '';
+    const what = listing.filter
+      ? t('Showing {{shown}} of {{total}} matching "{{filter}}" ({{size}} in the folder)', { shown, total: listing.total, filter: listing.filter, size: listing.size })
+      : t('Showing {{shown}} of {{total}}', { shown, total: listing.total });
+    const next = shown < listing.total && shown < MAX_SHOWN ? t('show more') : listing.total > shown ? t('type in the filter to find the others') : '';
     return {
       id: MORE_PREFIX + path, icon: 'bi bi-three-dots', li_attr: { class: 'tree-more' }, state: { disabled: true },
-      text: String(html`<span class="tree-more-text">Showing ${what}</span>${next ? html` · <span class="tree-more-action">${next}</span>` : ''}`),
+      text: String(html`<span class="tree-more-text">${what}</span>${next ? html` · <span class="tree-more-action">${next}</span>` : ''}`),
       data: { more: path },
     };
   }
@@ -73,7 +75,7 @@ function setUpPublishPage() {
       data: function (node, done) {
         if (node.id === '#') {
           return done.call(this, [{
-            id: idOf(ROOT), text: String(html`${data.project} <span class="tree-meta">whole project</span>`), children: true,
+            id: idOf(ROOT), text: String(html`${data.project} <span class="tree-meta">${t('whole project')}</span>`), children: true,
             state: { opened: true }, icon: 'bi bi-box-seam', data: { path: ROOT },
           }]);
         }
@@ -94,7 +96,7 @@ function setUpPublishPage() {
             done.call(this, nodes);
           })
           .catch((err) => {
-            showAlert(treeAlerts, 'danger', 'Could not list ' + (path ? '"' + path + '"' : 'the project') + ': ' + err.message);
+            showAlert(treeAlerts, 'danger', path ? t('Could not list "{{path}}": {{error}}', { path, error: err.message }) : t('Could not list the project: {{error}}', { error: err.message }));
             done.call(this, false);
           });
       },
@@ -193,7 +195,7 @@ function setUpPublishPage() {
     const listing = path === null ? null : folders.get(path);
     if (!listing || (listing.size <= PAGE && !listing.filter)) return;
     toolsFor = path;
-    toolsName.textContent = (path === ROOT ? data.project : path) + ' (' + listing.size + ' entries)';
+    toolsName.textContent = t('{{name}} ({{size}} entries)', { name: path === ROOT ? data.project : path, size: listing.size });
     if (document.activeElement !== filterInput) filterInput.value = listing.filter || '';
     tools.hidden = false;
   }
@@ -240,9 +242,9 @@ function setUpPublishPage() {
     requestAnimationFrame(() => {
       summaryPending = false;
       const { files, exclude } = selection.request();
-      const except = exclude.length ? ', except ' + exclude.length + ' left out' : '';
-      summaryEl.textContent = files.length === 0 ? 'Nothing selected'
-        : files.includes(ROOT) ? 'The whole project' + except : files.length + ' path' + (files.length === 1 ? '' : 's') + ' selected' + except;
+      const except = exclude.length ? t(', except {{n}} left out', { n: exclude.length }) : '';
+      summaryEl.textContent = files.length === 0 ? t('Nothing selected')
+        : files.includes(ROOT) ? t('The whole project') + except : t('{{count}} paths selected', { count: files.length }) + except;
     });
   }
   document.getElementById('selection-clear').addEventListener('click', () => {
@@ -285,8 +287,8 @@ function setUpPublishPage() {
     const paths = entry.paths.filter((p) => p.action !== 'D' && p.path !== '' && !p.path.startsWith('/')).map((p) => p.path);
     let missing = 0;
     for (const path of paths) if (!(await checkPath(path))) missing++;
-    if (paths.length === 0) showAlert(treeAlerts, 'info', 'r' + entry.revision + ' changed nothing inside this project that can be published (only deletions or paths outside it).');
-    else if (missing) showAlert(treeAlerts, 'warning', missing + ' of the ' + paths.length + ' changed path(s) are not in the tree at r' + entry.revision + '.');
+    if (paths.length === 0) showAlert(treeAlerts, 'info', t('r{{rev}} changed nothing inside this project that can be published (only deletions or paths outside it).', { rev: entry.revision }));
+    else if (missing) showAlert(treeAlerts, 'warning', t('{{missing}} of the {{total}} changed path(s) are not in the tree at r{{rev}}.', { missing, total: paths.length, rev: entry.revision }));
   }
 
   // ---- log ----
@@ -294,7 +296,7 @@ function setUpPublishPage() {
   const PATHS_SHOWN = 50;
   const logOptions = {
     pageLength: 10, lengthChange: false, autoWidth: false, order: [[0, 'desc']],
-    language: { emptyTable: 'No commits touch this project.' },
+    language: { emptyTable: t('No commits touch this project.') },
     columns: [
       { data: 'revision', render: (v, type) => (type === 'display' ? 'r' + v : v) },
       { data: 'author', render: (v) => String(html`${v}`) },
@@ -303,15 +305,15 @@ function setUpPublishPage() {
       {
         data: 'paths', orderable: false, render: (paths, type) => {
           if (type !== 'display') return paths.map((p) => p.path).join(' ');
-          const items = paths.slice(0, PATHS_SHOWN).map((p) => html`<li><span class="path-action">${p.action}</span> ${p.path || '(project folder)'}</li>`);
-          const more = paths.length > PATHS_SHOWN ? html`<li class="text-secondary">… and ${paths.length - PATHS_SHOWN} more</li>` : '';
+          const items = paths.slice(0, PATHS_SHOWN).map((p) => html`<li><span class="path-action">${p.action}</span> ${p.path || t('(project folder)')}</li>`);
+          const more = paths.length > PATHS_SHOWN ? html`<li class="text-secondary">${t('… and {{n}} more', { n: paths.length - PATHS_SHOWN })}</li>` : '';
           return String(html`<details><summary>${paths.length}</summary><ul class="list-unstyled font-monospace small mb-0 path-list">${items}${more}</ul></details>`);
         },
       },
       {
         data: 'revision', orderable: false, searchable: false, className: 'text-end text-nowrap', render: (v, type) => (type !== 'display' ? '' : String(html`<div class="btn-group btn-group-sm">` +
-          html`<button type="button" class="btn btn-outline-primary log-use" data-rev="${v}" title="Show the files at r${v}">Use</button>` +
-          html`<button type="button" class="btn btn-outline-secondary log-changed" data-rev="${v}" title="Select the files changed in r${v}">Changed files</button></div>`)),
+          html`<button type="button" class="btn btn-outline-primary log-use" data-rev="${v}" title="${t('Show the files at r{{rev}}', { rev: v })}">${t('Use')}</button>` +
+          html`<button type="button" class="btn btn-outline-secondary log-changed" data-rev="${v}" title="${t('Select the files changed in r{{rev}}', { rev: v })}">${t('Changed files')}</button></div>`)),
       },
     ],
   };
@@ -324,8 +326,8 @@ function setUpPublishPage() {
       new DataTable('#log-table', Object.assign({ data: entries }, logOptions));
     })
     .catch((err) => {
-      logStatus.textContent = 'The log could not be read.';
-      showAlert(logAlerts, 'danger', 'Could not read the SVN log: ' + err.message);
+      logStatus.textContent = t('The log could not be read.');
+      showAlert(logAlerts, 'danger', t('Could not read the SVN log: {{error}}', { error: err.message }));
     });
 
   document.getElementById('log-table').addEventListener('click', (ev) => {
@@ -346,7 +348,7 @@ function setUpPublishPage() {
   });
   function applyTypedRevision() {
     const rev = typedRevision();
-    if (rev === null) return showAlert(pageAlerts, 'warning', 'The revision must be a positive whole number, or empty for HEAD.');
+    if (rev === null) return showAlert(pageAlerts, 'warning', t('The revision must be a positive whole number, or empty for HEAD.'));
     if (rev !== treeRevision) reloadTree(rev);
   }
   document.getElementById('revision-apply').addEventListener('click', applyTypedRevision);
@@ -370,7 +372,7 @@ function setUpPublishPage() {
   }
   function updateTargetSummary() {
     const n = effectiveHosts().length;
-    targetSummary.textContent = n === 0 ? 'No hosts selected' : n + ' host' + (n === 1 ? '' : 's') + ' selected';
+    targetSummary.textContent = n === 0 ? t('No hosts selected') : t('{{count}} hosts selected', { count: n });
   }
 
   const hostsTableEl = document.getElementById('hosts-table');
@@ -381,8 +383,8 @@ function setUpPublishPage() {
         data: 'name', orderable: false, searchable: false, render: (name, type) => {
           if (type !== 'display') return chosenHosts.has(name) || viaGroups.has(name) ? 1 : 0;
           const via = viaGroups.has(name);
-          return String(html`<input type="checkbox" class="form-check-input host-check" value="${name}" aria-label="Publish to ${name}"` +
-            html`${via || chosenHosts.has(name) ? html` checked` : ''}${via ? html` disabled title="Included by a checked group"` : ''}>`);
+          return String(html`<input type="checkbox" class="form-check-input host-check" value="${name}" aria-label="${t('Publish to {{name}}', { name })}"` +
+            html`${via || chosenHosts.has(name) ? html` checked` : ''}${via ? html` disabled title="${t('Included by a checked group')}"` : ''}>`);
         },
       },
       { data: 'name', className: 'font-monospace', render: (v) => String(html`${v}`) },
@@ -391,7 +393,7 @@ function setUpPublishPage() {
       {
         data: 'lastRevision', className: 'dt-left', render: (rev, type, row) => {
           if (type === 'sort' || type === 'type') return row.lastJobId ? (rev ?? 0) : -1;
-          if (!row.lastJobId) return type === 'display' ? String(html`<span class="text-secondary">never</span>`) : 'never';
+          if (!row.lastJobId) return type === 'display' ? String(html`<span class="text-secondary">${t('never')}</span>`) : t('never');
           const label = rev ? 'r' + rev : 'HEAD';
           return type === 'display' ? String(html`<a href="/jobs/${row.lastJobId}">${label}</a> <span class="small text-secondary">${fmtDate(row.lastAt)}</span>`) : label;
         },
@@ -435,22 +437,23 @@ function setUpPublishPage() {
   /** <li> elements for the first LIST_LIMIT items, and one saying how many more there are. */
   function listItems(items, className) {
     const shown = items.slice(0, LIST_LIMIT).map((item) => el('li', { class: className }, item));
-    return items.length > LIST_LIMIT ? shown.concat(el('li', { class: 'text-secondary' }, '… and ' + (items.length - LIST_LIMIT) + ' more')) : shown;
+    return items.length > LIST_LIMIT ? shown.concat(el('li', { class: 'text-secondary' }, t('… and {{n}} more', { n: items.length - LIST_LIMIT }))) : shown;
   }
 
   const readWaves = wavesForm();
   document.getElementById('publish-review').addEventListener('click', () => {
     pageAlerts.replaceChildren();
     const typed = typedRevision();
-    if (typed === null) return showAlert(pageAlerts, 'warning', 'The revision must be a positive whole number, or empty for HEAD.');
+    if (typed === null) return showAlert(pageAlerts, 'warning', t('The revision must be a positive whole number, or empty for HEAD.'));
     if (typed !== treeRevision) {
-      return showAlert(pageAlerts, 'warning', 'The files shown are from ' + (treeRevision === 'HEAD' ? 'HEAD' : 'r' + treeRevision) +
-        ', but the revision box says ' + (typed === 'HEAD' ? 'HEAD' : 'r' + typed) + '. Click "Show files" and choose the files at that revision first.');
+      return showAlert(pageAlerts, 'warning', t('The files shown are from {{shown}}, but the revision box says {{typed}}. Click "Show files" and choose the files at that revision first.', {
+        shown: treeRevision === 'HEAD' ? 'HEAD' : 'r' + treeRevision, typed: typed === 'HEAD' ? 'HEAD' : 'r' + typed,
+      }));
     }
     const { files, exclude } = selection.request();
-    if (files.length === 0) return showAlert(pageAlerts, 'warning', 'Choose at least one file or folder to publish.');
+    if (files.length === 0) return showAlert(pageAlerts, 'warning', t('Choose at least one file or folder to publish.'));
     const hosts = effectiveHosts();
-    if (hosts.length === 0) return showAlert(pageAlerts, 'warning', 'Choose at least one host group or host to publish to.');
+    if (hosts.length === 0) return showAlert(pageAlerts, 'warning', t('Choose at least one host group or host to publish to.'));
 
     const groups = checkedGroups();
     const waves = readWaves(groups);
@@ -462,12 +465,14 @@ function setUpPublishPage() {
     };
     document.querySelectorAll('.confirm-waves').forEach((e) => e.classList.toggle('d-none', !waves));
     document.getElementById('confirm-waves').textContent = waves ? waves.summary : '';
-    document.getElementById('confirm-revision').textContent = treeRevision === 'HEAD' ? 'HEAD (the newest revision when the publish starts)' : 'r' + treeRevision;
-    const except = exclude.length ? ', except the ' + exclude.length + ' path(s) left out' : '';
-    document.getElementById('confirm-files-count').textContent = (files.includes(ROOT) ? 'The whole project' : files.length + ' path(s); a folder includes everything below it') + except;
+    document.getElementById('confirm-revision').textContent = treeRevision === 'HEAD' ? t('HEAD (the newest revision when the publish starts)') : 'r' + treeRevision;
+    const except = exclude.length ? t(', except the {{n}} path(s) left out', { n: exclude.length }) : '';
+    document.getElementById('confirm-files-count').textContent = (files.includes(ROOT) ? t('The whole project') : t('{{n}} path(s); a folder includes everything below it', { n: files.length })) + except;
     document.getElementById('confirm-files').replaceChildren(...(files.includes(ROOT) ? [] : listItems(files)),
-      ...listItems(exclude.map((p) => 'except ' + p), 'text-secondary confirm-exclude'));
-    document.getElementById('confirm-hosts-count').textContent = hosts.length + ' host(s)' + (groups.length ? ', including group(s) ' + groups.join(', ') : '');
+      ...listItems(exclude.map((p) => t('except {{path}}', { path: p })), 'text-secondary confirm-exclude'));
+    document.getElementById('confirm-hosts-count').textContent = groups.length
+      ? t('{{n}} host(s), including group(s) {{groups}}', { n: hosts.length, groups: groups.join(', ') })
+      : t('{{n}} host(s)', { n: hosts.length });
     document.getElementById('confirm-hosts').replaceChildren(el('ul', { class: 'list-inline mb-0 font-monospace' }, listItems(hosts, 'list-inline-item')));
     errorBox.replaceChildren();
     submit.disabled = true;

@@ -1,5 +1,6 @@
 // Read models of projects for the API: never include secret values, only whether they are set.
-import { notFound } from '../lib/errors.ts';
+import { FerryError } from '../lib/errors.ts';
+import { tk } from '../lib/messages.ts';
 import type { Prisma } from '../lib/db.ts';
 import type { Ctx, Services } from './context.ts';
 import { assertCanSee } from './permissions.ts';
@@ -32,7 +33,7 @@ export async function listProjectViews(svc: Pick<Services, 'db'>, ctx: Ctx) {
 
 export async function getProjectView(svc: Pick<Services, 'db'>, ctx: Ctx, name: string) {
   const [project] = await loadProjects(svc, { name });
-  if (!project) throw notFound(`Project "${name}"`);
+  if (!project) throw new FerryError('not-found', tk('Project "{{name}}" does not exist.'), { params: { name } });
   await assertCanSee(svc, ctx, project, 'project.view');
   return toView(project);
 }

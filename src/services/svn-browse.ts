@@ -2,7 +2,8 @@
 import { SvnClient, type SvnDirEntry, type SvnRevision } from '../deploy/svn/index.ts';
 import { normalizeProjectPath } from '../deploy/selection.ts';
 import { decryptSecret } from '../lib/crypto.ts';
-import { badRequest, notFound } from '../lib/errors.ts';
+import { badRequest, FerryError } from '../lib/errors.ts';
+import { tk } from '../lib/messages.ts';
 import { runFile, type RunFile } from '../lib/exec.ts';
 import type { Ctx, Services } from './context.ts';
 import { assertCanSee } from './permissions.ts';
@@ -12,7 +13,7 @@ const listings = new ListingCache();
 
 async function clientFor(svc: Services, ctx: Ctx, projectName: string, run: RunFile) {
   const project = await svc.db.project.findUnique({ where: { name: projectName } });
-  if (!project) throw notFound(`Project "${projectName}"`);
+  if (!project) throw new FerryError('not-found', tk('Project "{{name}}" does not exist.'), { params: { name: projectName } });
   await assertCanSee(svc, ctx, project, 'svn.browse');
   const password = project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null;
   return new SvnClient({ url: project.svnUrl, username: project.svnUsername, password }, run, { logger: svc.logger });

@@ -7,10 +7,14 @@ import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { ExecError, type RunFile } from '../../lib/exec.ts';
 import { normalizeProjectPath, normalizeSelection, PROJECT_ROOT } from '../selection.ts';
-import { plainMessage, SvnError, svnErrorFromStderr, type ErrorContext } from './errors.ts';
+import { SvnError, svnErrorFromStderr, svnMessage, type ErrorContext } from './errors.ts';
+import { tk } from '../../lib/messages.ts';
 import { BIG_OUTPUT, checkRevision, countUpdateReport, defaultConfigDir, SUPPORTED_SCHEMES, SVN_ENV } from './cli.ts';
 import { parseInfoXml, parseListXml, parseLogXml } from './xml.ts';
 import type { SvnClientOptions, SvnDirEntry, SvnInfo, SvnLogEntry, SvnRepository, SvnRevision } from './types.ts';
+
+/** "SVN failed to list a directory.": the action is a message key too (SVN_ACTIONS in errors.ts). */
+const svnFailed = (ctx: ErrorContext) => ({ key: tk('SVN failed to {{action}}.'), params: { action: ctx.action }, keyParams: ['action'] });
 
 export class SvnClient {
   private readonly url: string;
@@ -105,25 +109,25 @@ export class SvnClient {
     if (error.reason !== 'unknown' || typeof ctx.revision !== 'number') return error;
     const head = await this.headRevision().catch(() => null);
     if (head === null || ctx.revision <= head) return error;
-    return new SvnError('no-such-revision', plainMessage('no-such-revision', ctx, this.url, error.detail), error.detail, error.svnCodes);
+    return new SvnError('no-such-revision', svnMessage('no-such-revision', ctx, this.url, error.detail), error.detail, error.svnCodes);
   }
 
   private execFailure(error: unknown, ctx: ErrorContext): SvnError {
     if (error instanceof ExecError) {
-      if (error.reason === 'timeout') return new SvnError('timeout', `SVN did not answer in time while trying to ${ctx.action}.`, error.message);
+      if (error.reason === 'timeout') return new SvnError('timeout', { key: tk('SVN did not answer in time while trying to {{action}}.'), params: { action: ctx.action }, keyParams: ['action'] }, error.message);
       if (error.reason === 'spawn' && error.errno === 'ENOENT') {
-        return new SvnError('not-installed', 'The svn command-line client is not installed on the Ferry server.', error.message);
+        return new SvnError('not-installed', tk('The svn command-line client is not installed on the Ferry server.'), error.message);
       }
-      return new SvnError('unknown', `SVN failed to ${ctx.action}.`, error.message);
+      return new SvnError('unknown', svnFailed(ctx), error.message);
     }
-    return new SvnError('unknown', `SVN failed to ${ctx.action}.`, error instanceof Error ? error.message : String(error));
+    return new SvnError('unknown', svnFailed(ctx), error instanceof Error ? error.message : String(error));
   }
 
   private parse<T>(parse: () => T, ctx: ErrorContext): T {
     try {
       return parse();
     } catch (error) {
-      throw new SvnError('unknown', `SVN gave an answer Ferry cannot read while trying to ${ctx.action}.`, (error as Error).message);
+      throw new SvnError('unknown', { key: tk('SVN gave an answer Ferry cannot read while trying to {{action}}.'), params: { action: ctx.action }, keyParams: ['action'] }, (error as Error).message);
     }
   }
 
@@ -319,7 +323,7 @@ export class SvnClient {
       }
       if (!present) {
         const ctx: ErrorContext = { action: 'export', path, revision };
-        throw new SvnError('not-found', plainMessage('not-found', ctx, this.url, ''));
+        throw new SvnError('not-found', svnMessage('not-found', ctx, this.url, ''));
       }
     }
   }
@@ -327,7 +331,7 @@ export class SvnClient {
   /** Runs an update-like command; returns the number of paths it reports, refusing a reported conflict. */
   private async changedPaths(args: string[], ctx: ErrorContext): Promise<number> {
     const report = countUpdateReport(await this.svn(args, ctx, { timeoutMs: this.opts.exportTimeoutMs }));
-    if (report.conflicted) throw new SvnError('unknown', `SVN reported a conflict while trying to ${ctx.action}.`);
+    if (report.conflicted) throw new SvnError('unknown', { key: tk('SVN reported a conflict while trying to {{action}}.'), params: { action: ctx.action }, keyParams: ['action'] });
     return report.changed;
   }
 

@@ -1,6 +1,7 @@
 // svn's failures as errors an operator can act on: stderr's E-codes classified (wrong password, unreachable server,
 // missing path or revision...) into an SvnError with a plain message; svn's own words stay in `detail` for the log.
 import { FerryError, type ErrorKind } from '../../lib/errors.ts';
+import { fill, tk, type MessageParams } from '../../lib/messages.ts';
 import { PROJECT_ROOT } from '../selection.ts';
 import type { SvnRevision } from './types.ts';
 
@@ -40,8 +41,10 @@ export class SvnError extends FerryError {
   /** Error codes svn printed, e.g. ['E170013', 'E170001']. */
   readonly svnCodes: string[];
 
-  constructor(reason: SvnErrorKind, message: string, detail = '', svnCodes: string[] = []) {
-    super(FERRY_KIND[reason], message, { detail });
+  /** `message`: English text, or a message key with the values of its placeholders (shown in the user's language). */
+  constructor(reason: SvnErrorKind, message: string | SvnMessage, detail = '', svnCodes: string[] = []) {
+    const msg = typeof message === 'string' ? { key: message } : message;
+    super(FERRY_KIND[reason], msg.key, { detail, params: msg.params, keyParams: msg.keyParams });
     this.name = 'SvnError';
     this.reason = reason;
     this.svnCodes = svnCodes;
@@ -70,36 +73,74 @@ export interface ErrorContext {
 
 const MAX_DETAIL = 2000;
 
-function describePath(ctx: ErrorContext): string {
-  return ctx.path === undefined || ctx.path === PROJECT_ROOT ? 'The project directory' : `"${ctx.path}"`;
+/** An operator message as a message key, the values of its placeholders, and which of them are keys themselves. */
+export interface SvnMessage {
+  key: string;
+  params?: MessageParams;
+  keyParams?: readonly string[];
 }
 
-export function plainMessage(kind: SvnErrorKind, ctx: ErrorContext, url: string, detail: string): string {
+/**
+ * What Ferry was doing when svn failed (ErrorContext.action, written in src/deploy/svn/client.ts): message keys,
+ * translated before they are filled into "SVN failed to {{action}}." and the like.
+ */
+export const SVN_ACTIONS = [
+  tk('read the project information'),
+  tk('read the history'),
+  tk('list a directory'),
+  tk('read a file'),
+  tk('compare two revisions of a file'),
+  tk('export'),
+  tk('check out the project'),
+  tk('update the working copy'),
+  tk('switch the working copy'),
+  tk('clean up the working copy'),
+  tk('read the working copy'),
+] as const;
+
+const inProject = (ctx: ErrorContext) => ctx.path === undefined || ctx.path === PROJECT_ROOT;
+
+export function svnMessage(kind: SvnErrorKind, ctx: ErrorContext, url: string, detail: string): SvnMessage {
+  const action = { action: ctx.action };
   switch (kind) {
     case 'auth':
-      return 'SVN rejected the login: check the username and password.';
+      return { key: tk('SVN rejected the login: check the username and password.') };
     case 'access-denied':
-      return `SVN refused access to ${describePath(ctx).replace(/^The/, 'the')}: this user may not read it.`;
+      return inProject(ctx)
+        ? { key: tk('SVN refused access to the project directory: this user may not read it.') }
+        : { key: tk('SVN refused access to "{{path}}": this user may not read it.'), params: { path: ctx.path! } };
     case 'certificate':
-      return `The SVN server's TLS certificate is not trusted (${url}).`;
+      return { key: tk("The SVN server's TLS certificate is not trusted ({{url}})."), params: { url } };
     case 'no-such-revision':
       return ctx.revision !== undefined
-        ? `Revision ${ctx.revision} does not exist in the repository.`
-        : 'That revision does not exist in the repository.';
+        ? { key: tk('Revision {{revision}} does not exist in the repository.'), params: { revision: ctx.revision } }
+        : { key: tk('That revision does not exist in the repository.') };
     case 'not-found':
-      if (/E210005/.test(detail)) return `There is no SVN repository at ${url}.`;
-      if (ctx.revision !== undefined && ctx.revision !== 'HEAD') return `${describePath(ctx)} does not exist in revision ${ctx.revision}.`;
-      return ctx.path === undefined || ctx.path === PROJECT_ROOT
-        ? `The project URL ${url} does not exist in the repository.`
-        : `"${ctx.path}" does not exist in the repository.`;
+      if (/E210005/.test(detail)) return { key: tk('There is no SVN repository at {{url}}.'), params: { url } };
+      if (ctx.revision !== undefined && ctx.revision !== 'HEAD') {
+        return inProject(ctx)
+          ? { key: tk('The project directory does not exist in revision {{revision}}.'), params: { revision: ctx.revision } }
+          : { key: tk('"{{path}}" does not exist in revision {{revision}}.'), params: { path: ctx.path!, revision: ctx.revision } };
+      }
+      return inProject(ctx)
+        ? { key: tk('The project URL {{url}} does not exist in the repository.'), params: { url } }
+        : { key: tk('"{{path}}" does not exist in the repository.'), params: { path: ctx.path! } };
     case 'unreachable':
-      if (/E670\d{3}/.test(detail)) return `Cannot find the SVN server's host name (${url}).`;
-      return `Cannot reach the SVN server (${url}): it refused or dropped the connection, or is down.`;
+      if (/E670\d{3}/.test(detail)) return { key: tk("Cannot find the SVN server's host name ({{url}})."), params: { url } };
+      return { key: tk('Cannot reach the SVN server ({{url}}): it refused or dropped the connection, or is down.'), params: { url } };
     case 'local-disk':
-      return `SVN could not write the exported files on the Ferry server (disk full or read-only) while trying to ${ctx.action}.`;
+      return { key: tk('SVN could not write the exported files on the Ferry server (disk full or read-only) while trying to {{action}}.'), params: action, keyParams: ['action'] };
     default:
-      return `SVN failed to ${ctx.action}${ctx.path && ctx.path !== PROJECT_ROOT ? ` "${ctx.path}"` : ''}.`;
+      return inProject(ctx)
+        ? { key: tk('SVN failed to {{action}}.'), params: action, keyParams: ['action'] }
+        : { key: tk('SVN failed to {{action}} "{{path}}".'), params: { ...action, path: ctx.path! }, keyParams: ['action'] };
   }
+}
+
+/** The message in English (logs, the operation log, job records). */
+export function plainMessage(kind: SvnErrorKind, ctx: ErrorContext, url: string, detail: string): string {
+  const message = svnMessage(kind, ctx, url, detail);
+  return fill(message.key, message.params);
 }
 
 /** Turns svn's stderr into an SvnError an operator can act on. */
@@ -108,5 +149,5 @@ export function svnErrorFromStderr(stderr: string, ctx: ErrorContext, url: strin
   const codes = [...detail.matchAll(/\b([EW]\d{6})\b/g)].map((m) => m[1]);
   const match = ERROR_CODES.find(([, pattern]) => codes.some((code) => pattern.test(code)));
   const kind = match ? match[0] : 'unknown';
-  return new SvnError(kind, plainMessage(kind, ctx, url, detail), detail, codes);
+  return new SvnError(kind, svnMessage(kind, ctx, url, detail), detail, codes);
 }

@@ -11,9 +11,11 @@ import { concurrencyOf, hostPlans } from './plans.ts';
 import { selectHosts, stringList } from './request.ts';
 import { createJob, projectFor } from './store.ts';
 import { FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 
 export const DRIFT_TEXT = {
-  noEngine: 'Drift checks are not available on this Ferry server.',
+  noEngine: tk('Drift checks are not available on this Ferry server.'),
+  // The rest are lines of the job's output and the operation log: they stay in English.
   nothingRecorded: 'no file recorded for this host yet (publish to it first)',
   clean: (n: number) => `all ${n} recorded file(s) are as Ferry put them`,
   drifted: (n: number, of: number) => `${n} of ${of} recorded file(s) differ from what Ferry put there`,

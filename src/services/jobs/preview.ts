@@ -6,6 +6,7 @@ import type { HostCheck, RemoteFile } from '../../deploy/inspect.ts';
 import { HOST_CHECK } from '../../config.ts';
 import { decryptSecret } from '../../lib/crypto.ts';
 import { FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 import type { Ctx } from '../context.ts';
 import { assertCan } from '../permissions.ts';
 import { recordedFiles } from './host-files.ts';
@@ -14,16 +15,14 @@ import { concurrencyOf, hostPlans } from './plans.ts';
 import { publishSpec, type PublishInput, type PublishSpec } from './publish.ts';
 import { projectFor, type ProjectFull } from './store.ts';
 
-/** What an operator reads; kept together for the translation that follows. */
+/** What an operator reads; kept together for the translation that follows (message keys, see src/lib/messages.ts). */
 export const PREVIEW_TEXT = {
-  noEngine: 'Previews are not available on this Ferry server.',
-  refusedDir: 'not checked: the deploy directory of this host is not allowed (see the host settings)',
-  link: 'a symbolic link on the host',
-  outside: 'leads outside the deploy directory on the host',
-  other: 'not a regular file on the host',
-  drifted: (files: number, hosts: string[]) =>
-    `${files} file(s) on ${hosts.length} host(s) (${hosts.join(', ')}) were edited by hand since Ferry put them there. Look at the preview, then publish again and tick "overwrite hand edits" (API: "overwriteDrift": true) to overwrite them.`,
-  skipped: 'skipped: every file is already in place on this host, nothing was sent',
+  noEngine: tk('Previews are not available on this Ferry server.'),
+  // Shown per host by the publish dialog, which translates them (a host's own error text is left as it is).
+  refusedDir: tk('not checked: the deploy directory of this host is not allowed (see the host settings)'),
+  link: tk('a symbolic link on the host'),
+  outside: tk('leads outside the deploy directory on the host'),
+  other: tk('not a regular file on the host'),
 };
 
 export interface DriftedFile {

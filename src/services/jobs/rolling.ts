@@ -2,6 +2,7 @@
 import type { ProcessAction } from '../../deploy/runner-types.ts';
 import type { EventSink } from '../../deploy/types.ts';
 import { badRequest, FerryError } from '../../lib/errors.ts';
+import { tk } from '../../lib/messages.ts';
 
 /** Rolling mode: `batchSize` hosts at a time, or `batchPercent` of them (at least one). */
 export function batchSizeOf(input: { batchSize?: unknown; batchPercent?: unknown }, hostCount: number): number | null {
@@ -50,7 +51,9 @@ export async function rollingProcessAction<T extends { host: { name: string } }>
       const rest = items.slice(start + batchSize);
       const reason = `skipped: batch ${batch} failed on ${[...failed].join(', ')}; hosts done before it: ${done.length ? done.join(', ') : 'none'}`;
       for (const h of rest) await emit({ type: 'host', host: h.host.name, status: 'skipped', phase: 'skipped', error: reason });
-      throw new FerryError('failed', `Rolling ${action} stopped at batch ${batch} (${[...failed].join(', ')} failed). Done: ${done.length ? done.join(', ') : 'no host'}.`);
+      throw new FerryError('failed', done.length ? tk('Rolling {{action}} stopped at batch {{batch}} ({{failed}} failed). Done: {{done}}.') : tk('Rolling {{action}} stopped at batch {{batch}} ({{failed}} failed). Done: no host.'), {
+        params: { action, batch, failed: [...failed].join(', '), done: done.join(', ') }, keyParams: ['action'],
+      });
     }
     done.push(...hosts.map((h) => h.host.name));
   }

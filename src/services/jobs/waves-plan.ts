@@ -1,7 +1,8 @@
 // Publishing in waves, the plan: the `waves` settings of a publish request checked, the hosts cut into waves (by the
 // order of the chosen groups, or in batches), and the plan + progress kept as JSON in Job.waves.
 import { WAVES } from '../../config.ts';
-import { badRequest } from '../../lib/errors.ts';
+import { badRequest, FerryError } from '../../lib/errors.ts';
+import { fill, tk, type MessageParams } from '../../lib/messages.ts';
 import type { Services } from '../context.ts';
 import { isActiveStatus } from './status.ts';
 import type { ProjectFull } from './store.ts';
@@ -51,10 +52,13 @@ const SETTING_NAMES = ['by', 'batchSize', 'restart', 'statusTimeoutSeconds', 'pa
 
 const present = (v: unknown) => v !== undefined && v !== null && v !== '';
 
+/** `words` names the setting as a message key ("The batch size"), translated before it is filled in. */
 function wholeNumber(value: unknown, field: string, min: number, max: number, words: string): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw badRequest(`${words} must be a whole number from ${min} to ${max}.`, { [`waves.${field}`]: `must be ${min}-${max}` });
+    throw new FerryError('invalid', tk('{{setting}} must be a whole number from {{min}} to {{max}}.'), {
+      params: { setting: words, min, max }, keyParams: ['setting'], fields: { [`waves.${field}`]: `must be ${min}-${max}` },
+    });
   }
   return n;
 }
@@ -65,7 +69,7 @@ export function waveSettings(project: ProjectFull, value: unknown, chosenHosts: 
   if (typeof value !== 'object' || Array.isArray(value)) throw badRequest('"waves" must be an object, for example { "by": "group" }.', { waves: 'must be an object' });
   const input = value as Record<string, unknown>;
   for (const key of Object.keys(input)) {
-    if (!SETTING_NAMES.includes(key)) throw badRequest(`Unknown wave setting "${key}". Known settings: ${SETTING_NAMES.join(', ')}.`, { [`waves.${key}`]: 'unknown setting' });
+    if (!SETTING_NAMES.includes(key)) throw new FerryError('invalid', tk('Unknown wave setting "{{key}}". Known settings: {{known}}.'), { params: { key, known: SETTING_NAMES.join(', ') }, fields: { [`waves.${key}`]: 'unknown setting' } });
   }
   if (input.by !== 'group' && input.by !== 'batch') {
     throw badRequest('Waves go "by": "group" (one wave per chosen group, in the order given) or "by": "batch" (batches of batchSize hosts).', { 'waves.by': 'must be "group" or "batch"' });
@@ -73,23 +77,31 @@ export function waveSettings(project: ProjectFull, value: unknown, chosenHosts: 
   const settings: WaveSettings = { by: input.by, statusTimeoutSeconds: WAVES.statusTimeoutSeconds, pauseSeconds: 0, manual: false };
   if (input.by === 'batch') {
     if (!present(input.batchSize)) throw badRequest('Waves in batches need a batch size: how many hosts each wave publishes to.', { 'waves.batchSize': 'required' });
-    settings.batchSize = wholeNumber(input.batchSize, 'batchSize', 1, 100_000, 'The batch size');
+    settings.batchSize = wholeNumber(input.batchSize, 'batchSize', 1, 100_000, tk('The batch size'));
   } else if (present(input.batchSize)) {
     throw badRequest('A batch size is only used with waves "by": "batch".', { 'waves.batchSize': 'only with by "batch"' });
   }
   if (present(input.restart)) {
     if (typeof input.restart !== 'string') throw badRequest('"restart" must be the name of one of the project\'s processes.', { 'waves.restart': 'must be a process name' });
     const process = project.processes.find((p) => p.name === input.restart);
-    if (!process) throw badRequest(`Project "${project.name}" has no process "${input.restart}" to restart between waves.`, { 'waves.restart': `unknown process "${input.restart}"` });
+    if (!process) {
+      throw new FerryError('invalid', tk('Project "{{project}}" has no process "{{process}}" to restart between waves.'), {
+        params: { project: project.name, process: input.restart }, fields: { 'waves.restart': `unknown process "${input.restart}"` },
+      });
+    }
     const runsIt = new Set(process.groups.flatMap((g) => g.hosts.map((h) => h.id)));
-    if (!chosenHosts.some((h) => runsIt.has(h.id))) throw badRequest(`Process "${process.name}" does not run on any of the chosen hosts, so it cannot be checked between waves.`, { 'waves.restart': 'runs on none of the chosen hosts' });
+    if (!chosenHosts.some((h) => runsIt.has(h.id))) {
+      throw new FerryError('invalid', tk('Process "{{process}}" does not run on any of the chosen hosts, so it cannot be checked between waves.'), {
+        params: { process: process.name }, fields: { 'waves.restart': 'runs on none of the chosen hosts' },
+      });
+    }
     settings.restart = process.name;
   }
   if (present(input.statusTimeoutSeconds)) {
     if (!settings.restart) throw badRequest('A status timeout needs a process to restart and check between waves ("restart").', { 'waves.statusTimeoutSeconds': 'needs "restart"' });
-    settings.statusTimeoutSeconds = wholeNumber(input.statusTimeoutSeconds, 'statusTimeoutSeconds', 1, WAVES.maxStatusTimeoutSeconds, 'The status timeout (seconds)');
+    settings.statusTimeoutSeconds = wholeNumber(input.statusTimeoutSeconds, 'statusTimeoutSeconds', 1, WAVES.maxStatusTimeoutSeconds, tk('The status timeout (seconds)'));
   }
-  if (present(input.pauseSeconds)) settings.pauseSeconds = wholeNumber(input.pauseSeconds, 'pauseSeconds', 0, WAVES.maxPauseSeconds, 'The pause between waves (seconds)');
+  if (present(input.pauseSeconds)) settings.pauseSeconds = wholeNumber(input.pauseSeconds, 'pauseSeconds', 0, WAVES.maxPauseSeconds, tk('The pause between waves (seconds)'));
   if (present(input.manual)) {
     if (typeof input.manual !== 'boolean') throw badRequest('"manual" must be true or false.', { 'waves.manual': 'must be a boolean' });
     settings.manual = input.manual;
@@ -163,22 +175,24 @@ export async function skipUnstartedWaves(svc: Services, job: { id: number; waves
 
 /** How the job page shows each wave status: the words, and the job status whose badge colour it borrows. */
 export const WAVE_STATUS_VIEW: Record<WaveStatus, { words: string; badge: string }> = {
-  pending: { words: 'not started', badge: 'queued' },
-  publishing: { words: 'publishing', badge: 'running' },
-  checking: { words: 'restarting and checking status', badge: 'running' },
-  pausing: { words: 'pausing', badge: 'paused' },
-  waiting: { words: 'waiting for Continue', badge: 'paused' },
-  done: { words: 'done', badge: 'succeeded' },
-  failed: { words: 'failed', badge: 'failed' },
-  skipped: { words: 'not started', badge: 'queued' },
+  pending: { words: tk('not started'), badge: 'queued' },
+  publishing: { words: tk('publishing'), badge: 'running' },
+  checking: { words: tk('restarting and checking status'), badge: 'running' },
+  pausing: { words: tk('pausing'), badge: 'paused' },
+  waiting: { words: tk('waiting for Continue'), badge: 'paused' },
+  done: { words: tk('done'), badge: 'succeeded' },
+  failed: { words: tk('failed'), badge: 'failed' },
+  skipped: { words: tk('not started'), badge: 'queued' },
 };
 
-/** The settings in one sentence, for the job page. */
-export function describeWaveSettings(s: WaveSettings): string {
-  const parts = [s.by === 'group' ? 'One wave per group, in the order chosen.' : `Batches of ${s.batchSize} host(s).`];
-  if (s.restart) parts.push(`After each wave: restart ${s.restart} and wait up to ${s.statusTimeoutSeconds} s for its status check to pass on every host.`);
-  if (s.pauseSeconds) parts.push(`Pause ${s.pauseSeconds} s before the next wave.`);
-  if (s.manual) parts.push('Wait for someone to click Continue before the next wave.');
+/** The settings in one sentence, for the job page; in English unless `t` (the request's translator) is given. */
+export function describeWaveSettings(s: WaveSettings, t: (key: string, params?: MessageParams) => string = fill): string {
+  const parts = [s.by === 'group' ? t(tk('One wave per group, in the order chosen.')) : t(tk('Batches of {{size}} host(s).'), { size: s.batchSize ?? '' })];
+  if (s.restart) {
+    parts.push(t(tk('After each wave: restart {{process}} and wait up to {{seconds}} s for its status check to pass on every host.'), { process: s.restart, seconds: s.statusTimeoutSeconds }));
+  }
+  if (s.pauseSeconds) parts.push(t(tk('Pause {{seconds}} s before the next wave.'), { seconds: s.pauseSeconds }));
+  if (s.manual) parts.push(t(tk('Wait for someone to click Continue before the next wave.')));
   return parts.join(' ');
 }
 

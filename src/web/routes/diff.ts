@@ -16,7 +16,7 @@ export function diffPagesRouter(svc: Services) {
     const project = await projectFor(svc, ctxOf(req), req.params.name, 'diff.view');
     const query = { path: text(req.query.path), from: text(req.query.from), to: text(req.query.to), host: text(req.query.host) };
     res.render('pages/projects/diff', {
-      title: `Diff of ${query.path || 'a file'}`, project: { name: project.name }, query,
+      title: query.path ? req.t('Diff of {{path}}', { path: query.path }) : req.t('Diff of a file'), project: { name: project.name }, query,
       pageData: jsonForScript({ project: project.name, query }),
       scripts: ['/vendor/diff2html/js/diff2html-ui-slim.min.js'], modules: ['/static/js/diff.js'],
     });

@@ -21,7 +21,7 @@ export function projectsPagesRouter(svc: Services, jobs?: JobRunner) {
   router.get('/:name/publish', async function getPublish(req, res) {
     const page = await publishPageData(svc, ctxOf(req), req.params.name);
     res.render('pages/projects/publish', {
-      title: `Publish ${page.project.name}`, ...page, engineReady: Boolean(jobs), waveLimits: WAVES,
+      title: req.t('Publish {{name}}', { name: page.project.name }), ...page, engineReady: Boolean(jobs), waveLimits: WAVES,
       pageData: jsonForScript({ project: page.project.name, groups: page.groups, hosts: page.hosts }),
       scripts: ['/vendor/jstree/jstree.min.js'], modules: ['/static/js/publish.js'],
     });
