@@ -185,15 +185,19 @@ export const WAVE_STATUS_VIEW: Record<WaveStatus, { words: string; badge: string
   skipped: { words: tk('not started'), badge: 'queued' },
 };
 
-/** The settings in one sentence, for the job page; in English unless `t` (the request's translator) is given. */
-export function describeWaveSettings(s: WaveSettings, t: (key: string, params?: MessageParams) => string = fill): string {
+/**
+ * The settings in one sentence, for the job page; in English (records) unless `t`, the request's translator, and its
+ * language `lng` are given.
+ */
+export function describeWaveSettings(s: WaveSettings, t: (key: string, params?: MessageParams) => string = fill, lng = 'en'): string {
   const parts = [s.by === 'group' ? t(tk('One wave per group, in the order chosen.')) : t(tk('Batches of {{size}} host(s).'), { size: s.batchSize ?? '' })];
   if (s.restart) {
     parts.push(t(tk('After each wave: restart {{process}} and wait up to {{seconds}} s for its status check to pass on every host.'), { process: s.restart, seconds: s.statusTimeoutSeconds }));
   }
   if (s.pauseSeconds) parts.push(t(tk('Pause {{seconds}} s before the next wave.'), { seconds: s.pauseSeconds }));
   if (s.manual) parts.push(t(tk('Wait for someone to click Continue before the next wave.')));
-  return parts.join(' ');
+  // Chinese sentences follow each other without a space.
+  return parts.join(lng.startsWith('zh') ? '' : ' ');
 }
 
 /**

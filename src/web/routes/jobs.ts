@@ -9,7 +9,7 @@ import { ctxOf } from '../middleware/auth.ts';
 import { grantOn } from '../../services/permissions.ts';
 import { dataTablesRequest, dataTablesResponse, searchFromQuery, sortColumn } from '../datatables.ts';
 import {
-  JOB_KINDS, JOB_STATUSES, WAVE_STATUS_VIEW, continueOffer, isActiveStatus, jobIdParam, neverRan, requestRights, type JobRunner, type WavesState,
+  JOB_KINDS, JOB_STATUSES, WAVE_STATUS_VIEW, continueOffer, describeWaveSettings, isActiveStatus, jobIdParam, neverRan, requestRights, type JobRunner,
 } from '../../services/jobs/index.ts';
 import { recordedTranslator } from '../recorded.ts';
 import { isDriftRefusal } from '../../deploy/release/drift.ts';
@@ -20,19 +20,6 @@ export function jobFilterFromQuery(q: Request['query']): JobFilter {
   return {
     project: str(q.project), kind: str(q.kind), status: str(q.status), user: str(q.user), search: searchFromQuery(q),
   };
-}
-
-/**
- * The settings of a publish in waves in one sentence, in the user's language (the same sentence as
- * describeWaveSettings in services/jobs/waves-plan.ts, which stays English for records).
- */
-export function waveSettingsWords(s: WavesState, t: Request['t'], lng = 'en'): string {
-  const parts = [s.by === 'group' ? t('One wave per group, in the order chosen.') : t('Batches of {{n}} host(s).', { n: s.batchSize })];
-  if (s.restart) parts.push(t('After each wave: restart {{process}} and wait up to {{seconds}} s for its status check to pass on every host.', { process: s.restart, seconds: s.statusTimeoutSeconds }));
-  if (s.pauseSeconds) parts.push(t('Pause {{seconds}} s before the next wave.', { seconds: s.pauseSeconds }));
-  if (s.manual) parts.push(t('Wait for someone to click Continue before the next wave.'));
-  // Chinese sentences follow each other without a space.
-  return parts.join(lng.startsWith('zh') ? '' : ' ');
 }
 
 export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
@@ -74,7 +61,7 @@ export function jobsPagesRouter(svc: Services, jobs?: JobRunner) {
       driftRefused: job.kind === 'publish' ? job.hosts.filter((h) => h.status === 'failed' && isDriftRefusal(h.error)).length : 0,
       // A publish in waves: Continue (between waves) and Continue anyway (after a failed wave) need the publish grant.
       canContinue: Boolean(job.waves) && grant.publish && !never, continueOffer: continueOffer(job),
-      waveView: WAVE_STATUS_VIEW, waveSettings: job.waves ? waveSettingsWords(job.waves, req.t, req.language) : '',
+      waveView: WAVE_STATUS_VIEW, waveSettings: job.waves ? describeWaveSettings(job.waves, req.t, req.language) : '',
       modules: ['/static/js/job.js'],
     });
   });
