@@ -1,15 +1,13 @@
 // The My account page in a real headless Chromium: reach it from the navigation, create a token with an expiry
 // (shown once), use it, revoke it with the page's button (and its confirmation), and see it refused at once.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import type { Browser } from 'playwright-core';
 import { startTestApp, PASSWORD } from '../helpers/app.ts';
-import { launchBrowser, screenshot, collectPageErrors } from '../helpers/browser.ts';
+import { startBrowserApp, type BrowserApp, screenshot, collectPageErrors } from '../helpers/browser.ts';
 
 let t: Awaited<ReturnType<typeof startTestApp>>;
-let server: Server;
+let web: BrowserApp;
 let base: string;
 let browser: Browser;
 
@@ -17,15 +15,12 @@ beforeAll(async () => {
   t = await startTestApp();
   await t.addUser('mia', 'member');
   await t.addUser('ada', 'auditor');
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchBrowser();
+  web = await startBrowserApp(t.app);
+  ({ base, browser } = web);
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await new Promise((r) => server?.close(r));
+  await web?.close();
   await t?.cleanup();
 });
 
@@ -33,10 +28,7 @@ describe('My account page', () => {
   it('creates a token shown once, lists it, and revokes it with the Revoke button', async () => {
     const page = await browser.newPage();
     const errors = collectPageErrors(page);
-    await page.goto(`${base}/login`);
-    await page.fill('#username', 'mia');
-    await page.fill('#password', PASSWORD);
-    await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+    await web.signIn(page, 'mia');
 
     await Promise.all([page.waitForURL(`${base}/account`), page.click('nav a[href="/account"]')]);
     expect(await page.locator('#tokens').textContent()).toContain('No API tokens.');

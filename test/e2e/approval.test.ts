@@ -3,35 +3,22 @@
 // reason (the target keeps its bytes); the developer then reads the reason and has no approve button.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp, PASSWORD } from '../helpers/app.ts';
-import { launchBrowser, screenshot, collectPageErrors } from '../helpers/browser.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
+import { startBrowserApp, type BrowserApp, screenshot, collectPageErrors } from '../helpers/browser.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
-let server: Server;
+let web: BrowserApp;
 let base: string;
 let browser: Browser;
 const tokens: Record<string, string> = {};
 const onTarget = () => fs.readFileSync(path.join(fleet.targets.a.dir, 'conf/app.ini'), 'utf8');
-
-async function signIn(page: Page, name: string) {
-  await page.goto(`${base}/login`);
-  await page.fill('#username', name);
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
-}
 
 async function requestPublish(): Promise<number> {
   const res = await supertest(t.app).post('/api/projects/game/publish').set('Authorization', `Bearer ${tokens.dev}`)
@@ -42,12 +29,7 @@ async function requestPublish(): Promise<number> {
 
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a'], files: { 'trunk/conf/app.ini': 'v1\n' } });
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   await t.addUser('ops', 'admin');
   tokens.ops = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
   const api = supertest(t.app);
@@ -62,16 +44,13 @@ beforeAll(async () => {
   await t.addUser('lead', 'member', { game: ['approve'] });
   tokens.dev = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'dev');
 
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchBrowser();
+  web = await startBrowserApp(t.app);
+  ({ base, browser } = web);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await web?.close();
   await t?.jobs?.idle();
-  server?.close();
   await fleet?.stop();
   await t?.cleanup();
 });
@@ -81,7 +60,7 @@ describe('approval in the browser', () => {
     const jobId = await requestPublish();
     const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
     const errors = collectPageErrors(page);
-    await signIn(page, 'lead');
+    await web.signIn(page, 'lead');
     expect(await page.textContent('#nav-approvals .badge')).toBe('1');
     await page.locator(`#awaiting-approval a[href="/jobs/${jobId}"]`).first().click();
     await page.waitForURL(`${base}/jobs/${jobId}`);
@@ -105,7 +84,7 @@ describe('approval in the browser', () => {
     const jobId = await requestPublish();
     const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
     const errors = collectPageErrors(page);
-    await signIn(page, 'lead');
+    await web.signIn(page, 'lead');
     await page.goto(`${base}/jobs/${jobId}`);
     // The reason is required: an empty one does not send anything.
     await page.click('#reject-button');
@@ -121,7 +100,7 @@ describe('approval in the browser', () => {
     await page.close();
 
     const devPage = await browser.newPage();
-    await signIn(devPage, 'dev');
+    await web.signIn(devPage, 'dev');
     expect(await devPage.locator('#nav-approvals').count()).toBe(0);
     await devPage.goto(`${base}/jobs/${jobId}`);
     expect(await devPage.textContent('#approval-panel')).toMatch(/Rejected by lead .*: wait for the maintenance window/);

@@ -7,25 +7,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import type { Browser, Page } from 'playwright-core';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp, PASSWORD } from '../helpers/app.ts';
-import { launchBrowser, screenshot, collectPageErrors } from '../helpers/browser.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
+import { startBrowserApp, type BrowserApp, screenshot, collectPageErrors } from '../helpers/browser.ts';
 import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
 const FILES = 20_000;
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
-let server: Server;
+let web: BrowserApp;
 let base: string;
 let browser: Browser;
 let token: string;
@@ -70,26 +65,18 @@ beforeAll(async () => {
   report('svn import of the folder (ms)', Date.now() - started);
   fs.rmSync(gen, { recursive: true, force: true });
 
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   await t.addUser('ops', 'admin');
   token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
   const res = await supertest(t.app).post('/api/import').set('Authorization', `Bearer ${token}`).send(fleet.importDoc());
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchBrowser();
+  web = await startBrowserApp(t.app);
+  ({ base, browser } = web);
 }, 900_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await web?.close();
   await t?.jobs?.idle();
-  server?.close();
   await fleet?.stop();
   await t?.cleanup();
   report('load average at the end', fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '));
@@ -101,10 +88,7 @@ describe('a folder of 20,000 files', () => {
     report('load average at the start', fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '));
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const errors = collectPageErrors(page);
-    await page.goto(`${base}/login`);
-    await page.fill('#username', 'ops');
-    await page.fill('#password', PASSWORD);
-    await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+    await web.signIn(page, 'ops');
     await page.goto(`${base}/projects/game/publish`);
     await page.waitForSelector(`${node('maps')} > a`);
 

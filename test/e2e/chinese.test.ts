@@ -4,25 +4,19 @@
 // phrases of the message files that should have been shown in Chinese.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp, PASSWORD } from '../helpers/app.ts';
-import { launchBrowser, screenshot, collectPageErrors } from '../helpers/browser.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
+import { startTestApp, PASSWORD, realEngine } from '../helpers/app.ts';
+import { startBrowserApp, type BrowserApp, screenshot, collectPageErrors } from '../helpers/browser.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { readMessages } from '../../scripts/i18n.ts';
 
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
-let server: Server;
+let web: BrowserApp;
 let base: string;
 let browser: Browser;
 let context: BrowserContext;
@@ -49,12 +43,7 @@ async function untranslated(p: Page): Promise<string[]> {
 
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b'], files: { 'trunk/bin/start.sh': 'echo start\n', [`trunk/${CHINESE_FILE}`]: '[服务器]\n端口 = 7000\n' } });
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   await t.addUser('ops', 'admin');
   const token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
   const api = supertest(t.app);
@@ -63,10 +52,8 @@ beforeAll(async () => {
   await t.jobs!.idle();
   await fleet.svn.commit({ [`trunk/${CHINESE_FILE}`]: CHINESE_BYTES }, '端口改为 7001');
 
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchBrowser();
+  web = await startBrowserApp(t.app);
+  ({ base, browser } = web);
   // The browser's language: Chromium sends Accept-Language: zh-CN, and Intl formats dates in Chinese.
   context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 1000 } });
   page = await context.newPage();
@@ -74,9 +61,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await web?.close();
   await t?.jobs?.idle();
-  server?.close();
   await fleet?.stop();
   await t?.cleanup();
 });

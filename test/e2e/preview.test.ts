@@ -3,24 +3,18 @@
 // then publishes; the diff page renders a config file's change between revisions and a hand edit with diff2html.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import type { Browser, Page } from 'playwright-core';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp, PASSWORD } from '../helpers/app.ts';
-import { launchBrowser, screenshot, collectPageErrors } from '../helpers/browser.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
+import { startBrowserApp, type BrowserApp, screenshot, collectPageErrors } from '../helpers/browser.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
-let server: Server;
+let web: BrowserApp;
 let base: string;
 let browser: Browser;
 let page: Page;
@@ -32,12 +26,7 @@ const onTarget = (host: string, rel: string) => fs.readFileSync(targetFile(host,
 
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b'], files: { 'trunk/conf/app.ini': '[server]\nport = 7000\nname = first\n', 'trunk/bin/server.sh': 'echo start\n' } });
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   await t.addUser('ops', 'admin');
   const token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
   const api = supertest(t.app);
@@ -47,22 +36,16 @@ beforeAll(async () => {
   r2 = await fleet.svn.commit({ 'trunk/conf/app.ini': '[server]\nport = 7001\nname = second\n' }, 'port 7001');
   fs.writeFileSync(targetFile('a', 'bin/server.sh'), 'echo start --debug # edited on the host\n');
 
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchBrowser();
+  web = await startBrowserApp(t.app);
+  ({ base, browser } = web);
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   errors = collectPageErrors(page);
-  await page.goto(`${base}/login`);
-  await page.fill('#username', 'ops');
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+  await web.signIn(page, 'ops');
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await web?.close();
   await t?.jobs?.idle();
-  server?.close();
   await fleet?.stop();
   await t?.cleanup();
 });

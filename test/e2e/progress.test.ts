@@ -3,35 +3,23 @@
 // are read from their aria-valuenow, survive a reload mid-upload, and the timeline is drawn once the job ends.
 import crypto from 'node:crypto';
 import path from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import type { Browser, Page } from 'playwright-core';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp, PASSWORD } from '../helpers/app.ts';
-import { launchBrowser, screenshot, collectPageErrors, SCREENSHOTS } from '../helpers/browser.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
+import { startBrowserApp, type BrowserApp, screenshot, collectPageErrors, SCREENSHOTS } from '../helpers/browser.ts';
 import { slowUploads } from '../helpers/slow-transport.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
 import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
-let server: Server;
+let web: BrowserApp;
 let base: string;
 let browser: Browser;
 let token: string;
-
-async function signIn(page: Page, name: string) {
-  await page.goto(`${base}/login`);
-  await page.fill('#username', name);
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
-}
 
 /** The upload bar of each host row, as its aria-valuenow (null while the row shows none). */
 const hostBars = (page: Page) => page.$$eval('#job-progress tr[data-host]', (rows) => Object.fromEntries(rows.map((tr) => {
@@ -43,26 +31,20 @@ const hostBars = (page: Page) => page.$$eval('#job-progress tr[data-host]', (row
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b', 'c'], behindRelay: ['c'], files: { 'trunk/assets/map.pak': crypto.randomBytes(5 * 1024 * 1024), 'trunk/conf/app.ini': 'v1\n' } });
   t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: slowUploads(createSshTransport(), 1024 * 1024), runFile, logger: svc.logger, connectTimeoutMs: 5000, relayTunnelMaxBytes: 1,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
+    engine: realEngine({ transport: slowUploads(createSshTransport(), 1024 * 1024), relayTunnelMaxBytes: 1 }),
   });
   await t.addUser('ops', 'admin');
   token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
   const imported = await supertest(t.app).post('/api/import').set('Authorization', `Bearer ${token}`)
     .send(fleet.importDoc({ hostOverrides: { c: { relayMode: 'store-forward' } } }));
   expect(imported.status, JSON.stringify(imported.body)).toBe(201);
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchBrowser();
+  web = await startBrowserApp(t.app);
+  ({ base, browser } = web);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await web?.close();
   await t?.jobs?.idle();
-  server?.close();
   await fleet?.stop();
   await t?.cleanup();
 });
@@ -71,7 +53,7 @@ describe('upload progress in the browser', () => {
   it('shows the bars moving during a multi-MB upload, keeps them over a reload, and draws the timeline after the job', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors = collectPageErrors(page);
-    await signIn(page, 'ops');
+    await web.signIn(page, 'ops');
     const started = await supertest(t.app).post('/api/projects/game/publish').set('Authorization', `Bearer ${token}`).send({ files: ['assets', 'conf'], groups: ['zone1'] });
     expect(started.status, JSON.stringify(started.body)).toBe(201);
     const jobId = started.body.jobId as number;
@@ -141,7 +123,7 @@ describe('upload progress in the browser', () => {
   it('draws 64 hosts as 64 readable rows in a scrolling box', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors = collectPageErrors(page);
-    await signIn(page, 'ops');
+    await web.signIn(page, 'ops');
     const job = await t.db.job.findFirstOrThrow({ orderBy: { id: 'desc' } });
     await page.goto(`${base}/jobs/${job.id}`);
     await page.waitForSelector('#job-timeline svg.job-timeline');

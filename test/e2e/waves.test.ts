@@ -3,36 +3,25 @@
 // result per host and b untouched, then "Continue anyway" publishes zone2 as a new job.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import type { Browser } from 'playwright-core';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp, PASSWORD } from '../helpers/app.ts';
-import { launchBrowser, screenshot, collectPageErrors } from '../helpers/browser.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
+import { startBrowserApp, type BrowserApp, screenshot, collectPageErrors } from '../helpers/browser.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
-let server: Server;
+let web: BrowserApp;
 let base: string;
 let browser: Browser;
 const bytesOf = (host: 'a' | 'b') => fs.readFileSync(path.join(fleet.targets[host].dir, 'app.txt'), 'utf8');
 
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b'], files: { 'trunk/app.txt': 'v1\n' } });
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   await t.addUser('ops', 'admin');
   const token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
   const api = supertest(t.app);
@@ -49,16 +38,13 @@ beforeAll(async () => {
   await fleet.svn.commit({ 'trunk/app.txt': 'v2\n' }, 'second build');
   fs.writeFileSync(path.join(fleet.targets.a.dir, 'broken'), '');
 
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchBrowser();
+  web = await startBrowserApp(t.app);
+  ({ base, browser } = web);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await web?.close();
   await t?.jobs?.idle();
-  server?.close();
   await fleet?.stop();
   await t?.cleanup();
 });
@@ -67,10 +53,7 @@ describe('publishing in waves in the browser', () => {
   it('stops before the second wave when the first wave\'s status check fails, and shows the waves and each host\'s gate', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
     const errors = collectPageErrors(page);
-    await page.goto(`${base}/login`);
-    await page.fill('#username', 'ops');
-    await page.fill('#password', PASSWORD);
-    await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+    await web.signIn(page, 'ops');
 
     await page.goto(`${base}/projects/game/publish`);
     await page.click('li[id="svn:app.txt"] > a');
@@ -124,10 +107,7 @@ describe('publishing in waves in the browser', () => {
     fs.rmSync(path.join(fleet.targets.a.dir, 'broken'), { force: true });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
     const errors = collectPageErrors(page);
-    await page.goto(`${base}/login`);
-    await page.fill('#username', 'ops');
-    await page.fill('#password', PASSWORD);
-    await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+    await web.signIn(page, 'ops');
     await page.goto(`${base}/projects/game/publish`);
     await page.fill('#revision', '1');
     await page.click('#revision-apply');

@@ -4,18 +4,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp, PASSWORD } from '../helpers/app.ts';
-import { launchBrowser, screenshot, collectPageErrors } from '../helpers/browser.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
+import { startBrowserApp, type BrowserApp, screenshot, collectPageErrors } from '../helpers/browser.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
@@ -31,18 +25,12 @@ esac
 
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
-let server: Server;
+let web: BrowserApp;
 let base: string;
 let browser: Browser;
 let token: string;
 const read = (host: 'a' | 'b', rel: string) => fs.readFileSync(path.join(fleet.targets[host].dir, rel), 'utf8');
 
-async function signIn(page: Page, name: string) {
-  await page.goto(`${base}/login`);
-  await page.fill('#username', name);
-  await page.fill('#password', PASSWORD);
-  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
-}
 const node = (p: string) => `li[id="svn:${p}"]`;
 
 beforeAll(async () => {
@@ -50,12 +38,7 @@ beforeAll(async () => {
     targets: ['a', 'b'], behindRelay: ['b'],
     files: { 'trunk/conf/app.ini': 'level=1\n', 'trunk/conf/extra.ini': 'x=1\n', 'trunk/bin/ctl.sh': { content: CTL, executable: true }, 'trunk/bin/server': 'server v1\n' },
   });
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   await t.addUser('ops', 'admin');
   token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
   const api = supertest(t.app);
@@ -71,16 +54,13 @@ beforeAll(async () => {
   await t.addUser('viewer', 'member', { game: [] });
   await t.db.grant.updateMany({ where: { user: { name: 'viewer' } }, data: { canProcess: true } });
 
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchBrowser();
+  web = await startBrowserApp(t.app);
+  ({ base, browser } = web);
 }, 180_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await web?.close();
   await t?.jobs?.idle();
-  server?.close();
   await fleet?.stop();
   await t?.cleanup();
 });
@@ -91,7 +71,7 @@ describe('browser workflow', () => {
     const errors = collectPageErrors(page);
     await page.goto(`${base}/login`);
     await screenshot(page, '01-login');
-    await signIn(page, 'ops');
+    await web.signIn(page, 'ops');
     await page.locator('tr[data-project="game"]').waitFor();
     expect(await page.locator('tr[data-project="game"]').count()).toBe(1);
     await screenshot(page, '02-dashboard');
@@ -170,7 +150,7 @@ describe('browser workflow', () => {
   it('restarts a process group from the processes page and shows its new status', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const errors = collectPageErrors(page);
-    await signIn(page, 'ops');
+    await web.signIn(page, 'ops');
     await page.goto(`${base}/projects/game/processes`);
     await page.click('tr.process-group-row[data-process="zone1"][data-group="zone1"] button[data-action="restart"]');
     await page.waitForSelector('#process-confirm.show');
@@ -206,7 +186,7 @@ describe('browser workflow', () => {
     // Exercises the ticks public/js/lib/tree-selection.js decides (jsTree's own cascade is off; jsTree pinned in package.json).
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const errors = collectPageErrors(page);
-    await signIn(page, 'ops');
+    await web.signIn(page, 'ops');
     await page.goto(`${base}/projects/game/publish`);
     await page.waitForSelector(`${node('conf')} > a`);
     expect(await page.evaluate(`$('#file-tree').jstree(true).settings.checkbox.cascade`)).toBe('');
@@ -242,7 +222,7 @@ describe('browser workflow', () => {
   it('loads every page that has a script without a browser error, and the admin "Test" buttons report back', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const errors = collectPageErrors(page);
-    await signIn(page, 'ops');
+    await web.signIn(page, 'ops');
     const host = await t.db.host.findUniqueOrThrow({ where: { name: 'a' } });
     const project = await t.db.project.findUniqueOrThrow({ where: { name: 'game' } });
     const lastJob = await t.db.job.findFirstOrThrow({ orderBy: { id: 'desc' } });
@@ -266,7 +246,7 @@ describe('browser workflow', () => {
 
   it('a member without publish sees no publish button, and the server refuses a direct POST with 403', async () => {
     const page = await browser.newPage();
-    await signIn(page, 'viewer');
+    await web.signIn(page, 'viewer');
     const errors = collectPageErrors(page);
     expect(await page.locator('tr[data-project="game"]').count()).toBe(1);
     expect(await page.locator('a[href="/projects/game/publish"]').count()).toBe(0);

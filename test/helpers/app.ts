@@ -10,6 +10,10 @@ import { grantToRow, PERMISSIONS, type Permission, type ProjectGrant, type Role,
 import { createTestDb } from '../kit/db.ts';
 import { JobRunner } from '../../src/services/jobs/index.ts';
 import type { Engine } from '../../src/deploy/runner-types.ts';
+import { createEngine, type EngineDeps } from '../../src/deploy/runner.ts';
+import { createSshTransport } from '../../src/deploy/transport/index.ts';
+import { runFile } from '../../src/lib/exec.ts';
+import { pinHostKey } from '../../src/services/targets.ts';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -22,6 +26,18 @@ export function testConfig(dataDir: string, secretKey: Buffer): Config {
 }
 
 export type Agent = ReturnType<typeof supertest.agent>;
+
+/**
+ * The real release engine over SSH, for startTestApp({ engine }): a 5 s connect timeout, and a host's key pinned on
+ * first contact (as "Test connection" would). `overrides` change single options (a slowed transport, a relay limit).
+ */
+export function realEngine(overrides: Partial<EngineDeps> = {}): (svc: Services) => Engine {
+  return (svc) => createEngine({
+    transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
+    onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
+    ...overrides,
+  });
+}
 
 export async function startTestApp(opts: Partial<Pick<AppDeps, 'throttle' | 'jobs'>> & {
   /** Builds the job runner for this app's database (e.g. the real engine with an onNewHostKey that pins keys). */

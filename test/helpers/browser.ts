@@ -1,7 +1,11 @@
 // Debian's headless Chromium driven by playwright-core (never a downloaded browser), plus screenshots for review.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { PASSWORD } from './app.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOTS = path.resolve(import.meta.dirname, '../e2e/screenshots');
@@ -33,4 +37,38 @@ export function collectPageErrors(page: Page): string[] {
     if (res.status() === 404) errors.push(`404: ${res.url()}`);
   });
   return errors;
+}
+
+export interface BrowserApp {
+  /** http://127.0.0.1:<port> of the app. */
+  base: string;
+  browser: Browser;
+  /** Signs `page` in as `name` (password PASSWORD) and waits for the dashboard. */
+  signIn(page: Page, name: string): Promise<void>;
+  /** Closes the browser and stops listening. */
+  close(): Promise<void>;
+}
+
+/** Serves `app` on a free 127.0.0.1 port and starts Chromium: the setup every browser test shares. */
+export async function startBrowserApp(app: Express): Promise<BrowserApp> {
+  const server: Server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const browser = await launchBrowser();
+  return {
+    base,
+    browser,
+    async signIn(page, name) {
+      await page.goto(`${base}/login`);
+      await page.fill('#username', name);
+      await page.fill('#password', PASSWORD);
+      await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+    },
+    async close() {
+      await browser.close();
+      // Live pages hold event streams open: drop every connection rather than wait for them.
+      server.close();
+      server.closeAllConnections();
+    },
+  };
 }

@@ -5,11 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startSvnServer, freePort, type SvnServer } from '../kit/svnserve.ts';
 import { startSshd, type SshdHandle } from '../kit/sshd.ts';
-import { startTestApp, csrf } from '../helpers/app.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
+import { startTestApp, csrf, realEngine } from '../helpers/app.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { JobRunner } from '../../src/services/jobs/index.ts';
@@ -60,12 +56,7 @@ beforeAll(async () => {
     'trunk/配置/服务器.txt': '中文 v1\n',
   }, 'first build');
   [relay, a, b] = await Promise.all([startSshd({ logLevel: 'DEBUG1' }), startSshd(), startSshd()]);
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, (await t.addUser('ops', 'admin')).name);
   api = (method, url, body) => {
     const req = supertest(t.app)[method](url).set('Authorization', `Bearer ${token}`);

@@ -5,11 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp } from '../helpers/app.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
@@ -36,12 +32,7 @@ async function request(user = 'dev', body: object = { files: ['conf/app.ini'], g
 
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b'], files: { 'trunk/conf/app.ini': 'v1\n' } });
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   const issue = async (name: string) => { tokens[name] = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, name); };
   await t.addUser('ops', 'admin');
   await issue('ops');

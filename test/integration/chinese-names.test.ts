@@ -8,11 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp } from '../helpers/app.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
@@ -32,12 +28,7 @@ const onTarget = (rel: string) => path.join(fleet.targets.a.dir, rel);
 
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a'], files: { [`trunk/${FILE}`]: FIRST, [`trunk/${OTHER}`]: '说明\n', 'trunk/readme.txt': 'plain\n' } });
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   await t.addUser('ops', 'admin');
   const token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
   api = (method, url, body) => {

@@ -6,12 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
 import { startTcpProxy, type TcpProxy } from '../kit/sshd.ts';
-import { startTestApp, csrf } from '../helpers/app.ts';
+import { startTestApp, csrf, realEngine } from '../helpers/app.ts';
 import { mountTmpfs } from '../helpers/capabilities.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
@@ -34,12 +30,7 @@ beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b'], files: { 'trunk/conf/app.ini': 'v1\n', 'trunk/data/big.bin': BIG } });
   // Host a is reached through a TCP proxy that the test can cut, like a flaky network.
   proxy = await startTcpProxy(fleet.targets.a.port);
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, (await t.addUser('ops', 'admin')).name);
   const res = await api('post', '/api/import', fleet.importDoc({ hostOverrides: { a: { port: proxy.port } } }));
   expect(res.status, JSON.stringify(res.body)).toBe(201);

@@ -8,14 +8,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { NotificationWorker } from '../../src/services/notify/index.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';
-import { startTestApp } from '../helpers/app.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -45,12 +41,7 @@ beforeAll(async () => {
 
   fleet = await startFleet({ targets: ['a', 'b'], files: { 'trunk/app.txt': 'v1\n' } });
   fs.writeFileSync(path.join(fleet.targets.a.dir, 'healthy'), '');
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   worker = new NotificationWorker(t.svc, { publicUrl: 'https://ferry.example', smtp: null }, { pollMs: 50, timeoutMs: 2000 });
   worker.start();
   token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, (await t.addUser('ops', 'admin')).name);

@@ -4,13 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { OUTPUT_TAIL_BYTES } from '../../src/config.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
-import { startTestApp } from '../helpers/app.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
 import { startSshd, type SshdHandle } from '../kit/sshd.ts';
 import { startSvnServer, type SvnServer } from '../kit/svnserve.ts';
 
@@ -28,12 +24,7 @@ beforeAll(async () => {
   svn = await startSvnServer();
   await svn.commit({ 'trunk/conf/app.ini': 'level=1\n' }, 'first build');
   a = await startSshd();
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   const token = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, (await t.addUser('ops', 'admin')).name);
   api = (method, url, body) => {
     const req = supertest(t.app)[method](url).set('Authorization', `Bearer ${token}`);

@@ -7,11 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp } from '../helpers/app.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 import { dashboard } from '../../src/services/dashboard.ts';
@@ -46,12 +42,7 @@ let r2: number;
 
 beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b'], files: { 'trunk/conf/app.ini': 'port=1\n', 'trunk/bin/server.sh': 'echo one\n' } });
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   await t.addUser('ops', 'admin');
   tokens.ops = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, 'ops');
   expect((await as('ops').post('/api/import', fleet.importDoc())).status).toBe(201);

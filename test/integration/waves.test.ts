@@ -6,12 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startFleet, type Fleet } from '../helpers/fleet.ts';
-import { startTestApp } from '../helpers/app.ts';
+import { startTestApp, realEngine } from '../helpers/app.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { createEngine } from '../../src/deploy/runner.ts';
-import { createSshTransport } from '../../src/deploy/transport/index.ts';
-import { runFile } from '../../src/lib/exec.ts';
-import { pinHostKey } from '../../src/services/targets.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
 
@@ -58,12 +54,7 @@ beforeAll(async () => {
   fleet = await startFleet({ targets: ['a', 'b', 'c'], files: { 'trunk/app.txt': 'v1\n' } });
   r1 = 1;
   r2 = await fleet.svn.commit({ 'trunk/app.txt': 'v2\n' }, 'second build');
-  t = await startTestApp({
-    engine: (svc) => createEngine({
-      transport: createSshTransport(), runFile, logger: svc.logger, connectTimeoutMs: 5000,
-      onNewHostKey: async (host, key) => void (await pinHostKey(svc, host, key)),
-    }),
-  });
+  t = await startTestApp({ engine: realEngine() });
   admin = await createToken(t.svc, { actor: cliActor(), ip: 'cli' }, (await t.addUser('ops', 'admin')).name);
   const doc = fleet.importDoc({
     processes: [{ name: 'app', start: 'echo started >> restarts.log', stop: 'true', status: 'if [ -e broken ]; then echo "app is broken here"; exit 3; fi; echo running', groups: ['zone1', 'zone2'] }],
