@@ -20,7 +20,7 @@ const SYSTEM = { actor: null, ip: '', userName: 'system' } as const;
 type Decision = 'rejected' | 'cancelled' | 'expired';
 
 /** The job row as the decisions need it. */
-type RequestRow = NonNullable<Awaited<ReturnType<typeof loadRequest>>>;
+export type RequestRow = NonNullable<Awaited<ReturnType<typeof loadRequest>>>;
 
 function loadRequest(svc: Services, jobId: number) {
   return svc.db.job.findUnique({ where: { id: jobId }, include: { project: true, hosts: true } });

@@ -14,11 +14,12 @@ import { startDriftCheck } from './drift.ts';
 import { previewPublish } from './preview.ts';
 import { startProcessAction, type ProcessInput } from './process.ts';
 import { approveRequest, cancelRequest, expireRequests, rejectRequest } from './approval.ts';
-import { runPublish, startPublish, type PublishInput } from './publish.ts';
-import { excludeOf, jobNotFound, overwriteDriftOf } from './request.ts';
-import { rollbackPlan, runApprovedRollback, startRollback } from './rollback.ts';
+import { runApproved } from './approved.ts';
+import { startPublish, type PublishInput } from './publish.ts';
+import { excludeOf, jobNotFound } from './request.ts';
+import { rollbackPlan, startRollback } from './rollback.ts';
 import { isActiveStatus, neverRan, type JobStatus } from './status.ts';
-import { assertJobVisible, getJob, markInterrupted, projectFor } from './store.ts';
+import { assertJobVisible, getJob, markInterrupted } from './store.ts';
 import { continueWaves, remainingWaves, stopWaves, WaveWaits } from './waves.ts';
 
 /** How often requests whose time ran out are closed as expired. */
@@ -60,30 +61,7 @@ export class JobRunner {
 
   /** Runs a request waiting for approval, as the approver's decision; the requester stays its author. */
   approve(ctx: Ctx, jobId: number) {
-    return approveRequest(this.svc, ctx, jobId, async (job, markRunning) => {
-      const project = await projectFor(this.svc, ctx, job.project.name, `${job.kind}.approve`);
-      const slot = await this.core.locks.claim(ctx, project, `${job.kind}.approve`);
-      if (job.kind === 'rollback') return runApprovedRollback(this.core, ctx, job, project, slot, markRunning);
-      // Hosts deleted or taken out of the project's groups since the request are not published to.
-      const inProject = new Set(project.groups.flatMap((g) => g.hosts.map((h) => h.id)));
-      const hosts = job.hosts.filter((h) => h.hostId !== null && inProject.has(h.hostId)).map((h) => ({ id: h.hostId!, name: h.hostName }));
-      const gone = job.hosts.filter((h) => h.hostId === null || !inProject.has(h.hostId));
-      try {
-        if (hosts.length === 0) throw new FerryError('invalid', tk('None of the hosts of job #{{id}} is in project "{{project}}" any more; reject the request and ask for a new one.'), { params: { id: job.id, project: project.name } });
-        await markRunning();
-        if (gone.length) {
-          await this.svc.db.jobHost.updateMany({ where: { id: { in: gone.map((h) => h.id) } }, data: { status: 'skipped', phase: 'not run', error: tk('not run: the host left the project after the request was made') } });
-        }
-      } catch (err) {
-        slot.release();
-        throw err;
-      }
-      // A request in waves keeps its plan (Job.waves); hosts gone from the project drop out of their wave.
-      const planned = await remainingWaves(this.core, { waves: job.waves, hosts: job.hosts.filter((h) => h.hostId !== null && inProject.has(h.hostId)) }, (status) => status === 'queued');
-      const stored = planned && JSON.parse(job.waves) as { continuesJobId?: number };
-      const waves = planned ? { ...planned, ...(stored?.continuesJobId ? { continuesJobId: stored.continuesJobId } : {}) } : null;
-      runPublish(this.core, ctx, job, project, { files: JSON.parse(job.files) as string[], exclude: excludeOf(job.params), revision: job.revision ?? undefined, note: job.note, hosts, waves, author: job.userName, overwriteDrift: overwriteDriftOf(job.params) }, slot);
-    });
+    return approveRequest(this.svc, ctx, jobId, (job, markRunning) => runApproved(this.core, ctx, job, markRunning));
   }
 
   reject(ctx: Ctx, jobId: number, reason: unknown) {
