@@ -72,6 +72,18 @@ export const baseKey = (key: string) => key.replace(PLURAL, '');
 export const baseKeys = (messages: Messages) => new Set(Object.keys(messages).map(baseKey));
 export const placeholders = (text: string) => [...new Set([...text.matchAll(/\{\{\s*([\w.]+)\s*\}\}/g)].map((m) => m[1]))].sort();
 
+/**
+ * English phrases that have a different Chinese translation: several words, no placeholders (those are filled in),
+ * so finding one on a page shown in Chinese means a string that was not translated (used by the page scans in tests).
+ */
+export function englishPhrases(): string[] {
+  const en = readMessages('en');
+  const zh = readMessages('zh-CN');
+  return Object.keys(zh)
+    .filter((key) => !/\{\{|_(one|other)$/.test(key) && zh[key] !== key && / \S+ \S/.test(en[key] ?? key) && (en[key] ?? key).length >= 12)
+    .map((key) => en[key] ?? key);
+}
+
 function main() {
   const prune = process.argv.includes('--prune');
   const used = usedKeys();

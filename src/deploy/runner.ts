@@ -140,14 +140,14 @@ export function createEngine(deps: EngineDeps): Engine {
         projectKey: req.project, svn: req.svn, revision: req.revision, files: req.files, exclude: req.exclude, workDir: work,
         beforePublish: req.hooks.beforePublish.length > 0 ? beforePublish : undefined,
         onStep: (text) => note(emit, '', text),
-        onPacking: ({ revision, packagePath, sizeHint, done }) => {
+        onPacking: ({ revision, packagePath, sizeHint, files, done }) => {
           if (req.hooks.beforePublish.length === 0) emit({ type: 'job', status: 'running', message: 'packing and sending' });
           started({ revision, feed: PackageFeed.growing(packagePath, sizeHint, done.then(
             (pack) => ({ size: pack.bytes, sha256: pack.sha256, manifestPaths: pack.manifest.map((m) => m.path), files: regularFiles(pack.manifest) }),
             (err: unknown) => {
               throw err instanceof PackError ? new JobAbortedError(`${err.message}. No host was touched.`) : err;
             },
-          )) });
+          ), files) });
         },
       }));
       preparing.catch(() => undefined);

@@ -73,6 +73,8 @@ export interface PackingStarted {
   packagePath: string;
   /** Bytes of file content going into it: a size estimate before it is compressed. */
   sizeHint: number;
+  /** The paths of its regular files, known before they are packed. */
+  files: readonly string[];
   /** Settles when the package is complete (or packing failed). */
   done: Promise<PackResult>;
 }
@@ -228,7 +230,7 @@ export class ReleaseSource {
 function packNoticed(srcDir: string, file: string, opts: PackOptions, onPacking: PrepareRequest['onPacking']): Promise<PackResult> {
   if (!onPacking) return packDirectory(srcDir, file, opts);
   // onPlanned runs after packDirectory's first await, when `done` is already assigned.
-  const done: Promise<PackResult> = packDirectory(srcDir, file, { ...opts, onPlanned: (sizeHint) => onPacking({ revision: opts.revision, packagePath: file, sizeHint, done }) });
+  const done: Promise<PackResult> = packDirectory(srcDir, file, { ...opts, onPlanned: (sizeHint, files) => onPacking({ revision: opts.revision, packagePath: file, sizeHint, files, done }) });
   return done;
 }
 

@@ -12,7 +12,7 @@ import { startTestApp, PASSWORD, realEngine } from '../helpers/app.ts';
 import { startBrowserApp, type BrowserApp, screenshot, collectPageErrors } from '../helpers/browser.ts';
 import { createToken } from '../../src/services/users.ts';
 import { cliActor } from '../../src/services/context.ts';
-import { readMessages } from '../../scripts/i18n.ts';
+import { englishPhrases } from '../../scripts/i18n.ts';
 
 let fleet: Fleet;
 let t: Awaited<ReturnType<typeof startTestApp>>;
@@ -26,15 +26,7 @@ const node = (p: string) => `li[id="svn:${p}"]`;
 const CHINESE_FILE = '配置/服务器.ini';
 const CHINESE_BYTES = '[服务器]\n端口 = 7001\n名称 = 一区\n';
 
-/**
- * English phrases that have a different Chinese translation: several words, no placeholders (those are filled in),
- * so finding one on a Chinese page means a string that was not translated.
- */
-const en = readMessages('en');
-const zh = readMessages('zh-CN');
-const ENGLISH_PHRASES = Object.keys(zh)
-  .filter((key) => !/\{\{|_(one|other)$/.test(key) && zh[key] !== key && / \S+ \S/.test(en[key] ?? key) && (en[key] ?? key).length >= 12)
-  .map((key) => en[key] ?? key);
+const ENGLISH_PHRASES = englishPhrases();
 
 async function untranslated(p: Page): Promise<string[]> {
   const text = await p.evaluate<string>('document.body.innerText');

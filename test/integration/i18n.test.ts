@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { startTestApp } from '../helpers/app.ts';
+import { englishPhrases } from '../../scripts/i18n.ts';
 
 let t: Awaited<ReturnType<typeof startTestApp>>;
 
@@ -106,5 +107,29 @@ describe('dashboard, account, sign-in and operation log in Chinese', () => {
     const refused = await member.get('/oplog').set('Accept-Language', 'zh-CN');
     expect(refused.status).toBe(403);
     expect(refused.text).toContain('无权访问');
+  });
+
+  it('shows every configuration, release and log page in Chinese: no English phrase that has a translation', async () => {
+    const cred = await t.db.credential.create({ data: { name: 'deploy-key', username: 'deploy' } });
+    const host = await t.db.host.create({ data: { name: 'gs-01', address: '127.0.0.1', credentialId: cred.id } });
+    const project = await t.db.project.create({ data: { name: 'game', svnUrl: 'svn://127.0.0.1/game', deployDir: '/srv/game' } });
+    await t.db.hostGroup.create({ data: { name: 'zone1', projectId: project.id, hosts: { connect: [{ id: host.id }] } } });
+    const agent = await t.login('zhao', 'admin');
+    const user = await t.db.user.findUniqueOrThrow({ where: { name: 'zhao' } });
+    const phrases = englishPhrases();
+    const pages = ['/', '/jobs', '/oplog', '/account', '/admin/projects', '/admin/projects/new', `/admin/projects/${project.id}`,
+      '/admin/hosts', '/admin/hosts/new', `/admin/hosts/${host.id}`, '/admin/credentials', '/admin/credentials/new', `/admin/credentials/${cred.id}`,
+      '/admin/users', '/admin/users/new', `/admin/users/${user.id}`, '/admin/import', '/projects/game/publish', '/projects/game/processes', '/no-such-page'];
+    const found: string[] = [];
+    for (const url of pages) {
+      const res = await agent.get(url).set('Accept-Language', 'zh-CN');
+      expect([200, 404], url).toContain(res.status);
+      // What a reader sees: the text between tags and the words in titles, placeholders, labels and prompts.
+      const html = res.text.replace(/<script[\s\S]*?<\/script>/g, '');
+      const attributes = [...html.matchAll(/\b(?:title|placeholder|aria-label|data-confirm)="([^"]*)"/g)].map((m) => m[1]);
+      const text = [html.replace(/<[^>]+>/g, ' '), ...attributes].join('\n').replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/\s+/g, ' ');
+      for (const phrase of phrases) if (text.includes(phrase)) found.push(`${url}: ${phrase}`);
+    }
+    expect(found).toEqual([]);
   });
 });

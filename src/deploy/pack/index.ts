@@ -65,8 +65,11 @@ export interface PackOptions {
   selection?: ReleaseSelection;
   /** 'auto' (default): plain tar when gzip would save under 5% of the bytes (packageCompression); 'gzip': always. */
   compression?: 'auto' | 'gzip';
-  /** Called once the entries are checked and outFile exists, before anything is written, with the bytes of file content to pack. */
-  onPlanned?: (contentBytes: number) => void;
+  /**
+   * Called once the entries are checked and outFile exists, before anything is written, with the bytes of file content
+   * to pack and the paths of its regular files (what the drift check needs before the package is complete).
+   */
+  onPlanned?: (contentBytes: number, files: readonly string[]) => void;
 }
 
 
@@ -156,7 +159,7 @@ export async function packDirectory(srcDir: string, outFile: string, opts: PackO
   try {
     if (opts.onPlanned) {
       await out.opened();
-      opts.onPlanned(entries.reduce((sum, entry) => sum + entry.size, 0));
+      opts.onPlanned(entries.reduce((sum, entry) => sum + entry.size, 0), entries.filter((entry) => entry.type === 'File').map((entry) => entry.path));
     }
     for await (const piece of tarStream(entries, manifest)) await out.write(piece);
     await out.finish();

@@ -28,6 +28,8 @@ export class PackageFeed {
     readonly path: string,
     /** Expected size while packing (for progress and the relay's choice); the real size once complete. */
     public sizeHint: number,
+    /** The paths of the package's regular files, known before they are packed (growing packages). */
+    private readonly plannedFiles?: readonly string[],
   ) {}
 
   static finished(path: string, info: PackageInfo): PackageFeed {
@@ -38,8 +40,8 @@ export class PackageFeed {
   }
 
   /** A package `done` will finish writing to `path`; `sizeHint` estimates its size. */
-  static growing(path: string, sizeHint: number, done: Promise<PackageInfo>): PackageFeed {
-    const feed = new PackageFeed(path, sizeHint);
+  static growing(path: string, sizeHint: number, done: Promise<PackageInfo>, plannedFiles?: readonly string[]): PackageFeed {
+    const feed = new PackageFeed(path, sizeHint, plannedFiles);
     done.then(
       (info) => {
         feed.info = info;
@@ -53,6 +55,16 @@ export class PackageFeed {
       },
     );
     return feed;
+  }
+
+  /**
+   * What is known before the package is complete: its regular files' paths, without their hashes (so no host is
+   * judged to hold them already); null when not known (then wait for complete()).
+   */
+  planned(): PackageInfo | null {
+    if (this.info) return this.info;
+    if (!this.plannedFiles) return null;
+    return { size: this.sizeHint, sha256: '', manifestPaths: this.plannedFiles, files: this.plannedFiles.map((path) => ({ path, sha256: '', size: -1 })) };
   }
 
   /** Bytes of the package on disk now. */

@@ -34,11 +34,11 @@ export function publishProgram(deployDir: string, jobId: number, prune: PruneOpt
     `part=${shq(files.packagePart)} pkg=${shq(files.package)} lists=${shq(`${files.package}.lists`)}`,
     `snap=${shq(files.snapshot)} snap_tmp=${shq(files.snapshotTmp)} created=${shq(files.created)} created_tmp=${shq(files.createdTmp)}`,
     `journal_file=${shq(files.publishedList)} journal_tmp=${shq(`${files.publishedList}.tmp`)}`,
-    `existing=${shq(`${files.snapshotTmp}.list`)} candidates=${shq(`${files.package}.candidates`)} records=${shq(`${files.package}.records`)}`,
+    `existing=${shq(`${files.snapshotTmp}.list`)} candidates=${shq(`${files.package}.candidates`)} records=${shq(`${files.package}.records`)} sums=${shq(`${files.package}.sums`)}`,
     `fifo=${shq(`${files.packagePart}.fifo`)} sum_file=${shq(`${files.packagePart}.sha256`)} tee_status=${shq(`${files.packagePart}.tee`)}`,
     // First of all: nothing may be read, moved, written or deleted through a linked or foreign .ferry directory.
     ...ferryDirGuardLines(deployDir),
-    `trap 'rm -f -- "$part" "$fifo" "$sum_file" "$tee_status" "$pkg" "$lists" "$candidates" "$records" "$existing" "$snap_tmp" "$created_tmp" "$journal_tmp"' EXIT`,
+    `trap 'rm -f -- "$part" "$fifo" "$sum_file" "$tee_status" "$pkg" "$lists" "$candidates" "$records" "$sums" "$existing" "$snap_tmp" "$created_tmp" "$journal_tmp"' EXIT`,
     `mkdir -p -- "$incoming" "$snapshots" "$journal" || exit ${EXIT.creatingDirs}`,
     ...headerLines(),
     ...driftLines(),

@@ -134,8 +134,9 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     if (!opts.relay && !opts.session) throw new Error('publishToHost needs a session or a relay');
     const feed = opts.feed ?? await finishedFeed(opts);
     if (feed.info) releaseLists(feed.info);
-    // The recorded hashes go first, so they are those of the package's own files: wait for its manifest.
-    const check = opts.drift?.recorded.length ? driftCheckFor(feed.info ?? await feed.complete(), opts.drift) : null;
+    // The recorded hashes go first: those of the package's own files, known from the packer's plan while it still packs
+    // (hosts then receive as it is written; none is judged "unchanged" without the package's hashes).
+    const check = opts.drift?.recorded.length ? driftCheckFor(feed.planned() ?? await feed.complete(), opts.drift) : null;
     const prelude = wirePrelude(check);
     input = new ReleaseInput(opts.relay ? [prelude] : withPrelude(prelude, wireBody({ feed, lists: releaseLists, onProgress: opts.onUploadProgress, readChunkBytes: opts.readChunkBytes })));
     const release = input;

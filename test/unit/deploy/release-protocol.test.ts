@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MarkReader, readChunkBytes, wirePrelude } from '../../../src/deploy/release/protocol.ts';
 import { driftCheckFor, driftRefusal } from '../../../src/deploy/release/drift.ts';
+import { PackageFeed } from '../../../src/deploy/release/feed.ts';
 
 describe('readChunkBytes', () => {
   it('reads 256 KiB at a time for a few hosts and shares a 4 MiB read-ahead among many, never below 64 KiB', () => {
@@ -24,6 +25,17 @@ describe('MarkReader', () => {
 });
 
 describe('the drift check a host reads first', () => {
+  it('is built from the packer\'s plan while the package is still being written, and never skips a host then', () => {
+    const sha = (c: string) => c.repeat(64);
+    const recorded = [{ path: 'conf/app.ini', sha256: sha('a'), size: 3 }, { path: 'old.txt', sha256: sha('c'), size: 1 }];
+    const growing = PackageFeed.growing('/nonexistent/package', 10, new Promise(() => undefined), ['conf/app.ini', 'bin/x.sh']);
+    expect(growing.info).toBeNull();
+    expect(driftCheckFor(growing.planned()!, { recorded, overwrite: false, skipUnchanged: true }))
+      .toEqual({ records: [{ path: 'conf/app.ini', sha256: sha('a') }], overwrite: false, mayBeUnchanged: false });
+    // Without a plan (a package described by hand) there is nothing to go on before it is complete.
+    expect(PackageFeed.growing('/nonexistent/package', 10, new Promise(() => undefined)).planned()).toBeNull();
+  });
+
   const sha = (c: string) => c.repeat(64);
   const info = { size: 10, sha256: sha('f'), manifestPaths: ['conf/app.ini', 'bin/x.sh'], files: [{ path: 'conf/app.ini', sha256: sha('a'), size: 3 }, { path: 'bin/x.sh', sha256: sha('b'), size: 4 }] };
 

@@ -14,7 +14,7 @@ export function headerLines(): string[] {
   ];
 }
 
-/** Needs $deploy and $records (set by the program); reads the check section of the stdin. */
+/** Needs $deploy, $records and $sums (set by the program); reads the check section of the stdin. */
 export function driftLines(): string[] {
   return [
     `IFS= read -r check || exit ${EXIT.protocol}`,
@@ -30,17 +30,24 @@ export function driftLines(): string[] {
     // Nothing is read through a link out of the deploy directory (the snapshot would refuse the same link anyway).
     ...linkGuardLines().map((line) => `  ${line}`),
     `  sed 's/^[^ ]* //' "$records" | guard_lines || exit $?`,
-    '  drifted=0',
-    '  while IFS= read -r line; do',
-    '    want=${line%% *} f=${line#* }',
-    '    if [ -f "./$f" ] && [ ! -L "./$f" ]; then',
-    '      have=$(sha256sum < "./$f") && [ "${have%% *}" = "$want" ] && continue',
-    '    fi',
-    `    printf '${MARK}drift %s\\n' "$f"`,
-    '    drifted=$((drifted + 1))',
-    `  done < "$records" || exit ${EXIT.lookingAtFiles}`,
+    // One sha256sum for all the regular files (a process per file cost ~20 s of forks on 64 hosts x 301 files
+    // sharing two cores); a link or a missing file simply has no sum and counts as changed.
+    '  while IFS= read -r line; do f=${line#* }; [ -f "./$f" ] && [ ! -L "./$f" ] && printf \'%s\\000\' "$f"; done < "$records" |',
+    // A file that cannot be read has no sum either: changed, as a missing one.
+    '    xargs -0 -r sha256sum -- > "$sums" 2>/dev/null',
+    // sums: "<sha256>  <path>" (a leading backslash when the name holds one, doubled); records: "<sha256> <path>";
+    // exit 1: drifted files (listed), 2: awk failed.
+    '  awk -v mark=' + `'${MARK}'` + ' \'',
+    '    FNR == NR { p = substr($0, 67); if (substr($0, 1, 1) == "\\\\") { p = substr($0, 68); gsub(/\\\\\\\\/, "\\\\", p) }',
+    '      have[p] = substr($0, 1 + (substr($0, 1, 1) == "\\\\"), 64); next }',
+    '    { p = substr($0, 66); if (have[p] != substr($0, 1, 64)) { printf "%sdrift %s\\n", mark, p; n++ } }',
+    '    END { if (n) printf "%sdrifted %d\\n", mark, n; exit (n ? 1 : 0) }\' "$sums" "$records"',
+    '  case $? in',
+    '    0) drifted=0 ;;',
+    '    1) drifted=1 ;;',
+    `    *) exit ${EXIT.lookingAtFiles} ;;`,
+    '  esac',
     '  if [ "$drifted" -gt 0 ]; then',
-    `    printf '${MARK}drifted %s\\n' "$drifted"`,
     `    [ "$drift_mode" = overwrite ] || exit ${EXIT.drifted}`,
     '  elif [ "$drift_skip" = skip ]; then',
     `    printf '${MARK}unchanged\\n'`,
