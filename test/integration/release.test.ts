@@ -450,4 +450,18 @@ describe('hand edits', () => {
     expect(readdirSync(join(dir, '.ferry', 'incoming'))).toEqual([]);
     expect(readdirSync(join(dir, '.ferry', 'snapshots'))).toEqual([]);
   });
+
+  it('a host where every recorded file is gone is refused too, not judged unchanged (nothing to hash at all)', async () => {
+    const dir = deployDirWith({});
+    const content: Record<string, string> = { 'conf/a.ini': 'new\n', 'conf/b.ini': 'b\n' };
+    const pkg = await makePackage(content);
+    const files = Object.entries(content).map(([path, text]) => ({ path, sha256: sha256(Buffer.from(text)), size: text.length }));
+    const feed = PackageFeed.finished(pkg.packagePath, { size: readFileSync(pkg.packagePath).length, sha256: pkg.packageSha256, manifestPaths: pkg.manifestPaths, files });
+    // Ferry's record says this very package is in place: a skip candidate whose files were all deleted.
+    const result = await publishToHost({ session, deployDir: dir, jobId: nextJobId++, feed, drift: { recorded: files, overwrite: false, skipUnchanged: true } });
+    expect(result).toMatchObject({ ok: false, snapshotTaken: false, drifted: ['conf/a.ini', 'conf/b.ini'] });
+    const overwritten = await publishToHost({ session, deployDir: dir, jobId: nextJobId++, feed, drift: { recorded: files, overwrite: true, skipUnchanged: true } });
+    expect(overwritten.ok, overwritten.error).toBe(true);
+    expect(readFileSync(join(dir, 'conf/a.ini'), 'utf8')).toBe('new\n');
+  });
 });

@@ -36,9 +36,10 @@ export function driftLines(): string[] {
     // A file that cannot be read has no sum either: changed, as a missing one.
     '    xargs -0 -r sha256sum -- > "$sums" 2>/dev/null',
     // sums: "<sha256>  <path>" (a leading backslash when the name holds one, doubled); records: "<sha256> <path>";
-    // exit 1: drifted files (listed), 2: awk failed.
+    // exit 1: drifted files (listed), 2: awk failed. By name, not FNR == NR: with no sums at all (every file gone)
+    // that test would read the records as sums.
     '  awk -v mark=' + `'${MARK}'` + ' \'',
-    '    FNR == NR { p = substr($0, 67); if (substr($0, 1, 1) == "\\\\") { p = substr($0, 68); gsub(/\\\\\\\\/, "\\\\", p) }',
+    '    FILENAME == ARGV[1] { p = substr($0, 67); if (substr($0, 1, 1) == "\\\\") { p = substr($0, 68); gsub(/\\\\\\\\/, "\\\\", p) }',
     '      have[p] = substr($0, 1 + (substr($0, 1, 1) == "\\\\"), 64); next }',
     '    { p = substr($0, 66); if (have[p] != substr($0, 1, 64)) { printf "%sdrift %s\\n", mark, p; n++ } }',
     '    END { if (n) printf "%sdrifted %d\\n", mark, n; exit (n ? 1 : 0) }\' "$sums" "$records"',
