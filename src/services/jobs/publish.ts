@@ -10,7 +10,7 @@ import { assertCan } from '../permissions.ts';
 import { requestApproval } from './approval.ts';
 import { abandon, launch, type JobCore } from './launch.ts';
 import type { ProjectSlot } from './lock.ts';
-import { recordedFiles, recordHostFiles, succeededHosts } from './host-files.ts';
+import { recordedHashes, recordHostFiles, succeededHosts } from './host-files.ts';
 import { concurrencyOf, hookSpecs, hostPlans } from './plans.ts';
 import { selectHosts, stringList } from './request.ts';
 import type { JobStatus } from './status.ts';
@@ -103,7 +103,7 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
     // What Ferry put on each host: each host's program checks it for hand edits before it receives anything. Hosts
     // holding every file already are skipped (not in waves: each wave runs its gate; not with before-publish hooks,
     // which may change the files after they leave SVN).
-    const records = await recordedFiles(svc, project.id, usable.map((h) => h.id));
+    const records = await recordedHashes(svc, project.id, usable.map((h) => h.id));
     const drift = { overwrite: spec.overwriteDrift === true, skipUnchanged: !waves && !project.hooks.some((h) => h.stage === 'before-publish') };
     const protect = await newestSuccessfulPublishPerHost(svc, project.id, hosts.map((h) => h.id));
     const foreign = await otherProjectsSnapshots(svc, project.id, hosts.map((h) => h.id));
@@ -115,7 +115,7 @@ export function runPublish(core: JobCore, ctx: Ctx, job: { id: number; kind: str
         keepSnapshots: project.keepSnapshots, concurrency: concurrencyOf(project),
         svn: { url: project.svnUrl, username: project.svnUsername, password: project.svnPasswordEnc ? decryptSecret(svc.secretKey, project.svnPasswordEnc) : null },
         revision: rev, files, ...(exclude.length ? { exclude } : {}), note,
-        hosts: ids.map((id) => ({ ...plans.get(id)!, protectJobId: protect.get(id), foreignJobIds: foreign.get(id) ?? [], recorded: [...(records.get(id)?.values() ?? [])].map(({ path, sha256, size }) => ({ path, sha256, size })) })),
+        hosts: ids.map((id) => ({ ...plans.get(id)!, protectJobId: protect.get(id), foreignJobIds: foreign.get(id) ?? [], recorded: records.get(id) ?? [] })),
         hooks: { beforePublish: hookSpecs(project, 'before-publish'), afterPublish: hookSpecs(project, 'after-publish') },
         drift,
       }, succeeded.emit);
