@@ -227,7 +227,7 @@ describe('notification delivery', () => {
     await t.db.notificationChannel.deleteMany();
     const { id } = await add({ name: 'no-smtp', kind: 'email', to: 'ops@example.test' });
     const result = await testChannel(t.svc, adminCtx(), projectId, id, { publicUrl: 'https://ferry.example', smtp: null, timeoutMs: 1000, responseBytes: 1024 });
-    expect(result).toEqual({ ok: false, message: 'The test message to "no-smtp" failed: No SMTP server is configured for e-mail: set FERRY_SMTP_URL and FERRY_SMTP_FROM and restart Ferry.' });
+    expect(result).toMatchObject({ ok: false, message: 'The test message to "no-smtp" failed: No SMTP server is configured for e-mail: set FERRY_SMTP_URL and FERRY_SMTP_FROM and restart Ferry.' });
     expect((await t.db.notificationChannel.findUniqueOrThrow({ where: { id } })).lastStatus).toBe('failed');
   });
 
