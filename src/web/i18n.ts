@@ -107,11 +107,23 @@ export function i18nMiddleware() {
     base(req, res, (err?: unknown) => {
       if (err) return next(err);
       const lng: Locale = isLocale(req.language) ? req.language : 'en';
-      const t = inst.getFixedT(lng);
-      Object.assign(res.locals, localeHelpers(lng, t), { t, lang: lng, locales: LOCALES, localeNames: LOCALE_NAMES, pickedLocale: req.user?.locale ?? '' });
+      const { t, helpers } = perLanguage(lng);
+      Object.assign(res.locals, helpers, { t, lang: lng, locales: LOCALES, localeNames: LOCALE_NAMES, pickedLocale: req.user?.locale ?? '' });
       next();
     });
   };
+}
+
+// The translate function and date formatters of each language, made once rather than on every request.
+const languages = new Map<Locale, { t: TFunction; helpers: ReturnType<typeof localeHelpers> }>();
+function perLanguage(lng: Locale) {
+  let entry = languages.get(lng);
+  if (!entry) {
+    const t = i18nInstance().getFixedT(lng);
+    entry = { t, helpers: localeHelpers(lng, t) };
+    languages.set(lng, entry);
+  }
+  return entry;
 }
 
 /** Dates, ages and durations in a language. */
