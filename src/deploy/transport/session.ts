@@ -11,6 +11,7 @@ import type { ExecOptions, ExecResult, RemoteSession } from '../types.ts';
 import { closeConnections, type Connection } from './connect.ts';
 import { CommandTimeoutError, TransportError } from './errors.ts';
 import { PID_MARK, PidLineFilter } from './pid-line.ts';
+import { SocketGate, socketOf } from './socket-gate.ts';
 
 /** After a command exits, wait this long for its channel to close (a stray background job may hold stdout). */
 const CLOSE_GRACE_MS = 2_000;
@@ -150,11 +151,15 @@ export class SshSession implements RemoteSession {
             channel.close();
             abort(new TransportError(`reading the input of a command for ${this.hostName} failed: ${inputErr.message}`, this.hostName, 'failed', { cause: inputErr }));
           });
-          input.pipe(channel);
+          // Through the gate: ssh2 would otherwise hold up to two channel windows per host in memory (socket-gate.ts).
+          const gate = new SocketGate(channel, this.chain.flatMap((hop) => socketOf(hop.client) ?? []));
+          gate.on('error', () => undefined);
+          input.pipe(gate);
           // A command that ends before reading all its input (it refused, or failed early) stops the input too.
           stopInput = () => {
-            input.unpipe(channel);
+            input.unpipe(gate);
             input.destroy();
+            gate.destroy();
           };
         }
       });
