@@ -34,7 +34,7 @@ export interface PublishRequest {
     /** Snapshots of other projects' publishes on this host, which this project's pruning must leave alone. */
     foreignJobIds?: number[];
     /** What Ferry recorded putting on this host (HostFile): the files of the package among them are checked for hand edits. */
-    recorded?: { path: string; sha256: string; size: number }[];
+    recorded?: readonly { path: string; sha256: string; size: number }[];
   })[];
   /** Hand edits: refused per host unless `overwrite`; `skipUnchanged` lets hosts holding every file already stop there. */
   drift?: { overwrite: boolean; skipUnchanged: boolean };

@@ -16,7 +16,7 @@
 // Paths travel as lines: pack.ts refuses names with control characters, so a newline cannot be part of one.
 import { FerryError } from '../../lib/errors.ts';
 import { Readable } from 'node:stream';
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { PackageFeed, PackageInfo } from './feed.ts';
 
 export const MARK = 'ferry:';
@@ -98,27 +98,33 @@ export function wirePrelude(check: DriftCheck | null): Buffer {
 /** Everything after the prelude and before the go-ahead: the package in frames (as it is written), trailer, lists. */
 export async function* wireBody(opts: WireOptions): AsyncGenerator<Buffer> {
   const { feed } = opts;
+  const chunkBytes = opts.readChunkBytes ?? MAX_READ_CHUNK_BYTES;
   let sent = 0;
-  for (;;) {
-    const complete = feed.info !== null;
-    const available = feed.available();
-    if (available - sent >= (complete ? 1 : MIN_FRAME_BYTES)) {
-      yield Buffer.from(`${available - sent}\n`);
-      const file = createReadStream(feed.path, { start: sent, end: available - 1, highWaterMark: opts.readChunkBytes ?? MAX_READ_CHUNK_BYTES });
-      try {
-        for await (const chunk of file as AsyncIterable<Buffer>) {
-          sent += chunk.length;
-          yield chunk;
+  // Read when the consumer asks for the next chunk, not ahead of it (a read stream would hold one more per host).
+  // Opened with the first frame: a package being packed may not exist before.
+  let file: FileHandle | null = null;
+  try {
+    for (;;) {
+      const complete = feed.info !== null;
+      const available = feed.available();
+      if (available - sent >= (complete ? 1 : MIN_FRAME_BYTES)) {
+        yield Buffer.from(`${available - sent}\n`);
+        file ??= await open(feed.path, 'r');
+        while (sent < available) {
+          const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, available - sent));
+          const { bytesRead } = await file.read(chunk, 0, chunk.length, sent);
+          if (bytesRead === 0) throw new FerryError('failed', `${feed.path} shrank while it was being sent`);
+          sent += bytesRead;
+          yield bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
           opts.onProgress?.(sent, Math.max(sent, feed.sizeHint));
         }
-      } finally {
-        file.destroy();
+        continue;
       }
-      if (sent !== available) throw new FerryError('failed', `${feed.path} shrank while it was being sent`);
-      continue;
+      if (complete) break;
+      await feed.waitBeyond(sent + MIN_FRAME_BYTES - 1);
     }
-    if (complete) break;
-    await feed.waitBeyond(sent + MIN_FRAME_BYTES - 1);
+  } finally {
+    await file?.close();
   }
   const info = feed.info!;
   // The count may have been reported against an estimate of the size: the last report says it is complete.

@@ -8,8 +8,11 @@
 import { Writable } from 'node:stream';
 import type { Client as SshClient } from 'ssh2';
 
-/** What each socket may hold before stdin waits (the kernel's socket buffer comes on top). */
-export const SOCKET_BUFFER_LIMIT = 256 * 1024;
+/**
+ * What each socket may hold in Node before stdin waits. Node queues only what the kernel's socket buffer (megabytes,
+ * tuned by the kernel) did not take, so a small queue here does not slow a fast host.
+ */
+export const SOCKET_BUFFER_LIMIT = 64 * 1024;
 /** Chunks handed to ssh2 and not packed yet: one waiting for the window, one behind it so none is lost on wake-up. */
 const MAX_UNPACKED = 2;
 /** A socket is looked at again this often even without a 'drain' (a destroyed one emits none). */

@@ -49,19 +49,28 @@ export async function recordedFiles(svc: Pick<Services, 'db'>, projectId: number
 /**
  * Per host, what a publish sends for its drift check: path, sha256 and size of every recorded file, read as one
  * string per host built by SQLite (19,000 rows through Prisma's row objects raised a 64-host publish's peak memory by
- * ~40 MB). Paths never hold the separators (control characters 0x1e/0x1f are refused in packages).
+ * ~40 MB). Hosts whose records are the same (a fleet that got the same releases) share one list, read once. Paths
+ * never hold the separators (control characters 0x1e/0x1f are refused in packages).
  */
-export async function recordedHashes(svc: Pick<Services, 'db'>, projectId: number, hostIds: number[]): Promise<Map<number, PublishedFile[]>> {
-  const byHost = new Map<number, PublishedFile[]>();
+export async function recordedHashes(svc: Pick<Services, 'db'>, projectId: number, hostIds: number[]): Promise<Map<number, readonly PublishedFile[]>> {
+  const byHost = new Map<number, readonly PublishedFile[]>();
   if (hostIds.length === 0) return byHost;
   const rows = await svc.db.$queryRaw<{ hostId: number; files: string }[]>`
     SELECT hostId, group_concat(path || char(31) || sha256 || char(31) || size, char(30)) AS files
-    FROM HostFile WHERE projectId = ${projectId} AND hostId IN (SELECT value FROM json_each(${JSON.stringify(hostIds)})) GROUP BY hostId`;
+    FROM (SELECT hostId, path, sha256, size FROM HostFile
+      WHERE projectId = ${projectId} AND hostId IN (SELECT value FROM json_each(${JSON.stringify(hostIds)})) ORDER BY hostId, path)
+    GROUP BY hostId`;
+  const lists = new Map<string, readonly PublishedFile[]>();
   for (const row of rows) {
-    byHost.set(Number(row.hostId), row.files.split('\x1e').map((entry) => {
-      const [path, sha256, size] = entry.split('\x1f');
-      return { path, sha256, size: Number(size) };
-    }));
+    let files = lists.get(row.files);
+    if (!files) {
+      files = row.files.split('\x1e').map((entry) => {
+        const [path, sha256, size] = entry.split('\x1f');
+        return { path, sha256, size: Number(size) };
+      });
+      lists.set(row.files, files);
+    }
+    byHost.set(Number(row.hostId), files);
   }
   return byHost;
 }
