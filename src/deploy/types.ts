@@ -18,6 +18,8 @@ export interface ExecOptions {
   captureChars?: number;
   /** Stops the command like a timeout does (process group killed), failing with the signal's reason. */
   signal?: AbortSignal;
+  /** Called with each chunk of a streamed stdin once SSH has copied it into its packets (it may be reused then). */
+  onStdinSent?: (chunk: Buffer) => void;
 }
 
 export interface ExecResult {

@@ -7,6 +7,7 @@ import { normalizeHostKey } from '../hostkey.ts';
 import { reasonFrom, runChecked, shq } from '../remote.ts';
 import { programCommand } from '../release/program.ts';
 import { MARK, wireBody, type WireOptions } from '../release/protocol.ts';
+import { packageChunks } from '../release/chunk-pool.ts';
 import type { RelayLeg } from '../release/publish.ts';
 import type { HostPlan } from '../runner-types.ts';
 import { publicKeyOf } from '../transport/keys.ts';
@@ -132,6 +133,7 @@ export class Relay {
     try {
       result = await this.session.exec(programCommand(this.stagingProgram(plans)), {
         stdin: Readable.from(wireBody({ ...this.opts.wire, onProgress: onUpload ? (sent, total) => upload.update(sent, total) : undefined })),
+        onStdinSent: (chunk) => packageChunks.giveBack(chunk),
         timeoutMs: STAGING_TIMEOUT_MS,
       });
     } catch (err) {

@@ -18,6 +18,7 @@ import { FerryError } from '../../lib/errors.ts';
 import { Readable } from 'node:stream';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { PackageFeed, PackageInfo } from './feed.ts';
+import { packageChunks } from './chunk-pool.ts';
 
 export const MARK = 'ferry:';
 export const WIRE_VERSION = 2;
@@ -111,11 +112,12 @@ export async function* wireBody(opts: WireOptions): AsyncGenerator<Buffer> {
         yield Buffer.from(`${available - sent}\n`);
         file ??= await open(feed.path, 'r');
         while (sent < available) {
-          const chunk = Buffer.allocUnsafe(Math.min(chunkBytes, available - sent));
-          const { bytesRead } = await file.read(chunk, 0, chunk.length, sent);
+          // From the pool: the stream's consumer gives it back once SSH copied it (ExecOptions.onStdinSent).
+          const buffer = packageChunks.take(chunkBytes);
+          const { bytesRead } = await file.read(buffer, 0, Math.min(chunkBytes, available - sent), sent);
           if (bytesRead === 0) throw new FerryError('failed', `${feed.path} shrank while it was being sent`);
           sent += bytesRead;
-          yield bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
+          yield packageChunks.lend(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead), buffer);
           opts.onProgress?.(sent, Math.max(sent, feed.sizeHint));
         }
         continue;

@@ -14,6 +14,7 @@ import { driftCheckFor, driftRefusal, UNCHANGED_MARK, type DriftRequest } from '
 import { DEFAULTS, MAINTENANCE_COMMAND_TIMEOUT_MS } from '../../config.ts';
 import { CommandTimeoutError } from '../transport/errors.ts';
 import { PackageFeed, type PackageInfo } from './feed.ts';
+import { packageChunks } from './chunk-pool.ts';
 
 /** The stages of a publish on one host, in order; `done` is reached only on success. */
 export const PUBLISH_PHASES = ['uploading', 'relay-copy', 'verifying', 'snapshot', 'extracting', 'cleanup', 'hooks', 'done'] as const;
@@ -168,6 +169,7 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     const onOutput = opts.onOutput;
     const execOptions: ExecOptions = {
       stdin: release.stream,
+      onStdinSent: (chunk) => packageChunks.giveBack(chunk),
       timeoutMs: opts.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
       signal: deadline.signal,
       onOutput: (chunk, stream) => {

@@ -152,7 +152,7 @@ export class SshSession implements RemoteSession {
             abort(new TransportError(`reading the input of a command for ${this.hostName} failed: ${inputErr.message}`, this.hostName, 'failed', { cause: inputErr }));
           });
           // Through the gate: ssh2 would otherwise hold up to two channel windows per host in memory (socket-gate.ts).
-          const gate = new SocketGate(channel, this.chain.flatMap((hop) => socketOf(hop.client) ?? []));
+          const gate = new SocketGate(channel, this.chain.flatMap((hop) => socketOf(hop.client) ?? []), opts.onStdinSent);
           gate.on('error', () => undefined);
           input.pipe(gate);
           // A command that ends before reading all its input (it refused, or failed early) stops the input too.

@@ -33,6 +33,8 @@ export class SocketGate extends Writable {
   constructor(
     private readonly channel: Writable,
     private readonly sockets: readonly Writable[],
+    /** Told of each chunk ssh2 has copied into its packets. */
+    private readonly onSent?: (chunk: Buffer) => void,
     private readonly limit = SOCKET_BUFFER_LIMIT,
   ) {
     super();
@@ -55,8 +57,9 @@ export class SocketGate extends Writable {
   private pass(chunk: Buffer, done: () => void): void {
     if (this.destroyed) return done();
     this.unpacked++;
-    this.channel.write(chunk, () => {
+    this.channel.write(chunk, (err) => {
       this.unpacked--;
+      if (!err) this.onSent?.(chunk);
       const held = this.held;
       this.held = null;
       held?.();

@@ -73,7 +73,7 @@ describe('SocketGate', () => {
   it('holds stdin back while a socket on the way holds more than the limit, and goes on as it drains', async () => {
     const socket = new Held();
     const channel = new Channel(socket, 16 * 1024 * KIB);
-    const gate = new SocketGate(channel, [socket], 128 * KIB);
+    const gate = new SocketGate(channel, [socket], undefined, 128 * KIB);
     const chunks = [0, 1, 2, 3, 4, 5, 6, 7].map(chunk);
     const done = pipeline(Readable.from(chunks, { objectMode: false }), gate);
     await tick();
@@ -95,13 +95,27 @@ describe('SocketGate', () => {
     const socket = new Held();
     socket.write(chunk(9));
     const channel = new Channel(new PassThrough().resume(), 16 * 1024 * KIB);
-    const gate = new SocketGate(channel, [socket], 16 * KIB);
+    const gate = new SocketGate(channel, [socket], undefined, 16 * KIB);
     const done = pipeline(Readable.from([chunk(1), chunk(2)], { objectMode: false }), gate);
     await tick(80);
     expect(channel.taken).toHaveLength(0);
     socket.destroy();
     await done;
     expect(channel.taken).toHaveLength(2);
+  });
+
+  it('reports each chunk as sent only once the channel has taken it (its buffer may be reused then)', async () => {
+    const socket = new PassThrough({ highWaterMark: 16 * 1024 * KIB }).resume();
+    const channel = new Channel(socket, 64 * KIB);
+    const sent: Buffer[] = [];
+    const chunks = [chunk(1), chunk(2), chunk(3)];
+    const done = pipeline(Readable.from(chunks, { objectMode: false }), new SocketGate(channel, [], (c) => sent.push(c)));
+    await tick();
+    expect(sent).toEqual([chunks[0]]);
+    expect(sent[0]).toBe(chunks[0]);
+    channel.grant(1024 * KIB);
+    await done;
+    expect(sent.map((c) => c[0])).toEqual([1, 2, 3]);
   });
 
   it('ends the channel when stdin ends', async () => {
