@@ -37,6 +37,8 @@ export class JobRecorder {
   private readonly progress = new LiveProgress((event) => this.emitter.emit('event', event));
   /** Phase changes per host, written with each host event (JobHost.timeline). */
   private timelines = new Map<string, TimelineEntry[]>();
+  /** Hosts whose start time is written. */
+  private readonly started = new Set<string>();
 
   constructor(private readonly svc: Pick<Services, 'db' | 'logger'>, readonly jobId: number, private readonly emitter: EventEmitter) {}
 
@@ -73,7 +75,9 @@ export class JobRecorder {
             ...(!isActiveStatus(status) ? { finishedAt: now } : {}),
           },
         });
-        if (status === 'running') {
+        // The start time is set once (a host reports 'running' at every phase: one query each would be wasted).
+        if (status === 'running' && !this.started.has(host)) {
+          this.started.add(host);
           await this.svc.db.jobHost.updateMany({ where: { jobId: this.jobId, hostName: host, startedAt: null }, data: { startedAt: now } });
         }
       });
