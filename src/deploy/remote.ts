@@ -40,7 +40,6 @@ interface JobFiles {
   snapshot: string;
   snapshotTmp: string;
   created: string;
-  createdTmp: string;
   publishedList: string;
 }
 
@@ -53,7 +52,6 @@ export function jobFiles(deployDir: string, jobId: number): JobFiles {
     snapshot: `${snapshots}/${jobId}.tar.gz`,
     snapshotTmp: `${snapshots}/${jobId}.tar.gz.tmp`,
     created: `${snapshots}/${jobId}.created`,
-    createdTmp: `${snapshots}/${jobId}.created.tmp`,
     publishedList: `${journal}/${jobId}.files`,
   };
 }
@@ -147,9 +145,10 @@ const OUTSIDE_MARK = 'ferry:outside';
  */
 export function linkGuardLines(onRefuse = ':'): string[] {
   return [
-    // The "." sentinels keep trailing newlines of a directory name that $(...) would strip ("/srv/app\n" is not "/srv/app").
-    'ferry_root=$(pwd -P && printf .) || exit 1',
-    'ferry_root=${ferry_root%?}; ferry_root=${ferry_root%?}',
+    // cd -P sets $PWD to the physical path (POSIX): no subshell, and no trailing newline of the directory's name lost as
+    // $(pwd -P) would lose it ("/srv/app\n" is not "/srv/app"; guard keeps them with "." sentinels).
+    'cd -P -- . || exit 1',
+    'ferry_root=$PWD',
     '[ "$ferry_root" = / ] && ferry_root=',
     'guard() {',
     // A directory named .ferry is resolved too, link or not: through "a -> ." the path "a/.ferry" is the real .ferry.
@@ -172,9 +171,11 @@ export function linkGuardLines(onRefuse = ':'): string[] {
     '  [ -f "$1" ] || return 0',
     '  guard_lines < "$1"',
     '}',
+    // `guard_lines records`: lines are "<sha256> <path>" (the drift check's records).
     'guard_lines() {',
     '  last=',
     '  while IFS= read -r f || [ -n "$f" ]; do',
+    '    [ "${1-}" = records ] && f=${f#* }',
     // Lists come in tree order: a path in the same directory as the one before needs no new check.
     '    case $f in */*) [ "${f%/*}" = "$last" ] && continue; last=${f%/*} ;; *) continue ;; esac',
     '    d=',

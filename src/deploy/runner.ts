@@ -68,6 +68,37 @@ async function refusingUnsafeTree<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Connections opened before a host's turn: a handshake and login take ~0.2 s (more over a WAN), SVN's answer and
+ * finding or packing the package about as long, so the two overlap. Only for hosts Ferry reaches by itself (a relayed
+ * host's route depends on the package's size), and only as many as publish at once. A host that was given none
+ * connects when its turn comes, as before; one not taken (the job failed before hosts were reached) is closed.
+ */
+class EarlyConnections {
+  private readonly opened = new Map<string, Promise<RemoteSession>>();
+
+  constructor(plans: readonly HostPlan[], connect: (plan: HostPlan) => Promise<RemoteSession>) {
+    for (const plan of plans) {
+      const session = connect(plan);
+      // A failure is reported by the host's own work when it takes the connection.
+      session.catch(() => undefined);
+      this.opened.set(plan.name, session);
+    }
+  }
+
+  /** The host's early connection, at most once. */
+  take(plan: HostPlan): Promise<RemoteSession> | undefined {
+    const session = this.opened.get(plan.name);
+    this.opened.delete(plan.name);
+    return session;
+  }
+
+  closeUnused(): void {
+    for (const session of this.opened.values()) void session.then((s) => s.close(), () => undefined).catch(() => undefined);
+    this.opened.clear();
+  }
+}
+
 let engines = 0;
 
 export function createEngine(deps: EngineDeps): Engine {
@@ -83,13 +114,16 @@ export function createEngine(deps: EngineDeps): Engine {
   const onHost = (plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession) => Promise<void>) =>
     onHostMaybeConnected(plan, emit, firstPhase, (session) => work(session!), true);
 
-  /** onHost for work that may not need Ferry's own session (a relay runs it): `connectFirst` false passes null. */
-  async function onHostMaybeConnected(plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession | null) => Promise<void>, connectFirst: boolean) {
+  /**
+   * onHost for work that may not need Ferry's own session (a relay runs it): `connectFirst` false passes null.
+   * `opened`: a connection started earlier for this host (EarlyConnections), used instead of a new one.
+   */
+  async function onHostMaybeConnected(plan: HostPlan, emit: EventSink, firstPhase: string, work: (session: RemoteSession | null) => Promise<void>, connectFirst: boolean, opened?: Promise<RemoteSession>) {
     emit({ type: 'host', host: plan.name, status: 'running', phase: connectFirst ? 'connecting' : firstPhase });
     let session: RemoteSession | null = null;
     try {
       if (connectFirst) {
-        session = await connect(plan);
+        session = await (opened ?? connect(plan));
         emit({ type: 'host', host: plan.name, status: 'running', phase: firstPhase });
       }
       await work(session);
@@ -111,6 +145,9 @@ export function createEngine(deps: EngineDeps): Engine {
   async function publish(req: PublishRequest, emit: EventSink): Promise<PublishOutcome> {
     const work = await mkdtemp(path.join(deps.workDir ?? os.tmpdir(), `ferry-job-${req.jobId}-`));
     let preparing: Promise<PreparedPackage> | null = null;
+    const atOnce = Math.max(1, Math.floor(req.concurrency) || 1);
+    // The first hosts Ferry reaches by itself log in while SVN answers and the package is found or packed.
+    const early = new EarlyConnections(req.hosts.filter((plan) => !plan.target.jump || plan.relayMode === 'tunnel').slice(0, atOnce), connect);
     try {
       emit({ type: 'job', status: 'running', message: 'getting the files from SVN' });
       const envFor = (revision: number) => ({ FERRY_PROJECT: req.project, FERRY_JOB_ID: String(req.jobId), FERRY_REVISION: String(revision), FERRY_USER: req.user });
@@ -188,7 +225,6 @@ export function createEngine(deps: EngineDeps): Engine {
           return pinned;
         },
       });
-      const atOnce = Math.max(1, Math.floor(req.concurrency) || 1);
       const limit = pLimit(atOnce);
       const chunkBytes = readChunkBytes(Math.min(atOnce, req.hosts.length));
       const drift: NonNullable<PublishOutcome['drift']> = [];
@@ -227,7 +263,7 @@ export function createEngine(deps: EngineDeps): Engine {
               upload.close();
               const found = reportPublishResult(emit, plan.name, req.jobId, revision, result);
               if (found) drift.push(found);
-            }, needsSession);
+            }, needsSession, relay ? undefined : early.take(plan));
           } finally {
             upload.close();
             relays.done(plan);
@@ -243,6 +279,7 @@ export function createEngine(deps: EngineDeps): Engine {
       const pack = await packed;
       return { revision, fileCount: pack.fileCount, bytes: pack.bytes, files: regularFiles(pack.manifest), ...(drift.length ? { drift } : {}) };
     } finally {
+      early.closeUnused();
       // The package may now be evicted from the cache (or, made for hooks, goes with the job's directory).
       await preparing?.then((prepared) => prepared.release()).catch(() => undefined);
       await rm(work, { recursive: true, force: true });

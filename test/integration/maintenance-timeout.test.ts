@@ -16,24 +16,25 @@ vi.mock('../../src/config.ts', async (importOriginal) => ({ ...(await importOrig
 
 let sshd: SshdHandle;
 let session: RemoteSession;
-let slowSort: SshdHandle;
-let slowSortSession: RemoteSession;
+let slowFind: SshdHandle;
+let slowFindSession: RemoteSession;
 
 beforeAll(async () => {
   sshd = await startSshd({ extraConfig: ['ForceCommand sleep 30'] });
   session = await createSshTransport().connect(sshd.target());
-  // A host whose `sort` hangs: only the pruning step of a publish uses it (HOME moved so no login file runs it).
+  // A host whose `find` hangs: only the pruning step of a publish uses it, when a package part some earlier job left
+  // behind is there to look at (HOME moved so no login file runs it).
   const bin = join(sshd.rootDir, 'slow-bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'sort'), '#!/bin/sh\nexec sleep 30\n');
-  chmodSync(join(bin, 'sort'), 0o755);
-  slowSort = await startSshd({ extraConfig: [`SetEnv HOME=${bin} PATH=${bin}:/usr/local/bin:/usr/bin:/bin`] });
-  slowSortSession = await createSshTransport().connect(slowSort.target());
+  writeFileSync(join(bin, 'find'), '#!/bin/sh\nexec sleep 30\n');
+  chmodSync(join(bin, 'find'), 0o755);
+  slowFind = await startSshd({ extraConfig: [`SetEnv HOME=${bin} PATH=${bin}:/usr/local/bin:/usr/bin:/bin`] });
+  slowFindSession = await createSshTransport().connect(slowFind.target());
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all([session?.close(), slowSortSession?.close()]);
-  await Promise.all([sshd?.stop(), slowSort?.stop()]);
+  await Promise.all([session?.close(), slowFindSession?.close()]);
+  await Promise.all([sshd?.stop(), slowFind?.stop()]);
 });
 
 describe('maintenance command timeout', () => {
@@ -47,17 +48,19 @@ describe('maintenance command timeout', () => {
 
 
   it('a publish whose snapshot pruning hangs is stopped at the limit: the files are in place, the host succeeds with a warning', async () => {
-    const build = join(slowSort.rootDir, 'build');
+    const build = join(slowFind.rootDir, 'build');
     mkdirSync(join(build, 'conf'), { recursive: true });
     writeFileSync(join(build, 'conf/app.ini'), 'published\n');
-    const packagePath = join(slowSort.rootDir, 'package.tar.gz');
+    const packagePath = join(slowFind.rootDir, 'package.tar.gz');
     await createTar({ gzip: true, file: packagePath, cwd: build }, ['conf/app.ini']);
+    mkdirSync(join(slowFind.dir, '.ferry/incoming'), { recursive: true });
+    writeFileSync(join(slowFind.dir, '.ferry/incoming/3.pkg.part'), 'left behind by a dropped connection');
     const packageSha256 = createHash('sha256').update(readFileSync(packagePath)).digest('hex');
     const started = Date.now();
-    const result = await publishToHost({ session: slowSortSession, deployDir: slowSort.dir, jobId: 9, packagePath, packageSha256, manifestPaths: ['conf/app.ini'] });
+    const result = await publishToHost({ session: slowFindSession, deployDir: slowFind.dir, jobId: 9, packagePath, packageSha256, manifestPaths: ['conf/app.ini'] });
     expect(result).toMatchObject({ ok: true, phase: 'done', snapshotTaken: true });
     expect(result.warnings.join('\n')).toMatch(/cleaning up failed on .*: command timed out after/);
-    expect(readFileSync(join(slowSort.dir, 'conf/app.ini'), 'utf8')).toBe('published\n');
+    expect(readFileSync(join(slowFind.dir, 'conf/app.ini'), 'utf8')).toBe('published\n');
     expect(Date.now() - started).toBeLessThan(8000);
   }, 15_000);
 });

@@ -147,6 +147,19 @@ describe('packDirectory', () => {
     expect((await listTarEntries(out)).map((e) => e.path)).toEqual(['a-config.txt', 'assets/', 'assets/pack.bin', 'z-config.txt']);
   });
 
+  it('leaves a small package (a config push) a plain tar: no gzip process on every host for a few KiB', async () => {
+    const small = join(work, 'small');
+    await mkdir(join(small, 'conf'), { recursive: true });
+    await writeFile(join(small, 'conf', 'app.ini'), 'spawn_rate = 5\n'.repeat(2000));
+    const out = join(work, 'small.pkg');
+    const result = await packDirectory(small, out, { revision: 1, manifestFile: false });
+    expect(result.compression).toBe('none');
+    expect((await readFile(out)).subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))).toBe(false);
+    // Twice the text (past 64 KiB of tar) compresses again.
+    await writeFile(join(small, 'conf', 'app.ini'), 'spawn_rate = 5\n'.repeat(6000));
+    expect((await packDirectory(small, join(work, 'small2.pkg'), { revision: 1, manifestFile: false })).compression).toBe('gzip');
+  });
+
   it('fails cleanly, without hanging, when the package cannot be written (disk full)', async () => {
     // /dev/full answers every write with ENOSPC; the 1 MiB random file makes the packer switch gzip members too.
     await expect(packDirectory(src, '/dev/full', { revision: 1, manifestFile: false })).rejects.toThrow(/ENOSPC|no space/i);

@@ -120,6 +120,8 @@ describe('publishToHost', () => {
     expect(tree['conf/app.conf']).toMatch(/^file 644 /);
     expect(readFileSync(join(deployDir, '数据/配置 文件.conf'), 'utf8')).toBe('新\n');
     expect(tree["new dir/it's new.txt"]).toMatch(/^file 600 /);
+    // A directory the package does not hold is made with the login's umask (022 here), not Ferry's own 077.
+    expect(tree['new dir/']).toBe('dir 755');
     expect(readFileSync(join(deployDir, '-dash.txt'), 'utf8')).toBe('leading dash\n');
     expect(readFileSync(join(deployDir, 'untouched.txt'), 'utf8')).toBe('stays\n');
 
@@ -127,6 +129,10 @@ describe('publishToHost', () => {
     const ferry = join(deployDir, '.ferry');
     expect(readdirSync(join(ferry, 'incoming'))).toEqual([]);
     expect(existsSync(join(ferry, 'snapshots', `${jobId}.tar.gz`))).toBe(true);
+    // The snapshot holds copies of the files it replaced: readable by the login user alone.
+    for (const file of [`snapshots/${jobId}.tar.gz`, `snapshots/${jobId}.created`, `journal/${jobId}.files`]) {
+      expect((lstatSync(join(ferry, file)).mode & 0o777).toString(8)).toBe('600');
+    }
     const created = readFileSync(join(ferry, 'snapshots', `${jobId}.created`), 'utf8').split('\0').filter(Boolean);
     expect(created.sort()).toEqual(['-dash.txt', 'new dir', "new dir/it's new.txt"].sort());
     expect(readFileSync(join(ferry, 'journal', `${jobId}.files`), 'utf8').split('\n').filter(Boolean).sort()).toEqual([...pkg.manifestPaths].sort());
@@ -365,6 +371,20 @@ describe('publishToHost', () => {
     const expected = [ids[0], ids[3], ids[4]].flatMap((id) => [`${id}.created`, `${id}.tar.gz`]).sort();
     expect(snapshots).toEqual(expected);
     expect(readdirSync(join(deployDir, '.ferry', 'journal')).sort()).toEqual([ids[0], ids[3], ids[4]].map((id) => `${id}.files`).sort());
+  });
+
+  it('prunes by job number, not by name: 9 is older than 10 and 100', async () => {
+    const deployDir = deployDirWith(ORIGINAL);
+    const snapshots = join(deployDir, '.ferry', 'snapshots');
+    mkdirSync(snapshots, { recursive: true });
+    mkdirSync(join(deployDir, '.ferry', 'journal'), { recursive: true });
+    for (const id of [9, 10, 100]) {
+      writeFileSync(join(snapshots, `${id}.tar.gz`), '');
+      writeFileSync(join(snapshots, `${id}.created`), '');
+    }
+    const pkg = await makePackage({ 'bin/run.sh': 'v1' });
+    expect((await publish(deployDir, pkg, { jobId: 12, keepSnapshots: 3 })).ok).toBe(true);
+    expect(readdirSync(snapshots).filter((f) => f.endsWith('.tar.gz')).sort()).toEqual(['10.tar.gz', '100.tar.gz', '12.tar.gz']);
   });
 
   it('puts back the mode of an existing directory that the package carried with another mode', async () => {

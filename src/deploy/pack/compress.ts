@@ -21,10 +21,16 @@ const MIN_GZIP_SAVING = 0.05;
 const SAMPLES_PER_FILE = 4;
 /** What files too small to sample are assumed to save (configs and scripts: text, which gzip halves or better). */
 const SMALL_FILE_SAVING = 0.5;
+/**
+ * A package this small is a plain tar whatever it holds: a few KiB more per host cost nothing, while un-gzipping is
+ * one more process on every host (2-4 ms of a small VM's CPU, per host and publish), for the everyday config push.
+ */
+const ALWAYS_PLAIN_BYTES = 64 * 1024;
 
 /**
  * Whether gzip pays for this release: each file of 64 KiB or more is judged by up to four 16 KiB samples spread over
  * it (deflated at level 1, as looksCompressible does), smaller ones are assumed to halve. A few ms for a 1 GiB build.
+ * A package under ALWAYS_PLAIN_BYTES is never gzipped.
  */
 export async function packageCompression(entries: readonly { type: string; size: number; absolute: string }[]): Promise<PackageCompression> {
   let total = 0;
@@ -38,7 +44,7 @@ export async function packageCompression(entries: readonly { type: string; size:
     }
     saving += entry.size * (await sampledSaving(entry.absolute, entry.size));
   }
-  return total > 0 && saving >= total * MIN_GZIP_SAVING ? 'gzip' : 'none';
+  return total > ALWAYS_PLAIN_BYTES && saving >= total * MIN_GZIP_SAVING ? 'gzip' : 'none';
 }
 
 async function sampledSaving(file: string, size: number): Promise<number> {

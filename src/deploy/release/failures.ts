@@ -7,7 +7,6 @@ import type { OutputListener, PublishResult } from './publish.ts';
 import { SNAPSHOT_DROPPED } from './steps/extract.ts';
 import { RECEIVE_FAILURES } from './steps/receive.ts';
 import { SNAPSHOT_FAILURES } from './steps/snapshot.ts';
-import { VERIFY_FAILURES } from './steps/verify.ts';
 
 export interface FailureContext {
   hostName: string;
@@ -37,7 +36,7 @@ export function failedResult(result: ExecResult, ctx: FailureContext): PublishRe
     // The relay's ssh never reached the program: it could not connect, log in or trust the host.
     return failed(`copying the package from relay ${ctx.relay} to ${hostName} failed: ${sshFailureReason(result.stderr, hostName) || `exit code ${result.code}`}`);
   }
-  const step = (RECEIVE_FAILURES[result.code] ?? VERIFY_FAILURES[result.code] ?? SNAPSHOT_FAILURES[result.code] ?? 'publishing').replace('{what}', what);
+  const step = (RECEIVE_FAILURES[result.code] ?? SNAPSHOT_FAILURES[result.code] ?? 'publishing').replace('{what}', what);
   const reason = reasonFrom(result.stderr) || `exit code ${result.code}`;
   return failed(`${step} failed on ${hostName}: ${reason}`);
 }

@@ -32,14 +32,19 @@ export function publishProgram(deployDir: string, jobId: number, prune: PruneOpt
     ...layoutLines(deployDir),
     `job=${jobId}`,
     `part=${shq(files.packagePart)} pkg=${shq(files.package)} lists=${shq(`${files.package}.lists`)}`,
-    `snap=${shq(files.snapshot)} snap_tmp=${shq(files.snapshotTmp)} created=${shq(files.created)} created_tmp=${shq(files.createdTmp)}`,
-    `journal_file=${shq(files.publishedList)} journal_tmp=${shq(`${files.publishedList}.tmp`)}`,
+    `snap=${shq(files.snapshot)} snap_tmp=${shq(files.snapshotTmp)} created=${shq(files.created)} snap_pending=`,
+    `journal_file=${shq(files.publishedList)}`,
     `existing=${shq(`${files.snapshotTmp}.list`)} candidates=${shq(`${files.package}.candidates`)} records=${shq(`${files.package}.records`)} sums=${shq(`${files.package}.sums`)}`,
-    `fifo=${shq(`${files.packagePart}.fifo`)} sum_file=${shq(`${files.packagePart}.sha256`)} tee_status=${shq(`${files.packagePart}.tee`)}`,
+    `sum_file=${shq(`${files.packagePart}.sha256`)} tee_status=${shq(`${files.packagePart}.tee`)} recv_status=${shq(`${files.packagePart}.recv`)}`,
     // First of all: nothing may be read, moved, written or deleted through a linked or foreign .ferry directory.
     ...ferryDirGuardLines(deployDir),
-    `trap 'rm -f -- "$part" "$fifo" "$sum_file" "$tee_status" "$pkg" "$lists" "$candidates" "$records" "$sums" "$existing" "$snap_tmp" "$created_tmp" "$journal_tmp"' EXIT`,
-    `mkdir -p -- "$incoming" "$snapshots" "$journal" || exit ${EXIT.creatingDirs}`,
+    `trap 'rm -f -- "$part" "$sum_file" "$tee_status" "$recv_status" "$pkg" "$lists" "$candidates" "$records" "$sums" "$existing" "$snap_tmp" \${snap_pending:+"$created" "$journal_file"}' EXIT`,
+    // Every process counts (each host, each publish): mkdir only when a directory is missing.
+    `[ -d "$incoming" ] && [ -d "$snapshots" ] && [ -d "$journal" ] || mkdir -p -- "$incoming" "$snapshots" "$journal" || exit ${EXIT.creatingDirs}`,
+    // Ferry's own files (the package, its lists, the snapshot) are the login user's alone; extract.ts puts the
+    // login's umask back for the release itself.
+    'ferry_umask=$(umask)',
+    'umask 077',
     ...headerLines(),
     ...driftLines(),
     ...receiveLines(),

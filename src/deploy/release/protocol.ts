@@ -28,9 +28,8 @@ export const LIST_SEPARATOR = '/';
 /** Exit codes of the release program, one range per step; OUTSIDE_LINK_EXIT (19, remote.ts) is a refused link. */
 export const EXIT = {
   extractFailed: 3,
-  checking: 10,
+  // 10 and 12 (checking, moving the package) are no longer used: verify.ts reads the sum and size without a process.
   damaged: 11,
-  moving: 12,
   lookingAtFiles: 14,
   writingSnapshot: 15,
   writingJournal: 16,

@@ -27,7 +27,8 @@ export const RECORDED_HOST_ERRORS = [
   tk('extracting the package failed: {{reason}} — restoring the snapshot also failed: restoring the snapshot of job {{jobId}} failed on {{host}}: {{why}}'),
   tk('the script ended with exit code {{code}}'),
   tk('the host key {{host}} presented does not match the key pinned in Ferry (ssh on the relay: Host key verification failed)'),
-  // The step names of RECEIVE_FAILURES, VERIFY_FAILURES and SNAPSHOT_FAILURES ("{what}" filled in).
+  // The step names of RECEIVE_FAILURES and SNAPSHOT_FAILURES ("{what}" filled in); "checking" and "moving
+  // {what} into place" were verify.ts's, kept for jobs recorded before.
   tk('receiving the package'), tk('writing the package to .ferry/incoming'), tk('creating the .ferry directories'),
   tk('looking at the files to be replaced'), tk('writing the snapshot'), tk('writing the list of published files'),
   tk('saving the snapshot'), tk('waiting for Ferry to record the snapshot'), tk('checking {{what}}'), tk('moving {{what}} into place'),

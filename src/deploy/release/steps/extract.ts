@@ -6,7 +6,7 @@ import { EXIT, MARK } from '../protocol.ts';
 /** Printed when extraction refused before tar and removed the job's snapshot and journal. */
 export const SNAPSHOT_DROPPED = 'snapshot-dropped';
 
-/** Needs $deploy, $pkg, $snap, $created, $journal_file, $job and restore_job. */
+/** Needs $deploy, $pkg, $snap, $created, $journal_file, $job, $ferry_umask (program.ts) and restore_job. */
 export function extractLines(): string[] {
   return [
     `printf '${MARK}phase extracting\\n'`,
@@ -21,6 +21,9 @@ export function extractLines(): string[] {
     // pack.ts refuses links that leave the release anyway.
     // No -z: the package is a .tar.gz or, when gzip would not pay (pack.ts), a plain tar; GNU tar tells them apart
     // by their first bytes when reading a file.
+    // The login's own umask again (Ferry's files were written under 077): for directories tar creates that the package
+    // does not hold.
+    'umask "$ferry_umask"',
     'tar -x -p --no-same-owner --keep-directory-symlink -f "$pkg" -C "$deploy"',
     'rc=$?',
     'if [ "$rc" -ne 0 ]; then',
