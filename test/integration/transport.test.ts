@@ -2,10 +2,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fingerprintOf, normalizeHostKey, sameHostKey } from '../../src/deploy/hostkey.ts';
 import { describeConnectError } from '../../src/deploy/transport/connect.ts';
 import { CommandTimeoutError, TransportError, createSshTransport } from '../../src/deploy/transport/index.ts';
@@ -63,6 +63,18 @@ describe('ssh transport', () => {
       const result = await session.exec('echo "hello $USER"; echo oops >&2; exit 3');
       expect(result).toEqual({ code: 3, stdout: `hello ${sshd.username}\n`, stderr: 'oops\n' });
     });
+  });
+
+  it('turns Nagle off on its TCP socket (with it each login step waited ~40 ms for a delayed ACK)', async () => {
+    const noDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
+    try {
+      await withSession(sshd.target(), async (session) => {
+        expect((await session.exec('echo ok')).stdout).toBe('ok\n');
+      });
+      expect(noDelay).toHaveBeenCalledWith(true);
+    } finally {
+      noDelay.mockRestore();
+    }
   });
 
   it('connects with a passphrase-protected key and explains a wrong or missing passphrase', async () => {
