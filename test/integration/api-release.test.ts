@@ -1,7 +1,7 @@
 // The release API end to end: real svnserve, real sshd targets (one behind a jump host), real SQLite, the real engine.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import supertest from 'supertest';
 import { startSvnServer, freePort, type SvnServer } from '../kit/svnserve.ts';
 import { startSshd, type SshdHandle } from '../kit/sshd.ts';
@@ -106,11 +106,18 @@ describe('SVN browsing', () => {
     const tree = await api('get', '/api/projects/badpw/tree');
     expect(tree.status).toBe(502);
     expect(tree.body.error).toMatch(/rejected the login: check the username and password/i);
+    const logFrom = a.readLog().length;
     const res = await api('post', '/api/projects/badpw/publish', { files: ['conf'], groups: ['g'] });
     const job = await waitJob(res.body.jobId);
     expect(job.status).toBe('failed');
     expect(job.error).toMatch(/rejected the login: check the username and password/i);
     expect(fs.existsSync(path.join(a.dir, 'conf'))).toBe(false);
+    // The host's connection, opened while SVN answered, is closed with the job: no login is left behind.
+    await vi.waitFor(() => {
+      const log = a.readLog().slice(logFrom);
+      expect(log.match(/Accepted publickey/g)?.length).toBe(1);
+      expect(log.match(/Disconnected from user/g)?.length).toBe(1);
+    }, { timeout: 5000 });
   });
 });
 
