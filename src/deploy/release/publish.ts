@@ -21,6 +21,8 @@ export const PUBLISH_PHASES = ['uploading', 'relay-copy', 'verifying', 'snapshot
 export type PublishPhase = (typeof PUBLISH_PHASES)[number];
 
 export const DEFAULT_KEEP_SNAPSHOTS = DEFAULTS.keepSnapshots;
+/** Packages up to this size are complete before a host with records gets its drift check (see publishToHost). */
+const COMPLETE_BEFORE_CHECK_BYTES = 1024 * 1024;
 /** Limit for the whole publish command on a host (upload, extraction and a restore); generous for large packages. */
 const DEFAULT_PUBLISH_TIMEOUT_MS = 60 * 60_000;
 
@@ -136,8 +138,10 @@ export async function publishToHost(opts: PublishOptions): Promise<PublishResult
     const feed = opts.feed ?? await finishedFeed(opts);
     if (feed.info) releaseLists(feed.info);
     // The recorded hashes go first: those of the package's own files, known from the packer's plan while it still packs
-    // (hosts then receive as it is written; none is judged "unchanged" without the package's hashes).
-    const check = opts.drift?.recorded.length ? driftCheckFor(feed.planned() ?? await feed.complete(), opts.drift) : null;
+    // (hosts then receive as it is written; none is judged "unchanged" without the package's hashes). A small package
+    // is waited for (milliseconds of packing): with its hashes a host that holds it already is skipped.
+    const known = () => feed.info ?? (feed.sizeHint > COMPLETE_BEFORE_CHECK_BYTES ? feed.planned() : null) ?? feed.complete();
+    const check = opts.drift?.recorded.length ? driftCheckFor(await known(), opts.drift) : null;
     const prelude = wirePrelude(check);
     input = new ReleaseInput(opts.relay ? [prelude] : withPrelude(prelude, wireBody({ feed, lists: releaseLists, onProgress: opts.onUploadProgress, readChunkBytes: opts.readChunkBytes })));
     const release = input;
