@@ -69,8 +69,8 @@ async function refusingUnsafeTree<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Connections opened before a host's turn: a handshake and login take ~0.2 s (more over a WAN), SVN's answer and
- * finding or packing the package about as long, so the two overlap. Only for hosts Ferry reaches by itself (a relayed
+ * Connections opened before a host's turn: a handshake and login take several round trips (~60 ms on loopback, far
+ * more over a WAN), SVN's answer and finding or packing the package 0.1 s or more, so the two overlap. Only for hosts Ferry reaches by itself (a relayed
  * host's route depends on the package's size), and only as many as publish at once. A host that was given none
  * connects when its turn comes, as before; one not taken (the job failed before hosts were reached) is closed.
  */

@@ -96,7 +96,8 @@ describe('a folder of 20,000 files', () => {
     const open = await timeInPage(page, `document.querySelector('${node('maps')} > i.jstree-ocl').click()`,
       `document.getElementById('svn:maps/map_0.dat')`);
     report('open the folder until its first entries show (ms)', open);
-    expect(open).toBeLessThan(3000);
+    // Typically well under a second; the bound leaves room for a busy two-core CI machine.
+    expect(open).toBeLessThan(6000);
     const firstNames = await page.locator(`${node('maps')} > ul > li`).evaluateAll((lis) => lis.slice(0, 12).map((li) => li.id));
     expect(firstNames.slice(0, 11)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => `svn:maps/map_${n}.dat`));
     expect(await page.textContent(`${node('maps')} .tree-more`)).toMatch(/Showing 200 of 20000/);

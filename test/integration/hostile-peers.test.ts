@@ -137,7 +137,8 @@ describe('a login shell that prints FERRYPID:1', () => {
     const session = await createSshTransport().connect(liar.target({ hostKey: liar.hostKey }));
     try {
       const pidFile = join(scratch, 'sleeper.pid');
-      const started = session.exec(`sleep 4711 & echo $! > '${pidFile}'; wait`, { timeoutMs: 1500 });
+      // 4 s: the login shell must have printed its line (and the pid file be written) first, also on a busy machine.
+      const started = session.exec(`sleep 4711 & echo $! > '${pidFile}'; wait`, { timeoutMs: 4000 });
       const err = await started.then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(CommandTimeoutError);
       expect(existsSync(refusedKillsLog) ? readFileSync(refusedKillsLog, 'utf8') : '').toBe('');

@@ -241,7 +241,7 @@ describe('publishing in waves', () => {
     fs.writeFileSync(broken, '');
     let stopped: JobView;
     try {
-      stopped = await finished(await start({ files: ['.'], revision: r2, groups: ['zone1', 'zone2'], waves: { by: 'group', restart: 'app', statusTimeoutSeconds: 1 } }));
+      stopped = await finished(await start({ files: ['.'], revision: r2, groups: ['zone1', 'zone2'], waves: { by: 'group', restart: 'app', statusTimeoutSeconds: 4 } }));
     } finally {
       fs.rmSync(broken);
     }
