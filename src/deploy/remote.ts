@@ -35,7 +35,9 @@ export function ferryLayout(deployDir: string): FerryLayout {
 
 /** The per-job files of one publish on a target. */
 interface JobFiles {
+  /** Where the package arrives and is extracted from (`.part`: removed with the job's other files when it ends). */
   packagePart: string;
+  /** The prefix of the package's side files on the target (lists, records, sums). */
   package: string;
   snapshot: string;
   snapshotTmp: string;

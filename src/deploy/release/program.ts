@@ -31,14 +31,16 @@ export function publishProgram(deployDir: string, jobId: number, prune: PruneOpt
   return [
     ...layoutLines(deployDir),
     `job=${jobId}`,
-    `part=${shq(files.packagePart)} pkg=${shq(files.package)} lists=${shq(`${files.package}.lists`)}`,
+    `part=${shq(files.packagePart)} lists=${shq(`${files.package}.lists`)}`,
+    // The package is extracted where it arrived (a rename would cost a process on every host).
+    'pkg=$part',
     `snap=${shq(files.snapshot)} snap_tmp=${shq(files.snapshotTmp)} created=${shq(files.created)} snap_pending=`,
     `journal_file=${shq(files.publishedList)}`,
     `existing=${shq(`${files.snapshotTmp}.list`)} candidates=${shq(`${files.package}.candidates`)} records=${shq(`${files.package}.records`)} sums=${shq(`${files.package}.sums`)}`,
     `sum_file=${shq(`${files.packagePart}.sha256`)} tee_status=${shq(`${files.packagePart}.tee`)} recv_status=${shq(`${files.packagePart}.recv`)}`,
     // First of all: nothing may be read, moved, written or deleted through a linked or foreign .ferry directory.
     ...ferryDirGuardLines(deployDir),
-    `trap 'rm -f -- "$part" "$sum_file" "$tee_status" "$recv_status" "$pkg" "$lists" "$candidates" "$records" "$sums" "$existing" "$snap_tmp" \${snap_pending:+"$created" "$journal_file"}' EXIT`,
+    `trap 'rm -f -- "$part" "$sum_file" "$tee_status" "$recv_status" "$lists" "$candidates" "$records" "$sums" "$existing" "$snap_tmp" \${snap_pending:+"$created" "$journal_file"}' EXIT`,
     // Every process counts (each host, each publish): mkdir only when a directory is missing.
     `[ -d "$incoming" ] && [ -d "$snapshots" ] && [ -d "$journal" ] || mkdir -p -- "$incoming" "$snapshots" "$journal" || exit ${EXIT.creatingDirs}`,
     // Ferry's own files (the package, its lists, the snapshot) are the login user's alone; extract.ts puts the
